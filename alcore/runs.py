@@ -1,0 +1,237 @@
+"""The results store: results/<run_id>/{config.json, status.json, rounds.jsonl, rounds/, log.txt}.
+
+Every write is atomic (temp file in the same folder, fsync, rename): a crash leaves either the old
+file or the new one. A round's npz is written before its line in rounds.jsonl, so every listed
+round has its arrays.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import secrets
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+STATES = ("running", "waiting_for_labels", "done", "failed", "cancelled", "interrupted")
+ACTIVE_STATES = ("running", "waiting_for_labels")
+DEFAULT_ROOT = Path("results")
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN/inf -> null, numpy scalars/arrays -> Python values."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _clean(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, json.dumps(_clean(obj), indent=2, allow_nan=False).encode())
+
+
+def atomic_write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    import io
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+@dataclass
+class RunStatus:
+    state: str
+    round: int = -1  # last finished round (-1: none yet)
+    rounds_total: int = 0
+    n_labeled: int = 0
+    message: str = ""
+    error: str = ""
+    started_at: str = ""
+    ended_at: str = ""
+    updated_at: str = ""
+    pid: int = 0
+
+    @property
+    def progress(self) -> float:
+        return 0.0 if not self.rounds_total else min(1.0, (self.round + 1) / self.rounds_total)
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    status: RunStatus
+    config: dict
+    n_rounds: int
+    last: dict  # the last round's record ({} when none)
+    best_accuracy: float
+    best_auc: float
+
+
+class RunStore:
+    """All runs under one root folder."""
+
+    def __init__(self, root: str | Path = DEFAULT_ROOT):
+        self.root = Path(root)
+
+    def run_dir(self, run_id: str) -> Path:
+        if not run_id or "/" in run_id or run_id.startswith("."):
+            raise KeyError(f"not a run id: {run_id!r}")
+        return self.root / run_id
+
+    def exists(self, run_id: str) -> bool:
+        try:
+            return (self.run_dir(run_id) / "config.json").is_file()
+        except KeyError:
+            return False
+
+    def new_run_id(self, sampler: str, seed: int) -> str:
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        return f"{stamp}-{sampler}-s{seed}-{secrets.token_hex(2)}"
+
+    # --- writing -------------------------------------------------------------------------
+    def write_config(self, run_id: str, config: dict) -> None:
+        atomic_write_json(self.run_dir(run_id) / "config.json", config)
+
+    def write_status(self, run_id: str, status: RunStatus) -> None:
+        status.updated_at = now_iso()
+        atomic_write_json(self.run_dir(run_id) / "status.json", asdict(status))
+
+    def append_round(self, run_id: str, record: dict, arrays: dict[str, np.ndarray]) -> None:
+        """Persist one finished round: its arrays, then its line (the whole file, atomically)."""
+        folder = self.run_dir(run_id)
+        atomic_write_npz(folder / "rounds" / f"round_{record['round']:03d}.npz", arrays)
+        kept = [r for r in self.load_rounds(run_id) if r["round"] < record["round"]]
+        lines = [json.dumps(_clean(r), allow_nan=False) for r in [*kept, record]]
+        atomic_write_bytes(folder / "rounds.jsonl", ("\n".join(lines) + "\n").encode())
+
+    def append_log(self, run_id: str, line: str) -> None:
+        """The run's human-readable log; appends are line-sized and losing the last is harmless."""
+        with open(self.run_dir(run_id) / "log.txt", "a", encoding="utf-8") as handle:
+            handle.write(f"{datetime.now().strftime('%H:%M:%S')}  {line}\n")
+
+    # --- reading -------------------------------------------------------------------------
+    def load_config(self, run_id: str) -> dict:
+        return json.loads((self.run_dir(run_id) / "config.json").read_text())
+
+    def load_status(self, run_id: str) -> RunStatus:
+        path = self.run_dir(run_id) / "status.json"
+        if not path.is_file():
+            return RunStatus(state="interrupted", message="no status.json")
+        values = json.loads(path.read_text())
+        known = RunStatus.__dataclass_fields__
+        return RunStatus(**{k: v for k, v in values.items() if k in known})
+
+    def load_rounds(self, run_id: str) -> list[dict]:
+        path = self.run_dir(run_id) / "rounds.jsonl"
+        if not path.is_file():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def load_round_arrays(self, run_id: str, round_index: int) -> dict[str, np.ndarray]:
+        path = self.run_dir(run_id) / "rounds" / f"round_{round_index:03d}.npz"
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+
+    def read_log(self, run_id: str, last: int = 200) -> list[str]:
+        path = self.run_dir(run_id) / "log.txt"
+        return path.read_text(encoding="utf-8").splitlines()[-last:] if path.is_file() else []
+
+    def run_ids(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted((p.name for p in self.root.iterdir() if (p / "config.json").is_file()), reverse=True)
+
+    def summary(self, run_id: str) -> RunSummary:
+        rounds = self.load_rounds(run_id)
+
+        def best(key: str) -> float:
+            values = [r[key] for r in rounds if r.get(key) is not None]
+            return max(values) if values else math.nan
+
+        return RunSummary(run_id, self.load_status(run_id), self.load_config(run_id), len(rounds),
+                          rounds[-1] if rounds else {}, best("accuracy"), best("roc_auc"))
+
+    def list_runs(self) -> list[RunSummary]:
+        out = []
+        for run_id in self.run_ids():
+            try:
+                out.append(self.summary(run_id))
+            except (OSError, ValueError) as exc:  # a folder someone edited by hand: skip, say why
+                out.append(RunSummary(run_id, RunStatus("failed", error=f"unreadable: {exc}"), {}, 0, {},
+                                      math.nan, math.nan))
+        return out
+
+    def mark_interrupted(self, live_run_ids: set[str]) -> list[str]:
+        """Runs whose status says active but which no live thread owns -> 'interrupted'."""
+        marked = []
+        for run_id in self.run_ids():
+            status = self.load_status(run_id)
+            if status.active and run_id not in live_run_ids:
+                status.state = "interrupted"
+                status.message = "the process running it stopped; `python -m alcore resume` continues it"
+                status.ended_at = status.ended_at or now_iso()
+                self.write_status(run_id, status)
+                marked.append(run_id)
+        return marked
+
+
+class RoundsReader:
+    """Reads rounds.jsonl incrementally: each refresh parses only the lines added since the last."""
+
+    def __init__(self, store: RunStore, run_id: str):
+        self.path = store.run_dir(run_id) / "rounds.jsonl"
+        self.rounds: list[dict] = []
+        self._offset = 0
+        self._mtime = 0.0
+
+    def refresh(self) -> list[dict]:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return self.rounds
+        if stat.st_mtime == self._mtime and stat.st_size == self._offset:
+            return self.rounds
+        if stat.st_size < self._offset:  # rewritten shorter (resume trimmed it): start over
+            self.rounds, self._offset = [], 0
+        with open(self.path, "rb") as handle:
+            handle.seek(self._offset)
+            chunk = handle.read()
+        complete = chunk[:chunk.rfind(b"\n") + 1]
+        self.rounds.extend(json.loads(line) for line in complete.decode().splitlines() if line.strip())
+        self._offset += len(complete)
+        self._mtime = stat.st_mtime
+        return self.rounds
+

@@ -1,0 +1,95 @@
+"""Summaries across runs: per-strategy mean +- std curves, final metrics, AULC, labels-to-target."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from alcore.metrics import METRIC_NAMES, area_under_curve
+from alcore.runs import RunStore
+
+TARGET_SHARE = 0.95  # "labels needed to reach 95 % of the full-data baseline's metric"
+
+
+def rounds_frame(store: RunStore, run_ids: list[str]) -> pd.DataFrame:
+    """One row per (run, round): run_id, strategy, seed, experiment, full_data, n_labeled, metrics."""
+    rows = []
+    for run_id in run_ids:
+        config = store.load_config(run_id)
+        for record in store.load_rounds(run_id):
+            rows.append({"run_id": run_id, "strategy": config.get("sampler"), "seed": config.get("seed"),
+                         "experiment": config.get("experiment", ""), "full_data": config.get("full_data", False),
+                         "round": record["round"], "n_labeled": record["n_labeled"],
+                         **{m: np.nan if record.get(m) is None else record[m] for m in METRIC_NAMES}})
+    columns = ["run_id", "strategy", "seed", "experiment", "full_data", "round", "n_labeled", *METRIC_NAMES]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def strategy_curves(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Mean, std and count of `metric` per (strategy, n_labeled) over seeds (full-data runs excluded)."""
+    curves = frame[~frame.full_data.astype(bool)].groupby(["strategy", "n_labeled"])[metric]
+    out = curves.agg(["mean", "std", "count"]).reset_index()
+    out["std"] = out["std"].fillna(0.0)
+    return out
+
+
+def baseline_value(frame: pd.DataFrame, metric: str) -> float:
+    """The full-data baseline's metric (mean over its seeds), NaN when there is none."""
+    base = frame[frame.full_data.astype(bool)]
+    return float(base[metric].mean()) if len(base) else math.nan
+
+
+def labels_to_reach(n_labeled: np.ndarray, values: np.ndarray, target: float) -> float:
+    """The first labeled count whose metric reaches `target`; NaN if never (or no target)."""
+    if math.isnan(target):
+        return math.nan
+    hits = np.flatnonzero(np.asarray(values) >= target)
+    return float(np.asarray(n_labeled)[hits[0]]) if hits.size else math.nan
+
+
+def final_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per strategy: seeds, final accuracy / balanced accuracy / F1 / AUC (mean, std), AULC of
+    accuracy and AUC (mean, std), and the labels needed to reach 95 % of the baseline's accuracy."""
+    al = frame[~frame.full_data.astype(bool)]
+    target = TARGET_SHARE * baseline_value(frame, "accuracy")
+    per_run = []
+    for (strategy, run_id), runs in al.groupby(["strategy", "run_id"]):
+        runs = runs.sort_values("n_labeled")
+        last = runs.iloc[-1]
+        per_run.append({"strategy": strategy, "final_labels": last.n_labeled,
+                        **{f"final_{m}": last[m] for m in ("accuracy", "balanced_accuracy", "f1", "roc_auc")},
+                        "aulc_accuracy": area_under_curve(runs.n_labeled, runs.accuracy),
+                        "aulc_roc_auc": area_under_curve(runs.n_labeled, runs.roc_auc),
+                        "labels_to_target": labels_to_reach(runs.n_labeled, runs.accuracy, target)})
+    if not per_run:
+        return pd.DataFrame()
+    runs = pd.DataFrame(per_run)
+    value_columns = [c for c in runs.columns if c not in ("strategy", "final_labels")]
+    grouped = runs.groupby("strategy")
+    table = grouped[value_columns].agg(["mean", "std"])
+    table.columns = [f"{col}_{stat}" for col, stat in table.columns]
+    table.insert(0, "seeds", grouped.size())
+    table.insert(1, "final_labels", grouped.final_labels.max())
+    return table.reset_index()
+
+
+def experiment_runs(store: RunStore, experiment: str) -> list[str]:
+    ids = [run_id for run_id in store.run_ids() if store.load_config(run_id).get("experiment") == experiment]
+    if not ids:
+        known = sorted({store.load_config(r).get("experiment") for r in store.run_ids()} - {"", None})
+        raise SystemExit(f"error: no runs of experiment '{experiment}' in {store.root}/"
+                         + (f" (experiments: {', '.join(known)})" if known else ""))
+    return ids
+
+
+def experiment_table(store: RunStore, experiment: str) -> pd.DataFrame:
+    frame = rounds_frame(store, experiment_runs(store, experiment))
+    table = final_table(frame)
+    base = frame[frame.full_data.astype(bool)]
+    if len(base):
+        row = {"strategy": "full-data baseline", "seeds": base.run_id.nunique(), "final_labels": base.n_labeled.max()}
+        for m in ("accuracy", "balanced_accuracy", "f1", "roc_auc"):
+            row[f"final_{m}_mean"], row[f"final_{m}_std"] = base[m].mean(), base[m].std()
+        table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
+    return table.round(4)

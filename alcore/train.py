@@ -1,0 +1,152 @@
+"""Fit, predict and extract features on in-memory uint8 tensors (no DataLoader, no decoding)."""
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+from alcore.models import BinaryClassifier
+
+PREDICT_BATCH = 256
+
+
+class Cancelled(Exception):
+    """The user asked the run to stop; raised between batches."""
+
+
+@dataclass
+class TrainSettings:
+    epochs: int
+    head_steps: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    class_weighted: bool
+    device: torch.device
+    cancel: threading.Event | None = None
+    on_batch: Callable[[int, int], None] | None = None  # (batches done, batches total)
+
+
+@dataclass
+class ComputeClock:
+    """Seconds spent inside model forward/backward passes (for the compute-share benchmark)."""
+
+    seconds: float = 0.0
+    calls: int = field(default=0)
+
+    @contextlib.contextmanager
+    def measure(self, device: torch.device):
+        start = time.perf_counter()
+        yield
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        self.seconds += time.perf_counter() - start
+        self.calls += 1
+
+
+COMPUTE = ComputeClock()
+
+
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled()
+
+
+def _autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _loss_fn(labels: torch.Tensor, class_weighted: bool) -> nn.BCEWithLogitsLoss:
+    if not class_weighted:
+        return nn.BCEWithLogitsLoss()
+    n_pos = labels.sum().clamp(min=1)
+    n_neg = (labels.numel() - labels.sum()).clamp(min=1)
+    return nn.BCEWithLogitsLoss(pos_weight=(n_neg / n_pos).to(labels.device))
+
+
+def fit_finetune(model: BinaryClassifier, images: torch.Tensor, labels: torch.Tensor,
+                 settings: TrainSettings, generator: torch.Generator) -> None:
+    """Train the whole network for `epochs` passes over (images, labels), shuffled by `generator`."""
+    device = settings.device
+    model.train()
+    optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    targets = labels.float().to(device)
+    loss_fn = _loss_fn(targets, settings.class_weighted)
+    n = len(labels)
+    per_epoch = -(-n // settings.batch_size)
+    total = per_epoch * settings.epochs
+    done = 0
+    for _ in range(settings.epochs):
+        order = torch.randperm(n, generator=generator).to(images.device)
+        for start in range(0, n, settings.batch_size):
+            _check_cancel(settings.cancel)
+            idx = order[start:start + settings.batch_size]
+            if len(idx) < 2 and n >= 2:  # BatchNorm cannot train on a batch of one
+                continue
+            batch = images[idx].to(device, non_blocking=True)
+            with COMPUTE.measure(device):
+                with _autocast(device):
+                    loss = loss_fn(model(batch).float(), targets[idx.to(device)])
+                optimiser.zero_grad(set_to_none=True)
+                loss.backward()
+                optimiser.step()
+            done += 1
+            if settings.on_batch:
+                settings.on_batch(done, total)
+
+
+def fit_head(head: nn.Module, features: torch.Tensor, labels: torch.Tensor, settings: TrainSettings) -> None:
+    """Train only the head on fixed (standardised) features: full-batch AdamW, `head_steps` steps."""
+    head.train()
+    optimiser = torch.optim.AdamW(head.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    targets = labels.float()
+    loss_fn = _loss_fn(targets, settings.class_weighted)
+    for step in range(settings.head_steps):
+        if step % 20 == 0:
+            _check_cancel(settings.cancel)
+        loss = loss_fn(head(features).squeeze(1), targets)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        if settings.on_batch and (step + 1) % 20 == 0:
+            settings.on_batch(step + 1, settings.head_steps)
+
+
+@torch.inference_mode()
+def extract_features(model: BinaryClassifier, images: torch.Tensor, device: torch.device,
+                     cancel: threading.Event | None = None, batch_size: int = PREDICT_BATCH,
+                     on_batch: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    """Penultimate features (n, d) float32 on the CPU; eval mode, batched, mixed precision on GPU."""
+    model.eval()
+    out = torch.empty((len(images), model.feature_dim), dtype=torch.float32)
+    total = -(-len(images) // batch_size)
+    for i, start in enumerate(range(0, len(images), batch_size)):
+        _check_cancel(cancel)
+        batch = images[start:start + batch_size].to(device, non_blocking=True)
+        with COMPUTE.measure(device), _autocast(device):
+            out[start:start + len(batch)] = model.features(batch).float().cpu()
+        if on_batch:
+            on_batch(i + 1, total)
+    return out
+
+
+@torch.inference_mode()
+def head_probs(head: nn.Module, features: torch.Tensor, mc_passes: int = 0,
+               generator_seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """p(PNEUMONIA) with dropout off, and optionally (T, n) probabilities of T MC-dropout passes."""
+    head.eval()
+    probs = torch.sigmoid(head(features).squeeze(1).float())
+    if mc_passes <= 0:
+        return probs, None
+    head.train()  # dropout on: each pass samples a different sub-network
+    torch.manual_seed(generator_seed)
+    mc = torch.stack([torch.sigmoid(head(features).squeeze(1).float()) for _ in range(mc_passes)])
+    head.eval()
+    return probs, mc

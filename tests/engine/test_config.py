@@ -1,0 +1,64 @@
+"""Bad configs are refused before anything runs, with one message per offending field."""
+import json
+
+import pytest
+
+from alcore.config import ConfigError, ExperimentConfig, check, validate
+
+
+def test_default_config_is_valid():
+    assert validate(ExperimentConfig()) == {}
+
+
+@pytest.mark.parametrize("changes, field, words", [
+    ({"budget": 0}, "budget", "above 0"),
+    ({"rounds": -1}, "rounds", "above 0"),
+    ({"init_size": 0}, "init_size", "above 0"),
+    ({"epochs": 2.5}, "epochs", "whole number"),
+    ({"lr": 0}, "lr", "above 0"),
+    ({"weight_decay": -1}, "weight_decay", "0 or more"),
+    ({"sampler": "clairvoyant"}, "sampler", "unknown sampler 'clairvoyant'"),
+    ({"model": "vgg"}, "model", "unknown model 'vgg'"),
+    ({"regime": "half"}, "regime", "unknown regime"),
+    ({"device": "tpu"}, "device", "unknown device"),
+    ({"resolution": 8}, "resolution", "between 16 and 1024"),
+    ({"data": "/no/such/folder"}, "data", "not found"),
+    ({"weights": "/no/such.pth"}, "weights", "was not found"),
+    ({"sampler": "pca_kmeans", "sampler_options": {"bogus": 1}}, "sampler_options", "'bogus' is not an option"),
+    ({"synthetic_pneumonia_share": 1.5}, "synthetic_pneumonia_share", "between 0.05 and 0.95"),
+])
+def test_each_bad_field_has_its_message(changes, field, words):
+    problems = validate(ExperimentConfig(**changes))
+    assert field in problems, problems
+    assert words in problems[field]
+
+
+def test_several_problems_are_all_reported():
+    problems = validate(ExperimentConfig(budget=0, rounds=0, sampler="nope"))
+    assert {"budget", "rounds", "sampler"} <= set(problems)
+
+
+def test_pool_size_checks():
+    assert "init_size" in validate(ExperimentConfig(init_size=500), pool_size=400)
+    problems = validate(ExperimentConfig(init_size=100, budget=90, rounds=10), pool_size=900)
+    assert "1000 labels, more than the pool of 900" in problems["budget"]
+    assert validate(ExperimentConfig(init_size=100, budget=90, rounds=10), pool_size=1000) == {}
+
+
+def test_check_raises_with_all_problems():
+    with pytest.raises(ConfigError) as err:
+        check(ExperimentConfig(budget=-3))
+    assert "budget" in err.value.problems
+
+
+def test_json_round_trip_and_unknown_keys(tmp_path):
+    path = tmp_path / "c.json"
+    cfg = ExperimentConfig(sampler="margin", budget=7)
+    path.write_text(json.dumps(cfg.to_dict()))
+    assert ExperimentConfig.from_json(path) == cfg
+    path.write_text(json.dumps({"budgett": 7}))
+    with pytest.raises(ConfigError, match="unknown setting 'budgett'"):
+        ExperimentConfig.from_json(path)
+    path.write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        ExperimentConfig.from_json(path)

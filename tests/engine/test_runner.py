@@ -1,0 +1,134 @@
+"""End to end on tiny synthetic data: every results field, cancel, resume, crash safety."""
+import json
+
+import numpy as np
+import pytest
+
+from alcore.config import ExperimentConfig
+from alcore.runner import create_run, execute_run
+from alcore.runs import RunStore
+
+ROUND_FIELDS = {"round", "n_labeled", "n_labeled_per_class", "accuracy", "balanced_accuracy", "precision",
+                "recall", "f1", "roc_auc", "confusion_matrix", "queried_ids", "train_seconds",
+                "query_seconds", "eval_seconds"}
+NPZ_FIELDS = {"ids", "prob", "score", "queried", "label", "embedding", "cluster", "labeled"}
+METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "n_labeled", "queried_ids")
+
+
+def tiny(**changes) -> ExperimentConfig:
+    values = dict(model="tiny_cnn", regime="finetune", resolution=32, synthetic_size=200, init_size=20,
+                  budget=10, rounds=2, epochs=1, batch_size=16, sampler="entropy", seed=3)
+    values.update(changes)
+    return ExperimentConfig(**values)
+
+
+def run(store: RunStore, cfg: ExperimentConfig, **kwargs):
+    run_id = create_run(cfg, store)
+    return run_id, execute_run(store, run_id, **kwargs)
+
+
+def test_tiny_run_writes_every_field(tmp_path):
+    store = RunStore(tmp_path)
+    run_id, status = run(store, tiny())
+    assert status.state == "done", status.error
+    folder = tmp_path / run_id
+    config = json.loads((folder / "config.json").read_text())
+    resolved = config["resolved"]
+    assert config["sampler"] == "entropy" and resolved["device"] == "cpu"
+    assert resolved["weights_used"] == "random" and resolved["versions"]["torch"]
+    assert len(resolved["initial_ids"]) == 20
+    rounds = store.load_rounds(run_id)
+    assert [r["round"] for r in rounds] == [0, 1, 2]
+    assert [r["n_labeled"] for r in rounds] == [20, 30, 40]
+    for r in rounds:
+        assert ROUND_FIELDS <= set(r)
+        assert sum(map(sum, r["confusion_matrix"])) == resolved["split_sizes"]["test"]
+        assert sum(r["n_labeled_per_class"].values()) == r["n_labeled"]
+    assert [len(r["queried_ids"]) for r in rounds] == [10, 10, 0]
+    arrays = store.load_round_arrays(run_id, 0)
+    assert NPZ_FIELDS <= set(arrays)
+    n = resolved["split_sizes"]["train"]
+    assert arrays["embedding"].shape == (n, 2) and arrays["prob"].shape == (n,)
+    assert arrays["queried"].sum() == 10 and not (arrays["queried"] & arrays["labeled"]).any()
+    assert set(arrays["ids"][arrays["queried"]]) == set(rounds[0]["queried_ids"])
+    unlabeled = ~arrays["labeled"]
+    assert np.isfinite(arrays["score"][unlabeled]).all() and np.isnan(arrays["score"][~unlabeled]).all()
+    status = json.loads((folder / "status.json").read_text())
+    assert status["state"] == "done" and status["ended_at"]
+
+
+def test_frozen_regime_runs_and_reuses_feature_cache(tmp_path):
+    store = RunStore(tmp_path)
+    _, first = run(store, tiny(regime="frozen", sampler="pca_kmeans", sampler_options={"pca_components": 4}))
+    assert first.state == "done", first.error
+    _, second = run(store, tiny(regime="frozen", sampler="random"))
+    assert second.state == "done", second.error
+
+
+def test_cancel_then_resume_matches_uninterrupted_run(tmp_path):
+    store = RunStore(tmp_path)
+    _, full = run(store, tiny())
+    reference = store.load_rounds(store.run_ids()[0])
+
+    cancel = __import__("threading").Event()
+
+    def stop_after_round_0(event):
+        if event.kind == "round" and event.round == 0:
+            cancel.set()
+
+    run_id = create_run(tiny(), store)
+    status = execute_run(store, run_id, cancel=cancel, on_event=stop_after_round_0)
+    assert status.state == "cancelled"
+    assert [r["round"] for r in store.load_rounds(run_id)] == [0]
+    status = execute_run(store, run_id)
+    assert status.state == "done", status.error
+    resumed = store.load_rounds(run_id)
+    for a, b in zip(reference, resumed, strict=True):
+        for key in METRICS:
+            assert a[key] == pytest.approx(b[key], abs=1e-6), key
+
+
+def test_crash_while_writing_a_round_keeps_finished_rounds(tmp_path, monkeypatch):
+    store = RunStore(tmp_path)
+    run_id = create_run(tiny(), store)
+    import alcore.runs as runs
+
+    real_replace = runs.os.replace
+    calls = {"n": 0}
+
+    def flaky_replace(src, dst):
+        if str(dst).endswith("rounds.jsonl"):
+            calls["n"] += 1
+            if calls["n"] == 2:  # the second round's write dies half way
+                raise OSError("disk vanished")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(runs.os, "replace", flaky_replace)
+    status = execute_run(store, run_id)
+    assert status.state == "failed" and "disk vanished" in status.error
+    assert [r["round"] for r in store.load_rounds(run_id)] == [0]
+    assert not list((tmp_path / run_id).glob(".*.tmp"))
+    monkeypatch.setattr(runs.os, "replace", real_replace)
+    assert execute_run(store, run_id).state == "done"
+    assert [r["round"] for r in store.load_rounds(run_id)] == [0, 1, 2]
+
+
+def test_bad_data_fails_with_a_message_not_a_crash(tmp_path):
+    store = RunStore(tmp_path)
+    (tmp_path / "empty").mkdir()
+    _, status = run(store, tiny(data=str(tmp_path / "empty")))
+    assert status.state == "failed" and status.error
+
+
+def test_budget_larger_than_pool_is_refused(tmp_path):
+    store = RunStore(tmp_path / "r")
+    _, status = run(store, tiny(budget=100, rounds=5))
+    assert status.state == "failed" and "more than the pool" in status.error
+
+
+def test_full_data_baseline_trains_on_the_whole_pool(tmp_path):
+    store = RunStore(tmp_path)
+    run_id, status = run(store, tiny(full_data=True))
+    assert status.state == "done", status.error
+    rounds = store.load_rounds(run_id)
+    assert len(rounds) == 1 and rounds[0]["n_labeled"] == 200
