@@ -85,7 +85,7 @@ def validate_options(name: str, given: dict[str, Any]) -> dict[str, str]:
         if key not in known:
             problems.append(f"'{key}' is not an option of {info.name}"
                             + (f" (options: {', '.join(known)})" if known else " (it takes none)"))
-        elif known[key].minimum is not None and (not isinstance(value, (int, float))
+        elif known[key].minimum is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)
                                                  or value < known[key].minimum):
             problems.append(f"{key} must be a number >= {known[key].minimum} (got {value!r})")
     return {"sampler_options": "; ".join(problems)} if problems else {}
