@@ -6,6 +6,7 @@ experiment of many runs does not thrash a 2-core machine.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -68,6 +69,7 @@ class JobManager:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._slots = threading.Semaphore(max_parallel)
+        self._computing = 0
         self.interrupted_at_start = store.mark_interrupted(live_run_ids=set())
 
     def launch(self, cfg: ExperimentConfig) -> str:
@@ -101,8 +103,20 @@ class JobManager:
             now = time.monotonic()
             job.last_round_at = now
             job.update(state="running", started=now, message="starting")
-            status = execute_run(self.store, job.snapshot.run_id, job.cancel, lambda e: self._on_event(job, e))
+            self._share_cores(+1)
+            try:
+                status = execute_run(self.store, job.snapshot.run_id, job.cancel, lambda e: self._on_event(job, e))
+            finally:
+                self._share_cores(-1)
             job.update(state=status.state, message=status.message, error=status.error)
+
+    def _share_cores(self, change: int) -> None:
+        """Split the cores between the runs computing now. torch's thread count is process-wide,
+        and two runs with all cores each oversubscribe the CPU (OpenMP then crawls)."""
+        import torch
+        with self._lock:
+            self._computing += change
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // max(1, self._computing)))
 
     @staticmethod
     def _on_event(job: Job, event: RunEvent) -> None:

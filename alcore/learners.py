@@ -120,7 +120,8 @@ class FrozenLearner(Learner):
         torch.manual_seed(seed)
         settings = copy.copy(self.settings)
         settings.on_batch = lambda done, total: self.progress("train head", done, total)
-        fit_head(self.head, self._standardised("train")[torch.from_numpy(rows)], torch.from_numpy(labels), settings)
+        fit_head(self.head, self._standardised("train")[torch.from_numpy(rows)], torch.from_numpy(labels), settings,
+                 torch.Generator().manual_seed(seed))
 
     def infer(self, split: str, mc_passes: int = 0, seed: int = 0) -> Inference:
         probs, mc = head_probs(self.head, self._standardised(split), mc_passes, seed)

@@ -13,6 +13,7 @@ from torch import nn
 from alcore.models import BinaryClassifier
 
 PREDICT_BATCH = 256
+HEAD_BATCH = 256  # rows per head step in the frozen regime: bounded cost however many labels
 
 
 class Cancelled(Exception):
@@ -102,16 +103,20 @@ def fit_finetune(model: BinaryClassifier, images: torch.Tensor, labels: torch.Te
                 settings.on_batch(done, total)
 
 
-def fit_head(head: nn.Module, features: torch.Tensor, labels: torch.Tensor, settings: TrainSettings) -> None:
-    """Train only the head on fixed (standardised) features: full-batch AdamW, `head_steps` steps."""
+def fit_head(head: nn.Module, features: torch.Tensor, labels: torch.Tensor, settings: TrainSettings,
+             generator: torch.Generator) -> None:
+    """Train only the head on fixed (standardised) features: AdamW, `head_steps` steps, each on
+    all rows or on a random HEAD_BATCH of them."""
     head.train()
     optimiser = torch.optim.AdamW(head.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     targets = labels.float()
     loss_fn = _loss_fn(targets, settings.class_weighted)
+    n = len(targets)
     for step in range(settings.head_steps):
         if step % 20 == 0:
             _check_cancel(settings.cancel)
-        loss = loss_fn(head(features).squeeze(1), targets)
+        rows = torch.randint(n, (HEAD_BATCH,), generator=generator) if n > HEAD_BATCH else slice(None)
+        loss = loss_fn(head(features[rows]).squeeze(1), targets[rows])
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
