@@ -1,0 +1,76 @@
+"""Data sources -> decoded uint8 cache -> Dataset: the one entry point is `load_dataset`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from alcore.data import cache
+from alcore.data.base import SPLITS, UNKNOWN_LABEL, DataError, Dataset, Split
+from alcore.data.cache import Progress, cache_dir
+from alcore.data.folder import SEED_SUFFIX, carve, load_folder
+from alcore.data.medmnist import load_npz
+from alcore.data.synthetic import load_synthetic
+
+__all__ = ["SPLITS", "UNKNOWN_LABEL", "DataError", "Dataset", "Split", "cache_dir", "describe_source",
+           "load_dataset", "load_thumbnail", "open_cached"]
+
+SOURCE_HELP = "give 'synthetic', a folder of images, or a MedMNIST .npz file"
+
+
+def load_dataset(data: str, resolution: int, seed: int = 0, synthetic_size: int = 2000,
+                 pneumonia_share: float = 0.75, progress: Progress | None = None,
+                 allow_unlabeled: bool = False) -> Dataset:
+    """The data set named by `data`, decoded once and then read from the disk cache.
+
+    `seed` only matters for folders lacking val/test splits (they are carved with it);
+    the synthetic set is the same for every seed. `progress(done, total)` reports decoding.
+    `allow_unlabeled` accepts a folder without class folders (labels UNKNOWN_LABEL).
+    """
+    if data == "synthetic":
+        return load_synthetic(synthetic_size, pneumonia_share, resolution, progress)
+    path = Path(data).expanduser()
+    if path.suffix.lower() == ".npz":
+        return load_npz(path, resolution, progress)
+    if path.is_dir():
+        return load_folder(path, resolution, seed, allow_unlabeled, progress)
+    if path.exists():
+        raise DataError(f"{data} is a file but not an .npz; {SOURCE_HELP}")
+    raise DataError(f"data not found: {data}; {SOURCE_HELP}")
+
+
+def describe_source(data: str) -> str:
+    """A one-line, person-readable description of a data setting (reads no image)."""
+    if data == "synthetic":
+        return "synthetic chest X-rays (procedural, the same for every run)"
+    path = Path(data).expanduser()
+    if path.suffix.lower() == ".npz":
+        return f"MedMNIST file {path.name}" + ("" if path.is_file() else " (not downloaded yet)")
+    if path.is_dir():
+        return f"image folder {path}"
+    return f"unknown data source {data!r} ({SOURCE_HELP})"
+
+
+def open_cached(fingerprint: str) -> Dataset | None:
+    """A data set already in the cache, images memory-mapped (nothing decoded); None if absent.
+
+    For a carved folder (fingerprint '<pool>-seed<n>') the splits are re-carved, which
+    copies the images; prefer `load_thumbnail` to fetch single images.
+    """
+    carved = SEED_SUFFIX.fullmatch(fingerprint)
+    if carved is None:
+        return cache.load(fingerprint, mmap=True)
+    pool = cache.load(carved["pool"], mmap=True)
+    return None if pool is None else carve(pool, int(carved["seed"]))
+
+
+def load_thumbnail(fingerprint: str, sample_id: str) -> np.ndarray | None:
+    """One cached image (H, W) uint8 by sample id, read from disk; None if not cached."""
+    carved = SEED_SUFFIX.fullmatch(fingerprint)  # carving moves images between splits, ids stay
+    dataset = cache.load(carved["pool"] if carved else fingerprint, mmap=True)
+    if dataset is None:
+        return None
+    try:
+        return np.array(dataset.image_by_id(sample_id))
+    except KeyError:
+        return None

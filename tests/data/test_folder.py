@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from alcore.data import UNKNOWN_LABEL, DataError, load_dataset, open_cached
+from alcore.data.folder import decode_image
+
+
+def test_mixed_modes_sizes_corrupt_and_non_image_files(two_class_folder, make_image, make_truncated_jpeg):
+    root = two_class_folder
+    make_image(root / "NORMAL" / "rgb.jpg", "RGB", (90, 60))
+    make_image(root / "NORMAL" / "rgba.png", "RGBA", (17, 33))
+    make_image(root / "PNEUMONIA" / "deep.png", "I;16", (50, 50))
+    make_image(root / "PNEUMONIA" / "big.jpeg", "L", (1200, 900))
+    make_truncated_jpeg(root / "PNEUMONIA" / "cut.jpeg")
+    (root / "NORMAL" / "fake.png").write_text("not an image")
+    (root / "NORMAL" / "notes.txt").write_text("hello")
+    (root / "NORMAL" / ".DS_Store").write_bytes(b"\0\1")
+
+    data = load_dataset(str(root), 24)
+
+    counts = {name: len(split) for name, split in data.splits.items()}
+    assert sum(counts.values()) == 24  # 20 + 4 good files; 2 undecodable skipped
+    skipped = next(n for n in data.notes if n.startswith("skipped"))
+    assert "2 files" in skipped and "NORMAL/fake.png" in skipped and "PNEUMONIA/cut.jpeg" in skipped
+    assert any("NORMAL/notes.txt" in n for n in data.notes)
+    assert not any(".DS_Store" in n for n in data.notes)
+    all_ids = np.concatenate([s.ids for s in data.splits.values()])
+    assert len(set(all_ids)) == 24 and "PNEUMONIA/deep.png" in all_ids
+    for split in data.splits.values():
+        assert split.images.dtype == np.uint8 and split.images.shape[1:] == (24, 24)
+        assert split.sources.size == 0 or os.path.isabs(split.sources[0])
+
+
+def test_16_bit_images_are_scaled_to_the_full_8_bit_range(tmp_path, make_image):
+    path = make_image(tmp_path / "deep.png", "I;16", (64, 64))
+    image = decode_image(path, 32)
+    assert image.dtype == np.uint8 and image.shape == (32, 32)
+    assert image.min() < 10 and image.max() > 245
+
+
+def test_missing_splits_are_carved_stratified_and_by_seed(two_class_folder):
+    first = load_dataset(str(two_class_folder), 16, seed=1)
+    again = load_dataset(str(two_class_folder), 16, seed=1)
+    other = load_dataset(str(two_class_folder), 16, seed=2)
+    assert {k: len(v) for k, v in first.splits.items()} == {"train": 14, "val": 2, "test": 4}
+    assert set(first.test.labels) == {0, 1} and set(first.val.labels) == {0, 1}
+    assert any("carved" in n and "seed 1" in n for n in first.notes)
+    ids = [set(s.ids) for s in first.splits.values()]
+    assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
+    np.testing.assert_array_equal(first.test.ids, again.test.ids)
+    assert first.fingerprint == again.fingerprint != other.fingerprint
+    assert set(first.test.ids) != set(other.test.ids)
+
+
+def test_kaggle_layout_as_chest_xray_or_its_parent(tmp_path, make_image):
+    for split, n in (("train", 4), ("val", 2), ("test", 2)):
+        for label in ("NORMAL", "PNEUMONIA"):
+            for i in range(n):
+                make_image(tmp_path / "download" / "chest_xray" / split / label / f"IM-{i}.jpeg", "L")
+    make_image(tmp_path / "download" / "chest_xray" / "__MACOSX" / "train" / "NORMAL" / "x.jpeg", "L")
+
+    direct = load_dataset(str(tmp_path / "download" / "chest_xray"), 16)
+    parent = load_dataset(str(tmp_path / "download"), 16, seed=3)
+
+    assert direct.fingerprint == parent.fingerprint
+    assert {k: len(v) for k, v in direct.splits.items()} == {"train": 8, "val": 4, "test": 4}
+    assert direct.train.ids[0] == "train/NORMAL/IM-0.jpeg"
+    assert direct.train.sources[0] == str(tmp_path / "download" / "chest_xray" / "train/NORMAL/IM-0.jpeg")
+    assert list(direct.train.labels) == [0] * 4 + [1] * 4
+    assert not any("carved" in n for n in direct.notes)
+
+
+def test_other_class_names_pick_the_positive_class(tmp_path, make_image):
+    for name in ("Healthy", "Abnormal"):
+        for i in range(5):
+            make_image(tmp_path / name / f"{i}.png")
+    data = load_dataset(str(tmp_path), 16)
+    assert any("'Abnormal' is the positive class" in n for n in data.notes)
+    positives = np.concatenate([s.ids[s.labels == 1] for s in data.splits.values()])
+    assert all(i.startswith("Abnormal/") for i in positives) and len(positives) == 5
+
+
+@pytest.mark.parametrize("setup, message", [
+    ("missing", "not found"),
+    ("empty", "no images found"),
+    ("one_class", "only one class folder (NORMAL)"),
+    ("three_classes", "3 class folders"),
+    ("no_class_folders", "no class folders"),
+])
+def test_unusable_folders_raise_a_clear_error(tmp_path, make_image, setup, message):
+    root = tmp_path / "data"
+    if setup != "missing":
+        root.mkdir()
+    if setup == "one_class":
+        make_image(root / "NORMAL" / "a.png")
+    if setup == "three_classes":
+        for name in ("NORMAL", "PNEUMONIA", "COVID"):
+            make_image(root / name / "a.png")
+    if setup == "no_class_folders":
+        make_image(root / "a.png")
+    with pytest.raises(DataError) as err:
+        load_dataset(str(root), 16)
+    assert message in str(err.value)
+    if setup != "missing":
+        assert "NORMAL" in str(err.value)  # names the expected layout
+
+
+def test_unlabeled_folder_only_when_allowed(tmp_path, make_image):
+    for i in range(3):
+        make_image(tmp_path / "scans" / f"{i}.png")
+    make_image(tmp_path / "scans" / "more" / "x.jpg", "RGB")
+    with pytest.raises(DataError):
+        load_dataset(str(tmp_path / "scans"), 16)
+    data = load_dataset(str(tmp_path / "scans"), 16, allow_unlabeled=True)
+    assert len(data.train) == 4 and len(data.val) == len(data.test) == 0
+    assert np.all(data.train.labels == UNKNOWN_LABEL)
+    assert data.val.images.shape == (0, 16, 16)
+    assert len(open_cached(data.fingerprint).train) == 4
+
+
+@pytest.mark.realdata
+def test_full_resolution_originals(shared_data):
+    data = load_dataset(str(shared_data / "chest_xray_fullres_sample"), 64, seed=0)
+    assert sum(len(s) for s in data.splits.values()) == 38  # 12 NORMAL + 26 PNEUMONIA, RGB ones included
+    assert not any(n.startswith("skipped") for n in data.notes)
+    assert any("carved" in n for n in data.notes)
+    assert set(data.test.labels) == {0, 1}
+    assert data.train.ids[0].startswith("train/NORMAL/")
+    for split in data.splits.values():
+        assert split.images.shape[1:] == (64, 64) and split.images.dtype == np.uint8
+        assert split.images.std() > 20  # real content, not blank

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from alcore.data import DataError, load_dataset
+
+
+def write_npz(path, sizes=(12, 4, 6), drop: tuple[str, ...] = ()):
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in zip(("train", "val", "test"), sizes):
+        arrays[f"{split}_images"] = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        labels = np.arange(n) % 2
+        arrays[f"{split}_labels"] = labels[:, None] if split == "train" else labels  # both shapes occur
+    np.savez(path, **{k: v for k, v in arrays.items() if k not in drop})
+    return path
+
+
+def test_tiny_npz_is_resized_with_ids_and_sources(tmp_path):
+    path = write_npz(tmp_path / "tiny.npz")
+    data = load_dataset(str(path), 32)
+    assert {k: len(v) for k, v in data.splits.items()} == {"train": 12, "val": 4, "test": 6}
+    assert data.train.images.shape == (12, 32, 32) and data.train.images.dtype == np.uint8
+    assert data.train.labels.dtype == np.int64 and list(data.val.labels) == [0, 1, 0, 1]
+    assert data.test.ids[5] == "test-00005" and data.test.sources[5] == "npz:test:5"
+    assert load_dataset(str(path), 28).train.images.shape == (12, 28, 28)
+
+
+def test_missing_keys_are_listed(tmp_path):
+    path = write_npz(tmp_path / "partial.npz", drop=("val_images", "test_labels"))
+    with pytest.raises(DataError) as err:
+        load_dataset(str(path), 28)
+    assert "val_images" in str(err.value) and "test_labels" in str(err.value)
+
+
+def test_a_file_that_is_not_an_npz(tmp_path):
+    path = tmp_path / "broken.npz"
+    path.write_text("hello")
+    with pytest.raises(DataError, match="could not read"):
+        load_dataset(str(path), 28)
+
+
+def test_missing_official_file_explains_the_download(tmp_path, monkeypatch):
+    def offline(**kwargs):
+        raise RuntimeError("no network")
+
+    monkeypatch.setitem(sys.modules, "medmnist", types.SimpleNamespace(PneumoniaMNIST=offline))
+    with pytest.raises(DataError) as err:
+        load_dataset(str(tmp_path / "pneumoniamnist_64.npz"), 64)
+    assert "https://zenodo.org/records/10519652/files/pneumoniamnist_64.npz" in str(err.value)
+    assert str(tmp_path / "pneumoniamnist_64.npz") in str(err.value)
+    with pytest.raises(DataError, match="not found"):
+        load_dataset(str(tmp_path / "mine.npz"), 64)
+
+
+@pytest.mark.realdata
+def test_reduced_pneumoniamnist(shared_data):
+    data = load_dataset(str(shared_data / "pneumoniamnist_28_reduced.npz"), 28)
+    assert {k: len(v) for k, v in data.splits.items()} == {"train": 3882, "val": 524, "test": 624}
+    assert int(data.train.labels.sum()) == 3494 and int(data.test.labels.sum()) == 390
