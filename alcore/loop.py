@@ -30,8 +30,8 @@ class RoundResult:
     arrays: dict[str, np.ndarray]  # rounds/round_XXX.npz
 
 
-# queried train rows -> their labels; without one, the known truth labels are used
-Oracle = Callable[[np.ndarray], np.ndarray]
+# (train rows, round) -> their labels (-1: not given). Simulated: the truth; human: a person.
+Oracle = Callable[[np.ndarray, int], np.ndarray]
 
 
 def initial_rows(labels: np.ndarray, size: int, mode: str, seed: int) -> np.ndarray:
@@ -62,19 +62,26 @@ def _display_layout(features: np.ndarray, seed: int) -> tuple[np.ndarray, np.nda
     return reduced[:, :2].astype(np.float32), reduced.astype(np.float16), clusters.astype(np.int32)
 
 
-def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, labeled_rows: np.ndarray,
-               start_round: int = 0, oracle: Oracle | None = None,
+def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_label: np.ndarray,
+               oracle: Oracle, start_round: int = 0,
                on_phase: Callable[[int, str], None] | None = None) -> Iterator[RoundResult]:
-    """Run rounds start_round..cfg.rounds from the given labeled set (rows of the train split)."""
+    """Run rounds start_round..cfg.rounds. `to_label` (train rows) go to the oracle before the
+    first of them is trained: the initial set, or on resume every row labeled so far."""
     train, test = dataset.train, dataset.test
     strategy = registry.get(cfg.sampler)
     labeled = np.zeros(len(train), dtype=bool)
-    labeled[labeled_rows] = True
-    known_labels = train.labels.copy()
+    known_labels = np.full(len(train), -1, dtype=np.int64)
+    pending = np.asarray(to_label, dtype=np.int64)
     phase = on_phase or (lambda r, p: None)
     mc_passes = int(strategy.option_values(cfg.sampler_options).get("mc_passes", 0)) if strategy.needs_mc else 0
 
     for r in range(start_round, cfg.rounds + 1):
+        if len(pending):
+            phase(r, "labeling")
+            known_labels[pending] = oracle(pending, r)
+            labeled[pending[known_labels[pending] >= 0]] = True
+        if not labeled.any():
+            raise ValueError("no image has a label yet: label at least one NORMAL and one PNEUMONIA image")
         seed = round_seed(cfg.seed, r)
         rows = np.flatnonzero(labeled)
         phase(r, "train")
@@ -84,8 +91,7 @@ def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, labele
 
         phase(r, "evaluate")
         started = time.perf_counter()
-        test_probs = learner.infer("test").probs
-        metrics = classification_metrics(test.labels, test_probs)
+        metrics = classification_metrics(test.labels, learner.infer("test").probs)
         eval_seconds = time.perf_counter() - started
 
         phase(r, "query" if r < cfg.rounds else "snapshot")
@@ -129,6 +135,4 @@ def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, labele
             "eval_seconds": round(eval_seconds, 4),
         }
         yield RoundResult(record, arrays)
-        if querying and oracle is not None:  # a human oracle blocks here until the batch is labeled
-            known_labels[picked] = oracle(picked)
-        labeled[picked] = True
+        pending = picked

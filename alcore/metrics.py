@@ -16,7 +16,11 @@ METRIC_LABELS = {"accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy
 def classification_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float = 0.5) -> dict:
     """Every per-round metric; ROC-AUC is NaN when the labels hold a single class."""
     labels = np.asarray(labels).astype(int)
-    predicted = (np.asarray(probs) >= threshold).astype(int)
+    known = labels >= 0  # an unlabeled test image (human mode on unlabeled data) counts for nothing
+    labels, probs = labels[known], np.asarray(probs)[known]
+    if len(labels) == 0:
+        return {**{name: math.nan for name in METRIC_NAMES}, "confusion_matrix": [[0, 0], [0, 0]]}
+    predicted = (probs >= threshold).astype(int)
     both_classes = len(np.unique(labels)) == 2
     return {
         "accuracy": float(accuracy_score(labels, predicted)),

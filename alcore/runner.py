@@ -23,6 +23,7 @@ from alcore.data.base import DataError
 from alcore.learners import make_learner
 from alcore.loop import initial_rows, run_rounds
 from alcore.models import build_classifier, resolve_device
+from alcore.oracle import HumanOracle, LabelBook
 from alcore.runs import RunStatus, RunStore, now_iso
 from alcore.strategies import registry
 from alcore.train import Cancelled, TrainSettings
@@ -93,7 +94,8 @@ def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = N
     try:
         set_status(message="loading data")
         dataset = load_dataset(cfg.data, cfg.resolution, seed=cfg.seed, synthetic_size=cfg.synthetic_size,
-                               pneumonia_share=cfg.synthetic_pneumonia_share)
+                               pneumonia_share=cfg.synthetic_pneumonia_share,
+                               allow_unlabeled=cfg.oracle == "human")
         for warning in dataset.notes:
             note(f"data: {warning}")
         check(cfg, pool_size=len(dataset.train))
@@ -128,17 +130,23 @@ def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = N
         learner = make_learner(cfg.regime, model, dataset, settings, weights, cfg.model, cfg.seed, progress)
 
         id_to_row = {sample_id: i for i, sample_id in enumerate(dataset.train.ids.tolist())}
-        for record in done_rounds:  # resume: every stored query is already labeled
+        for record in done_rounds:  # resume: every stored query goes (back) to the oracle
             rows = np.union1d(rows, [id_to_row[i] for i in record["queried_ids"]])
         start = len(done_rounds)
         if start:
-            note(f"resuming at round {start} with {len(rows)} labels")
+            note(f"resuming at round {start} with {len(rows)} queried images")
 
         def on_phase(r: int, phase: str) -> None:
-            set_status(message=f"round {r}: {phase}")
+            set_status(state="running", message=f"round {r}: {phase}")
             emit(RunEvent(run_id, "phase", round=r, phase=phase))
 
-        for result in run_rounds(cfg, dataset, learner, rows, start, on_phase=on_phase):
+        def on_wait(r: int, n: int) -> None:
+            note(f"round {r}: waiting for {n} labels")
+            set_status(state="waiting_for_labels", message=f"round {r}: {n} images to label")
+
+        oracle = (HumanOracle(LabelBook(store, run_id), dataset.train.ids, dataset.train.sources, cancel, on_wait)
+                  if cfg.oracle == "human" else lambda picked, r: dataset.train.labels[picked])
+        for result in run_rounds(cfg, dataset, learner, rows, oracle, start, on_phase=on_phase):
             store.append_round(run_id, result.record, result.arrays)
             rec = result.record
             note(f"round {rec['round']}: {rec['n_labeled']} labels, accuracy {rec['accuracy']:.3f}, "

@@ -1,0 +1,116 @@
+"""Who labels the queried images: the known truth (simulated) or a person (human mode).
+
+Human labels live in results/<run_id>/labels.csv (sample_id, file, label, who, time, round), one
+row per answer, rewritten atomically on each answer: closing a tab or a crash loses nothing. The
+images waiting for a person are in queue.json; the run blocks until each has an answer.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+
+from alcore import CLASS_NAMES
+from alcore.runs import RunStore, atomic_write_bytes, atomic_write_json
+from alcore.train import Cancelled
+
+LABEL_COLUMNS = ("sample_id", "file", "label", "who", "time", "round")
+ANSWERS = (*CLASS_NAMES, "skip")  # a skipped image stays unlabeled and may be queried again
+POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class LabelQueue:
+    round: int  # the round whose training waits for these labels (0: the initial set)
+    ids: tuple[str, ...]
+    files: tuple[str, ...]
+
+
+class LabelBook:
+    """Reads and appends the human labels of one run."""
+
+    _lock = threading.Lock()  # one writer at a time within a process (pages of several sessions)
+
+    def __init__(self, store: RunStore, run_id: str):
+        self.folder = store.run_dir(run_id)
+        self.path = self.folder / "labels.csv"
+
+    def rows(self) -> list[dict]:
+        if not self.path.is_file():
+            return []
+        return list(csv.DictReader(io.StringIO(self.path.read_text(encoding="utf-8"))))
+
+    def answers(self) -> dict[str, tuple[str, int]]:
+        """sample id -> (its latest answer: NORMAL / PNEUMONIA / skip, the round it was given in)."""
+        return {row["sample_id"]: (row["label"], int(row["round"])) for row in self.rows()}
+
+    def add(self, sample_id: str, file: str, label: str, who: str, round_index: int) -> None:
+        if label not in ANSWERS:
+            raise ValueError(f"a label must be one of {', '.join(ANSWERS)}, not {label!r}")
+        with self._lock:
+            rows = self.rows()
+            rows.append({"sample_id": sample_id, "file": file, "label": label, "who": who.strip() or "anonymous",
+                         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"), "round": round_index})
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, fieldnames=LABEL_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+            atomic_write_bytes(self.path, buffer.getvalue().encode("utf-8"))
+
+    def queue(self) -> LabelQueue | None:
+        path = self.folder / "queue.json"
+        if not path.is_file():
+            return None
+        values = json.loads(path.read_text())
+        return LabelQueue(values["round"], tuple(values["ids"]), tuple(values["files"]))
+
+    def set_queue(self, queue: LabelQueue | None) -> None:
+        path = self.folder / "queue.json"
+        if queue is None:
+            path.unlink(missing_ok=True)
+        else:
+            atomic_write_json(path, {"round": queue.round, "ids": list(queue.ids), "files": list(queue.files)})
+
+    def pending(self) -> list[str]:
+        """Queued ids without an answer for the queue's round yet, in queue order."""
+        queue, answers = self.queue(), self.answers()
+        return [] if queue is None else [i for i in queue.ids if not answered(answers, i, queue.round)]
+
+
+def answered(answers: dict[str, tuple[str, int]], sample_id: str, round_index: int) -> bool:
+    """A class label counts for good; a skip only for the round it was given in."""
+    answer = answers.get(sample_id)
+    return answer is not None and (answer[0] != "skip" or answer[1] == round_index)
+
+
+def answer_to_label(answer: tuple[str, int] | None) -> int:
+    return CLASS_NAMES.index(answer[0]) if answer is not None and answer[0] in CLASS_NAMES else -1
+
+
+class HumanOracle:
+    """Blocks the loop until a person has answered every queued image (or the run is cancelled)."""
+
+    def __init__(self, book: LabelBook, ids: np.ndarray, files: np.ndarray, cancel: threading.Event | None,
+                 on_wait=None):
+        self.book, self.ids, self.files, self.cancel = book, ids, files, cancel
+        self.on_wait = on_wait or (lambda round_index, n: None)
+
+    def __call__(self, rows: np.ndarray, round_index: int) -> np.ndarray:
+        answers = self.book.answers()
+        waiting = lambda: [r for r in rows if not answered(answers, self.ids[r], round_index)]  # noqa: E731
+        if waiting():
+            self.book.set_queue(LabelQueue(round_index, tuple(self.ids[rows]), tuple(self.files[rows])))
+            self.on_wait(round_index, len(waiting()))
+            while waiting():
+                if self.cancel is not None and self.cancel.is_set():
+                    raise Cancelled()
+                time.sleep(POLL_SECONDS)
+                answers = self.book.answers()
+            self.book.set_queue(None)
+        return np.array([answer_to_label(answers.get(self.ids[r])) for r in rows], dtype=np.int64)
