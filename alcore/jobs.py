@@ -20,7 +20,7 @@ from alcore.runs import RunStore
 @dataclass(frozen=True)
 class JobSnapshot:
     run_id: str
-    state: str  # queued | running | done | failed | cancelled | interrupted
+    state: str  # queued | running | waiting_for_labels | done | failed | cancelled | interrupted
     round: int  # last finished round, -1 before the first
     rounds_total: int
     n_labeled: int
@@ -34,7 +34,7 @@ class JobSnapshot:
 
     @property
     def running(self) -> bool:
-        return self.state in ("queued", "running")
+        return self.state in ("queued", "running", "waiting_for_labels")
 
     @property
     def progress(self) -> float:
@@ -93,7 +93,10 @@ class JobManager:
         job.thread.start()
 
     def _work(self, job: Job) -> None:
-        with self._slots:
+        acquired = False
+        while not job.cancel.is_set() and not acquired:  # a queued run that is cancelled ends at once
+            acquired = self._slots.acquire(timeout=0.2)
+        try:
             if job.cancel.is_set():
                 job.update(state="cancelled", message="cancelled before it started")
                 status = self.store.load_status(job.snapshot.run_id)
@@ -106,9 +109,15 @@ class JobManager:
             self._share_cores(+1)
             try:
                 status = execute_run(self.store, job.snapshot.run_id, job.cancel, lambda e: self._on_event(job, e))
+            except Exception as exc:  # raised before execute_run could record it (e.g. an unreadable config.json)
+                job.update(state="failed", message="failed", error=f"{type(exc).__name__}: {exc}")
+                return
             finally:
                 self._share_cores(-1)
             job.update(state=status.state, message=status.message, error=status.error)
+        finally:
+            if acquired:
+                self._slots.release()
 
     def _share_cores(self, change: int) -> None:
         """Split the cores between the runs computing now. torch's thread count is process-wide,
@@ -130,7 +139,8 @@ class JobManager:
             job.last_round_at = now
             job.update(round=event.round, n_labeled=event.record["n_labeled"], finished_round_seconds=seconds)
         elif event.kind == "status" and event.status is not None:
-            job.update(message=event.status.message, rounds_total=event.status.rounds_total)
+            live_state = event.status.state if event.status.state in ("running", "waiting_for_labels") else "running"
+            job.update(state=live_state, message=event.status.message, rounds_total=event.status.rounds_total)
 
     def snapshot(self, run_id: str) -> JobSnapshot | None:
         with self._lock:

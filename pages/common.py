@@ -1,0 +1,96 @@
+"""What the pages share: the results store, the job manager, the current run, rounds, thumbnails."""
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
+from alcore import views
+from alcore.jobs import JobManager, manager_for
+from alcore.runs import RoundsReader, RunStore
+
+REFRESH_S = 2.0  # how often a page following a live run re-reads it
+RUN_KEY = "run"  # session-state key of the current run (the sidebar picker); also its URL query parameter
+LIVE_PAGE = "pages/live.py"
+CLASS_COLOR = {"NORMAL": "green", "PNEUMONIA": "red", "unknown": "gray"}
+ENTRYPOINT = Path(__file__).resolve().parents[1] / "dashboard.py"
+
+
+def via_entrypoint() -> None:
+    """Make sure this page runs inside dashboard.py (its sidebar, its current run).
+
+    Because a folder named pages/ exists, Streamlit starts in its legacy mode, which runs a page
+    file alone when the first URL a fresh server (or every AppTest page switch) serves is that
+    page's. The entrypoint's st.navigation leaves that mode and runs the requested page again.
+    """
+    if PagesManager.uses_pages_directory:
+        runpy.run_path(str(ENTRYPOINT))
+        st.stop()
+
+
+def store() -> RunStore:
+    return RunStore(views.results_root())
+
+
+def jobs() -> JobManager:
+    # one per results folder per process: every session sees the same background runs
+    return manager_for(views.results_root())
+
+
+def current_run() -> str | None:
+    return st.session_state.get(RUN_KEY)
+
+
+def require_run() -> str:
+    """The current run, or a pointer to where runs are started (and the page stops)."""
+    run_id = current_run()
+    if run_id is None:
+        st.info("No run yet: start the demo on Home, or configure a run on Setup.")
+        st.page_link("pages/home.py", label="Go to Home", icon=":material/home:")
+        st.stop()
+    return run_id
+
+
+def rounds(run_id: str) -> list[dict]:
+    """The run's round records; each call parses only the lines added since this session's last."""
+    readers: dict[str, RoundsReader] = st.session_state.setdefault("_rounds_readers", {})
+    if run_id not in readers:
+        readers[run_id] = RoundsReader(store(), run_id)
+    return readers[run_id].refresh()
+
+
+def thumbnails(run_id: str, samples: pd.DataFrame, key: str, per_row: int = 6, enlarge: bool = False) -> None:
+    """A grid of X-rays (columns id, label, prob, score), each with its id, true label and scores."""
+    try:
+        images = views.images_by_id(store(), run_id, samples.id.tolist())
+    except (OSError, KeyError, ValueError) as exc:  # DataError is a ValueError
+        st.warning(f"The images of this run cannot be shown: {exc}")
+        return
+    with st.container(key=key):
+        for start in range(0, len(samples), per_row):
+            for column, sample, image in zip(st.columns(per_row), samples.iloc[start:start + per_row].itertuples(),
+                                             images[start:start + per_row]):
+                with column:
+                    caption = sample.id + (f" · round {sample.round}" if "round" in samples else "")
+                    st.image(image, caption=caption, width="stretch", alt=f"X-ray {sample.id}")
+                    st.markdown(describe(sample))
+                    if enlarge and st.button("Enlarge", key=f"{key}-{sample.id}", icon=":material/zoom_in:"):
+                        large_image(run_id, sample)
+
+
+def describe(sample) -> str:
+    """True label in its colour, then p(PNEUMONIA) and the strategy score."""
+    score = "–" if pd.isna(sample.score) else f"{sample.score:.3g}"
+    return f":{CLASS_COLOR[sample.label]}[**{sample.label}**] · p={sample.prob:.2f} · score {score}"
+
+
+@st.dialog("X-ray", width="large")
+def large_image(run_id: str, sample) -> None:
+    original = views.original_file(store(), run_id, sample.id)
+    image = str(original) if original else views.images_by_id(store(), run_id, [sample.id])[0]
+    st.image(image, width="stretch", alt=f"X-ray {sample.id}, large")
+    st.markdown(f"`{sample.id}` · {describe(sample)}")
+    st.caption(f"original file: {original}" if original else "shown at the resolution the model used")

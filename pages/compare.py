@@ -1,0 +1,64 @@
+"""Compare: learning curves of several runs (mean ± std over seeds), the full-data baseline, final metrics."""
+from __future__ import annotations
+
+import streamlit as st
+
+from alcore import figures, views
+from alcore.metrics import METRIC_LABELS, METRIC_NAMES
+from alcore.summary import baseline_value, final_table, strategy_curves
+from pages.common import current_run, store, via_entrypoint
+
+via_entrypoint()
+
+NO_EXPERIMENT = ""
+st.title("Compare runs")
+runs = views.runs_table(store())
+runs = runs[runs.labels > 0]
+if runs.empty:
+    st.info("No run has finished a round yet.")
+    st.stop()
+names = dict(zip(runs.run_id, runs.run_id + " · " + runs.strategy + " · " + runs.state))
+groups = {name: [r for r in ids if r in names] for name, ids in views.experiments(store()).items()}
+groups = {name: ids for name, ids in groups.items() if ids}
+
+
+def pick_experiment() -> None:
+    st.session_state["compare_runs"] = groups.get(st.session_state["compare_experiment"], [])
+
+
+if "compare_runs" not in st.session_state:  # first visit: the newest experiment, else the current run
+    newest = next(iter(groups), NO_EXPERIMENT)
+    st.session_state["compare_experiment"] = newest
+    st.session_state["compare_runs"] = groups.get(newest, [current_run()] if current_run() in names else [])
+st.session_state["compare_runs"] = [r for r in st.session_state["compare_runs"] if r in names]
+if st.session_state.get("compare_experiment") not in groups:
+    st.session_state["compare_experiment"] = NO_EXPERIMENT
+
+pick_group, pick_metric = st.columns([2, 1])
+pick_group.selectbox("Experiment", [NO_EXPERIMENT, *groups], key="compare_experiment", on_change=pick_experiment,
+                     format_func=lambda e: f"{e} ({len(groups[e])} runs)" if e else "— pick runs below —",
+                     help="Selects every run of an experiment (samplers × seeds, and its baseline).")
+metric = pick_metric.selectbox("Metric", METRIC_NAMES, format_func=METRIC_LABELS.get, key="compare_metric")
+run_ids = st.multiselect("Runs", list(names), format_func=names.get, key="compare_runs")
+if not run_ids:
+    st.info("Pick one or more runs, or an experiment.")
+    st.stop()
+
+frame = views.comparison_frame(store(), run_ids)
+baseline = baseline_value(frame, metric)
+st.plotly_chart(figures.compare_figure(strategy_curves(frame, metric), metric, baseline), key="compare_chart",
+                width="stretch")
+st.caption("Runs that differ only in their seed are averaged (line: mean, band: ± 1 std). "
+           "AULC = area under the learning curve divided by its labeled range: the mean metric over the curve.")
+
+st.subheader("Final metrics per strategy")
+table = final_table(frame)
+if table.empty:
+    st.info("Only full-data baseline runs are selected; their metric is the dashed line.")
+else:
+    st.dataframe(table.round(4), key="compare_table", hide_index=True, width="stretch")
+download_table, download_rounds = st.columns(2)
+download_table.download_button("Download table (CSV)", table.to_csv(index=False), "final_metrics.csv", "text/csv",
+                               key="compare_download_table", disabled=table.empty)
+download_rounds.download_button("Download per-round metrics (CSV)", frame.to_csv(index=False), "rounds.csv",
+                                "text/csv", key="compare_download_rounds")

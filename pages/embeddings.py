@@ -1,0 +1,75 @@
+"""Embeddings: the train pool of one round in 2-D (PCA or UMAP); a lasso or box selection shows its X-rays."""
+from __future__ import annotations
+
+import streamlit as st
+
+from alcore import figures, views
+from pages.common import REFRESH_S, jobs, require_run, rounds, store, thumbnails, via_entrypoint
+
+via_entrypoint()
+
+MAX_SELECTED_SHOWN = 48
+run_id = require_run()
+st.title("Embeddings")
+live = views.run_progress(store(), jobs(), run_id).live
+
+
+def follow_latest(latest: int) -> None:
+    """Keep the round slider on the latest round (following a live run) unless the user moved off it."""
+    seen = st.session_state.get("emb_seen")  # (run, latest round) at the last refresh
+    chosen = st.session_state.get("emb_round")
+    following = chosen is None or seen is None or seen[0] != run_id or chosen == seen[1] or chosen > latest
+    st.session_state["emb_round"] = latest if following else chosen
+    st.session_state["emb_seen"] = (run_id, latest)
+
+
+records = list(rounds(run_id))
+
+
+@st.fragment(run_every=REFRESH_S if live else None)
+def watch() -> None:
+    """Draws nothing: ticks while the run is live and reruns the page when a round lands or it ends."""
+    if len(rounds(run_id)) != len(records) or views.run_progress(store(), jobs(), run_id).live != live:
+        st.rerun()
+
+
+@st.fragment  # a selection reruns only this
+def embedding_view() -> None:
+    if not records:
+        st.info("No finished round yet; the pool appears here after the first one.")
+        return
+    latest = records[-1]["round"]
+    follow_latest(latest)
+    pick_round, pick_projection, pick_color = st.columns([3, 1, 2])
+    with pick_round:
+        if latest > 0:
+            round_index = st.slider("Round", 0, latest, key="emb_round",
+                                    help="Defaults to the latest round and follows a running job.")
+        else:
+            round_index = 0
+            st.markdown("**Round 0** (the only round so far)")
+    projection = pick_projection.radio("Projection", views.PROJECTIONS, key="emb_projection", horizontal=True,
+                                       help="PCA is stored with each round; UMAP is computed once per round "
+                                            "and cached in the run folder.")
+    color_by = pick_color.selectbox("Colour by", list(figures.COLOR_BY), format_func=figures.COLOR_BY.get,
+                                    key="emb_color")
+    frame = views.round_frame(store(), run_id, round_index)
+    with st.spinner(f"Computing the {projection} layout of round {round_index}…"):
+        xy = views.projection(store(), run_id, round_index, projection)
+    fig = figures.embedding_figure(frame, xy, color_by, projection)
+    event = st.plotly_chart(fig, key=f"emb_chart_{round_index}_{projection}_{color_by}", on_select="rerun",
+                            selection_mode=("box", "lasso"), width="stretch")
+    counts = frame.status.value_counts()
+    st.caption(f"Round {round_index}: {len(frame)} pool images · {counts.get('labeled', 0)} labeled · "
+               f"{counts.get('queried', 0)} queried this round (diamonds). Draw a lasso or a box to see images.")
+    selected = frame.iloc[figures.selected_rows(fig, event.selection.points)]
+    if len(selected):
+        st.subheader(f"{len(selected)} selected")
+        if len(selected) > MAX_SELECTED_SHOWN:
+            st.caption(f"Showing the {MAX_SELECTED_SHOWN} with the highest strategy score.")
+        shown = selected.sort_values("score", ascending=False, na_position="last").head(MAX_SELECTED_SHOWN)
+        thumbnails(run_id, shown, key="emb_selected", per_row=8)
+
+
+watch()
+embedding_view()

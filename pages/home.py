@@ -1,0 +1,44 @@
+"""Home: what the tool does, a one-click demo run, and every run in the results folder."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import streamlit as st
+
+from alcore import views
+from pages.common import LIVE_PAGE, RUN_KEY, jobs, store, via_entrypoint
+
+via_entrypoint()
+
+st.title("Active learning for chest X-rays")
+st.markdown(
+    "This tool trains a NORMAL-vs-PNEUMONIA classifier from a few labeled X-rays and lets a query strategy "
+    "pick which images to label next, round after round. "
+    "It records test accuracy, F1 and ROC-AUC after every round, so you can see how many labels each "
+    "strategy needs compared with random picks or a model trained on every label. "
+    "Start with the synthetic demo below, or set up a run on your own images under **Setup**."
+)
+
+demo = views.DEMO_CONFIG
+if st.button("Start a demo run", type="primary", key="home_demo", icon=":material/play_arrow:"):
+    run_id = jobs().launch(replace(demo))
+    st.switch_page(LIVE_PAGE, query_params={RUN_KEY: run_id})
+st.caption(f"Demo: {demo.synthetic_size} synthetic X-rays, {demo.model} ({demo.regime}, {demo.resolution} px), "
+           f"{demo.sampler} sampling, {demo.init_size} initial labels + {demo.budget} × {demo.rounds} rounds.")
+
+st.subheader("Runs")
+table = views.runs_table(store())
+if table.empty:
+    st.info(f"No runs in {views.results_root()}/ yet.")
+else:
+    table.insert(0, "live", "live?" + RUN_KEY + "=" + table.run_id)
+    st.dataframe(
+        table, key="home_runs", hide_index=True, width="stretch",
+        column_config={
+            "live": st.column_config.LinkColumn("Open", display_text="Live page", help="The run's Live page"),
+            "run_id": "Run", "state": "State", "strategy": "Strategy", "data": "Data",
+            "labels": st.column_config.NumberColumn("Labels used", format="%d"),
+            "best_accuracy": st.column_config.NumberColumn("Best accuracy", format="%.3f"),
+            "best_auc": st.column_config.NumberColumn("Best ROC-AUC", format="%.3f"),
+            "started": "Started", "experiment": "Experiment",
+        })

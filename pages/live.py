@@ -1,0 +1,80 @@
+"""Live run: progress, learning curves, the latest confusion matrix, queried X-rays and the log; stop / resume.
+
+Only the progress fragment ticks, and only while the run is live; it reruns the page when a round
+lands. The run id in the URL brings a reloaded page back to the same run.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from alcore import figures, views
+from alcore.config import ConfigError
+from pages.common import REFRESH_S, jobs, require_run, rounds, store, thumbnails, via_entrypoint
+
+via_entrypoint()
+
+LIVE_THUMBNAILS = 24
+run_id = require_run()
+config = store().load_config(run_id)
+progress = views.run_progress(store(), jobs(), run_id)
+
+st.title("Live run")
+labels = ("every label of the train pool" if config.get("full_data") else
+          f"{config['init_size']} initial labels + {config['budget']} × {config['rounds']} rounds")
+st.caption(f"`{run_id}` · {views.strategy_label(config)} on {views.data_label(config)} · {config['model']} "
+           f"({config['regime']}, {config['resolution']} px) · {labels} · seed {config['seed']}"
+           + (f" · experiment {config['experiment']}" if config.get("experiment") else ""))
+
+if progress.live:
+    if st.button("Stop", key="live_stop", icon=":material/stop:", disabled=not progress.attached,
+                 help="Stops after the current step; finished rounds are kept and the run can be resumed."
+                 if progress.attached else "Another process runs this job; stop it there."):
+        jobs().cancel(run_id)
+        st.toast("Stopping after the current step; finished rounds are kept.")
+elif progress.resumable:
+    if st.button("Resume", key="live_resume", icon=":material/play_arrow:",
+                 help="Continues from the last finished round."):
+        try:
+            jobs().resume(run_id)
+        except ConfigError as exc:
+            st.error(f"This run cannot be resumed: {exc}")
+        else:
+            st.rerun()
+
+
+records = list(rounds(run_id))
+
+
+@st.fragment(run_every=REFRESH_S if progress.live else None)
+def live_progress() -> None:
+    """Ticks while the run is live; a new round or a new state reruns the page (charts redraw per round)."""
+    now = views.run_progress(store(), jobs(), run_id)
+    if now.state != progress.state or len(rounds(run_id)) != len(records):
+        st.rerun()
+    st.progress(now.fraction, text=now.text)
+    st.caption(f"State: **{now.state}** · {now.detail}")
+
+
+live_progress()
+if progress.error:
+    st.error(f"The run failed: {progress.error}")
+if not records:
+    st.info("Waiting for the first round: loading data, preparing the model, training." if progress.live
+            else "This run has no finished round.")
+else:
+    last = records[-1]
+    curves, confusion = st.columns([3, 2])
+    curves.plotly_chart(figures.learning_curves_figure(records), key="live_curves", width="stretch")
+    title = f"Confusion matrix, test set, round {last['round']} ({last['n_labeled']} labels)"
+    confusion.plotly_chart(figures.confusion_matrix_figure(last["confusion_matrix"], title),
+                           key="live_confusion", width="stretch")
+    queried_round = views.latest_queried_round(records)
+    if queried_round is not None:
+        queried = views.queried_frame(store(), run_id, [queried_round])
+        st.subheader(f"Queried in round {queried_round}")
+        st.caption(f"{len(queried)} images picked for labeling, highest score first"
+                   + (f"; the first {LIVE_THUMBNAILS} shown (all on Queried samples)."
+                      if len(queried) > LIVE_THUMBNAILS else "."))
+        thumbnails(run_id, queried.head(LIVE_THUMBNAILS), key="live_queried", per_row=8)
+with st.expander("Log", expanded=bool(progress.error)):
+    st.code("\n".join(store().read_log(run_id, last=60)) or "(empty)", language=None)

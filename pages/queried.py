@@ -1,0 +1,37 @@
+"""Queried samples: what each round asked to label, as a filterable grid; Enlarge opens an image large."""
+from __future__ import annotations
+
+import streamlit as st
+
+from alcore import views
+from pages.common import require_run, rounds, store, thumbnails, via_entrypoint
+
+via_entrypoint()
+
+PAGE_SIZE = 48
+ALL_ROUNDS = "all"
+run_id = require_run()
+st.title("Queried samples")
+queried_rounds = [r["round"] for r in rounds(run_id) if r.get("queried_ids")]
+if not queried_rounds:
+    st.info("No round of this run has queried images yet.")
+    st.stop()
+
+pick_round, pick_class = st.columns([1, 2])
+chosen = pick_round.selectbox("Round", [*reversed(queried_rounds), ALL_ROUNDS], key="queried_round",
+                              format_func=lambda r: "All rounds" if r == ALL_ROUNDS else f"Round {r}")
+classes = pick_class.multiselect("True class", views.CLASS_NAMES, default=list(views.CLASS_NAMES),
+                                 key="queried_classes")
+samples = views.queried_frame(store(), run_id, queried_rounds if chosen == ALL_ROUNDS else [chosen])
+samples = samples[samples.label.isin(classes)]
+counts = samples.label.value_counts()
+st.caption(f"{len(samples)} images · " + " · ".join(f"{name} {counts.get(name, 0)}" for name in views.CLASS_NAMES)
+           + " · highest strategy score first within a round · p = predicted p(PNEUMONIA) when queried")
+if samples.empty:
+    st.info("No queried image matches these filters.")
+    st.stop()
+pages = (len(samples) - 1) // PAGE_SIZE + 1
+st.session_state["queried_page"] = min(st.session_state.get("queried_page", 1), pages)  # filters shrink it
+page = st.number_input(f"Page (of {pages})", 1, pages, key="queried_page") if pages > 1 else 1
+thumbnails(run_id, samples.iloc[(page - 1) * PAGE_SIZE:page * PAGE_SIZE], key="queried_grid", per_row=8,
+           enlarge=True)

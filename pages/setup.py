@@ -1,0 +1,189 @@
+"""Setup: every setting of a run, checked as you type; several samplers × seeds make an experiment.
+
+Widget values live under "setup_<field>" keys (alcore.views maps that form to configs), mirrored
+in "setup_saved" so they survive a visit to another page (Streamlit drops undrawn widgets' state).
+"""
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from alcore import views
+from alcore.config import DEVICES, INIT_MODES, MODELS, REGIMES, ConfigError, ExperimentConfig
+from alcore.data import DataError
+from alcore.strategies import registry
+from pages.common import LIVE_PAGE, RUN_KEY, jobs, via_entrypoint
+
+via_entrypoint()
+
+SOURCES = {"synthetic": "Synthetic X-rays", "folder": "Image folder", "npz": "MedMNIST-style .npz file"}
+EXAMPLE_FOLDER = "/work/shared/data/chest_xray"
+
+
+def key(field: str) -> str:
+    return f"setup_{field}"
+
+
+def load_uploaded() -> None:
+    """file_uploader callback: show the uploaded config (a saved one, or a run's config.json)."""
+    upload = st.session_state.get(key("upload"))
+    st.session_state.pop(key("load_error"), None)
+    if upload is None:
+        return
+    try:
+        values = json.loads(upload.getvalue())
+        if not isinstance(values, dict):
+            raise ConfigError({"config": "the file must hold a JSON object of settings"})
+        loaded = views.form_values(ExperimentConfig.from_dict(
+            {k: v for k, v in values.items() if k not in ("run_id", "resolved")}))
+        st.session_state[key("saved")].update(loaded)
+        st.session_state.update({key(name): value for name, value in loaded.items()})
+    except json.JSONDecodeError as exc:
+        st.session_state[key("load_error")] = f"{upload.name} is not valid JSON ({exc.msg}, line {exc.lineno})."
+    except ConfigError as exc:
+        st.session_state[key("load_error")] = f"{upload.name} cannot be loaded: {exc}"
+
+
+def current_form() -> dict:
+    """The form's values; those of widgets not drawn on the last run come back from setup_saved."""
+    saved = st.session_state.setdefault(key("saved"), views.form_values(views.FORM_DEFAULTS))
+    for name, value in saved.items():
+        st.session_state.setdefault(key(name), value)
+    saved.update({name: st.session_state[key(name)] for name in saved})
+    return dict(saved)
+
+
+def check_data(cfg: ExperimentConfig) -> None:
+    """Decode (and cache) a folder or .npz once; remember its pool size or what is wrong with it."""
+    with st.spinner(f"Reading {cfg.data} at {cfg.resolution} px (cached for the run)…"):
+        try:
+            result: int | str = views.pool_size(cfg)
+        except (DataError, OSError, ValueError) as exc:  # unreadable files too: a message, never a traceback
+            result = str(exc)
+    st.session_state.setdefault(key("data_checks"), {})[(cfg.data, cfg.resolution, cfg.seed)] = result
+
+
+def data_check(cfg: ExperimentConfig) -> int | str | None:
+    return st.session_state.get(key("data_checks"), {}).get((cfg.data, cfg.resolution, cfg.seed))
+
+
+def flag(name: str) -> None:
+    if name in problems:
+        st.error(problems[name], icon=":material/error:")
+
+
+form = current_form()
+base, configs = views.form_configs(form)
+problems = views.form_problems(form, base, configs, data_check(base))
+
+st.title("Set up a run")
+st.subheader("Data")
+left, right = st.columns([1, 2])
+left.radio("Data source", list(SOURCES), format_func=SOURCES.get, key="setup_source")
+with right:
+    if st.session_state.setup_source == "synthetic":
+        st.number_input("Synthetic pool size (images)", step=100, key="setup_synthetic_size",
+                        help="Train-pool size; validation and test sets scale with it.")
+        flag("synthetic_size")
+        st.slider("PNEUMONIA share", 0.05, 0.95, step=0.05, key="setup_synthetic_pneumonia_share")
+        flag("synthetic_pneumonia_share")
+    else:
+        label = "Folder path" if st.session_state.setup_source == "folder" else ".npz file path"
+        st.text_input(label, key="setup_path", placeholder=EXAMPLE_FOLDER,
+                      help="A folder with NORMAL/ and PNEUMONIA/ (optionally under train/ val/ test/), "
+                           "or a MedMNIST-style .npz file.")
+        flag("data")
+        checked = data_check(base)
+        if isinstance(checked, int):
+            st.success(f"{checked} images in the train pool.", icon=":material/check:")
+        if st.button("Check data", key="setup_check", disabled="data" in problems and checked is None,
+                     help="Reads the images once (they are cached) to check the classes and the pool size."):
+            check_data(base)
+            st.rerun()
+
+st.subheader("Model and training")
+cols = st.columns(4)
+cols[0].selectbox("Model", MODELS, key="setup_model")
+cols[1].radio("Regime", REGIMES, key="setup_regime", horizontal=True,
+              help="frozen: backbone features once, retrain the head each round; finetune: retrain the whole network.")
+cols[2].number_input("Resolution (px)", step=16, key="setup_resolution")
+cols[3].text_input("Weights", key="setup_weights", help="auto, imagenet, none, or a path to a state-dict file.")
+for col, name in zip(cols, ("model", "regime", "resolution", "weights")):
+    with col:
+        flag(name)
+cols = st.columns(6)
+cols[0].number_input("Epochs (finetune)", step=1, key="setup_epochs")
+cols[1].number_input("Head steps (frozen)", step=50, key="setup_head_steps")
+cols[2].number_input("Batch size", step=8, key="setup_batch_size")
+cols[3].number_input("Learning rate", step=1e-4, format="%.5f", key="setup_lr")
+cols[4].number_input("Weight decay", step=1e-4, format="%.5f", key="setup_weight_decay")
+cols[5].checkbox("Class-weighted loss", key="setup_class_weighted")
+for col, name in zip(cols, ("epochs", "head_steps", "batch_size", "lr", "weight_decay")):
+    with col:
+        flag(name)
+
+st.subheader("Active learning")
+st.multiselect("Samplers", registry.names(), key="setup_samplers",
+               help="Several samplers make an experiment: one run per sampler and seed.")
+flag("sampler")
+for name in st.session_state.setup_samplers:
+    info = registry.get(name)
+    st.caption(f"**{name}**: {info.help}")
+    if info.options:
+        for col, option in zip(st.columns(len(info.options) + 1), info.options):
+            col.number_input(f"{name}: {option.name}", key=key(views.option_field(name, option.name)),
+                             help=option.help)
+        flag(f"sampler_options.{name}")
+with st.expander("What each sampler does"):
+    st.markdown("\n".join(f"- **{info.name}** ({info.family}): {info.help}" for info in registry.all_strategies()))
+cols = st.columns(4)
+cols[0].number_input("Initial labeled images", step=10, key="setup_init_size")
+cols[1].radio("Initial set", INIT_MODES, key="setup_init_mode", horizontal=True,
+              help="random, or stratified to the pool's class ratio.")
+cols[2].number_input("Budget per round (images)", step=10, key="setup_budget")
+cols[3].number_input("Rounds", step=1, key="setup_rounds")
+for col, name in zip(cols, ("init_size", "init_mode", "budget", "rounds")):
+    with col:
+        flag(name)
+if "budget" not in problems and "init_size" not in problems and "rounds" not in problems:
+    st.caption(f"{base.init_size} + {base.budget} × {base.rounds} = {base.final_labeled} labels at the end.")
+
+st.subheader("Seeds, baseline and device")
+cols = st.columns(4)
+cols[0].number_input("First seed", step=1, key="setup_seed")
+cols[1].number_input("Seeds per sampler", step=1, key="setup_seeds", help="Seeds first, first + 1, …")
+cols[2].checkbox("Add a full-data baseline run", key="setup_baseline",
+                 help="One more run trained on every label of the train pool: the reference line on Compare.")
+cols[3].text_input("Experiment name", key="setup_experiment", placeholder="automatic when several runs")
+for col, name in zip(cols, ("seed", "seeds")):
+    with col:
+        flag(name)
+gpu = views.gpu_name()
+st.selectbox("Device", DEVICES, key="setup_device",
+             help="auto uses the GPU when there is one.")
+flag("device")
+st.caption(f"GPU: {gpu}" if gpu else "No CUDA GPU is visible: runs use the CPU.")
+
+st.divider()
+st.caption(f"Launching starts {len(configs)} run{'s' if len(configs) != 1 else ''}"
+           + (f" in experiment '{configs[0].experiment}', two at a time." if len(configs) > 1 else "."))
+if problems:
+    st.error(f"Fix the {len(problems)} setting{'s' if len(problems) > 1 else ''} marked above to launch.")
+needs_check = base.data != "synthetic" and "data" not in problems and data_check(base) is None
+launch, save, load = st.columns([1, 1, 2])
+if launch.button("Launch", type="primary", key="setup_launch", disabled=bool(problems), icon=":material/rocket_launch:",
+                 help="Checks the data first when it has not been checked."):
+    if needs_check:
+        check_data(base)
+        problems = views.form_problems(form, base, configs, data_check(base))
+    if problems:
+        st.rerun()  # the data's problems are now flagged next to their fields
+    run_ids = [jobs().launch(cfg) for cfg in configs]
+    st.switch_page(LIVE_PAGE, query_params={RUN_KEY: run_ids[0]})
+save.download_button("Save config (JSON)", json.dumps(base.to_dict(), indent=2), "alcore-config.json",
+                     "application/json", key="setup_save", icon=":material/download:",
+                     help="The settings of the first sampler; `python -m alcore run --config FILE` reads it too.")
+load.file_uploader("Load a config (JSON)", type="json", key="setup_upload", on_change=load_uploaded)
+if key("load_error") in st.session_state:
+    load.error(st.session_state[key("load_error")])

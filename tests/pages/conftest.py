@@ -1,0 +1,143 @@
+"""Fixtures for the dashboard tests: a scratch results folder, runs written without the engine, AppTest."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from alcore.config import ExperimentConfig
+from alcore.data import cache
+from alcore.data.base import Dataset, Split
+from alcore.jobs import JobManager, manager_for
+from alcore.runs import RunStatus, RunStore
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # the pages import each other as `pages.*`, as under `streamlit run`
+FAKE_FINGERPRINT = "fake-dashboard-test"
+POOL = 60
+TINY = dict(model="tiny_cnn", regime="finetune", resolution=32, synthetic_size=200, init_size=20, budget=10,
+            rounds=2, epochs=1)
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch) -> RunStore:
+    """An empty results folder that the dashboard reads ($ALCORE_RESULTS)."""
+    root = tmp_path / "results"
+    monkeypatch.setenv("ALCORE_RESULTS", str(root))
+    return RunStore(root)
+
+
+@pytest.fixture
+def jobs(store) -> JobManager:
+    manager = manager_for(store.root)
+    yield manager
+    for run_id in manager.live_ids():  # never leave a worker thread behind
+        manager.cancel(run_id)
+        manager.wait(run_id, timeout=60)
+
+
+def fake_dataset() -> Dataset:
+    rng = np.random.default_rng(0)
+
+    def split(name: str, n: int) -> Split:
+        labels = (np.arange(n) % 4 != 0).astype(np.int64)
+        return Split(rng.integers(0, 255, (n, 16, 16), dtype=np.uint8), labels,
+                     np.array([f"fake-{name}-{i:03d}" for i in range(n)]),
+                     np.array([f"synthetic:{name}:{i}" for i in range(n)]))
+
+    return Dataset("fake", FAKE_FINGERPRINT, 16, {"train": split("train", POOL), "val": split("val", 10),
+                                                  "test": split("test", 20)})
+
+
+def write_run(store: RunStore, *, sampler: str = "entropy", seed: int = 0, rounds: int = 3, state: str = "done",
+              experiment: str = "", full_data: bool = False, error: str = "") -> str:
+    """A run folder as the engine leaves it: `rounds` rounds (the last one only evaluates)."""
+    if cache.load(FAKE_FINGERPRINT) is None:
+        cache.save(fake_dataset())
+    cfg = ExperimentConfig(sampler=sampler, seed=seed, init_size=10, budget=10, rounds=rounds - 1,
+                           experiment=experiment, full_data=full_data, synthetic_size=POOL, resolution=16)
+    run_id = store.new_run_id(sampler, seed)
+    store.run_dir(run_id).mkdir(parents=True)
+    store.write_config(run_id, {"run_id": run_id, **cfg.to_dict(), "resolved": {"data_fingerprint": FAKE_FINGERPRINT}})
+    rng = np.random.default_rng(seed)
+    labels = fake_dataset().train.labels
+    labeled = np.zeros(POOL, bool)
+    labeled[:10] = True
+    for r in range(rounds):
+        prob = rng.random(POOL).astype(np.float32)
+        score = np.where(labeled, np.nan, rng.random(POOL))
+        queried = np.zeros(POOL, bool)
+        if r < rounds - 1:
+            queried[np.flatnonzero(~labeled)[:10]] = True
+        accuracy = 0.6 + 0.1 * r + 0.01 * seed
+        record = {"round": r, "n_labeled": int(labeled.sum()),
+                  "n_labeled_per_class": {"NORMAL": 3, "PNEUMONIA": int(labeled.sum()) - 3},
+                  "accuracy": accuracy, "balanced_accuracy": accuracy - 0.05, "precision": 0.8, "recall": 0.7,
+                  "f1": accuracy - 0.02, "roc_auc": min(1.0, accuracy + 0.1), "confusion_matrix": [[3, 2], [4, 11]],
+                  "queried_ids": [f"fake-train-{i:03d}" for i in np.flatnonzero(queried)],
+                  "train_seconds": 0.1, "query_seconds": 0.01, "eval_seconds": 0.01}
+        arrays = {"ids": np.array([f"fake-train-{i:03d}" for i in range(POOL)]), "prob": prob, "score": score,
+                  "queried": queried, "labeled": labeled.copy(), "label": labels.astype(np.int8),
+                  "embedding": rng.normal(size=(POOL, 2)).astype(np.float32),
+                  "features_pca": rng.normal(size=(POOL, 32)).astype(np.float16),
+                  "cluster": (np.arange(POOL) % 3).astype(np.int32)}
+        store.append_round(run_id, record, arrays)
+        labeled |= queried
+    store.write_status(run_id, RunStatus(state, round=rounds - 1, rounds_total=rounds, n_labeled=int(labeled.sum()),
+                                         message="finished", error=error, started_at="2025-01-01T10:00:00+00:00"))
+    store.append_log(run_id, f"fake run {run_id}")
+    return run_id
+
+
+@pytest.fixture
+def make_run(store) -> Callable[..., str]:
+    return lambda **kwargs: write_run(store, **kwargs)
+
+
+@pytest.fixture
+def tiny_config() -> Callable[..., ExperimentConfig]:
+    """The smallest real run: a few seconds on two cores."""
+    return lambda **changes: ExperimentConfig(**{**TINY, **changes})
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def waiter() -> Callable[..., None]:
+    return wait_until
+
+
+def image_captions(at: AppTest) -> list[str]:
+    return [caption for image in at.get("image") for caption in image.captions]
+
+
+@pytest.fixture
+def captions() -> Callable[[AppTest], list[str]]:
+    return image_captions
+
+
+@pytest.fixture
+def open_page(store) -> Callable[..., AppTest]:
+    """Run the dashboard on a page: open_page("pages/live.py", run=run_id)."""
+
+    def open_(page: str, run: str | None = None) -> AppTest:
+        at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=60)
+        if run:
+            at.query_params["run"] = run
+        at.run()
+        if page != "pages/home.py":
+            at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+        return at
+
+    return open_

@@ -1,0 +1,26 @@
+"""Embeddings: round slider, PCA / UMAP, colouring."""
+from __future__ import annotations
+
+from alcore import figures
+
+
+def test_embeddings_default_to_the_latest_round_and_every_colouring_draws(open_page, make_run):
+    run_id = make_run(rounds=3)
+    at = open_page("pages/embeddings.py", run=run_id)
+    assert at.slider(key="emb_round").value == 2
+    assert at.radio(key="emb_projection").options == ["PCA", "UMAP"]
+    for color_by in figures.COLOR_BY:
+        at.selectbox(key="emb_color").set_value(color_by).run()
+        assert not at.exception
+        assert at.get("plotly_chart")[0].key == f"emb_chart_2_PCA_{color_by}"
+    at.slider(key="emb_round").set_value(0).run()
+    assert "Round 0: 60 pool images · 10 labeled · 10 queried" in at.caption[-1].value
+
+
+def test_umap_projection_is_drawn_and_cached(open_page, make_run, store):
+    run_id = make_run(rounds=1)
+    at = open_page("pages/embeddings.py", run=run_id)
+    assert "Round 0" in at.markdown[0].value  # one round: no slider
+    at.radio(key="emb_projection").set_value("UMAP").run()
+    assert not at.exception and at.get("plotly_chart")[0].key == "emb_chart_0_UMAP_cluster"
+    assert (store.run_dir(run_id) / "rounds" / "umap_000.npy").is_file()

@@ -1,0 +1,47 @@
+"""Live run: progress, curves, confusion matrix, queried thumbnails, log, stop / resume."""
+from __future__ import annotations
+
+
+def test_live_page_of_a_finished_run_shows_curves_matrix_thumbnails_and_log(open_page, make_run, captions):
+    run_id = make_run()
+    at = open_page("pages/live.py", run=run_id)
+    assert at.title[0].value == "Live run"
+    assert [c.key for c in at.get("plotly_chart")] == ["live_curves", "live_confusion"]
+    assert at.main.get("progress")[0].proto.text.startswith("Round 3 of 3 finished · 30 images labeled")
+    shown = captions(at)
+    assert len(shown) == 10 and all(c.startswith("fake-train-") for c in shown)
+    assert "fake run" in at.code[0].value
+    assert not at.button  # nothing to stop or resume
+
+
+def test_a_stopped_run_can_be_resumed_and_a_failed_one_shows_its_error(open_page, make_run):
+    stopped = make_run(state="cancelled")
+    assert open_page("pages/live.py", run=stopped).button(key="live_resume").label == "Resume"
+    failed = make_run(state="failed", error="DataError: no images in /nowhere")
+    at = open_page("pages/live.py", run=failed)
+    assert any("no images in /nowhere" in e.value for e in at.error)
+
+
+def test_without_runs_the_page_points_to_home(open_page):
+    at = open_page("pages/live.py")
+    assert "No run yet" in at.info[0].value
+
+
+def test_an_unknown_run_in_the_url_is_reported(open_page, make_run):
+    make_run()
+    at = open_page("pages/home.py", run="no-such-run")
+    assert any("no-such-run" in w.value for w in at.sidebar.warning)
+
+
+def test_a_running_job_shows_its_rounds_on_rerun_and_can_be_stopped(open_page, jobs, tiny_config, waiter):
+    run_id = jobs.launch(tiny_config(synthetic_size=1000, rounds=90))
+    at = open_page("pages/live.py", run=run_id)
+    assert at.button(key="live_stop").label == "Stop"
+    waiter(lambda: jobs.store.load_rounds(run_id) or not jobs.snapshot(run_id).running)
+    at.run()
+    assert at.get("plotly_chart")[0].key == "live_curves"
+    at.button(key="live_stop").click().run()
+    assert jobs.wait(run_id, timeout=120).state == "cancelled"
+    at.run()
+    assert at.button(key="live_resume").label == "Resume"
+    assert jobs.store.load_rounds(run_id)  # the finished rounds are kept

@@ -1,0 +1,158 @@
+"""Setup: every field present, invalid values flagged next to their field, save / load, launch."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from alcore.config import ExperimentConfig
+
+FIELD_KEYS = ["setup_source", "setup_synthetic_size", "setup_synthetic_pneumonia_share", "setup_model",
+              "setup_regime", "setup_resolution", "setup_weights", "setup_epochs", "setup_head_steps",
+              "setup_batch_size", "setup_lr", "setup_weight_decay", "setup_class_weighted", "setup_samplers",
+              "setup_init_size", "setup_init_mode", "setup_budget", "setup_rounds", "setup_seed", "setup_seeds",
+              "setup_baseline", "setup_experiment", "setup_device"]
+
+
+def errors(at) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def test_every_setting_has_a_labelled_widget_and_the_default_is_valid(open_page):
+    at = open_page("pages/setup.py")
+    keys = {w.key for kind in ("number_input", "slider", "selectbox", "radio", "text_input", "checkbox",
+                               "multiselect") for w in getattr(at, kind)}
+    assert set(FIELD_KEYS) <= keys
+    assert at.multiselect(key="setup_samplers").value == ["entropy"]
+    assert at.button(key="setup_launch").label == "Launch" and not at.button(key="setup_launch").disabled
+    assert not errors(at)
+    assert any("100 + 90 × 10 = 1000 labels" in c.value for c in at.caption)
+
+
+def test_invalid_values_are_flagged_and_block_the_launch(open_page):
+    at = open_page("pages/setup.py")
+    at.number_input(key="setup_budget").set_value(500)
+    at.number_input(key="setup_lr").set_value(0.0)
+    at.multiselect(key="setup_samplers").set_value([])
+    at.run()
+    messages = errors(at)
+    assert any("init 100 + budget 500 x 10 rounds = 5100 labels, more than the pool of 2000" in m for m in messages)
+    assert any("lr must be a number above 0" in m for m in messages)
+    assert any("choose at least one sampler" in m for m in messages)
+    assert any("Fix the 3 settings" in m for m in messages)
+    assert at.button(key="setup_launch").disabled
+    assert not at.exception
+
+
+def test_a_missing_folder_is_flagged(open_page, tmp_path):
+    at = open_page("pages/setup.py")
+    at.radio(key="setup_source").set_value("folder").run()
+    at.text_input(key="setup_path").set_value(str(tmp_path / "nowhere")).run()
+    assert any("data path not found" in m for m in errors(at))
+    assert at.button(key="setup_check").disabled
+
+
+def test_check_data_reports_a_folder_with_one_class(open_page, tmp_path):
+    from PIL import Image
+    folder = tmp_path / "xrays" / "NORMAL"
+    folder.mkdir(parents=True)
+    for i in range(6):
+        Image.new("L", (40, 40), 30 * i).save(folder / f"n{i}.png")
+    at = open_page("pages/setup.py")
+    at.radio(key="setup_source").set_value("folder").run()
+    at.text_input(key="setup_path").set_value(str(tmp_path / "xrays")).run()
+    at.button(key="setup_check").click().run()
+    assert not at.exception
+    assert any("PNEUMONIA" in m for m in errors(at)), errors(at)
+
+
+def test_sampler_options_and_their_help_follow_the_chosen_samplers(open_page):
+    at = open_page("pages/setup.py")
+    at.multiselect(key="setup_samplers").set_value(["entropy", "bald"]).run()
+    assert any(c.value.startswith("**bald**: Prefers images on which MC-dropout") for c in at.caption)
+    at.number_input(key="setup_opt_bald_mc_passes").set_value(1).run()
+    assert any("mc_passes must be a number >= 2" in m for m in errors(at))
+    assert any("Launching starts 2 runs" in c.value for c in at.caption)
+
+
+def test_a_saved_config_loads_back_and_a_bad_file_is_refused(open_page):
+    at = open_page("pages/setup.py")
+    cfg = ExperimentConfig(sampler="margin", budget=7, rounds=3, lr=0.01, data="/tmp/some.npz")
+    at.file_uploader(key="setup_upload").set_value(("c.json", json.dumps(cfg.to_dict()).encode(), "application/json"))
+    at.run()
+    assert at.multiselect(key="setup_samplers").value == ["margin"]
+    assert at.number_input(key="setup_budget").value == 7 and at.number_input(key="setup_lr").value == 0.01
+    assert at.radio(key="setup_source").value == "npz" and at.text_input(key="setup_path").value == "/tmp/some.npz"
+    at.file_uploader(key="setup_upload").set_value(("bad.json", b'{"budget": 5, "colour": 1}', "application/json"))
+    at.run()
+    assert any("unknown setting 'colour'" in m for m in errors(at))
+    assert at.number_input(key="setup_budget").value == 7  # nothing applied
+    assert not at.exception
+
+
+def test_launching_a_tiny_run_opens_its_live_page_which_shows_its_rounds(open_page, jobs, captions):
+    at = open_page("pages/setup.py")
+    for key, value in {"setup_synthetic_size": 200, "setup_resolution": 32, "setup_init_size": 20,
+                       "setup_budget": 10, "setup_rounds": 2, "setup_epochs": 1}.items():
+        at.number_input(key=key).set_value(value)
+    at.selectbox(key="setup_model").set_value("tiny_cnn")
+    at.radio(key="setup_regime").set_value("finetune")
+    at.run()
+    at.button(key="setup_launch").click().run()
+    assert not at.exception
+    run_id = at.query_params["run"]
+    assert at.title[0].value == "Live run"
+    assert jobs.wait(run_id, timeout=120).state == "done", jobs.store.read_log(run_id)
+    at.switch_page("pages/live.py").run()  # AppTest's own page stays Setup until told otherwise
+    assert at.main.get("progress")[0].proto.text.startswith("Round 3 of 3 finished · 40 images labeled")
+    assert at.get("plotly_chart")[0].key == "live_curves"
+    assert len(captions(at)) == 10
+
+
+@pytest.mark.realdata
+def test_the_real_folder_is_checked_and_a_run_on_it_shows_its_x_rays(open_page, jobs, captions, shared_data):
+    at = open_page("pages/setup.py")
+    at.radio(key="setup_source").set_value("folder").run()
+    at.text_input(key="setup_path").set_value(str(shared_data / "chest_xray"))
+    for key, value in {"setup_resolution": 32, "setup_init_size": 20, "setup_budget": 10, "setup_rounds": 1,
+                       "setup_epochs": 1}.items():
+        at.number_input(key=key).set_value(value)
+    at.selectbox(key="setup_model").set_value("tiny_cnn")
+    at.radio(key="setup_regime").set_value("finetune").run()
+    at.button(key="setup_check").click().run()
+    assert any("images in the train pool" in s.value for s in at.success) and not at.error
+    at.button(key="setup_launch").click().run()
+    run_id = at.query_params["run"]
+    assert jobs.wait(run_id, timeout=300).state == "done", jobs.store.read_log(run_id)
+    at.switch_page("pages/queried.py").run()
+    assert len(captions(at)) == 10
+    at.button[0].click().run()  # Enlarge: the original file, full size
+    assert any("original file: " in c.value for c in at.caption)
+
+
+def test_settings_survive_a_visit_to_another_page(open_page):
+    at = open_page("pages/setup.py")
+    at.number_input(key="setup_budget").set_value(42).run()
+    at.switch_page("pages/home.py").run()
+    at.switch_page("pages/setup.py").run()
+    assert at.number_input(key="setup_budget").value == 42
+
+
+def test_several_samplers_and_a_baseline_launch_one_experiment_to_compare(open_page, jobs, store):
+    at = open_page("pages/setup.py")
+    for key, value in {"setup_synthetic_size": 200, "setup_resolution": 32, "setup_init_size": 20,
+                       "setup_budget": 10, "setup_rounds": 1, "setup_epochs": 1}.items():
+        at.number_input(key=key).set_value(value)
+    at.selectbox(key="setup_model").set_value("tiny_cnn")
+    at.radio(key="setup_regime").set_value("finetune")
+    at.multiselect(key="setup_samplers").set_value(["entropy", "random"])
+    at.checkbox(key="setup_baseline").check().run()
+    assert any("Launching starts 3 runs in experiment 'exp-" in c.value for c in at.caption)
+    at.button(key="setup_launch").click().run()
+    run_ids = store.run_ids()
+    assert len(run_ids) == 3 and at.query_params["run"] in run_ids
+    assert all(jobs.wait(r, timeout=120).state == "done" for r in run_ids)
+    at.switch_page("pages/compare.py").run()
+    assert sorted(at.multiselect(key="compare_runs").value) == sorted(run_ids)
+    assert sorted(at.dataframe[0].value.strategy) == ["entropy", "random"]
+    assert "full-data baseline" in str(at.get("plotly_chart")[0].proto.spec)

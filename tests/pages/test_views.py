@@ -1,0 +1,109 @@
+"""alcore.views, the engine-side helpers of the pages, on runs written by hand."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from alcore import views
+from alcore.config import ConfigError, ExperimentConfig
+from alcore.jobs import JobManager
+
+
+def test_runs_table_lists_each_run_with_its_best_metrics(store, make_run):
+    done = make_run(sampler="entropy")
+    failed = make_run(sampler="random", rounds=1, state="failed", error="boom")
+    table = views.runs_table(store).set_index("run_id")
+    assert table.loc[done, "state"] == "done" and table.loc[failed, "state"] == "failed"
+    assert table.loc[done, "labels"] == 30 and table.loc[done, "best_accuracy"] == 0.8
+    assert table.loc[done, "data"] == "synthetic (60)" and table.loc[done, "strategy"] == "entropy"
+
+
+def test_progress_of_a_run_without_a_job_comes_from_its_status(store, make_run):
+    run_id = make_run(state="cancelled")
+    progress = views.run_progress(store, JobManager(store), run_id)
+    assert (progress.state, progress.round, progress.rounds_total, progress.n_labeled) == ("cancelled", 2, 3, 30)
+    assert progress.resumable and not progress.live and not progress.attached
+    assert progress.text.startswith("Round 3 of 3 finished · 30 images labeled")
+
+
+def test_round_frame_marks_labeled_unlabeled_and_queried(store, make_run):
+    run_id = make_run()
+    frame = views.round_frame(store, run_id, 0)
+    assert frame.status.value_counts().to_dict() == {"unlabeled": 40, "labeled": 10, "queried": 10}
+    assert set(frame.label) == {"NORMAL", "PNEUMONIA"}
+    assert frame.loc[frame.status == "labeled", "score"].isna().all()
+
+
+def test_queried_frame_holds_every_round_that_queried(store, make_run):
+    run_id = make_run(rounds=3)
+    frame = views.queried_frame(store, run_id, [0, 1])
+    assert len(frame) == 20 and list(frame.columns) == ["round", "id", "label", "prob", "score"]
+    assert frame[frame["round"] == 0].score.is_monotonic_decreasing
+    assert views.latest_queried_round(store.load_rounds(run_id)) == 1
+
+
+def test_umap_is_computed_once_and_cached_in_the_run_folder(store, make_run):
+    run_id = make_run(rounds=1)
+    layout = views.projection(store, run_id, 0, "UMAP")
+    cached = store.run_dir(run_id) / "rounds" / "umap_000.npy"
+    assert layout.shape == (60, 2) and cached.is_file()
+    np.testing.assert_array_equal(views.projection(store, run_id, 0, "UMAP"), np.load(cached))
+    assert views.projection(store, run_id, 0, "PCA").shape == (60, 2)
+
+
+def test_thumbnails_come_from_the_decoded_cache_by_id(store, make_run):
+    run_id = make_run(rounds=1)
+    images = views.images_by_id(store, run_id, ["fake-train-003", "fake-test-001"])
+    assert [image.shape for image in images] == [(16, 16), (16, 16)]
+    assert views.original_file(store, run_id, "fake-train-003") is None  # a synthetic sample has no file
+
+
+def test_experiment_configs_cross_samplers_and_seeds_and_add_the_baseline():
+    configs = views.experiment_configs(ExperimentConfig(seed=5), {"entropy": {}, "bald": {"mc_passes": 4}},
+                                       seeds=2, baseline=True)
+    assert [(c.sampler, c.seed, c.full_data) for c in configs] == [
+        ("entropy", 5, False), ("entropy", 6, False), ("bald", 5, False), ("bald", 6, False), ("random", 5, True)]
+    assert configs[2].sampler_options == {"mc_passes": 4}
+    assert len({c.experiment for c in configs}) == 1 and configs[0].experiment
+    assert views.experiment_configs(ExperimentConfig(), {"entropy": {}}, 1, False)[0].experiment == ""
+
+
+def test_comparison_series_average_only_runs_that_differ_in_seed(store, make_run):
+    seeds = [make_run(sampler="entropy", seed=s, experiment="e") for s in (0, 1)]
+    other = make_run(sampler="entropy", seed=0, rounds=2, experiment="e")
+    baseline = make_run(sampler="random", full_data=True, rounds=1, experiment="e")
+    frame = views.comparison_frame(store, [*seeds, other, baseline])
+    series = frame.groupby("run_id").strategy.first()
+    assert series[seeds[0]] == series[seeds[1]] == "entropy (rounds=2)"
+    assert series[other] == "entropy (rounds=1)" and series[baseline] == "full-data baseline"
+    assert views.experiments(store) == {"e": sorted([*seeds, other, baseline], reverse=True)}
+
+
+def test_the_setup_form_shows_a_config_and_gives_it_back():
+    cfg = ExperimentConfig(data="/data/xrays", sampler="bald", sampler_options={"mc_passes": 8}, budget=7, lr=0.01,
+                           experiment="mine")
+    form = views.form_values(cfg)
+    assert (form["source"], form["path"], form["samplers"], form["opt_bald_mc_passes"]) == \
+        ("folder", "/data/xrays", ["bald"], 8)
+    base, configs = views.form_configs(form)
+    assert base == cfg and configs == [cfg]
+
+
+def test_the_setup_form_refuses_values_no_widget_can_hold():
+    for bad in (ExperimentConfig(budget="ten"), ExperimentConfig(model="vgg"), ExperimentConfig(sampler="nope"),
+                ExperimentConfig(sampler_options={"colour": 1}), ExperimentConfig(init_size=2.5)):
+        with pytest.raises(ConfigError):
+            views.form_values(bad)
+    assert views.form_values(ExperimentConfig(lr=1))["lr"] == 1.0  # an int where a float goes is fine
+
+
+def test_form_problems_check_the_pool_and_every_run_of_the_experiment():
+    form = {**views.form_values(ExperimentConfig()), "samplers": ["entropy", "bald"], "opt_bald_mc_passes": 1,
+            "budget": 500, "seeds": 0}
+    base, configs = views.form_configs(form)
+    problems = views.form_problems(form, base, configs, None)
+    assert set(problems) == {"seeds", "budget", "sampler_options.bald"}
+    folder = {**views.form_values(ExperimentConfig(data="/nowhere/folder"))}
+    base, configs = views.form_configs(folder)
+    assert "data path not found" in views.form_problems(folder, base, configs, None)["data"]
+    assert views.form_problems(folder, base, configs, "only NORMAL images")["data"] == "only NORMAL images"

@@ -1,0 +1,87 @@
+"""The dashboard's figure builders, as plain functions on hand-made data."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from alcore import figures
+
+
+def record(round_index: int, n_labeled: int, accuracy: float, roc_auc: float | None = 0.8) -> dict:
+    return {"round": round_index, "n_labeled": n_labeled, "accuracy": accuracy, "balanced_accuracy": accuracy,
+            "f1": accuracy, "roc_auc": roc_auc}
+
+
+def pool(n: int = 8) -> pd.DataFrame:
+    return pd.DataFrame({
+        "id": [f"s{i}" for i in range(n)], "x": np.arange(n, dtype=float), "y": np.zeros(n),
+        "cluster": np.arange(n) % 2, "label": ["NORMAL", "PNEUMONIA"] * (n // 2),
+        "prob": np.linspace(0, 1, n), "score": [math.nan, math.nan, *np.linspace(0.1, 0.9, n - 2)],
+        "status": ["labeled", "labeled", "queried", "queried", *["unlabeled"] * (n - 4)],
+    })
+
+
+def test_learning_curves_have_a_line_per_metric_and_titled_axes():
+    fig = figures.learning_curves_figure([record(0, 20, 0.6, None), record(1, 30, 0.7)])
+    assert [t.name for t in fig.data] == ["Accuracy", "F1", "ROC-AUC", "Balanced accuracy"]
+    assert list(fig.data[0].x) == [20, 30]
+    assert math.isnan(fig.data[2].y[0])  # a missing AUC is a gap, not a crash
+    assert fig.layout.xaxis.title.text == "Labeled images (count)"
+    assert "0–1" in fig.layout.yaxis.title.text
+
+
+def test_confusion_matrix_shows_counts_and_row_shares():
+    fig = figures.confusion_matrix_figure([[8, 2], [1, 9]], "round 3")
+    heatmap = fig.data[0]
+    assert heatmap.text[0][0] == "8<br>(80%)" and heatmap.text[1][1] == "9<br>(90%)"
+    assert fig.layout.xaxis.title.text == "Predicted class" and fig.layout.yaxis.title.text == "True class"
+
+
+@pytest.mark.parametrize("color_by", list(figures.COLOR_BY))
+def test_embedding_draws_every_point_once_with_queried_on_top(color_by):
+    frame = pool()
+    fig = figures.embedding_figure(frame, frame[["x", "y"]].to_numpy(), color_by, "PCA")
+    assert all(isinstance(t, go.Scattergl) for t in fig.data)
+    rows = sorted(int(r) for t in fig.data for r in t.customdata)
+    assert rows == list(range(len(frame)))
+    top = fig.data[-1]
+    assert sorted(top.customdata) == [2, 3] and top.marker.symbol == "diamond"
+    assert fig.layout.xaxis.title.text == "PCA 1 (a.u.)"
+
+
+def test_embedding_scales_to_many_points():
+    n = 6000
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"id": [f"s{i}" for i in range(n)], "cluster": rng.integers(0, 8, n),
+                          "label": rng.choice(["NORMAL", "PNEUMONIA"], n), "prob": rng.random(n),
+                          "score": rng.random(n), "status": rng.choice(["labeled", "unlabeled", "queried"], n)})
+    fig = figures.embedding_figure(frame, rng.normal(size=(n, 2)), "cluster", "UMAP")
+    assert sum(len(t.x) for t in fig.data) == n
+
+
+def test_selected_rows_maps_trace_points_back_to_frame_rows():
+    frame = pool()
+    fig = figures.embedding_figure(frame, frame[["x", "y"]].to_numpy(), "status", "PCA")
+    top = len(fig.data) - 1  # the queried trace holds rows 2 and 3
+    assert figures.selected_rows(fig, [{"curve_number": top, "point_index": 1},
+                                       {"curve_number": top, "point_index": 0}]) == [2, 3]
+
+
+def test_compare_draws_a_band_only_for_averaged_seeds_and_the_baseline():
+    curves = pd.DataFrame({"strategy": ["entropy"] * 2 + ["random"] * 2, "n_labeled": [10, 20, 10, 20],
+                           "mean": [0.6, 0.7, 0.5, 0.6], "std": [0.02, 0.03, 0.0, 0.0], "count": [3, 3, 1, 1]})
+    fig = figures.compare_figure(curves, "accuracy", baseline=0.9)
+    bands = [t for t in fig.data if t.fill == "toself"]
+    assert len(bands) == 1 and bands[0].legendgroup == "entropy"
+    assert [t.name for t in fig.data if t.fill != "toself"] == ["entropy (mean ± std of 3 seeds)", "random"]
+    assert fig.layout.shapes[0].y0 == 0.9  # the baseline's horizontal line
+    assert fig.layout.yaxis.title.text == "Accuracy (0–1)"
+
+
+def test_compare_without_baseline_has_no_reference_line():
+    curves = pd.DataFrame({"strategy": ["a"], "n_labeled": [10], "mean": [0.5], "std": [0.0], "count": [1]})
+    assert not figures.compare_figure(curves, "roc_auc").layout.shapes

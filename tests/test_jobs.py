@@ -1,0 +1,157 @@
+"""The job manager without Streamlit: background runs, snapshots, cancel, parallel runs, interrupted runs."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from alcore.config import ConfigError, ExperimentConfig
+from alcore.jobs import JobManager, manager_for
+from alcore.runs import RunStatus, RunStore
+
+TIMEOUT = 120
+
+
+def tiny(**changes) -> ExperimentConfig:
+    """A real run of a few seconds on two cores."""
+    return ExperimentConfig(**{"model": "tiny_cnn", "regime": "finetune", "resolution": 32, "synthetic_size": 200,
+                               "init_size": 20, "budget": 10, "rounds": 2, "epochs": 1, **changes})
+
+
+@pytest.fixture
+def store(tmp_path) -> RunStore:
+    return RunStore(tmp_path / "results")
+
+
+@pytest.fixture
+def jobs(store) -> JobManager:
+    manager = JobManager(store)
+    yield manager
+    for run_id in manager.live_ids():
+        manager.cancel(run_id)
+        manager.wait(run_id, TIMEOUT)
+
+
+def wait_for_round(jobs: JobManager, run_id: str) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while jobs.snapshot(run_id).round < 0 and jobs.snapshot(run_id).running:
+        assert time.monotonic() < deadline, "no round finished in time"
+        time.sleep(0.05)
+
+
+def test_a_launched_run_works_in_the_background_and_ends_done(jobs, store):
+    run_id = jobs.launch(tiny())
+    first = jobs.snapshot(run_id)
+    assert first.state in ("queued", "running") and first.running and first.rounds_total == 3
+    assert store.load_status(run_id).state == "running"  # the folder exists at once, for a page to follow
+    final = jobs.wait(run_id, TIMEOUT)
+    assert (final.state, final.round, final.n_labeled, final.error) == ("done", 2, 40, "")
+    assert final.progress == 1.0 and final.eta_seconds is None and len(final.finished_round_seconds) == 3
+    assert [r["n_labeled"] for r in store.load_rounds(run_id)] == [20, 30, 40]
+    assert not jobs.is_live(run_id) and run_id not in jobs.live_ids()
+
+
+def test_snapshots_are_copies_that_a_reader_cannot_change(jobs):
+    run_id = jobs.launch(tiny())
+    snap = jobs.snapshot(run_id)
+    with pytest.raises(AttributeError):
+        snap.state = "done"  # frozen
+    jobs.wait(run_id, TIMEOUT)
+    assert snap.state in ("queued", "running")  # an old snapshot does not move
+
+
+def test_cancel_stops_after_the_current_step_and_keeps_finished_rounds(jobs, store):
+    run_id = jobs.launch(tiny(synthetic_size=1000, rounds=90))
+    wait_for_round(jobs, run_id)
+    assert jobs.cancel(run_id)
+    final = jobs.wait(run_id, TIMEOUT)
+    assert final.state == "cancelled" and store.load_status(run_id).state == "cancelled"
+    kept = store.load_rounds(run_id)
+    assert 1 <= len(kept) < 91
+    assert not jobs.cancel(run_id)  # nothing left to cancel
+
+
+def test_a_cancelled_run_resumes_where_it_stopped(jobs, store):
+    run_id = jobs.launch(tiny(rounds=4))
+    wait_for_round(jobs, run_id)
+    jobs.cancel(run_id)
+    jobs.wait(run_id, TIMEOUT)
+    kept = len(store.load_rounds(run_id))
+    jobs.resume(run_id)
+    assert jobs.wait(run_id, TIMEOUT).state == "done"
+    rounds = store.load_rounds(run_id)
+    assert [r["round"] for r in rounds] == list(range(5)) and kept <= 5
+
+
+def test_two_runs_compute_at_once_and_a_third_waits_for_a_slot(store):
+    jobs = JobManager(store, max_parallel=2)
+    run_ids = [jobs.launch(tiny(seed=s)) for s in range(3)]
+    most_running, saw_queued = 0, False
+    while any(jobs.snapshot(r).running for r in run_ids):
+        states = [jobs.snapshot(r).state for r in run_ids]
+        most_running = max(most_running, states.count("running"))
+        saw_queued = saw_queued or (states.count("running") == 2 and "queued" in states)
+        time.sleep(0.01)
+    assert most_running == 2 and saw_queued
+    assert [jobs.snapshot(r).state for r in run_ids] == ["done"] * 3
+    assert all(len(store.load_rounds(r)) == 3 for r in run_ids)
+
+
+def test_a_queued_run_cancelled_ends_at_once_without_waiting_for_a_slot(store):
+    jobs = JobManager(store, max_parallel=1)
+    busy = jobs.launch(tiny(synthetic_size=1000, rounds=90))
+    waiting = jobs.launch(tiny())
+    assert jobs.snapshot(waiting).state == "queued"
+    assert jobs.cancel(waiting)
+    assert jobs.wait(waiting, 5).state == "cancelled" and jobs.snapshot(busy).running
+    assert store.load_status(waiting).state == "cancelled" and not store.load_rounds(waiting)
+    jobs.cancel(busy)
+    jobs.wait(busy, TIMEOUT)
+
+
+def test_a_run_that_cannot_even_start_ends_failed_not_running(store):
+    jobs = JobManager(store, max_parallel=1)
+    broken = jobs.launch(tiny())
+    jobs.wait(broken, TIMEOUT)
+    busy = jobs.launch(tiny(synthetic_size=1000, rounds=90))
+    wait_for_round(jobs, busy)
+    jobs.resume(broken)  # queued behind `busy`; its config breaks before it gets a slot
+    (store.run_dir(broken) / "config.json").write_text("{not json")
+    jobs.cancel(busy)
+    final = jobs.wait(broken, TIMEOUT)
+    assert final.state == "failed" and "JSONDecodeError" in final.error
+
+
+def test_invalid_settings_are_refused_before_any_thread_starts(jobs, store):
+    with pytest.raises(ConfigError) as refused:
+        jobs.launch(tiny(budget=0, model="vgg"))
+    assert set(refused.value.problems) == {"budget", "model"}
+    assert store.run_ids() == []
+
+
+def test_a_run_the_data_refuses_ends_failed_with_the_reason(jobs):
+    run_id = jobs.launch(tiny(rounds=50))  # 20 + 10 x 50 labels > the pool of 200
+    final = jobs.wait(run_id, TIMEOUT)
+    assert final.state == "failed" and "more than the pool of 200 images" in final.error
+
+
+def test_runs_left_running_by_a_dead_process_are_marked_interrupted(store):
+    run_id = "20250101-000000-entropy-s0-dead"
+    store.run_dir(run_id).mkdir(parents=True)
+    store.write_config(run_id, {"run_id": run_id, **tiny().to_dict()})
+    store.write_status(run_id, RunStatus("running", round=1, rounds_total=3))
+    done = "20250101-000001-entropy-s0-done"
+    store.run_dir(done).mkdir(parents=True)
+    store.write_config(done, {"run_id": done, **tiny().to_dict()})
+    store.write_status(done, RunStatus("done", round=2, rounds_total=3))
+    jobs = JobManager(store)
+    assert jobs.interrupted_at_start == [run_id]
+    status = store.load_status(run_id)
+    assert status.state == "interrupted" and status.round == 1 and status.ended_at
+    assert store.load_status(done).state == "done"
+    assert jobs.snapshot(run_id) is None  # no job of this process owns it
+
+
+def test_one_manager_per_results_folder(tmp_path):
+    assert manager_for(tmp_path / "a") is manager_for(tmp_path / "a")
+    assert manager_for(tmp_path / "a") is not manager_for(tmp_path / "b")
