@@ -1,0 +1,92 @@
+"""Fixtures of the browser tests: `streamlit run dashboard.py` on a free port, Debian's Chromium via Playwright.
+
+Results and caches go to a temp folder. With ALCORE_SCREENSHOTS=<dir> the tests save screenshots there.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
+                 "--disable-background-networking", "--disable-component-update", "--use-gl=angle",
+                 "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+TINY_RUN = {"data": "synthetic", "synthetic_size": 300, "model": "tiny_cnn", "regime": "finetune",
+            "resolution": 48, "sampler": "entropy", "init_size": 30, "budget": 20, "rounds": 3, "epochs": 1,
+            "batch_size": 32, "seed": 0}
+SCREENSHOTS = os.environ.get("ALCORE_SCREENSHOTS")
+# ALCORE_E2E_CONFIG=<file.json> runs something bigger than TINY_RUN (for the docs' screenshots)
+RUN_CONFIG = json.loads(Path(os.environ["ALCORE_E2E_CONFIG"]).read_text()) if os.environ.get("ALCORE_E2E_CONFIG") \
+    else TINY_RUN
+TIMEOUT_MS = 120_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Debian's chromium for the browser test (see .ci/run)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    work = tmp_path_factory.mktemp("e2e")
+    port = free_port()
+    env = {**os.environ, "ALCORE_RESULTS": str(work / "results"), "ALCORE_CACHE": str(work / "cache")}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=REPO, env=env, stdout=open(work / "server.log", "w"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        server.kill()
+        pytest.fail("the dashboard did not start:\n" + (work / "server.log").read_text()[-3000:])
+    (work / "run.json").write_text(json.dumps(RUN_CONFIG))
+    yield SimpleNamespace(url=url, work=work, config=RUN_CONFIG, screenshots=bool(SCREENSHOTS))
+    server.terminate()
+    server.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def page(dashboard):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        tab = browser.new_page(viewport={"width": 1440, "height": 1000})
+        tab.set_default_timeout(TIMEOUT_MS)
+        yield tab
+        browser.close()
+
+
+@pytest.fixture
+def shoot():
+    """shoot(page, name): a screenshot into $ALCORE_SCREENSHOTS, when it is set."""
+    return _shoot
+
+
+def _shoot(page, name: str) -> None:
+    if SCREENSHOTS:
+        Path(SCREENSHOTS).mkdir(parents=True, exist_ok=True)
+        page.wait_for_timeout(1500)  # let plotly finish its transitions
+        page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"), full_page=False)
