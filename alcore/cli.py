@@ -17,7 +17,7 @@ RUN_FLAGS = {
     "data": str, "model": str, "weights": str, "regime": str, "resolution": int, "init": int,
     "init_mode": str, "budget": int, "rounds": int, "epochs": int, "head_steps": int,
     "batch_size": int, "lr": float, "weight_decay": float, "seed": int, "device": str,
-    "synthetic_size": int,
+    "synthetic_size": int, "oracle": str,
 }
 FIELD_OF_FLAG = {"init": "init_size"}
 
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     summary = sub.add_parser("summary", help="mean +- std per strategy across the seeds of an experiment")
     summary.add_argument("experiment")
     summary.add_argument("--csv", help="also write the table to this CSV file")
+    summary.add_argument("--markdown", action="store_true", help="print a markdown table (mean ± std cells)")
     return parser
 
 
@@ -199,9 +200,9 @@ def cmd_strategies(args, store: RunStore) -> int:
 
 
 def cmd_summary(args, store: RunStore) -> int:
-    from alcore.summary import experiment_table
+    from alcore.summary import experiment_table, markdown_table
     table = experiment_table(store, args.experiment)
-    print(table.to_string(index=False))
+    print(markdown_table(table) if args.markdown else table.to_string(index=False))
     if args.csv:
         table.to_csv(args.csv, index=False)
         print(f"wrote {args.csv}")

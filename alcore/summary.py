@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -17,13 +18,23 @@ def rounds_frame(store: RunStore, run_ids: list[str]) -> pd.DataFrame:
     rows = []
     for run_id in run_ids:
         config = store.load_config(run_id)
+        wall = _wall_seconds(store, run_id)
         for record in store.load_rounds(run_id):
             rows.append({"run_id": run_id, "strategy": config.get("sampler"), "seed": config.get("seed"),
                          "experiment": config.get("experiment", ""), "full_data": config.get("full_data", False),
-                         "round": record["round"], "n_labeled": record["n_labeled"],
+                         "wall_seconds": wall, "round": record["round"], "n_labeled": record["n_labeled"],
                          **{m: np.nan if record.get(m) is None else record[m] for m in METRIC_NAMES}})
-    columns = ["run_id", "strategy", "seed", "experiment", "full_data", "round", "n_labeled", *METRIC_NAMES]
+    columns = ["run_id", "strategy", "seed", "experiment", "full_data", "wall_seconds", "round", "n_labeled",
+               *METRIC_NAMES]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _wall_seconds(store: RunStore, run_id: str) -> float:
+    """Start to end of a finished run, from its status (NaN while it runs)."""
+    status = store.load_status(run_id)
+    if not (status.started_at and status.ended_at):
+        return math.nan
+    return (datetime.fromisoformat(status.ended_at) - datetime.fromisoformat(status.started_at)).total_seconds()
 
 
 def strategy_curves(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -61,7 +72,8 @@ def final_table(frame: pd.DataFrame) -> pd.DataFrame:
                         **{f"final_{m}": last[m] for m in ("accuracy", "balanced_accuracy", "f1", "roc_auc")},
                         "aulc_accuracy": area_under_curve(runs.n_labeled, runs.accuracy),
                         "aulc_roc_auc": area_under_curve(runs.n_labeled, runs.roc_auc),
-                        "labels_to_target": labels_to_reach(runs.n_labeled, runs.accuracy, target)})
+                        "labels_to_target": labels_to_reach(runs.n_labeled, runs.accuracy, target),
+                        "wall_seconds": last.wall_seconds})
     if not per_run:
         return pd.DataFrame()
     runs = pd.DataFrame(per_run)
@@ -91,5 +103,29 @@ def experiment_table(store: RunStore, experiment: str) -> pd.DataFrame:
         row = {"strategy": "full-data baseline", "seeds": base.run_id.nunique(), "final_labels": base.n_labeled.max()}
         for m in ("accuracy", "balanced_accuracy", "f1", "roc_auc"):
             row[f"final_{m}_mean"], row[f"final_{m}_std"] = base[m].mean(), base[m].std()
+        row["wall_seconds_mean"] = base.wall_seconds.mean()
         table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)
     return table.round(4)
+
+
+MARKDOWN_COLUMNS = {"final_accuracy": "accuracy", "final_balanced_accuracy": "balanced acc.",
+                    "final_roc_auc": "ROC-AUC", "aulc_accuracy": "AULC acc.", "aulc_roc_auc": "AULC AUC",
+                    "labels_to_target": "labels to 95 % of baseline acc.", "wall_seconds": "wall s / run"}
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """The experiment table as markdown, each cell 'mean +- std'."""
+    def cell(row, column: str) -> str:
+        mean, std = row.get(f"{column}_mean"), row.get(f"{column}_std")
+        if mean is None or pd.isna(mean):
+            return "n/a"
+        digits = 0 if column in ("labels_to_target", "wall_seconds") else 3
+        return f"{mean:.{digits}f}" + ("" if std is None or pd.isna(std) else f" ± {std:.{digits}f}")
+
+    header = ["strategy", "seeds", "labels", *MARKDOWN_COLUMNS.values()]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for _, row in table.iterrows():
+        cells = [str(row.strategy), str(int(row.seeds)), str(int(row.final_labels)),
+                 *(cell(row, column) for column in MARKDOWN_COLUMNS)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
