@@ -14,6 +14,7 @@ PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/setup.py", title="Setup", icon=":material/tune:", url_path="setup"),
     st.Page("pages/live.py", title="Live run", icon=":material/monitoring:", url_path="live"),
+    st.Page("pages/label.py", title="Label", icon=":material/label:", url_path="label"),
     st.Page("pages/embeddings.py", title="Embeddings", icon=":material/scatter_plot:", url_path="embeddings"),
     st.Page("pages/queried.py", title="Queried samples", icon=":material/grid_view:", url_path="queried"),
     st.Page("pages/compare.py", title="Compare", icon=":material/stacked_line_chart:", url_path="compare"),

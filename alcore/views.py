@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from alcore.config import DEVICES, INIT_MODES, MODELS, REGIMES, ConfigError, ExperimentConfig, validate
+from alcore.config import DEVICES, INIT_MODES, MODELS, ORACLES, REGIMES, ConfigError, ExperimentConfig, validate
 from alcore.data.base import Dataset
 from alcore.runs import RunStore, atomic_write_bytes
 from alcore.summary import rounds_frame
@@ -218,22 +218,30 @@ class RunImages:
         split, row = self.rows[sample_id]
         return str(self.dataset.splits[split].sources[row])
 
+    def label(self, sample_id: str) -> int:
+        """The true label: 0 NORMAL, 1 PNEUMONIA, -1 unknown (an unlabeled folder)."""
+        split, row = self.rows[sample_id]
+        return int(self.dataset.splits[split].labels[row])
+
 
 def run_images(store: RunStore, run_id: str) -> RunImages:
     """The decoded images of a run: the cache entry named in its config, else decoded again."""
     config = store.load_config(run_id)
     fingerprint = config.get("resolved", {}).get("data_fingerprint", "")
     return _images(fingerprint, config["data"], int(config["resolution"]), int(config["seed"]),
-                   int(config.get("synthetic_size", 2000)), float(config.get("synthetic_pneumonia_share", 0.75)))
+                   int(config.get("synthetic_size", 2000)), float(config.get("synthetic_pneumonia_share", 0.75)),
+                   config.get("oracle") == "human")
 
 
 @lru_cache(maxsize=4)
-def _images(fingerprint: str, data: str, resolution: int, seed: int, size: int, share: float) -> RunImages:
+def _images(fingerprint: str, data: str, resolution: int, seed: int, size: int, share: float,
+            allow_unlabeled: bool) -> RunImages:
     from alcore.data import load_dataset, open_cached
 
     dataset = open_cached(fingerprint) if fingerprint else None
     if dataset is None:
-        dataset = load_dataset(data, resolution, seed=seed, synthetic_size=size, pneumonia_share=share)
+        dataset = load_dataset(data, resolution, seed=seed, synthetic_size=size, pneumonia_share=share,
+                               allow_unlabeled=allow_unlabeled)
     rows = {sample_id: (name, row) for name, split in dataset.splits.items()
             for row, sample_id in enumerate(split.ids.tolist())}
     return RunImages(dataset, rows)
@@ -251,19 +259,122 @@ def original_file(store: RunStore, run_id: str, sample_id: str) -> Path | None:
     return source if source.suffix and source.is_file() else None
 
 
+# --- labeling (human oracle) ------------------------------------------------------------------
+LARGEST_SHOWN = 1024  # px: an original file is shown at most this large on the Label page
+
+
+def label_image(store: RunStore, run_id: str, sample_id: str) -> np.ndarray:
+    """The X-ray a person labels, (H, W) uint8: the original file when it is on disk (its aspect
+    ratio and detail kept), else the decoded array the model sees."""
+    original = original_file(store, run_id, sample_id)
+    if original is None:
+        return images_by_id(store, run_id, [sample_id])[0]
+    return _grayscale(str(original), original.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _grayscale(path: str, mtime_ns: int) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im.draft("L", (LARGEST_SHOWN, LARGEST_SHOWN))  # JPEG: decode at a reduced scale
+        im.thumbnail((LARGEST_SHOWN, LARGEST_SHOWN))
+        if not (im.mode == "F" or im.mode.startswith("I")):
+            return np.asarray(im.convert("L"))
+        pixels = np.asarray(im, np.float32)  # 16-bit or float: its own min..max becomes 0..255
+    span = max(float(pixels.max() - pixels.min()), 1e-6)
+    return np.rint((pixels - pixels.min()) * 255 / span).astype(np.uint8)
+
+
+def adjust_image(image: np.ndarray, zoom: float = 1.0, centre: tuple[float, float] = (0.5, 0.5),
+                 level: int = 128, width: int = 256) -> np.ndarray:
+    """Zoom: the crop of 1/zoom of each side around `centre` (x, y as fractions of the image).
+    Window: intensities level - width/2 .. level + width/2 stretched to 0..255 (128/256: unchanged)."""
+    h, w = image.shape[:2]
+    crop_h, crop_w = max(1, round(h / zoom)), max(1, round(w / zoom))
+    top = int(np.clip(round(centre[1] * h - crop_h / 2), 0, h - crop_h))
+    left = int(np.clip(round(centre[0] * w - crop_w / 2), 0, w - crop_w))
+    crop = image[top:top + crop_h, left:left + crop_w].astype(np.float32)
+    low = level - width // 2
+    return np.clip(np.rint((crop - low) * 255 / max(width - 1, 1)), 0, 255).astype(np.uint8)
+
+
+def model_view(store: RunStore, run_id: str, round_index: int, sample_id: str) -> tuple[float, float] | None:
+    """(p(PNEUMONIA), strategy score) of an image queued for round r, from round r - 1 whose model
+    picked it; None for the initial set (no model yet)."""
+    path = store.run_dir(run_id) / "rounds" / f"round_{round_index - 1:03d}.npz"
+    if round_index < 1 or not path.is_file():
+        return None
+    arrays = round_arrays(store, run_id, round_index - 1)
+    hit = np.flatnonzero(arrays["ids"] == sample_id)
+    return (float(arrays["prob"][hit[0]]), float(arrays["score"][hit[0]])) if hit.size else None
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """A person's labels against the true ones, over the labeled images whose truth is known."""
+
+    n: int
+    agreeing: int
+    table: pd.DataFrame  # counts: a row per true class, a column per given label
+
+    @property
+    def share(self) -> float:
+        return self.agreeing / self.n
+
+
+def label_agreement(store: RunStore, run_id: str, answers: dict[str, tuple[str, int]]) -> Agreement | None:
+    """`answers` (LabelBook.answers) against the truth; None when no labeled image has a known one."""
+    images = run_images(store, run_id)
+    counts = np.zeros((2, 2), dtype=int)
+    for sample_id, (answer, _) in answers.items():
+        truth = images.label(sample_id)
+        if answer in CLASS_NAMES and truth >= 0:
+            counts[truth, CLASS_NAMES.index(answer)] += 1
+    if not counts.sum():
+        return None
+    table = pd.DataFrame(counts, index=[f"true {c}" for c in CLASS_NAMES],
+                         columns=[f"labeled {c}" for c in CLASS_NAMES])
+    return Agreement(int(counts.sum()), int(np.trace(counts)), table)
+
+
+def simulated_twin(store: RunStore, run_id: str) -> str | None:
+    """The run of the same experiment and settings whose labels came from the truth, if any."""
+    def settings(config: dict) -> dict:
+        return {k: v for k, v in config.items() if k not in ("run_id", "resolved", "oracle")}
+
+    config = store.load_config(run_id)
+    for other in experiments(store).get(config.get("experiment", ""), []):
+        twin = store.load_config(other)
+        if twin.get("oracle") == "simulated" and settings(twin) == settings(config):
+            return other
+    return None
+
+
 # --- setup -------------------------------------------------------------------------------------
 def gpu_name() -> str | None:
     import torch
     return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
 
 
-def pool_size(cfg: ExperimentConfig) -> int:
-    """Images in the train pool; decodes (and caches) a folder or .npz. Raises DataError."""
+@dataclass(frozen=True)
+class PoolFacts:
+    size: int  # images in the train pool
+    labeled: bool  # every one has a true label, so a simulated twin of a human run can answer
+
+
+def pool_facts(cfg: ExperimentConfig) -> PoolFacts:
+    """Decodes (and caches) a folder or .npz; a human run accepts unlabeled images. Raises DataError."""
     if cfg.data == "synthetic":
-        return cfg.synthetic_size
+        return PoolFacts(cfg.synthetic_size, True)
     from alcore.data import load_dataset
-    return len(load_dataset(cfg.data, cfg.resolution, seed=cfg.seed, synthetic_size=cfg.synthetic_size,
-                            pneumonia_share=cfg.synthetic_pneumonia_share).train)
+    train = load_dataset(cfg.data, cfg.resolution, seed=cfg.seed, synthetic_size=cfg.synthetic_size,
+                         pneumonia_share=cfg.synthetic_pneumonia_share, allow_unlabeled=cfg.oracle == "human").train
+    return PoolFacts(len(train), bool(np.all(train.labels >= 0)))
+
+
+def _new_experiment_name() -> str:
+    return datetime.now().strftime("exp-%Y%m%d-%H%M%S")
 
 
 def experiment_configs(base: ExperimentConfig, samplers: dict[str, dict], seeds: int, baseline: bool,
@@ -273,7 +384,7 @@ def experiment_configs(base: ExperimentConfig, samplers: dict[str, dict], seeds:
     `samplers` maps each sampler to its options. Several runs share one experiment name.
     """
     several = len(samplers) * seeds + baseline > 1
-    name = experiment or base.experiment or (datetime.now().strftime("exp-%Y%m%d-%H%M%S") if several else "")
+    name = experiment or base.experiment or (_new_experiment_name() if several else "")
     configs = [replace(base, sampler=sampler, sampler_options=dict(options), seed=base.seed + k, experiment=name)
                for sampler, options in samplers.items() for k in range(seeds)]
     if baseline:
@@ -281,10 +392,20 @@ def experiment_configs(base: ExperimentConfig, samplers: dict[str, dict], seeds:
     return configs
 
 
+def with_twins(configs: list[ExperimentConfig]) -> list[ExperimentConfig]:
+    """Each human-labeled run again with the true labels as its oracle, all in one experiment: the
+    curve the strategy would have drawn had every answer been right."""
+    twins = [replace(cfg, oracle="simulated") for cfg in configs if cfg.oracle == "human" and not cfg.full_data]
+    if not twins:
+        return configs
+    name = configs[0].experiment or _new_experiment_name()
+    return [replace(cfg, experiment=name) for cfg in [*configs, *twins]]
+
+
 # --- the Setup page's form: a flat dict of widget values <-> configs ----------------------------
 FORM_FIELDS = tuple(f.name for f in fields(ExperimentConfig)
-                    if f.name not in ("data", "sampler", "sampler_options", "oracle", "full_data"))
-FORM_CHOICES = {"model": MODELS, "regime": REGIMES, "init_mode": INIT_MODES, "device": DEVICES}
+                    if f.name not in ("data", "sampler", "sampler_options", "full_data"))
+FORM_CHOICES = {"model": MODELS, "regime": REGIMES, "init_mode": INIT_MODES, "device": DEVICES, "oracle": ORACLES}
 FORM_DEFAULTS = ExperimentConfig()
 
 
@@ -293,7 +414,8 @@ def option_field(sampler: str, option: str) -> str:
 
 
 def form_values(cfg: ExperimentConfig) -> dict[str, object]:
-    """The form that shows `cfg`: one sampler, one seed, no baseline. Also every sampler's options.
+    """The form that shows `cfg`: one sampler, one seed, no baseline, a simulated twin of a human run.
+    Also every sampler's options.
 
     Raises ConfigError for a value no widget can hold (a typo in a loaded file)."""
     from alcore.strategies import registry
@@ -307,7 +429,7 @@ def form_values(cfg: ExperimentConfig) -> dict[str, object]:
     source = "synthetic" if cfg.data == "synthetic" else "npz" if cfg.data.endswith(".npz") else "folder"
     form = {name: _form_value(name, getattr(cfg, name), getattr(FORM_DEFAULTS, name)) for name in FORM_FIELDS}
     form.update(source=source, path="" if source == "synthetic" else cfg.data, samplers=[sampler], seeds=1,
-                baseline=False)
+                baseline=False, twin=True)
     for info in registry.all_strategies():
         given = cfg.sampler_options if info.name == sampler else {}
         form.update({option_field(info.name, o.name): _form_value(o.name, given.get(o.name, o.default), o.default)

@@ -10,7 +10,7 @@ import json
 import streamlit as st
 
 from alcore import views
-from alcore.config import DEVICES, INIT_MODES, MODELS, REGIMES, ConfigError, ExperimentConfig
+from alcore.config import DEVICES, INIT_MODES, MODELS, ORACLES, REGIMES, ConfigError, ExperimentConfig
 from alcore.data import DataError
 from alcore.strategies import registry
 from pages.common import LIVE_PAGE, RUN_KEY, jobs, via_entrypoint
@@ -18,6 +18,8 @@ from pages.common import LIVE_PAGE, RUN_KEY, jobs, via_entrypoint
 via_entrypoint()
 
 SOURCES = {"synthetic": "Synthetic X-rays", "folder": "Image folder", "npz": "MedMNIST-style .npz file"}
+ORACLE_NAMES = {"simulated": "Simulated (the true labels)", "human": "Human (you label in the browser)"}
+LABEL_PAGE = "pages/label.py"
 EXAMPLE_FOLDER = "/work/shared/data/chest_xray"
 
 
@@ -55,17 +57,36 @@ def current_form() -> dict:
 
 
 def check_data(cfg: ExperimentConfig) -> None:
-    """Decode (and cache) a folder or .npz once; remember its pool size or what is wrong with it."""
+    """Decode (and cache) a folder or .npz once; remember its pool facts or what is wrong with it."""
     with st.spinner(f"Reading {cfg.data} at {cfg.resolution} px (cached for the run)…"):
         try:
-            result: int | str = views.pool_size(cfg)
+            result: views.PoolFacts | str = views.pool_facts(cfg)
         except (DataError, OSError, ValueError) as exc:  # unreadable files too: a message, never a traceback
             result = str(exc)
-    st.session_state.setdefault(key("data_checks"), {})[(cfg.data, cfg.resolution, cfg.seed)] = result
+    st.session_state.setdefault(key("data_checks"), {})[(cfg.data, cfg.resolution, cfg.seed, cfg.oracle)] = result
+
+
+def checked_facts(cfg: ExperimentConfig) -> views.PoolFacts | str | None:
+    return st.session_state.get(key("data_checks"), {}).get((cfg.data, cfg.resolution, cfg.seed, cfg.oracle))
 
 
 def data_check(cfg: ExperimentConfig) -> int | str | None:
-    return st.session_state.get(key("data_checks"), {}).get((cfg.data, cfg.resolution, cfg.seed))
+    """The pool size or what is wrong with the data, once checked."""
+    facts = checked_facts(cfg)
+    return facts.size if isinstance(facts, views.PoolFacts) else facts
+
+
+def labels_known(cfg: ExperimentConfig) -> bool:
+    """Synthetic data and .npz files always carry the truth; a folder once its check found no unlabeled image."""
+    return cfg.data == "synthetic" or cfg.data.lower().endswith(".npz") or getattr(checked_facts(cfg), "labeled", False)
+
+
+def planned_runs(form: dict) -> tuple[ExperimentConfig, list[ExperimentConfig]]:
+    """The form's own config and the runs Launch starts: simulated twins too, when wanted and possible."""
+    base, configs = views.form_configs(form)
+    if base.oracle == "human" and form["twin"] and labels_known(base):
+        configs = views.with_twins(configs)
+    return base, configs
 
 
 def flag(name: str) -> None:
@@ -74,13 +95,25 @@ def flag(name: str) -> None:
 
 
 form = current_form()
-base, configs = views.form_configs(form)
+base, configs = planned_runs(form)
 problems = views.form_problems(form, base, configs, data_check(base))
 
 st.title("Set up a run")
 st.subheader("Data")
 left, right = st.columns([1, 2])
 left.radio("Data source", list(SOURCES), format_func=SOURCES.get, key="setup_source")
+left.radio("Oracle", ORACLES, format_func=ORACLE_NAMES.get, key="setup_oracle",
+           help="Who answers the queries. Human: each batch waits on the Label page until you have labeled it; "
+                "a folder of images without class folders is then accepted.")
+flag("oracle")
+if base.oracle == "human":
+    unlabeled = not labels_known(base) and isinstance(checked_facts(base), views.PoolFacts)
+    left.checkbox("Also run a simulated twin with the true labels", key="setup_twin", disabled=unlabeled,
+                  help="The same run answered by the true labels, in the same experiment: the Label page and "
+                       "Compare show its learning curve next to yours. Only for data whose every image has a "
+                       "true label.")
+    if unlabeled:
+        left.caption("No twin: some images of this data have no true label.")
 with right:
     if st.session_state.setup_source == "synthetic":
         st.number_input("Synthetic pool size (images)", step=100, key="setup_synthetic_size",
@@ -92,7 +125,8 @@ with right:
         label = "Folder path" if st.session_state.setup_source == "folder" else ".npz file path"
         st.text_input(label, key="setup_path", placeholder=EXAMPLE_FOLDER,
                       help="A folder with NORMAL/ and PNEUMONIA/ (optionally under train/ val/ test/), "
-                           "or a MedMNIST-style .npz file.")
+                           "or a MedMNIST-style .npz file. With the human oracle, also a folder of images "
+                           "without class folders (images outside class folders join the pool unlabeled).")
         flag("data")
         checked = data_check(base)
         if isinstance(checked, int):
@@ -176,11 +210,12 @@ if launch.button("Launch", type="primary", key="setup_launch", disabled=bool(pro
                  help="Checks the data first when it has not been checked."):
     if needs_check:
         check_data(base)
+        base, configs = planned_runs(form)  # the check may have found whether a twin can run
         problems = views.form_problems(form, base, configs, data_check(base))
     if problems:
         st.rerun()  # the data's problems are now flagged next to their fields
     run_ids = [jobs().launch(cfg) for cfg in configs]
-    st.switch_page(LIVE_PAGE, query_params={RUN_KEY: run_ids[0]})
+    st.switch_page(LABEL_PAGE if configs[0].oracle == "human" else LIVE_PAGE, query_params={RUN_KEY: run_ids[0]})
 save.download_button("Save config (JSON)", json.dumps(base.to_dict(), indent=2), "alcore-config.json",
                      "application/json", key="setup_save", icon=":material/download:",
                      help="The settings of the first sampler; `python -m alcore run --config FILE` reads it too.")

@@ -4,6 +4,7 @@ Accepted layouts (class folder names matched case-insensitively):
   root/{train,val,test}/{NORMAL,PNEUMONIA}/*   (the Kaggle `chest_xray` folder, or its parent)
   root/{NORMAL,PNEUMONIA}/*                    (no splits: val and test are carved with the seed)
   root/*                                       (unlabeled, only with allow_unlabeled=True)
+With allow_unlabeled=True, images outside the two class folders join the train pool unlabeled.
 Every image becomes 8-bit grayscale at resolution x resolution (aspect ratio not kept).
 The decoded folder ("pool") is cached without the seed; carving missing splits is cheap
 and happens on every load, so runs with other seeds never decode again.
@@ -58,19 +59,21 @@ def load_folder(path: Path, resolution: int, seed: int = 0, allow_unlabeled: boo
 def carve(pool: Dataset, seed: int) -> Dataset:
     """Fill empty val/test splits from train (or from everything), stratified by label.
 
-    Returns `pool` itself when nothing is missing or the images are unlabeled.
+    Unlabeled images only ever stay in train. Returns `pool` itself when nothing is missing or
+    no image is labeled.
     """
     if len(pool.train):
         missing = [s for s in ("test", "val") if len(pool.splits[s]) == 0]
         source, origin = pool.train, "train"
     else:  # no train folder: everything is re-split, so no image lands in two splits
         missing, source, origin = ["test", "val"], _concat(list(pool.splits.values())), "all images"
-    if not missing or np.any(source.labels == UNKNOWN_LABEL):
+    unlabeled = source.labels == UNKNOWN_LABEL
+    if not missing or unlabeled.all():
         return pool
     rng = np.random.default_rng(seed)
     taken: dict[str, list[np.ndarray]] = {s: [] for s in missing}
-    keep = []
-    for label in np.unique(source.labels):
+    keep = [np.flatnonzero(unlabeled)]
+    for label in np.unique(source.labels[~unlabeled]):
         idx = rng.permutation(np.flatnonzero(source.labels == label))
         class_size = len(idx)
         for split in missing:
@@ -168,12 +171,15 @@ def _scan(root: Path, allow_unlabeled: bool) -> _Listing:
                      f"{_names(others, root)}")
     if len(by_class) == 2:
         negative, positive = _order_classes([spelled[c] for c in sorted(by_class)], notes)
-        if loose:
-            notes.append(f"ignored {len(loose)} images outside the class folders: {_names(loose, root)}")
         files = {s: [] for s in SPLITS}
         for label, name in enumerate((negative, positive)):
             for split, paths in by_class[name.lower()].items():
                 files[split or "train"] += [(p.relative_to(root).as_posix(), label) for p in paths]
+        if loose and allow_unlabeled:  # a person labels them; the class folders keep their labels
+            notes.append(f"{len(loose)} images outside the class folders join the train pool unlabeled")
+            files["train"] += [(p.relative_to(root).as_posix(), UNKNOWN_LABEL) for p in loose]
+        elif loose:
+            notes.append(f"ignored {len(loose)} images outside the class folders: {_names(loose, root)}")
         files = {s: sorted(f) for s, f in files.items()}
         return _Listing(root, files, notes)
     everything = sorted(loose + [p for splits in by_class.values() for ps in splits.values() for p in ps])

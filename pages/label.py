@@ -1,0 +1,152 @@
+"""Label: a human-oracle run's queued X-rays, one at a time; every answer is written to labels.csv at once.
+
+The run's worker waits until each queued image has an answer, then trains by itself; meanwhile this
+page polls for the next batch (a fragment that ticks only while it waits). Keys N, P and S answer.
+File names stay hidden: in a labeled folder they can give the class away.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from alcore import export, figures, views
+from alcore.config import ConfigError
+from alcore.oracle import LabelBook, LabelQueue
+from alcore.summary import strategy_curves
+from pages.common import REFRESH_S, jobs, require_run, store, via_entrypoint
+
+via_entrypoint()
+
+ANSWERS = {"NORMAL": "N", "PNEUMONIA": "P", "skip": "S"}  # answer -> keyboard shortcut
+CURVE_METRIC = "accuracy"
+
+run_id = require_run()
+config = store().load_config(run_id)
+book = LabelBook(store(), run_id)
+progress = views.run_progress(store(), jobs(), run_id)
+
+st.title("Label X-rays")
+st.caption(f"`{run_id}` · {views.strategy_label(config)} on {views.data_label(config)} · "
+           f"{config['init_size']} initial images + {config['budget']} × {config['rounds']} rounds")
+if config.get("oracle") != "human":
+    st.info("The true labels answer this run's queries (simulated oracle). To label X-rays yourself, "
+            "launch a run with the human oracle on Setup.")
+    st.page_link("pages/setup.py", label="Go to Setup", icon=":material/tune:")
+    st.stop()
+
+
+def answer(sample_id: str, file: str, label: str, round_index: int) -> None:
+    book.add(sample_id, file, label, st.session_state.get("label_who", ""), round_index)
+
+
+def label_one(queue: LabelQueue, pending: list[str]) -> None:
+    sample_id = pending[0]
+    done = len(queue.ids) - len(pending)
+    st.progress(done / len(queue.ids), text=f"Round {queue.round} · image {done + 1} of {len(queue.ids)}")
+    picture, controls = st.columns([3, 2])
+    with controls:
+        for column, (label, key) in zip(st.columns(3), ANSWERS.items()):
+            column.button(label.capitalize() if label == "skip" else label, key=f"label_{label.lower()}",
+                          shortcut=key, width="stretch", type="secondary" if label == "skip" else "primary",
+                          on_click=answer, args=(sample_id, queue.files[queue.ids.index(sample_id)], label,
+                                                 queue.round))
+        st.text_input("Your name", key="label_who", value=st.session_state.get("labeler", ""),
+                      help="Saved with each label (the 'who' column of labels.csv).")
+        st.session_state["labeler"] = st.session_state["label_who"]  # widget state ends with the page visit
+        zoom = st.slider("Zoom", 1.0, 4.0, 1.0, 0.25, key="label_zoom", help="Shows 1/zoom of each side.")
+        centre = (0.5, 0.5)
+        if zoom > 1:
+            centre = (st.slider("Left ↔ right", 0.0, 1.0, 0.5, 0.05, key="label_x"),
+                      st.slider("Top ↕ bottom", 0.0, 1.0, 0.5, 0.05, key="label_y"))
+        level = st.slider("Window level", 0, 255, 128, key="label_level",
+                          help="The grey value shown as mid-grey: lower makes the image brighter.")
+        width = st.slider("Window width", 16, 256, 256, key="label_width",
+                          help="The grey values spread over black..white: narrower gives more contrast.")
+        if st.toggle("Show model prediction", key="label_show_prediction",
+                     help="Hidden by default, so that the model does not sway your answer."):
+            view = views.model_view(store(), run_id, queue.round, sample_id)
+            st.markdown("No model yet: the initial images are labeled before the first training." if view is None
+                        else f"p(PNEUMONIA) = **{view[0]:.2f}** · {config['sampler']} score **{view[1]:.3g}**")
+    image = views.adjust_image(views.label_image(store(), run_id, sample_id), zoom, centre, level, width)
+    picture.image(image, width=720, alt="X-ray to label")
+
+
+@st.fragment(run_every=REFRESH_S)
+def wait_for_batch() -> None:
+    """Ticks while the run trains; the next batch, or the run's end, reruns the page."""
+    now = views.run_progress(store(), jobs(), run_id)
+    if book.pending() or not now.live:
+        st.rerun()
+    waiting = f"Training round {now.round + 1}…" if book.rows() else "Preparing the run (data, model)…"
+    st.info(f"{waiting} The next images to label appear here by themselves.", icon=":material/hourglass_top:")
+    st.caption(f"State: {now.state} · {now.detail}")
+
+
+def resume_offer() -> None:
+    reason = "the app stopped while it ran" if progress.state == "interrupted" else f"it was {progress.state}"
+    st.warning(f"This run is not running: {reason}. Labels given so far are kept, and you may go on labeling; "
+               "Resume continues the run. (If a terminal's `python -m alcore run` still runs it, it goes on "
+               "by itself: do not resume it here too.)")
+    if st.button("Resume", key="label_resume", icon=":material/play_arrow:"):
+        try:
+            jobs().resume(run_id)
+        except ConfigError as exc:
+            st.error(f"This run cannot be resumed: {exc}")
+        else:
+            st.rerun()
+
+
+def agreement_and_curves() -> None:
+    agreement = views.label_agreement(store(), run_id, book.answers())
+    if agreement is not None:
+        share, table = st.columns([1, 2])
+        share.metric("Agreement with the true labels", f"{agreement.share:.0%}",
+                     help="Over your NORMAL / PNEUMONIA labels of images whose true label is known.")
+        share.caption(f"{agreement.agreeing} of {agreement.n} labels match.")
+        table.dataframe(agreement.table, key="label_agreement")
+    twin = views.simulated_twin(store(), run_id)
+    frame = views.comparison_frame(store(), [run_id, twin]) if twin else None
+    if frame is not None and frame.run_id.nunique() == 2:
+        st.plotly_chart(figures.compare_figure(strategy_curves(frame, CURVE_METRIC), CURVE_METRIC),
+                        key="label_curves", width="stretch")
+        st.caption("oracle=human: your labels; oracle=simulated: the same run answered by the true labels.")
+    elif agreement is None:
+        st.caption("The true labels of these images are unknown.")
+
+
+def export_section() -> None:
+    rows = book.rows()
+    st.download_button("Download labels.csv", book.path.read_bytes() if rows else b"", f"{run_id}-labels.csv",
+                       "text/csv", key="label_download", disabled=not rows, icon=":material/download:")
+    dest, mode = st.columns([3, 1])
+    dest.text_input("Destination folder", key="label_dest", placeholder="/path/to/new/folder",
+                    help="A new or empty folder; it gets NORMAL/ and PNEUMONIA/ with your labeled images.")
+    mode.radio("Original files", export.MODES, key="label_export_mode", horizontal=True,
+               help="Copied or symlinked. Synthetic and .npz images are written as PNG files.")
+    if st.button("Write folder tree", key="label_export", disabled=not rows, icon=":material/folder_copy:"):
+        try:
+            done = export.export_tree(rows, st.session_state["label_dest"], views.run_images(store(), run_id).image,
+                                      st.session_state["label_export_mode"])
+        except export.ExportError as exc:
+            st.error(f"Nothing was written: {exc}.")
+        else:
+            st.success(f"Wrote {done.counts['NORMAL']} NORMAL and {done.counts['PNEUMONIA']} PNEUMONIA images to "
+                       f"{done.dest} ({done.from_files} from the original files).")
+
+
+queue, pending = book.queue(), book.pending()
+if progress.resumable:
+    resume_offer()
+if progress.error:
+    st.error(f"The run failed: {progress.error}")
+if queue is not None and pending:
+    label_one(queue, pending)
+elif progress.live:
+    wait_for_batch()
+elif progress.state == "done":
+    st.success(f"The run is finished: {progress.n_labeled} images labeled.", icon=":material/check:")
+elif queue is not None:
+    st.info("Every queued image has an answer: resume the run to train on them.")
+with st.expander("Your labels against the true labels", expanded=progress.state == "done"):
+    agreement_and_curves()
+st.subheader("Export")
+export_section()
