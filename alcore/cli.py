@@ -97,6 +97,9 @@ def _progress_printer(quiet: bool):
     bars: dict[str, tqdm] = {}
 
     def on_event(event) -> None:
+        if event.kind == "status" and event.status.state == "waiting_for_labels":
+            tqdm.write(f"{event.status.message}: label them on the dashboard's Label page (`make run`, run "
+                       f"{event.run_id}); this run continues when the batch is labeled")
         if quiet:
             return
         if event.kind == "status" and event.status.rounds_total and "rounds" not in bars:

@@ -8,6 +8,7 @@ which the next start marks interrupted.
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import threading
 import traceback
@@ -77,7 +78,7 @@ def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = N
     cfg = ExperimentConfig.from_json(store.run_dir(run_id) / "config.json")
     done_rounds = store.load_rounds(run_id)
     status = store.load_status(run_id)
-    status.state, status.error, status.ended_at = "running", "", ""
+    status.state, status.error, status.ended_at, status.pid = "running", "", "", os.getpid()
     status.rounds_total = cfg.n_evaluations
     status.started_at = status.started_at or now_iso()
 

@@ -199,13 +199,26 @@ class RunStore:
         marked = []
         for run_id in self.run_ids():
             status = self.load_status(run_id)
-            if status.active and run_id not in live_run_ids:
+            if status.active and run_id not in live_run_ids and not _owned_by_other_process(status.pid):
                 status.state = "interrupted"
                 status.message = "the process running it stopped; `python -m alcore resume` continues it"
                 status.ended_at = status.ended_at or now_iso()
                 self.write_status(run_id, status)
                 marked.append(run_id)
         return marked
+
+
+def _owned_by_other_process(pid: int) -> bool:
+    """A run a live CLI process (not this one) is working on is not interrupted."""
+    if not pid or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class RoundsReader:

@@ -132,3 +132,21 @@ def test_full_data_baseline_trains_on_the_whole_pool(tmp_path):
     assert status.state == "done", status.error
     rounds = store.load_rounds(run_id)
     assert len(rounds) == 1 and rounds[0]["n_labeled"] == 200
+
+
+def test_a_run_of_another_live_process_is_not_marked_interrupted(tmp_path):
+    import os
+    import subprocess
+    store = RunStore(tmp_path)
+    run_id = create_run(tiny(), store)
+    other = subprocess.Popen(["sleep", "30"])
+    try:
+        status = store.load_status(run_id)
+        status.pid = other.pid
+        store.write_status(run_id, status)
+        assert store.mark_interrupted(live_run_ids=set()) == []
+        status.pid = os.getpid()  # this process, no live thread: its run did die
+        store.write_status(run_id, status)
+        assert store.mark_interrupted(live_run_ids=set()) == [run_id]
+    finally:
+        other.kill()
