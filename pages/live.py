@@ -9,7 +9,7 @@ import streamlit as st
 
 from alcore import figures, views
 from alcore.config import ConfigError
-from pages.common import REFRESH_S, jobs, require_run, rounds, store, thumbnails, via_entrypoint
+from pages.common import REFRESH_S, RUN_KEY, jobs, require_run, rounds, store, thumbnails, via_entrypoint
 
 via_entrypoint()
 
@@ -53,6 +53,9 @@ def live_progress() -> None:
         st.rerun()
     st.progress(now.fraction, text=now.text)
     st.caption(f"State: **{now.state}** · {now.detail}")
+    if now.state == "waiting_for_labels":
+        st.page_link("pages/label.py", label="Label the waiting X-rays", icon=":material/label:",
+                     query_params={RUN_KEY: run_id})
 
 
 live_progress()
