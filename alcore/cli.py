@@ -9,7 +9,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from alcore.config import ConfigError, ExperimentConfig, check
+from alcore.config import ConfigError, ExperimentConfig, check, experiment_configs
 from alcore.runs import RunStore
 
 # flag -> config field, for the flags that map one to one
@@ -77,15 +77,8 @@ def configs_from_args(args: argparse.Namespace) -> list[ExperimentConfig]:
     samplers = [s.strip() for s in (args.sampler or base.sampler).split(",") if s.strip()]
     if args.seeds < 1:
         raise ConfigError({"seeds": f"--seeds must be 1 or more (got {args.seeds})"})
-    several = len(samplers) > 1 or args.seeds > 1 or args.with_baseline
-    experiment = args.experiment or base.experiment
-    if several and not experiment:
-        from datetime import datetime
-        experiment = datetime.now().strftime("exp-%Y%m%d-%H%M%S")
-    configs = [replace(base, sampler=s, seed=base.seed + k, experiment=experiment)
-               for s in samplers for k in range(args.seeds)]
-    if args.with_baseline:
-        configs.append(replace(base, full_data=True, sampler="random", experiment=experiment))
+    configs = experiment_configs(base, {s: base.sampler_options for s in samplers}, args.seeds, args.with_baseline,
+                                 args.experiment or "")
     for cfg in configs:
         check(cfg)
     return configs

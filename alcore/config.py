@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
+from datetime import datetime
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +161,22 @@ def check(cfg: ExperimentConfig, pool_size: int | None = None) -> None:
     problems = validate(cfg, pool_size)
     if problems:
         raise ConfigError(problems)
+
+
+def new_experiment_name() -> str:
+    return datetime.now().strftime("exp-%Y%m%d-%H%M%S")
+
+
+def experiment_configs(base: ExperimentConfig, samplers: dict[str, dict], seeds: int, baseline: bool,
+                       experiment: str = "") -> list[ExperimentConfig]:
+    """One config per sampler x seed (seeds base.seed, base.seed + 1, ...), plus the full-data baseline.
+
+    `samplers` maps each sampler to its options. Several runs share one experiment name.
+    """
+    several = len(samplers) * seeds + baseline > 1
+    name = experiment or base.experiment or (new_experiment_name() if several else "")
+    configs = [replace(base, sampler=sampler, sampler_options=dict(options), seed=base.seed + k, experiment=name)
+               for sampler, options in samplers.items() for k in range(seeds)]
+    if baseline:
+        configs.append(replace(base, sampler="random", sampler_options={}, full_data=True, experiment=name))
+    return configs

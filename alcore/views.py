@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from alcore.config import new_experiment_name, experiment_configs  # noqa: F401  (pages call views.experiment_configs)
 from alcore.config import DEVICES, INIT_MODES, MODELS, ORACLES, REGIMES, ConfigError, ExperimentConfig, validate
 from alcore.data.base import Dataset
 from alcore.runs import RunStore, atomic_write_bytes
@@ -373,23 +374,6 @@ def pool_facts(cfg: ExperimentConfig) -> PoolFacts:
     return PoolFacts(len(train), bool(np.all(train.labels >= 0)))
 
 
-def _new_experiment_name() -> str:
-    return datetime.now().strftime("exp-%Y%m%d-%H%M%S")
-
-
-def experiment_configs(base: ExperimentConfig, samplers: dict[str, dict], seeds: int, baseline: bool,
-                       experiment: str = "") -> list[ExperimentConfig]:
-    """One config per sampler x seed (seeds base.seed, base.seed + 1, ...), plus the full-data baseline.
-
-    `samplers` maps each sampler to its options. Several runs share one experiment name.
-    """
-    several = len(samplers) * seeds + baseline > 1
-    name = experiment or base.experiment or (_new_experiment_name() if several else "")
-    configs = [replace(base, sampler=sampler, sampler_options=dict(options), seed=base.seed + k, experiment=name)
-               for sampler, options in samplers.items() for k in range(seeds)]
-    if baseline:
-        configs.append(replace(base, sampler="random", sampler_options={}, full_data=True, experiment=name))
-    return configs
 
 
 def with_twins(configs: list[ExperimentConfig]) -> list[ExperimentConfig]:
@@ -398,7 +382,7 @@ def with_twins(configs: list[ExperimentConfig]) -> list[ExperimentConfig]:
     twins = [replace(cfg, oracle="simulated") for cfg in configs if cfg.oracle == "human" and not cfg.full_data]
     if not twins:
         return configs
-    name = configs[0].experiment or _new_experiment_name()
+    name = configs[0].experiment or new_experiment_name()
     return [replace(cfg, experiment=name) for cfg in [*configs, *twins]]
 
 
