@@ -1,0 +1,584 @@
+"""Speed of a whole active-learning run: the engine against a naive torchvision pipeline.
+
+    .venv/bin/python benchmarks/bench_loop.py [--quick] [--limit-pool N] [--frozen-cold] ...
+
+The reference protocol: 100 initial labels (random, seed 0) + 90 per round, finetune regime,
+resnet18 (weights auto: ImageNet when cached, else random init), 128 px, 3 rounds, 1 epoch,
+entropy. Our side is the real engine (create_run / execute_run into a temporary results folder,
+with a cold decode cache in a temporary ALCORE_CACHE). The naive side, with the same network,
+initial weights, initial labeled set and settings, is the common approach: torchvision
+ImageFolder + DataLoader (Grayscale(3) / Resize / ToTensor / Normalize, 2 workers) decoding and
+resizing every JPEG on every pass; it retrains each round from the same initial weights,
+evaluates on test through a loader and queries by passing the unlabeled pool through a loader.
+
+Variants: (a) original-resolution-like JPEGs (the 224 px set upscaled to 1400 x 1100, JPEG
+quality 90, made in a temporary folder), (b) the 224 px files themselves. Plus a decode-rate
+check on the real originals of chest_xray_fullres_sample, and the frozen regime
+(efficientnet_lite0, 224 px, 10 rounds) on the warm feature cache of the repo (.cache/alcore).
+
+Every measured pipeline runs in its own subprocess, one after the other, so each has a clean
+peak memory and compute clock. The machine is shared: compare the ratios, which come from
+the same run, rather than the absolute seconds.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+FULLRES_SIZE = (1400, 1100)  # (width, height) of the original-resolution-like copies
+FULLRES_QUALITY = 90
+TARGET_RATIO = {"a": 2.0, "b": 1.3}
+TARGET_COMPUTE_SHARE = 0.85
+TARGET_FROZEN_SECONDS = 60.0
+# samplers the naive pipeline can run from its pool probabilities alone
+NAIVE_SAMPLERS = ("random", "least_confidence", "margin", "entropy")
+VARIANT_NAMES = {"a": "(a) 1400x1100 JPEGs", "b": "(b) 224 px JPEGs"}
+
+
+# --- measuring --------------------------------------------------------------------------------
+def _rss_kib(pid: int | str = "self") -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            todo += children
+    return found
+
+
+class PeakMemory:
+    """Peak resident memory of this process, and of it plus its children (DataLoader workers)
+    sampled every 0.1 s; forked workers share pages with their parent, so that sum overcounts."""
+
+    def __init__(self):
+        self.peak_with_children_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        me = os.getpid()
+        while not self._stop.wait(0.1):
+            total = _rss_kib(me) + sum(_rss_kib(c) for c in _descendants(me))
+            self.peak_with_children_kib = max(self.peak_with_children_kib, total)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @staticmethod
+    def peak_self_mib() -> float:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished children (loader workers)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+class Timed:
+    """Wraps a function and adds up the seconds spent in it."""
+
+    def __init__(self, fn):
+        self.fn, self.seconds = fn, 0.0
+
+    def __call__(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
+# --- workers: each runs in its own subprocess and prints one RESULT line -------------------------
+def ours_worker(job: dict) -> dict:
+    """One run through the engine; `job["cold_features_only"]` refuses to extract features."""
+    import torch
+
+    import alcore.learners as learners
+    import alcore.loop as loop
+    import alcore.runner as runner
+    from alcore.config import ExperimentConfig
+    from alcore.runs import RunStore
+    from alcore.train import COMPUTE
+
+    decode = runner.load_dataset = Timed(runner.load_dataset)
+    prepare = runner.make_learner = Timed(runner.make_learner)
+    display = loop._display_layout = Timed(loop._display_layout)
+    if job.get("warm_only"):
+        def refuse(*args, **kwargs):
+            raise RuntimeError("feature cache is cold")
+        learners.extract_features = refuse
+    store = RunStore(job["results"])
+    cfg = ExperimentConfig(**job["config"])
+    cpu0 = cpu_seconds()
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        run_id = runner.create_run(cfg, store)
+        status = runner.execute_run(store, run_id)
+        wall = time.perf_counter() - start
+    if status.state != "done":
+        return {"error": status.error or status.state}
+    rounds = store.load_rounds(run_id)
+    config = store.load_config(run_id)["resolved"]
+    parts = {"decode": decode.seconds, "prepare": prepare.seconds,
+             "train": sum(r["train_seconds"] for r in rounds), "eval": sum(r["eval_seconds"] for r in rounds),
+             "query": sum(r["query_seconds"] for r in rounds), "display": display.seconds}
+    sizes = config["split_sizes"]
+    passes = None if cfg.regime != "finetune" else {"train": cfg.epochs * sum(r["n_labeled"] for r in rounds),
+              "infer": len(rounds) * (sizes["train"] + sizes["test"])}  # every round: test + whole pool
+    return {"wall": wall, "cpu": cpu_seconds() - cpu0, "compute": COMPUTE.seconds, "parts": parts,
+            "peak_mib": PeakMemory.peak_self_mib(), "peak_children_mib": memory.peak_with_children_kib / 1024,
+            "n_images": sum(sizes.values()), "initial_ids": config["initial_ids"], "passes": passes,
+            "weights": config["weights_used"], "threads": torch.get_num_threads(),
+            "cache": str(__import__("alcore.data", fromlist=["cache_dir"]).cache_dir()),
+            "rounds": [{k: r[k] for k in ("n_labeled", "accuracy", "roc_auc")} for r in rounds]}
+
+
+def naive_worker(job: dict) -> dict:
+    """The common torchvision pipeline, decoding every JPEG on every pass."""
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, Subset
+    from torchvision import datasets, transforms
+
+    from alcore.config import ExperimentConfig
+    from alcore.learners import Learner
+    from alcore.loop import round_seed
+    from alcore.metrics import classification_metrics
+    from alcore.models import build_classifier
+    from alcore.strategies import Pool, registry
+    from alcore.train import PREDICT_BATCH, TrainSettings
+
+    cfg, workers = job["config"], job["workers"]
+    defaults = ExperimentConfig()
+    settings = TrainSettings(cfg["epochs"], 0, cfg["batch_size"], defaults.lr, defaults.weight_decay, False,
+                             torch.device("cpu"))
+    cpu0 = cpu_seconds()
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        model, _ = build_classifier(cfg["model"], cfg["weights"], cfg["resolution"], cfg["seed"])
+        # the engine's model preparation (device, memory format), so both sides run the same network
+        net = Learner(model, None, settings)
+        model, initial_state = net.model, net.initial_state
+        mean = (model.preprocess.mean.flatten() / 255).tolist()
+        std = (1 / (model.preprocess.inv_std.flatten() * 255)).tolist()
+        tf = transforms.Compose([transforms.Grayscale(3), transforms.Resize((cfg["resolution"],) * 2),
+                                 transforms.ToTensor(), transforms.Normalize(mean, std)])
+        root = Path(job["folder"])
+        train_set = datasets.ImageFolder(str(root / "train"), transform=tf)
+        test_set = datasets.ImageFolder(str(root / "test"), transform=tf)
+        test_labels = np.array(test_set.targets)
+        row_of = {Path(p).relative_to(root).as_posix(): i for i, (p, _) in enumerate(train_set.samples)}
+        labeled = np.zeros(len(train_set), bool)
+        labeled[[row_of[i] for i in job["initial_ids"]]] = True
+        clock = {"compute": 0.0, "wait": 0.0, "train": 0.0, "eval": 0.0, "query": 0.0}
+        passes = {"train": 0, "infer": 0}
+
+        def batches(loader):
+            it = iter(loader)
+            while True:
+                t = time.perf_counter()
+                try:
+                    batch = next(it)
+                except StopIteration:
+                    return
+                finally:
+                    clock["wait"] += time.perf_counter() - t
+                yield batch
+
+        def logits(x):
+            return model.head(model.backbone(x)).squeeze(1)
+
+        def predict(dataset) -> np.ndarray:
+            model.eval()
+            loader = DataLoader(dataset, batch_size=PREDICT_BATCH, num_workers=workers)
+            out = []
+            with torch.inference_mode():
+                for x, _ in batches(loader):
+                    t = time.perf_counter()
+                    out.append(torch.sigmoid(logits(x)))
+                    clock["compute"] += time.perf_counter() - t
+                    passes["infer"] += len(x)
+            return torch.cat(out).numpy()
+
+        rounds = []
+        for r in range(cfg["rounds"] + 1):
+            seed = round_seed(cfg["seed"], r)
+            t0 = time.perf_counter()
+            rows = np.flatnonzero(labeled)
+            model.load_state_dict(initial_state)
+            torch.manual_seed(seed)
+            loader = DataLoader(Subset(train_set, rows.tolist()), batch_size=cfg["batch_size"], shuffle=True,
+                                num_workers=workers, generator=torch.Generator().manual_seed(seed))
+            optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+            loss_fn = nn.BCEWithLogitsLoss()
+            model.train()
+            for _ in range(cfg["epochs"]):
+                for x, y in batches(loader):
+                    if len(y) < 2:
+                        continue
+                    t = time.perf_counter()
+                    loss = loss_fn(logits(x), y.float())
+                    optimiser.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimiser.step()
+                    clock["compute"] += time.perf_counter() - t
+                    passes["train"] += len(x)
+            t1 = time.perf_counter()
+            probs = predict(test_set)
+            metrics = classification_metrics(test_labels, probs)
+            t2 = time.perf_counter()
+            if r < cfg["rounds"]:
+                unlabeled = np.flatnonzero(~labeled)
+                pool_probs = predict(Subset(train_set, unlabeled.tolist()))
+                empty = np.empty((len(unlabeled), 0), np.float32)
+                sampler = cfg["sampler"] if cfg["sampler"] in NAIVE_SAMPLERS else "entropy"
+                view = Pool(probs=pool_probs, features=empty, labeled_features=empty[:0],
+                            rng=np.random.default_rng([cfg["seed"], r]))
+                labeled[unlabeled[registry.query(sampler, view, cfg["budget"]).indices]] = True
+            t3 = time.perf_counter()
+            clock["train"] += t1 - t0
+            clock["eval"] += t2 - t1
+            clock["query"] += t3 - t2
+            rounds.append({"n_labeled": int(len(rows)), "accuracy": metrics["accuracy"],
+                           "roc_auc": metrics["roc_auc"]})
+        wall = time.perf_counter() - start
+    parts = {k: clock[k] for k in ("train", "eval", "query", "wait")}
+    return {"wall": wall, "cpu": cpu_seconds() - cpu0, "compute": clock["compute"], "parts": parts,
+            "peak_mib": PeakMemory.peak_self_mib(), "peak_children_mib": memory.peak_with_children_kib / 1024,
+            "threads": torch.get_num_threads(), "rounds": rounds, "passes": passes}
+
+
+def run_worker(kind: str, job: dict, env_changes: dict[str, str | None]) -> dict:
+    """Run one worker in a fresh interpreter; returns its result (or {"error": ...})."""
+    env = dict(os.environ)
+    for key, value in env_changes.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    load_before = os.getloadavg()[0]
+    proc = subprocess.run([sys.executable, __file__, "--worker", kind, json.dumps(job)], env=env,
+                          capture_output=True, text=True)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            result = json.loads(line[len("RESULT "):])
+            result["load"] = (load_before, os.getloadavg()[0])
+            return result
+    tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
+    return {"error": f"worker exited with {proc.returncode}:\n    " + "\n    ".join(tail)}
+
+
+# --- data preparation ---------------------------------------------------------------------------
+def list_folder(root: Path) -> dict[str, list[tuple[Path, int]]]:
+    """split -> [(file, label)] of a Kaggle-layout folder (NORMAL = 0, PNEUMONIA = 1), sorted."""
+    files = {}
+    for split in ("train", "val", "test"):
+        files[split] = [(p, label) for label, cls in enumerate(("NORMAL", "PNEUMONIA"))
+                        for p in sorted((root / split / cls).glob("*")) if p.is_file()]
+    return files
+
+
+def limited(files: dict[str, list[tuple[Path, int]]], limit: int) -> dict[str, list[tuple[Path, int]]]:
+    """A stratified subset of `limit` train files (seed 0); val and test kept whole."""
+    from alcore.loop import initial_rows
+
+    train = files["train"]
+    if not limit or limit >= len(train):
+        return files
+    rows = initial_rows(np.array([label for _, label in train]), limit, "stratified", 0)
+    return {**files, "train": [train[i] for i in rows]}
+
+
+def link_folder(root: Path, files: dict[str, list[tuple[Path, int]]], target: Path) -> None:
+    for split_files in files.values():
+        for path, _ in split_files:
+            dst = target / path.relative_to(root)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.symlink_to(path)
+
+
+def synthetic_folder(target: Path, size: int) -> None:
+    """The engine's synthetic set at 224 px written as a Kaggle-layout JPEG folder."""
+    from PIL import Image
+
+    from alcore.data import load_dataset
+
+    previous = os.environ.get("ALCORE_CACHE")
+    os.environ["ALCORE_CACHE"] = str(target.parent / "cache-synthetic")  # never the user's cache
+    try:
+        data = load_dataset("synthetic", 224, synthetic_size=size)
+    finally:
+        os.environ.pop("ALCORE_CACHE") if previous is None else os.environ.update(ALCORE_CACHE=previous)
+    for split, part in data.splits.items():
+        for image, label, sample_id in zip(part.images, part.labels, part.ids):
+            dst = target / split / ("NORMAL", "PNEUMONIA")[label] / f"{sample_id}.jpeg"
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image).save(dst, "JPEG", quality=95)
+
+
+def make_fullres(root: Path, files: dict[str, list[tuple[Path, int]]], target: Path) -> tuple[int, float, int]:
+    """Upscale every file to FULLRES_SIZE, grayscale JPEG; (files, seconds, bytes)."""
+    from PIL import Image
+
+    jobs = [path for split_files in files.values() for path, _ in split_files]
+
+    def one(path: Path) -> int:
+        dst = target / path.relative_to(root)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        with Image.open(path) as im:
+            im.convert("L").resize(FULLRES_SIZE, Image.Resampling.BICUBIC).save(
+                dst, "JPEG", quality=FULLRES_QUALITY)
+        return dst.stat().st_size
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(os.cpu_count() or 1) as pool:  # PIL codecs and resize release the GIL
+        size = sum(pool.map(one, jobs))
+    return len(jobs), time.perf_counter() - start, size
+
+
+def decode_rates(folder: Path, resolution: int, passes: int = 3) -> dict[str, float]:
+    """Single-thread images/s on the real originals: ImageFolder's loader + PIL-side transforms
+    (full decode, RGB, grayscale, resize) against the engine's decode_image (JPEG draft mode)."""
+    from PIL import Image
+    from torchvision import transforms
+
+    from alcore.data.folder import decode_image
+
+    paths = sorted(p for p in folder.rglob("*") if p.is_file())
+    naive_tf = transforms.Compose([transforms.Grayscale(3), transforms.Resize((resolution, resolution))])
+
+    def naive(path: Path):
+        with open(path, "rb") as f:
+            return naive_tf(Image.open(f).convert("RGB"))
+
+    rates = {"files": len(paths)}
+    for name, fn in (("naive", naive), ("ours", lambda p: decode_image(p, resolution))):
+        for p in paths:  # warm the page cache: both read files from memory
+            fn(p)
+        start = time.perf_counter()
+        for _ in range(passes):
+            for p in paths:
+                fn(p)
+        rates[name] = passes * len(paths) / (time.perf_counter() - start)
+    return rates
+
+
+# --- report -------------------------------------------------------------------------------------
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def mark(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def show_run(name: str, res: dict) -> None:
+    if "error" in res:
+        print(f"  {name:<6} FAILED: {res['error']}")
+        return
+    parts = "  ".join(f"{k} {v:6.1f}" for k, v in res["parts"].items())
+    other = res["wall"] - sum(v for k, v in res["parts"].items() if k != "wait")
+    print(f"  {name:<6} wall {res['wall']:7.1f} s  cpu {res['cpu']:7.1f} s  compute {res['compute']:6.1f} s "
+          f"({res['compute'] / res['wall']:.0%} of wall)  peak RSS {res['peak_mib']:,.0f} MiB "
+          f"(+workers {res['peak_children_mib']:,.0f})  load {res['load'][0]:.1f}->{res['load'][1]:.1f}")
+    print(f"         split s: {parts}  other {other:6.1f}")
+    if res.get("passes"):
+        print(f"         images through the network: {res['passes']['train']:,} trained, "
+              f"{res['passes']['infer']:,} inferred")
+    print("         per round n/acc/AUC: " + "  ".join(
+        f"{r['n_labeled']}/{r['accuracy']:.3f}/{r['roc_auc']:.3f}" for r in res["rounds"]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(SHARED_DATA / "chest_xray"),
+                        help="the 224 px Kaggle-layout folder (synthetic data is used when it is absent)")
+    parser.add_argument("--fullres-sample", default=str(SHARED_DATA / "chest_xray_fullres_sample"))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--resolution", type=int, default=128)
+    parser.add_argument("--sampler", default="entropy")
+    parser.add_argument("--model", default="resnet18")
+    parser.add_argument("--weights", default="auto")
+    parser.add_argument("--init", type=int, default=100)
+    parser.add_argument("--budget", type=int, default=90)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the naive pipeline")
+    parser.add_argument("--limit-pool", type=int, default=0, help="stratified subset of the train pool (0: all)")
+    parser.add_argument("--variants", default="ab", help="a: 1400x1100 JPEGs, b: 224 px JPEGs")
+    parser.add_argument("--quick", action="store_true", help="smoke run: --limit-pool 1000, 2 rounds")
+    parser.add_argument("--skip-frozen", action="store_true")
+    parser.add_argument("--frozen-cold", action="store_true",
+                        help="also time the frozen run from a cold cache (decode + features: minutes)")
+    parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.worker:
+        kind, job = args.worker
+        result = (naive_worker if kind == "naive" else ours_worker)(json.loads(job))
+        print("RESULT " + json.dumps(result), flush=True)
+        return 0
+    if args.quick:
+        args.limit_pool, args.rounds = args.limit_pool or 1000, 2
+
+    import torch
+
+    started = time.perf_counter()
+    print(f"# bench_loop  {datetime.now().astimezone().isoformat(timespec='seconds')}")
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} with "
+          f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} at start")
+    print(f"protocol: {args.model} (weights {args.weights}), finetune, {args.resolution} px, init {args.init} + "
+          f"{args.budget} x {args.rounds} rounds, {args.epochs} epoch(s), batch 32, {args.sampler}, seed {args.seed}; "
+          f"naive: ImageFolder + DataLoader ({args.workers} workers)")
+    if args.sampler not in NAIVE_SAMPLERS:
+        print(f"note: the naive pipeline queries with entropy ({args.sampler} needs features it does not keep)")
+
+    scratch = Path(tempfile.mkdtemp(prefix="bench_loop-"))
+    try:
+        source = Path(args.data)
+        if not (source / "train").is_dir():
+            print(f"data: {source} not found; using the synthetic set written as 224 px JPEGs")
+            source = scratch / "synthetic"
+            synthetic_folder(source, args.limit_pool or 2000)
+        files = limited(list_folder(source), args.limit_pool)
+        counts = {s: len(f) for s, f in files.items()}
+        print(f"data: {source} ({counts['train']} train / {counts['val']} val / {counts['test']} test"
+              + (f", stratified subset of the train pool, --limit-pool {args.limit_pool}" if args.limit_pool else "")
+              + ")")
+
+        folders = {}
+        if "b" in args.variants:
+            if args.limit_pool:
+                folders["b"] = scratch / "b" / "chest_xray"
+                link_folder(source, files, folders["b"])
+            else:
+                folders["b"] = source
+        if "a" in args.variants:
+            folders["a"] = scratch / "a" / "chest_xray"
+            n, seconds, size = make_fullres(source, files, folders["a"])
+            print(f"made {n} JPEGs of {FULLRES_SIZE[0]}x{FULLRES_SIZE[1]} (quality {FULLRES_QUALITY}, "
+                  f"{size / n / 1024:.0f} KiB each) in {seconds:.1f} s ({n / seconds:.0f} files/s, "
+                  f"{os.cpu_count()} threads)")
+
+        sample = Path(args.fullres_sample)
+        if sample.is_dir():
+            rates = decode_rates(sample, args.resolution)
+            print(f"real originals ({rates['files']} files of {sample}), 1 thread, to {args.resolution} px: "
+                  f"naive full decode+resize {rates['naive']:.1f} images/s, ours (draft mode) "
+                  f"{rates['ours']:.1f} images/s: {rates['ours'] / rates['naive']:.1f}x")
+        else:
+            print(f"real originals: {sample} not found, decode-rate check skipped")
+
+        config = dict(model=args.model, weights=args.weights, regime="finetune", resolution=args.resolution,
+                      sampler=args.sampler, init_size=args.init, budget=args.budget, rounds=args.rounds,
+                      epochs=args.epochs, batch_size=32, seed=args.seed, device="cpu")
+        summary = []
+        for variant in "ab":
+            if variant not in folders:
+                continue
+            print(f"\n## {VARIANT_NAMES[variant]}")
+            cache = scratch / f"cache-{variant}"
+            ours = run_worker("ours", {"config": {**config, "data": str(folders[variant])},
+                                       "results": str(scratch / f"results-{variant}")},
+                              {"ALCORE_CACHE": str(cache)})
+            shutil.rmtree(cache, ignore_errors=True)
+            show_run("ours", ours)
+            if "error" in ours:
+                continue
+            naive = run_worker("naive", {"config": config, "folder": str(folders[variant]),
+                                         "initial_ids": ours["initial_ids"], "workers": args.workers}, {})
+            show_run("naive", naive)
+            rate = ours["n_images"] / ours["parts"]["decode"]
+            print(f"  ours cold decode: {ours['n_images']} images in {ours['parts']['decode']:.1f} s = "
+                  f"{rate:.0f} images/s (PIL draft mode, thread pool, into a fresh cache)")
+            if "error" in naive:
+                continue
+            ratio, cpu_ratio = naive["wall"] / ours["wall"], naive["cpu"] / ours["cpu"]
+            share = ours["compute"] / ours["wall"]
+            summary.append(f"{VARIANT_NAMES[variant]}: naive / ours wall {ratio:.2f}x "
+                           f"(target >= {TARGET_RATIO[variant]}x) {mark(ratio >= TARGET_RATIO[variant])}; "
+                           f"cpu-seconds ratio {cpu_ratio:.2f}x")
+            summary.append(f"{VARIANT_NAMES[variant]}: compute share of our wall {share:.1%} "
+                           f"(target >= {TARGET_COMPUTE_SHARE:.0%}) {mark(share >= TARGET_COMPUTE_SHARE)}")
+
+        if not args.skip_frozen:
+            print("\n## frozen regime: efficientnet_lite0, 224 px, 10 rounds, entropy")
+            frozen_config = dict(model="efficientnet_lite0", weights="auto", regime="frozen", resolution=224,
+                                 sampler="entropy", init_size=100, budget=90, rounds=10, seed=0, device="cpu",
+                                 data=str(Path(args.data).resolve()) if (Path(args.data) / "train").is_dir()
+                                 else str(folders.get("b", source)))
+            warm = run_worker("ours", {"config": frozen_config, "results": str(scratch / "results-frozen"),
+                                       "warm_only": True}, {"ALCORE_CACHE": None})
+            if "error" in warm:
+                print(f"  warm: not run ({warm['error'].strip()}): the feature cache of {REPO / '.cache/alcore'} "
+                      "is not warm for this data; run with --frozen-cold once to fill a cache")
+            else:
+                show_run("warm", warm)
+                print(f"  cache: {warm['cache']}")
+                summary.append(f"frozen regime, warm cache: {warm['wall']:.1f} s for 11 evaluations "
+                               f"(target < {TARGET_FROZEN_SECONDS:.0f} s) {mark(warm['wall'] < TARGET_FROZEN_SECONDS)}")
+            if args.frozen_cold:
+                cold = run_worker("ours", {"config": frozen_config, "results": str(scratch / "results-cold")},
+                                  {"ALCORE_CACHE": str(scratch / "cache-frozen")})
+                show_run("cold", cold)
+                if "error" not in cold:
+                    print(f"  cold: decode {cold['parts']['decode']:.1f} s + feature extraction of "
+                          f"{cold['n_images']} images {cold['parts']['prepare']:.1f} s "
+                          f"({cold['n_images'] / cold['parts']['prepare']:.1f} images/s)")
+
+        print("\n## targets")
+        for line in summary:
+            print("  " + line)
+        print(f"\ntotal benchmark time {time.perf_counter() - started:.0f} s, "
+              f"load average {os.getloadavg()[0]:.1f} at the end")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
