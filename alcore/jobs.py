@@ -71,6 +71,7 @@ class JobManager:
         self._slots = threading.Semaphore(max_parallel)
         self._computing = 0
         self.interrupted_at_start = store.mark_interrupted(live_run_ids=set())
+        preload_run_modules()
 
     def launch(self, cfg: ExperimentConfig) -> str:
         """Create the run (raises ConfigError on invalid settings) and start it in the background."""
@@ -177,6 +178,13 @@ class JobManager:
 
 _MANAGERS: dict[Path, JobManager] = {}
 _MANAGERS_LOCK = threading.Lock()
+
+
+def preload_run_modules() -> None:
+    """Import now what a run would otherwise import lazily on its first step: a torch optimiser's first
+    construction imports torch._dynamo (about 900 modules, 2-3 s). In a run thread beside a busy
+    server that import competed for the GIL and delayed the first curve point by several seconds."""
+    import torch._dynamo  # noqa: F401
 
 
 def manager_for(root: str | Path) -> JobManager:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+from importlib import metadata
 import threading
 import traceback
 from dataclasses import dataclass, field, replace
@@ -50,11 +51,18 @@ EventFn = Callable[[RunEvent], None]
 
 
 def _versions() -> dict[str, str]:
-    import sklearn
-    import torch
-    import torchvision
-    return {"alcore": alcore.__version__, "python": platform.python_version(), "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "numpy": np.__version__, "scikit-learn": sklearn.__version__}
+    """Installed versions, read from package metadata: importing torchvision here cost seconds of
+    GIL time inside the dashboard's server while a demo run started."""
+    packages = {"torch": "torch", "torchvision": "torchvision", "numpy": "numpy", "scikit-learn": "scikit-learn"}
+    return {"alcore": alcore.__version__, "python": platform.python_version(),
+            **{name: _installed(package) for name, package in packages.items()}}
+
+
+def _installed(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def create_run(cfg: ExperimentConfig, store: RunStore) -> str:

@@ -50,6 +50,7 @@ TARGET_COMPUTE_SHARE = 0.85
 TARGET_FROZEN_SECONDS = 60.0
 # samplers the naive pipeline can run from its pool probabilities alone
 NAIVE_SAMPLERS = ("random", "least_confidence", "margin", "entropy")
+NAIVE_PREDICT_BATCH = 256  # a common inference batch (and the engine's before it sized CPU batches)
 VARIANT_NAMES = {"a": "(a) 1400x1100 JPEGs", "b": "(b) 224 px JPEGs"}
 
 
@@ -184,7 +185,7 @@ def naive_worker(job: dict) -> dict:
     from alcore.metrics import classification_metrics
     from alcore.models import build_classifier
     from alcore.strategies import Pool, registry
-    from alcore.train import PREDICT_BATCH, TrainSettings
+    from alcore.train import TrainSettings
 
     cfg, workers = job["config"], job["workers"]
     defaults = ExperimentConfig()
@@ -228,7 +229,7 @@ def naive_worker(job: dict) -> dict:
 
         def predict(dataset) -> np.ndarray:
             model.eval()
-            loader = DataLoader(dataset, batch_size=PREDICT_BATCH, num_workers=workers)
+            loader = DataLoader(dataset, batch_size=NAIVE_PREDICT_BATCH, num_workers=workers)
             out = []
             with torch.inference_mode():
                 for x, _ in batches(loader):

@@ -80,4 +80,6 @@ else:
                       if len(queried) > LIVE_THUMBNAILS else "."))
         thumbnails(run_id, queried.head(LIVE_THUMBNAILS), key="live_queried", per_row=8)
 with st.expander("Log", expanded=bool(progress.error)):
-    st.code("\n".join(store().read_log(run_id, last=60)) or "(empty)", language=None)
+    # st.text, not st.code: the code block's highlighter is a 1.5 MB script the browser would fetch
+    # while the first curve is drawn
+    st.text("\n".join(store().read_log(run_id, last=60)) or "(empty)")

@@ -10,7 +10,7 @@ def test_live_page_of_a_finished_run_shows_curves_matrix_thumbnails_and_log(open
     assert at.main.get("progress")[0].proto.text.startswith("Round 3 of 3 finished · 30 images labeled")
     shown = captions(at)
     assert len(shown) == 10 and all(c.startswith("fake-train-") for c in shown)
-    assert "fake run" in at.code[0].value
+    assert "fake run" in at.text[0].value
     assert not at.button  # nothing to stop or resume
 
 
