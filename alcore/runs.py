@@ -13,6 +13,7 @@ import secrets
 import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -144,13 +145,17 @@ class RunStore:
 
     # --- reading -------------------------------------------------------------------------
     def load_config(self, run_id: str) -> dict:
-        return json.loads((self.run_dir(run_id) / "config.json").read_text())
+        path = self.run_dir(run_id) / "config.json"
+        data = read_if_changed(path)
+        if data is None:
+            raise FileNotFoundError(f"no config.json in {path.parent}")
+        return json.loads(data)
 
     def load_status(self, run_id: str) -> RunStatus:
-        path = self.run_dir(run_id) / "status.json"
-        if not path.is_file():
+        data = read_if_changed(self.run_dir(run_id) / "status.json")
+        if data is None:
             return RunStatus(state="interrupted", message="no status.json")
-        values = json.loads(path.read_text())
+        values = json.loads(data)
         known = RunStatus.__dataclass_fields__
         return RunStatus(**{k: v for k, v in values.items() if k in known})
 
@@ -166,8 +171,8 @@ class RunStore:
             return {k: data[k] for k in data.files}
 
     def read_log(self, run_id: str, last: int = 200) -> list[str]:
-        path = self.run_dir(run_id) / "log.txt"
-        return path.read_text(encoding="utf-8").splitlines()[-last:] if path.is_file() else []
+        data = read_if_changed(self.run_dir(run_id) / "log.txt")
+        return data.decode("utf-8", errors="replace").splitlines()[-last:] if data is not None else []
 
     def run_ids(self) -> list[str]:
         if not self.root.is_dir():
@@ -219,6 +224,21 @@ def _owned_by_other_process(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def read_if_changed(path: Path) -> bytes | None:
+    """A small run file's bytes (None if absent), read from disk only when it changed since the last
+    call in this process: a page following a live run re-reads its status every 2 s."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return _read_bytes(str(path), (stat.st_ino, stat.st_mtime_ns, stat.st_size))
+
+
+@lru_cache(maxsize=512)
+def _read_bytes(path: str, identity: tuple[int, int, int]) -> bytes:
+    return Path(path).read_bytes()
 
 
 class RoundsReader:

@@ -10,13 +10,9 @@ from typing import Callable
 import torch
 from torch import nn
 
+from alcore.inference import GPU_BATCH, cpu_inference_batch, fused_for_inference
 from alcore.models import BinaryClassifier
 
-PREDICT_BATCH = 256  # images per inference batch on a GPU
-# On the CPU an inference batch is sized so that a layer's output stays under glibc's 32 MiB mmap
-# threshold: above it every output is a fresh mmap that the kernel zero-fills page by page, which
-# made efficientnet_lite0 at 224 px 3x slower at 256 images (mostly system time). Same features.
-CPU_PREDICT_PIXELS = 4 * 224 * 224
 HEAD_BATCH = 256  # rows per head step in the frozen regime: bounded cost however many labels
 
 
@@ -141,27 +137,27 @@ def fit_head(head: nn.Module, features: torch.Tensor, labels: torch.Tensor, sett
                 settings.on_batch(step + 1, settings.head_steps)
 
 
-def predict_batch(images: torch.Tensor, device: torch.device) -> int:
-    if device.type == "cuda":
-        return PREDICT_BATCH
-    pixels = images.shape[-1] * images.shape[-2]
-    return max(1, min(PREDICT_BATCH, CPU_PREDICT_PIXELS // pixels))
-
-
 @torch.inference_mode()
 def extract_features(model: BinaryClassifier, images: torch.Tensor, device: torch.device,
                      cancel: threading.Event | None = None, batch_size: int | None = None,
                      on_batch: Callable[[int, int], None] | None = None) -> torch.Tensor:
-    """Penultimate features (n, d) float32 on the CPU; eval mode, batched, mixed precision on GPU."""
+    """Penultimate features (n, d) float32 on the CPU: eval mode, BatchNorm folded into the convolutions,
+    batched (on a CPU, batches sized to the network's largest activation), mixed precision on GPU."""
     model.eval()
-    batch_size = batch_size or predict_batch(images, device)
     out = torch.empty((len(images), model.feature_dim), dtype=torch.float32)
+    if not len(images):
+        return out
+    example = model.preprocess(images[:2].to(device))
+    network = nn.Sequential(model.preprocess, fused_for_inference(model.backbone, example))
+    network.to(device, memory_format=torch.channels_last)
+    if batch_size is None:
+        batch_size = GPU_BATCH if device.type == "cuda" else cpu_inference_batch(network, images[:1].to(device))
     total = -(-len(images) // batch_size)
     for i, start in enumerate(range(0, len(images), batch_size)):
         _check_cancel(cancel)
         batch = images[start:start + batch_size].to(device, non_blocking=True)
         with COMPUTE.measure(device), _autocast(device):
-            out[start:start + len(batch)] = model.features(batch).float().cpu()
+            out[start:start + len(batch)] = network(batch).float().cpu()
         if on_batch:
             on_batch(i + 1, total)
     return out

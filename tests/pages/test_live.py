@@ -1,6 +1,8 @@
 """Live run: progress, curves, confusion matrix, queried thumbnails, log, stop / resume."""
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def test_live_page_of_a_finished_run_shows_curves_matrix_thumbnails_and_log(open_page, make_run, captions):
     run_id = make_run()
@@ -45,3 +47,32 @@ def test_a_running_job_shows_its_rounds_on_rerun_and_can_be_stopped(open_page, j
     at.run()
     assert at.button(key="live_resume").label == "Resume"
     assert jobs.store.load_rounds(run_id)  # the finished rounds are kept
+
+
+def test_a_refresh_reads_only_the_run_files_that_changed(open_page, make_run, store, monkeypatch):
+    import builtins
+    import io
+
+    run_id = make_run(state="running")
+    at = open_page("pages/live.py", run=run_id)
+    folder = store.run_dir(run_id).resolve()
+    opened: list[str] = []
+    real_open = io.open
+
+    def counting_open(file, *args, **kwargs):
+        if isinstance(file, (str, bytes)) or hasattr(file, "__fspath__"):
+            path = Path(file).resolve()
+            if folder in path.parents:
+                opened.append(path.relative_to(folder).as_posix())
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr(io, "open", counting_open)
+    monkeypatch.setattr(builtins, "open", counting_open)
+    at.run()  # a refresh with nothing new
+    assert not at.exception and opened == []
+
+    status = store.load_status(run_id)
+    status.message = "training round 3"
+    store.write_status(run_id, status)
+    at.run()
+    assert sorted(set(opened)) == ["status.json"]
