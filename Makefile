@@ -24,6 +24,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_loop.py
 	$(PY) benchmarks/bench_strategies.py
+	$(PY) benchmarks/bench_demo.py
 
 clean-cache:
 	rm -rf .cache/alcore
