@@ -71,7 +71,7 @@ class JobManager:
         self._slots = threading.Semaphore(max_parallel)
         self._computing = 0
         self.interrupted_at_start = store.mark_interrupted(live_run_ids=set())
-        preload_run_modules()
+        threading.Thread(target=preload_run_modules, name="alcore-preload", daemon=True).start()
 
     def launch(self, cfg: ExperimentConfig) -> str:
         """Create the run (raises ConfigError on invalid settings) and start it in the background."""
@@ -181,9 +181,10 @@ _MANAGERS_LOCK = threading.Lock()
 
 
 def preload_run_modules() -> None:
-    """Import now what a run would otherwise import lazily on its first step: a torch optimiser's first
+    """Import what a run would otherwise import lazily on its first step: a torch optimiser's first
     construction imports torch._dynamo (about 900 modules, 2-3 s). In a run thread beside a busy
-    server that import competed for the GIL and delayed the first curve point by several seconds."""
+    server that import competed for the GIL and delayed the first curve point by several seconds.
+    Runs in a background thread from JobManager(), so the first page is not held up by it."""
     import torch._dynamo  # noqa: F401
 
 
