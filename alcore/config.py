@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 import os
 import platform
-from importlib import metadata
 import threading
 import traceback
 from dataclasses import dataclass, field, replace
+from importlib import metadata
 from typing import Callable
 
 import numpy as np
@@ -53,9 +53,8 @@ EventFn = Callable[[RunEvent], None]
 def _versions() -> dict[str, str]:
     """Installed versions, read from package metadata: importing torchvision here cost seconds of
     GIL time inside the dashboard's server while a demo run started."""
-    packages = {"torch": "torch", "torchvision": "torchvision", "numpy": "numpy", "scikit-learn": "scikit-learn"}
     return {"alcore": alcore.__version__, "python": platform.python_version(),
-            **{name: _installed(package) for name, package in packages.items()}}
+            **{package: _installed(package) for package in ("torch", "torchvision", "numpy", "scikit-learn")}}
 
 
 def _installed(package: str) -> str:

@@ -133,7 +133,7 @@ class RunStore:
     def append_round(self, run_id: str, record: dict, arrays: dict[str, np.ndarray]) -> None:
         """Persist one finished round: its arrays, then its line (the whole file, atomically)."""
         folder = self.run_dir(run_id)
-        atomic_write_npz(folder / "rounds" / f"round_{record['round']:03d}.npz", arrays)
+        atomic_write_npz(self.round_path(run_id, record["round"]), arrays)
         kept = [r for r in self.load_rounds(run_id) if r["round"] < record["round"]]
         lines = [json.dumps(_clean(r), allow_nan=False) for r in [*kept, record]]
         atomic_write_bytes(folder / "rounds.jsonl", ("\n".join(lines) + "\n").encode())
@@ -165,10 +165,12 @@ class RunStore:
             return []
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
+    def round_path(self, run_id: str, round_index: int) -> Path:
+        """rounds/round_XXX.npz: the round's per-image arrays."""
+        return self.run_dir(run_id) / "rounds" / f"round_{round_index:03d}.npz"
+
     def load_round_arrays(self, run_id: str, round_index: int) -> dict[str, np.ndarray]:
-        path = self.run_dir(run_id) / "rounds" / f"round_{round_index:03d}.npz"
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+        return read_npz(self.round_path(run_id, round_index))
 
     def read_log(self, run_id: str, last: int = 200) -> list[str]:
         data = read_if_changed(self.run_dir(run_id) / "log.txt")
@@ -221,9 +223,14 @@ def _owned_by_other_process(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # alive, owned by another user
+        pass
     return True
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {k: data[k] for k in data.files}
 
 
 def read_if_changed(path: Path) -> bytes | None:

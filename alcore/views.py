@@ -19,7 +19,7 @@ import pandas as pd
 from alcore.config import new_experiment_name, experiment_configs  # noqa: F401  (pages call views.experiment_configs)
 from alcore.config import DEVICES, INIT_MODES, MODELS, ORACLES, REGIMES, ConfigError, ExperimentConfig, validate
 from alcore.data.base import Dataset
-from alcore.runs import RunStore, atomic_write_bytes
+from alcore.runs import RunStore, atomic_write_bytes, read_npz
 from alcore.summary import rounds_frame
 
 if TYPE_CHECKING:
@@ -130,14 +130,13 @@ def format_duration(seconds: float) -> str:
 
 # --- one round ---------------------------------------------------------------------------------
 def round_arrays(store: RunStore, run_id: str, round_index: int) -> dict[str, np.ndarray]:
-    path = store.run_dir(run_id) / "rounds" / f"round_{round_index:03d}.npz"
+    path = store.round_path(run_id, round_index)
     return _npz(str(path), path.stat().st_mtime_ns)
 
 
 @lru_cache(maxsize=48)
 def _npz(path: str, mtime_ns: int) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as data:
-        return {k: data[k] for k in data.files}
+    return read_npz(Path(path))
 
 
 def round_frame(store: RunStore, run_id: str, round_index: int) -> pd.DataFrame:
@@ -303,8 +302,7 @@ def adjust_image(image: np.ndarray, zoom: float = 1.0, centre: tuple[float, floa
 def model_view(store: RunStore, run_id: str, round_index: int, sample_id: str) -> tuple[float, float] | None:
     """(p(PNEUMONIA), strategy score) of an image queued for round r, from round r - 1 whose model
     picked it; None for the initial set (no model yet)."""
-    path = store.run_dir(run_id) / "rounds" / f"round_{round_index - 1:03d}.npz"
-    if round_index < 1 or not path.is_file():
+    if round_index < 1 or not store.round_path(run_id, round_index - 1).is_file():
         return None
     arrays = round_arrays(store, run_id, round_index - 1)
     hit = np.flatnonzero(arrays["ids"] == sample_id)

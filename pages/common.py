@@ -9,6 +9,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from alcore import views
+from alcore.config import ConfigError
 from alcore.jobs import JobManager, manager_for
 from alcore.runs import RoundsReader, RunStore
 
@@ -52,6 +53,17 @@ def require_run() -> str:
         st.page_link("pages/home.py", label="Go to Home", icon=":material/home:")
         st.stop()
     return run_id
+
+
+def resume_button(run_id: str, key: str, help: str | None = None) -> None:
+    """Resume: the run goes on from its last finished round; a config it can no longer run is reported."""
+    if st.button("Resume", key=key, icon=":material/play_arrow:", help=help):
+        try:
+            jobs().resume(run_id)
+        except ConfigError as exc:
+            st.error(f"This run cannot be resumed: {exc}")
+        else:
+            st.rerun()
 
 
 def rounds(run_id: str) -> list[dict]:

@@ -9,10 +9,9 @@ from __future__ import annotations
 import streamlit as st
 
 from alcore import export, figures, views
-from alcore.config import ConfigError
 from alcore.oracle import LabelBook, LabelQueue
 from alcore.summary import strategy_curves
-from pages.common import REFRESH_S, jobs, require_run, store, via_entrypoint
+from pages.common import REFRESH_S, jobs, require_run, resume_button, store, via_entrypoint
 
 via_entrypoint()
 
@@ -86,13 +85,7 @@ def resume_offer() -> None:
     st.warning(f"This run is not running: {reason}. Labels given so far are kept, and you may go on labeling; "
                "Resume continues the run. (If a terminal's `python -m alcore run` still runs it, it goes on "
                "by itself: do not resume it here too.)")
-    if st.button("Resume", key="label_resume", icon=":material/play_arrow:"):
-        try:
-            jobs().resume(run_id)
-        except ConfigError as exc:
-            st.error(f"This run cannot be resumed: {exc}")
-        else:
-            st.rerun()
+    resume_button(run_id, "label_resume")
 
 
 def agreement_and_curves() -> None:

@@ -8,8 +8,8 @@ from __future__ import annotations
 import streamlit as st
 
 from alcore import figures, views
-from alcore.config import ConfigError
-from pages.common import REFRESH_S, RUN_KEY, jobs, require_run, rounds, store, thumbnails, via_entrypoint
+from pages.common import (REFRESH_S, RUN_KEY, jobs, require_run, resume_button, rounds, store, thumbnails,
+                          via_entrypoint)
 
 via_entrypoint()
 
@@ -32,14 +32,7 @@ if progress.live:
         jobs().cancel(run_id)
         st.toast("Stopping after the current step; finished rounds are kept.")
 elif progress.resumable:
-    if st.button("Resume", key="live_resume", icon=":material/play_arrow:",
-                 help="Continues from the last finished round."):
-        try:
-            jobs().resume(run_id)
-        except ConfigError as exc:
-            st.error(f"This run cannot be resumed: {exc}")
-        else:
-            st.rerun()
+    resume_button(run_id, "live_resume", help="Continues from the last finished round.")
 
 
 records = list(rounds(run_id))

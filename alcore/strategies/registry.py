@@ -1,7 +1,7 @@
 """Strategies registered by name, with a one-line help text and their options."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from alcore.strategies.base import Pool, Selection

@@ -18,6 +18,14 @@ def errors(at) -> list[str]:
     return [e.value for e in at.error]
 
 
+def set_tiny_run(at, **numbers) -> None:
+    """A tiny_cnn finetune run, small enough for a test; `numbers` set further number fields."""
+    for key, value in numbers.items():
+        at.number_input(key=f"setup_{key}").set_value(value)
+    at.selectbox(key="setup_model").set_value("tiny_cnn")
+    at.radio(key="setup_regime").set_value("finetune")
+
+
 def test_every_setting_has_a_labelled_widget_and_the_default_is_valid(open_page):
     at = open_page("pages/setup.py")
     keys = {w.key for kind in ("number_input", "slider", "selectbox", "radio", "text_input", "checkbox",
@@ -92,11 +100,7 @@ def test_a_saved_config_loads_back_and_a_bad_file_is_refused(open_page):
 
 def test_launching_a_tiny_run_opens_its_live_page_which_shows_its_rounds(open_page, jobs, captions):
     at = open_page("pages/setup.py")
-    for key, value in {"setup_synthetic_size": 200, "setup_resolution": 32, "setup_init_size": 20,
-                       "setup_budget": 10, "setup_rounds": 2, "setup_epochs": 1}.items():
-        at.number_input(key=key).set_value(value)
-    at.selectbox(key="setup_model").set_value("tiny_cnn")
-    at.radio(key="setup_regime").set_value("finetune")
+    set_tiny_run(at, synthetic_size=200, resolution=32, init_size=20, budget=10, rounds=2, epochs=1)
     at.run()
     at.button(key="setup_launch").click().run()
     assert not at.exception
@@ -114,11 +118,8 @@ def test_the_real_folder_is_checked_and_a_run_on_it_shows_its_x_rays(open_page, 
     at = open_page("pages/setup.py")
     at.radio(key="setup_source").set_value("folder").run()
     at.text_input(key="setup_path").set_value(str(shared_data / "chest_xray"))
-    for key, value in {"setup_resolution": 32, "setup_init_size": 20, "setup_budget": 10, "setup_rounds": 1,
-                       "setup_epochs": 1}.items():
-        at.number_input(key=key).set_value(value)
-    at.selectbox(key="setup_model").set_value("tiny_cnn")
-    at.radio(key="setup_regime").set_value("finetune").run()
+    set_tiny_run(at, resolution=32, init_size=20, budget=10, rounds=1, epochs=1)
+    at.run()
     at.button(key="setup_check").click().run()
     assert any("images in the train pool" in s.value for s in at.success) and not at.error
     at.button(key="setup_launch").click().run()
@@ -140,11 +141,7 @@ def test_settings_survive_a_visit_to_another_page(open_page):
 
 def test_several_samplers_and_a_baseline_launch_one_experiment_to_compare(open_page, jobs, store):
     at = open_page("pages/setup.py")
-    for key, value in {"setup_synthetic_size": 200, "setup_resolution": 32, "setup_init_size": 20,
-                       "setup_budget": 10, "setup_rounds": 1, "setup_epochs": 1}.items():
-        at.number_input(key=key).set_value(value)
-    at.selectbox(key="setup_model").set_value("tiny_cnn")
-    at.radio(key="setup_regime").set_value("finetune")
+    set_tiny_run(at, synthetic_size=200, resolution=32, init_size=20, budget=10, rounds=1, epochs=1)
     at.multiselect(key="setup_samplers").set_value(["entropy", "random"])
     at.checkbox(key="setup_baseline").check().run()
     assert any("Launching starts 3 runs in experiment 'exp-" in c.value for c in at.caption)
