@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--experiment", default=None, help="group id for the runs of this launch")
     run.add_argument("--with-baseline", action="store_true",
                      help="add a full-data baseline run (the whole train pool, same recipe) to the experiment")
+    run.add_argument("--no-embeddings", action="store_true",
+                     help="skip the inference only the Embeddings page uses (faster batch runs; same metrics)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
     resume = sub.add_parser("resume", help="continue an interrupted or cancelled run")
@@ -71,6 +73,8 @@ def configs_from_args(args: argparse.Namespace) -> list[ExperimentConfig]:
     changes = {FIELD_OF_FLAG.get(f, f): getattr(args, f) for f in RUN_FLAGS if getattr(args, f) is not None}
     if args.class_weighted is not None:
         changes["class_weighted"] = True
+    if args.no_embeddings:
+        changes["record_embeddings"] = False
     if args.sampler_option:
         changes["sampler_options"] = {**base.sampler_options, **dict(args.sampler_option)}
     base = replace(base, **changes)

@@ -44,6 +44,9 @@ class ExperimentConfig:
     oracle: str = "simulated"
     experiment: str = ""  # group id shared by the runs of one multi-strategy / multi-seed launch
     full_data: bool = False  # baseline: train once on the whole train pool (init/budget/rounds ignored)
+    # False: skip the inference only the Embeddings page uses (labeled rows each round, the final
+    # round's pool pass) and store no layouts; metrics and picks are the same either way
+    record_embeddings: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -130,6 +133,9 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
         problems["weight_decay"] = f"weight_decay must be 0 or more (got {cfg.weight_decay!r})"
     if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool) or cfg.seed < 0:
         problems["seed"] = f"seed must be a whole number, 0 or more (got {cfg.seed!r})"
+    for name in ("class_weighted", "full_data", "record_embeddings"):
+        if not isinstance(getattr(cfg, name), bool):
+            problems[name] = f"{name} must be true or false (got {getattr(cfg, name)!r})"
     share = cfg.synthetic_pneumonia_share
     if not isinstance(share, (int, float)) or not 0.05 <= share <= 0.95:
         problems["synthetic_pneumonia_share"] = f"the PNEUMONIA share must be between 0.05 and 0.95 (got {share!r})"

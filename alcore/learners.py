@@ -53,7 +53,9 @@ class Learner:
     def fit(self, rows: np.ndarray, labels: np.ndarray, seed: int) -> None:
         raise NotImplementedError
 
-    def infer(self, split: str, mc_passes: int = 0, seed: int = 0) -> Inference:
+    def infer(self, split: str, mc_passes: int = 0, seed: int = 0, rows: np.ndarray | None = None) -> Inference:
+        """Probabilities and features of a split. With `rows`, only those rows must be right: the
+        others may hold anything (finetune leaves their features at zero to skip their pass)."""
         raise NotImplementedError
 
 
@@ -76,9 +78,15 @@ class FinetuneLearner(Learner):
         settings.on_batch = lambda done, total: self.progress("train", done, total)
         fit_finetune(self.model, self.images("train")[index], torch.from_numpy(labels), settings, generator)
 
-    def infer(self, split: str, mc_passes: int = 0, seed: int = 0) -> Inference:
-        features = extract_features(self.model, self.images(split), self.device, self.settings.cancel,
-                                    on_batch=lambda d, t: self.progress(f"predict {split}", d, t))
+    def infer(self, split: str, mc_passes: int = 0, seed: int = 0, rows: np.ndarray | None = None) -> Inference:
+        images = self.images(split)
+        extracted = extract_features(self.model, images, self.device, self.settings.cancel, rows=rows,
+                                     on_batch=lambda d, t: self.progress(f"predict {split}", d, t))
+        if rows is None:
+            features = extracted
+        else:  # the head still sees every row, so MC-dropout masks match a whole-split pass
+            features = torch.zeros((len(images), extracted.shape[1]), dtype=extracted.dtype)
+            features[torch.from_numpy(np.asarray(rows, dtype=np.int64))] = extracted
         head = self.model.head
         probs, mc = head_probs(head, features.to(self.device), mc_passes, seed)
         return Inference(probs.cpu().numpy(), features.numpy(), None if mc is None else mc.cpu().numpy())
@@ -122,7 +130,7 @@ class FrozenLearner(Learner):
         fit_head(self.head, self._standardised("train")[torch.from_numpy(rows)], torch.from_numpy(labels), settings,
                  torch.Generator().manual_seed(seed))
 
-    def infer(self, split: str, mc_passes: int = 0, seed: int = 0) -> Inference:
+    def infer(self, split: str, mc_passes: int = 0, seed: int = 0, rows: np.ndarray | None = None) -> Inference:
         probs, mc = head_probs(self.head, self._standardised(split), mc_passes, seed)
         return Inference(probs.numpy(), self.features[split].numpy(), None if mc is None else mc.numpy())
 

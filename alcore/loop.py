@@ -3,6 +3,10 @@
 `run_rounds` yields one RoundResult per finished round. Round r trains on init + r x budget labels,
 so `rounds=10` gives 11 evaluations and the last queried batch is trained on. All randomness of
 round r comes from (seed, r), so a resumed run repeats an uninterrupted one.
+
+With `record_embeddings` off, a round infers only what its query reads (the unlabeled rows, plus
+the labeled ones for strategies that measure distances to them) and the final round infers
+nothing; probabilities of rows not inferred are stored as NaN, and no display layout is stored.
 """
 from __future__ import annotations
 
@@ -94,17 +98,24 @@ def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_lab
         metrics = classification_metrics(test.labels, learner.infer("test").probs)
         eval_seconds = time.perf_counter() - started
 
-        phase(r, "query" if r < cfg.rounds else "snapshot")
-        started = time.perf_counter()
         querying = r < cfg.rounds
-        pool = learner.infer("train", mc_passes=mc_passes if querying else 0, seed=seed)
         unlabeled = np.flatnonzero(~labeled)
         scores = np.full(len(train), np.nan)
+        probs = np.full(len(train), np.nan, dtype=np.float32)
         queried = np.zeros(len(train), dtype=bool)
-        strategy_clusters = None
+        strategy_clusters, pool = None, None
+        started = time.perf_counter()
+        if querying or cfg.record_embeddings:
+            phase(r, "query" if querying else "snapshot")
+            whole_pool = cfg.record_embeddings or strategy.needs_labeled_features
+            pool = learner.infer("train", mc_passes=mc_passes if querying else 0, seed=seed,
+                                 rows=None if whole_pool else unlabeled)
+            inferred = slice(None) if whole_pool else unlabeled
+            probs[inferred] = pool.probs[inferred]
         if querying:
+            labeled_features = pool.features[rows if whole_pool else []]
             view = Pool(probs=pool.probs[unlabeled], features=pool.features[unlabeled],
-                        labeled_features=pool.features[rows], rng=np.random.default_rng([cfg.seed, r]),
+                        labeled_features=labeled_features, rng=np.random.default_rng([cfg.seed, r]),
                         mc_probs=None if pool.mc_probs is None else pool.mc_probs[:, unlabeled],
                         options=cfg.sampler_options)
             selection = registry.query(cfg.sampler, view, cfg.budget)
@@ -118,13 +129,13 @@ def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_lab
             picked = np.empty(0, dtype=np.int64)
         query_seconds = time.perf_counter() - started
 
-        embedding, features_pca, display_clusters = _display_layout(pool.features, seed)
-        arrays = {
-            "ids": train.ids.astype(str), "prob": pool.probs.astype(np.float32), "score": scores,
-            "queried": queried, "labeled": labeled.copy(), "label": train.labels.astype(np.int8),
-            "embedding": embedding, "features_pca": features_pca,
-            "cluster": strategy_clusters if strategy_clusters is not None else display_clusters,
-        }
+        arrays = {"ids": train.ids.astype(str), "prob": probs, "score": scores, "queried": queried,
+                  "labeled": labeled.copy(), "label": train.labels.astype(np.int8)}
+        if cfg.record_embeddings:
+            embedding, features_pca, display_clusters = _display_layout(pool.features, seed)
+            arrays.update(embedding=embedding, features_pca=features_pca, cluster=display_clusters)
+        if strategy_clusters is not None:
+            arrays["cluster"] = strategy_clusters
         per_class = np.bincount(known_labels[rows].clip(0), minlength=2)
         record = {
             "round": r, "n_labeled": int(labeled.sum()),

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -140,10 +141,15 @@ def fit_head(head: nn.Module, features: torch.Tensor, labels: torch.Tensor, sett
 @torch.inference_mode()
 def extract_features(model: BinaryClassifier, images: torch.Tensor, device: torch.device,
                      cancel: threading.Event | None = None, batch_size: int | None = None,
-                     on_batch: Callable[[int, int], None] | None = None) -> torch.Tensor:
-    """Penultimate features (n, d) float32 on the CPU: eval mode, BatchNorm folded into the convolutions,
-    batched (on a CPU, batches sized to the network's largest activation), mixed precision on GPU."""
+                     on_batch: Callable[[int, int], None] | None = None,
+                     rows: np.ndarray | None = None) -> torch.Tensor:
+    """Penultimate features (n, d) float32 on the CPU of `images` (or of images[rows], in that order):
+    eval mode, BatchNorm folded into the convolutions, batched (on a CPU, batches sized to the
+    network's largest activation), mixed precision on GPU."""
     model.eval()
+    if rows is not None:
+        index = torch.from_numpy(np.asarray(rows, dtype=np.int64)).to(images.device)
+        images = _RowView(images, index)
     out = torch.empty((len(images), model.feature_dim), dtype=torch.float32)
     if not len(images):
         return out
@@ -161,6 +167,19 @@ def extract_features(model: BinaryClassifier, images: torch.Tensor, device: torc
         if on_batch:
             on_batch(i + 1, total)
     return out
+
+
+class _RowView:
+    """images[index] gathered one slice at a time, so a subset is never copied whole."""
+
+    def __init__(self, images: torch.Tensor, index: torch.Tensor):
+        self.images, self.index = images, index
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, part: slice) -> torch.Tensor:
+        return self.images[self.index[part]]
 
 
 @torch.inference_mode()

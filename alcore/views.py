@@ -139,13 +139,20 @@ def _npz(path: str, mtime_ns: int) -> dict[str, np.ndarray]:
     return read_npz(Path(path))
 
 
+def records_embeddings(store: RunStore, run_id: str) -> bool:
+    """Whether the run stores each round's layout (runs from before the setting always did)."""
+    return store.load_config(run_id).get("record_embeddings", True) is not False
+
+
 def round_frame(store: RunStore, run_id: str, round_index: int) -> pd.DataFrame:
-    """The train pool at one round: id, PCA x/y, cluster, label, p(PNEUMONIA), score, status."""
+    """The train pool at one round: id, PCA x/y, cluster, label, p(PNEUMONIA), score, status.
+    x/y are NaN and cluster -1 where the run recorded no embeddings."""
     a = round_arrays(store, run_id, round_index)
     status = np.where(a["queried"], "queried", np.where(a["labeled"], "labeled", "unlabeled"))
     labels = a["label"].astype(int)
+    xy = a["embedding"] if "embedding" in a else np.full((len(a["ids"]), 2), np.nan, np.float32)
     return pd.DataFrame({
-        "id": a["ids"], "x": a["embedding"][:, 0], "y": a["embedding"][:, 1], "cluster": a["cluster"],
+        "id": a["ids"], "x": xy[:, 0], "y": xy[:, 1], "cluster": a.get("cluster", np.full(len(a["ids"]), -1)),
         "label": np.where(labels < 0, "unknown", np.array(CLASS_NAMES)[labels.clip(0)]),
         "prob": a["prob"].astype(float), "score": a["score"].astype(float), "status": status,
     })

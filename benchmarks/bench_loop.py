@@ -5,7 +5,10 @@
 The reference protocol: 100 initial labels (random, seed 0) + 90 per round, finetune regime,
 resnet18 (weights auto: ImageNet when cached, else random init), 128 px, 3 rounds, 1 epoch,
 entropy. Our side is the real engine (create_run / execute_run into a temporary results folder,
-with a cold decode cache in a temporary ALCORE_CACHE). The naive side, with the same network,
+with a cold decode cache in a temporary ALCORE_CACHE), headless like the naive side:
+record_embeddings off (`--no-embeddings`), so neither infers images for the Embeddings page; one
+more run of ours with embeddings recorded (the dashboard's default) shows what that display costs.
+The naive side, with the same network,
 initial weights, initial labeled set and settings, is the common approach: torchvision
 ImageFolder + DataLoader (Grayscale(3) / Resize / ToTensor / Normalize, 2 workers) decoding and
 resizing every JPEG on every pass; it retrains each round from the same initial weights,
@@ -146,6 +149,14 @@ def ours_worker(job: dict) -> dict:
         def refuse(*args, **kwargs):
             raise RuntimeError("feature cache is cold")
         learners.extract_features = refuse
+    inferred = []  # images per inference pass
+    extract = learners.extract_features
+
+    def counted(model, images, *args, rows=None, **kwargs):
+        inferred.append(len(images) if rows is None else len(rows))
+        return extract(model, images, *args, rows=rows, **kwargs)
+
+    learners.extract_features = counted
     store = RunStore(job["results"])
     cfg = ExperimentConfig(**job["config"])
     cpu0 = cpu_seconds()
@@ -163,7 +174,7 @@ def ours_worker(job: dict) -> dict:
              "query": sum(r["query_seconds"] for r in rounds), "display": display.seconds}
     sizes = config["split_sizes"]
     passes = None if cfg.regime != "finetune" else {"train": cfg.epochs * sum(r["n_labeled"] for r in rounds),
-              "infer": len(rounds) * (sizes["train"] + sizes["test"])}  # every round: test + whole pool
+                                                    "infer": sum(inferred)}
     return {"wall": wall, "cpu": cpu_seconds() - cpu0, "compute": COMPUTE.seconds, "parts": parts,
             "peak_mib": PeakMemory.peak_self_mib(), "peak_children_mib": memory.peak_with_children_kib / 1024,
             "n_images": sum(sizes.values()), "initial_ids": config["initial_ids"], "passes": passes,
@@ -452,6 +463,8 @@ def main() -> int:
     parser.add_argument("--limit-pool", type=int, default=0, help="stratified subset of the train pool (0: all)")
     parser.add_argument("--variants", default="ab", help="a: 1400x1100 JPEGs, b: 224 px JPEGs")
     parser.add_argument("--quick", action="store_true", help="smoke run: --limit-pool 1000, 2 rounds")
+    parser.add_argument("--embeddings-variant", default="b", choices=("a", "b", "none"),
+                        help="also time ours with embeddings recorded (the dashboard's default) on this variant")
     parser.add_argument("--skip-frozen", action="store_true")
     parser.add_argument("--frozen-cold", action="store_true",
                         help="also time the frozen run from a cold cache (decode + features: minutes)")
@@ -516,7 +529,7 @@ def main() -> int:
 
         config = dict(model=args.model, weights=args.weights, regime="finetune", resolution=args.resolution,
                       sampler=args.sampler, init_size=args.init, budget=args.budget, rounds=args.rounds,
-                      epochs=args.epochs, batch_size=32, seed=args.seed, device="cpu")
+                      epochs=args.epochs, batch_size=32, seed=args.seed, device="cpu", record_embeddings=False)
         summary = []
         for variant in "ab":
             if variant not in folders:
@@ -545,6 +558,15 @@ def main() -> int:
                            f"cpu-seconds ratio {cpu_ratio:.2f}x")
             summary.append(f"{VARIANT_NAMES[variant]}: compute share of our wall {share:.1%} "
                            f"(target >= {TARGET_COMPUTE_SHARE:.0%}) {mark(share >= TARGET_COMPUTE_SHARE)}")
+            if variant == args.embeddings_variant:
+                shown = run_worker("ours", {"config": {**config, "data": str(folders[variant]), "record_embeddings": True},
+                                            "results": str(scratch / f"results-{variant}-emb")},
+                                   {"ALCORE_CACHE": str(cache)})
+                shutil.rmtree(cache, ignore_errors=True)
+                show_run("ours+e", shown)
+                if "error" not in shown:
+                    summary.append(f"{VARIANT_NAMES[variant]}: with embeddings recorded (the dashboard's default) "
+                                   f"naive / ours {naive['wall'] / shown['wall']:.2f}x (no target: it does more work)")
 
         if not args.skip_frozen:
             print("\n## frozen regime: efficientnet_lite0, 224 px, 10 rounds, entropy")

@@ -38,6 +38,12 @@ def embedding_view() -> None:
     if not records:
         st.info("No finished round yet; the pool appears here after the first one.")
         return
+    if not views.records_embeddings(store(), run_id):
+        st.info("This run was recorded without embeddings (`record_embeddings` off, `--no-embeddings` on the "
+                "command line), which skips the passes only this page needs. Its curves, queried images and "
+                "labels are on the other pages; to see its pool here, launch it again with "
+                "**Record embeddings** ticked on Setup.", icon=":material/visibility_off:")
+        return
     latest = records[-1]["round"]
     follow_latest(latest)
     pick_round, pick_projection, pick_color = st.columns([3, 1, 2])

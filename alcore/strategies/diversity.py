@@ -31,7 +31,7 @@ def pca_kmeans(pool: Pool, budget: int) -> Selection:
 
 @register("coreset", "Prefers images farthest from everything labeled or already picked (k-center "
           "greedy core-set), so the labels cover the whole feature space.",
-          options=(SUBSAMPLE,), family="diversity")
+          options=(SUBSAMPLE,), family="diversity", needs_labeled_features=True)
 @subsampled
 def coreset(pool: Pool, budget: int) -> Selection:
     """Scores are each row's distance to its nearest labeled image (NaN with no labeled set)."""
@@ -48,7 +48,7 @@ def coreset(pool: Pool, budget: int) -> Selection:
           "clusters no label covers yet (TypiClust): representative picks, strong with few labels.",
           options=(Option("max_clusters", 500, "upper bound on the K-Means clusters "
                           "(labeled + budget by default)", minimum=1), SUBSAMPLE),
-          family="diversity")
+          family="diversity", needs_labeled_features=True)
 @subsampled
 def typiclust(pool: Pool, budget: int) -> Selection:
     """Scores are typicality within the row's cluster: 1 / mean distance to its 20 nearest neighbours."""

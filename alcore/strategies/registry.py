@@ -26,6 +26,7 @@ class StrategyInfo:
     aliases: tuple[str, ...] = ()
     needs_mc: bool = False  # asks the loop for MC-dropout passes (Pool.mc_probs)
     family: str = "uncertainty"
+    needs_labeled_features: bool = False  # reads Pool.labeled_features (else they may be left empty)
 
     def option_values(self, given: dict[str, Any]) -> dict[str, Any]:
         return {o.name: given.get(o.name, o.default) for o in self.options}
@@ -36,9 +37,10 @@ _ALIASES: dict[str, str] = {}
 
 
 def register(name: str, help: str, *, options: tuple[Option, ...] = (), aliases: tuple[str, ...] = (),
-             needs_mc: bool = False, family: str = "uncertainty") -> Callable[[StrategyFn], StrategyFn]:
+             needs_mc: bool = False, family: str = "uncertainty",
+             needs_labeled_features: bool = False) -> Callable[[StrategyFn], StrategyFn]:
     def wrap(fn: StrategyFn) -> StrategyFn:
-        _REGISTRY[name] = StrategyInfo(name, fn, help, options, aliases, needs_mc, family)
+        _REGISTRY[name] = StrategyInfo(name, fn, help, options, aliases, needs_mc, family, needs_labeled_features)
         for alias in aliases:
             _ALIASES[alias] = name
         return fn

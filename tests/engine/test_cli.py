@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from alcore.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,3 +53,11 @@ def test_resume_refuses_a_finished_run(tmp_path):
         assert "only interrupted, cancelled or failed runs can be resumed" in str(exc)
     else:
         raise AssertionError("a finished run was resumed")
+
+
+def test_no_embeddings_flag_records_no_layouts(tmp_path):
+    assert main(["--out", str(tmp_path), "run", *TINY, "--no-embeddings"]) == 0
+    (run,) = [p for p in tmp_path.iterdir() if (p / "config.json").is_file()]
+    assert json.loads((run / "config.json").read_text())["record_embeddings"] is False
+    with np.load(run / "rounds" / "round_000.npz") as arrays:
+        assert "embedding" not in arrays.files and "prob" in arrays.files

@@ -150,3 +150,50 @@ def test_a_run_of_another_live_process_is_not_marked_interrupted(tmp_path):
         assert store.mark_interrupted(live_run_ids=set()) == [run_id]
     finally:
         other.kill()
+
+
+@pytest.fixture
+def inferred_rows(monkeypatch):
+    """How many train-split rows each finetune pool pass pushes through the network."""
+    import alcore.learners as learners
+    counts = []
+    real = learners.extract_features
+
+    def counting(model, images, *args, rows=None, **kwargs):
+        counts.append(len(images) if rows is None else len(rows))
+        return real(model, images, *args, rows=rows, **kwargs)
+
+    monkeypatch.setattr(learners, "extract_features", counting)
+    return counts
+
+
+def test_without_embeddings_only_the_unlabeled_rows_are_inferred(tmp_path, inferred_rows):
+    store = RunStore(tmp_path)
+    run_id, status = run(store, tiny(record_embeddings=False))
+    assert status.state == "done", status.error
+    sizes = store.load_config(run_id)["resolved"]["split_sizes"]
+    train, test = sizes["train"], sizes["test"]
+    # round 0: test + 180 unlabeled; round 1: test + 170; round 2 (no query): test only
+    assert inferred_rows == [test, train - 20, test, train - 30, test]
+    for r in (0, 1):
+        arrays = store.load_round_arrays(run_id, r)
+        assert "embedding" not in arrays and "features_pca" not in arrays and "cluster" not in arrays
+        assert np.isnan(arrays["prob"][arrays["labeled"]]).all()
+        assert np.isfinite(arrays["prob"][~arrays["labeled"]]).all()
+    assert np.isnan(store.load_round_arrays(run_id, 2)["prob"]).all()
+
+
+@pytest.mark.parametrize("sampler, labeled_rows_inferred", [("coreset", True), ("bald", False)])
+def test_without_embeddings_the_picks_are_the_same(tmp_path, inferred_rows, sampler, labeled_rows_inferred):
+    """coreset measures distances to the labeled images, so they are still inferred; BALD's
+    MC-dropout masks must not depend on which rows were inferred."""
+    store = RunStore(tmp_path)
+    picks = {}
+    for record in (True, False):
+        inferred_rows.clear()
+        run_id, status = run(store, tiny(sampler=sampler, record_embeddings=record))
+        assert status.state == "done", status.error
+        picks[record] = [sorted(r["queried_ids"]) for r in store.load_rounds(run_id)]
+    train = store.load_config(run_id)["resolved"]["split_sizes"]["train"]
+    assert inferred_rows[1] == (train if labeled_rows_inferred else train - 20)
+    assert picks[True] == picks[False] and picks[True][0]

@@ -55,12 +55,14 @@ def fake_dataset() -> Dataset:
 
 
 def write_run(store: RunStore, *, sampler: str = "entropy", seed: int = 0, rounds: int = 3, state: str = "done",
-              experiment: str = "", full_data: bool = False, error: str = "") -> str:
-    """A run folder as the engine leaves it: `rounds` rounds (the last one only evaluates)."""
+              experiment: str = "", full_data: bool = False, error: str = "", record_embeddings: bool = True) -> str:
+    """A run folder as the engine leaves it: `rounds` rounds (the last one only evaluates); without
+    embeddings, no layouts and no probabilities of labeled rows."""
     if cache.load(FAKE_FINGERPRINT) is None:
         cache.save(fake_dataset())
     cfg = ExperimentConfig(sampler=sampler, seed=seed, init_size=10, budget=10, rounds=rounds - 1,
-                           experiment=experiment, full_data=full_data, synthetic_size=POOL, resolution=16)
+                           experiment=experiment, full_data=full_data, synthetic_size=POOL, resolution=16,
+                           record_embeddings=record_embeddings)
     run_id = store.new_run_id(sampler, seed)
     store.run_dir(run_id).mkdir(parents=True)
     store.write_config(run_id, {"run_id": run_id, **cfg.to_dict(), "resolved": {"data_fingerprint": FAKE_FINGERPRINT}})
@@ -86,6 +88,9 @@ def write_run(store: RunStore, *, sampler: str = "entropy", seed: int = 0, round
                   "embedding": rng.normal(size=(POOL, 2)).astype(np.float32),
                   "features_pca": rng.normal(size=(POOL, 32)).astype(np.float16),
                   "cluster": (np.arange(POOL) % 3).astype(np.int32)}
+        if not record_embeddings:
+            arrays = {k: v for k, v in arrays.items() if k not in ("embedding", "features_pca", "cluster")}
+            arrays["prob"] = np.where(labeled, np.nan, prob).astype(np.float32)
         store.append_round(run_id, record, arrays)
         labeled |= queried
     store.write_status(run_id, RunStatus(state, round=rounds - 1, rounds_total=rounds, n_labeled=int(labeled.sum()),

@@ -24,3 +24,14 @@ def test_umap_projection_is_drawn_and_cached(open_page, make_run, store):
     at.radio(key="emb_projection").set_value("UMAP").run()
     assert not at.exception and at.get("plotly_chart")[0].key == "emb_chart_0_UMAP_cluster"
     assert (store.run_dir(run_id) / "rounds" / "umap_000.npy").is_file()
+
+
+def test_a_run_without_embeddings_says_so_and_its_other_pages_work(open_page, make_run, captions):
+    run_id = make_run(rounds=3, record_embeddings=False)
+    at = open_page("pages/embeddings.py", run=run_id)
+    assert "recorded without embeddings" in at.info[0].value and not at.get("plotly_chart")
+    for page in ("pages/queried.py", "pages/live.py", "pages/compare.py"):
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+    at.switch_page("pages/queried.py").run()
+    assert len(captions(at)) == 10 and captions(at)[0].endswith("round 1")

@@ -11,7 +11,7 @@ FIELD_KEYS = ["setup_source", "setup_synthetic_size", "setup_synthetic_pneumonia
               "setup_regime", "setup_resolution", "setup_weights", "setup_epochs", "setup_head_steps",
               "setup_batch_size", "setup_lr", "setup_weight_decay", "setup_class_weighted", "setup_samplers",
               "setup_init_size", "setup_init_mode", "setup_budget", "setup_rounds", "setup_seed", "setup_seeds",
-              "setup_baseline", "setup_experiment", "setup_device"]
+              "setup_baseline", "setup_experiment", "setup_device", "setup_record_embeddings"]
 
 
 def errors(at) -> list[str]:
@@ -85,10 +85,12 @@ def test_sampler_options_and_their_help_follow_the_chosen_samplers(open_page):
 
 def test_a_saved_config_loads_back_and_a_bad_file_is_refused(open_page):
     at = open_page("pages/setup.py")
-    cfg = ExperimentConfig(sampler="margin", budget=7, rounds=3, lr=0.01, data="/tmp/some.npz")
+    cfg = ExperimentConfig(sampler="margin", budget=7, rounds=3, lr=0.01, data="/tmp/some.npz",
+                           record_embeddings=False)
     at.file_uploader(key="setup_upload").set_value(("c.json", json.dumps(cfg.to_dict()).encode(), "application/json"))
     at.run()
     assert at.multiselect(key="setup_samplers").value == ["margin"]
+    assert at.checkbox(key="setup_record_embeddings").value is False
     assert at.number_input(key="setup_budget").value == 7 and at.number_input(key="setup_lr").value == 0.01
     assert at.radio(key="setup_source").value == "npz" and at.text_input(key="setup_path").value == "/tmp/some.npz"
     at.file_uploader(key="setup_upload").set_value(("bad.json", b'{"budget": 5, "colour": 1}', "application/json"))
@@ -111,6 +113,20 @@ def test_launching_a_tiny_run_opens_its_live_page_which_shows_its_rounds(open_pa
     assert at.main.get("progress")[0].proto.text.startswith("Round 3 of 3 finished · 40 images labeled")
     assert at.get("plotly_chart")[0].key == "live_curves"
     assert len(captions(at)) == 10
+
+
+def test_a_run_launched_without_embeddings_records_none(open_page, jobs, store):
+    at = open_page("pages/setup.py")
+    assert at.checkbox(key="setup_record_embeddings").value is True
+    set_tiny_run(at, synthetic_size=200, resolution=32, init_size=20, budget=10, rounds=1, epochs=1)
+    at.checkbox(key="setup_record_embeddings").uncheck().run()
+    at.button(key="setup_launch").click().run()
+    run_id = at.query_params["run"]
+    assert jobs.wait(run_id, timeout=120).state == "done", jobs.store.read_log(run_id)
+    assert store.load_config(run_id)["record_embeddings"] is False
+    assert "embedding" not in store.load_round_arrays(run_id, 0)
+    at.switch_page("pages/embeddings.py").run()
+    assert "recorded without embeddings" in at.info[0].value
 
 
 @pytest.mark.realdata
