@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from alcore.config import new_experiment_name, experiment_configs  # noqa: F401  (pages call views.experiment_configs)
-from alcore.config import DEVICES, INIT_MODES, MODELS, ORACLES, REGIMES, ConfigError, ExperimentConfig, validate
+from alcore.config import ExperimentConfig
 from alcore.data.base import Dataset
 from alcore.runs import RunStore, atomic_write_bytes, read_npz
 from alcore.summary import rounds_frame
@@ -266,222 +265,8 @@ def original_file(store: RunStore, run_id: str, sample_id: str) -> Path | None:
     return source if source.suffix and source.is_file() else None
 
 
-# --- labeling (human oracle) ------------------------------------------------------------------
-LARGEST_SHOWN = 1024  # px: an original file is shown at most this large on the Label page
-
-
-def label_image(store: RunStore, run_id: str, sample_id: str) -> np.ndarray:
-    """The X-ray a person labels, (H, W) uint8: the original file when it is on disk (its aspect
-    ratio and detail kept), else the decoded array the model sees."""
-    original = original_file(store, run_id, sample_id)
-    if original is None:
-        return images_by_id(store, run_id, [sample_id])[0]
-    return _grayscale(str(original), original.stat().st_mtime_ns)
-
-
-@lru_cache(maxsize=8)
-def _grayscale(path: str, mtime_ns: int) -> np.ndarray:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        im.draft("L", (LARGEST_SHOWN, LARGEST_SHOWN))  # JPEG: decode at a reduced scale
-        im.thumbnail((LARGEST_SHOWN, LARGEST_SHOWN))
-        if not (im.mode == "F" or im.mode.startswith("I")):
-            return np.asarray(im.convert("L"))
-        pixels = np.asarray(im, np.float32)  # 16-bit or float: its own min..max becomes 0..255
-    span = max(float(pixels.max() - pixels.min()), 1e-6)
-    return np.rint((pixels - pixels.min()) * 255 / span).astype(np.uint8)
-
-
-def adjust_image(image: np.ndarray, zoom: float = 1.0, centre: tuple[float, float] = (0.5, 0.5),
-                 level: int = 128, width: int = 256) -> np.ndarray:
-    """Zoom: the crop of 1/zoom of each side around `centre` (x, y as fractions of the image).
-    Window: intensities level - width/2 .. level + width/2 stretched to 0..255 (128/256: unchanged)."""
-    h, w = image.shape[:2]
-    crop_h, crop_w = max(1, round(h / zoom)), max(1, round(w / zoom))
-    top = int(np.clip(round(centre[1] * h - crop_h / 2), 0, h - crop_h))
-    left = int(np.clip(round(centre[0] * w - crop_w / 2), 0, w - crop_w))
-    crop = image[top:top + crop_h, left:left + crop_w].astype(np.float32)
-    low = level - width // 2
-    return np.clip(np.rint((crop - low) * 255 / max(width - 1, 1)), 0, 255).astype(np.uint8)
-
-
-def model_view(store: RunStore, run_id: str, round_index: int, sample_id: str) -> tuple[float, float] | None:
-    """(p(PNEUMONIA), strategy score) of an image queued for round r, from round r - 1 whose model
-    picked it; None for the initial set (no model yet)."""
-    if round_index < 1 or not store.round_path(run_id, round_index - 1).is_file():
-        return None
-    arrays = round_arrays(store, run_id, round_index - 1)
-    hit = np.flatnonzero(arrays["ids"] == sample_id)
-    return (float(arrays["prob"][hit[0]]), float(arrays["score"][hit[0]])) if hit.size else None
-
-
-@dataclass(frozen=True)
-class Agreement:
-    """A person's labels against the true ones, over the labeled images whose truth is known."""
-
-    n: int
-    agreeing: int
-    table: pd.DataFrame  # counts: a row per true class, a column per given label
-
-    @property
-    def share(self) -> float:
-        return self.agreeing / self.n
-
-
-def label_agreement(store: RunStore, run_id: str, answers: dict[str, tuple[str, int]]) -> Agreement | None:
-    """`answers` (LabelBook.answers) against the truth; None when no labeled image has a known one."""
-    images = run_images(store, run_id)
-    counts = np.zeros((2, 2), dtype=int)
-    for sample_id, (answer, _) in answers.items():
-        truth = images.label(sample_id)
-        if answer in CLASS_NAMES and truth >= 0:
-            counts[truth, CLASS_NAMES.index(answer)] += 1
-    if not counts.sum():
-        return None
-    table = pd.DataFrame(counts, index=[f"true {c}" for c in CLASS_NAMES],
-                         columns=[f"labeled {c}" for c in CLASS_NAMES])
-    return Agreement(int(counts.sum()), int(np.trace(counts)), table)
-
-
-def simulated_twin(store: RunStore, run_id: str) -> str | None:
-    """The run of the same experiment and settings whose labels came from the truth, if any."""
-    def settings(config: dict) -> dict:
-        return {k: v for k, v in config.items() if k not in ("run_id", "resolved", "oracle")}
-
-    config = store.load_config(run_id)
-    for other in experiments(store).get(config.get("experiment", ""), []):
-        twin = store.load_config(other)
-        if twin.get("oracle") == "simulated" and settings(twin) == settings(config):
-            return other
-    return None
-
-
-# --- setup -------------------------------------------------------------------------------------
-def gpu_name() -> str | None:
-    import torch
-    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-
-
-@dataclass(frozen=True)
-class PoolFacts:
-    size: int  # images in the train pool
-    labeled: bool  # every one has a true label, so a simulated twin of a human run can answer
-
-
-def pool_facts(cfg: ExperimentConfig) -> PoolFacts:
-    """Decodes (and caches) a folder or .npz; a human run accepts unlabeled images. Raises DataError."""
-    if cfg.data == "synthetic":
-        return PoolFacts(cfg.synthetic_size, True)
-    from alcore.data import load_dataset
-    train = load_dataset(cfg.data, cfg.resolution, seed=cfg.seed, synthetic_size=cfg.synthetic_size,
-                         pneumonia_share=cfg.synthetic_pneumonia_share, allow_unlabeled=cfg.oracle == "human").train
-    return PoolFacts(len(train), bool(np.all(train.labels >= 0)))
-
-
-
-
-def with_twins(configs: list[ExperimentConfig]) -> list[ExperimentConfig]:
-    """Each human-labeled run again with the true labels as its oracle, all in one experiment: the
-    curve the strategy would have drawn had every answer been right."""
-    twins = [replace(cfg, oracle="simulated") for cfg in configs if cfg.oracle == "human" and not cfg.full_data]
-    if not twins:
-        return configs
-    name = configs[0].experiment or new_experiment_name()
-    return [replace(cfg, experiment=name) for cfg in [*configs, *twins]]
-
-
-# --- the Setup page's form: a flat dict of widget values <-> configs ----------------------------
-FORM_FIELDS = tuple(f.name for f in fields(ExperimentConfig)
-                    if f.name not in ("data", "sampler", "sampler_options", "full_data"))
-FORM_CHOICES = {"model": MODELS, "regime": REGIMES, "init_mode": INIT_MODES, "device": DEVICES, "oracle": ORACLES}
-FORM_DEFAULTS = ExperimentConfig()
-
-
-def option_field(sampler: str, option: str) -> str:
-    return f"opt_{sampler}_{option}"
-
-
-def form_values(cfg: ExperimentConfig) -> dict[str, object]:
-    """The form that shows `cfg`: one sampler, one seed, no baseline, a simulated twin of a human run.
-    Also every sampler's options.
-
-    Raises ConfigError for a value no widget can hold (a typo in a loaded file)."""
-    from alcore.strategies import registry
-
-    if not isinstance(cfg.data, str) or not isinstance(cfg.sampler, str) or not registry.is_known(cfg.sampler):
-        raise ConfigError({"sampler": f"sampler must be one of {', '.join(registry.names())}; data must be text"})
-    sampler = registry.canonical(cfg.sampler)
-    known = {o.name for o in registry.get(sampler).options}
-    if not isinstance(cfg.sampler_options, dict) or set(cfg.sampler_options) - known:
-        raise ConfigError({"sampler_options": f"{sampler} takes the options: {', '.join(sorted(known)) or 'none'}"})
-    source = "synthetic" if cfg.data == "synthetic" else "npz" if cfg.data.endswith(".npz") else "folder"
-    form = {name: _form_value(name, getattr(cfg, name), getattr(FORM_DEFAULTS, name)) for name in FORM_FIELDS}
-    form.update(source=source, path="" if source == "synthetic" else cfg.data, samplers=[sampler], seeds=1,
-                baseline=False, twin=True)
-    for info in registry.all_strategies():
-        given = cfg.sampler_options if info.name == sampler else {}
-        form.update({option_field(info.name, o.name): _form_value(o.name, given.get(o.name, o.default), o.default)
-                     for o in info.options})
-    return form
-
-
-def _form_value(name: str, value: object, default: object) -> object:
-    """`value` as the widget of a field with this default holds it, else ConfigError."""
-    if name in FORM_CHOICES and value not in FORM_CHOICES[name]:
-        raise ConfigError({name: f"unknown {name} {value!r}; choose one of: {', '.join(FORM_CHOICES[name])}"})
-    numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
-    if not numeric:
-        if type(value) is not type(default):
-            raise ConfigError({name: f"{name} must be {type(default).__name__} (got {value!r})"})
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-            isinstance(default, int) and not float(value).is_integer()):
-        raise ConfigError({name: f"{name} must be a {type(default).__name__} number (got {value!r})"})
-    return type(default)(value)
-
-
-def form_configs(form: dict[str, object]) -> tuple[ExperimentConfig, list[ExperimentConfig]]:
-    """The form's own config (its first sampler and seed: what Save writes) and the runs Launch starts."""
-    from alcore.strategies import registry
-
-    samplers = {name: {o.name: form[option_field(name, o.name)] for o in registry.get(name).options
-                       if form[option_field(name, o.name)] != o.default}
-                for name in form["samplers"]}
-    first = next(iter(samplers), "")
-    data = "synthetic" if form["source"] == "synthetic" else str(form["path"]).strip()
-    base = ExperimentConfig(data=data, sampler=first, sampler_options=samplers.get(first, {}),
-                            **{name: form[name] for name in FORM_FIELDS})
-    seeds = form["seeds"] if _positive_int(form["seeds"]) else 1
-    return base, experiment_configs(base, samplers, seeds, bool(form["baseline"]), base.experiment.strip())
-
-
-def form_problems(form: dict[str, object], base: ExperimentConfig, configs: list[ExperimentConfig],
-                  data_check: int | str | None) -> dict[str, str]:
-    """{field: message} for everything that stops a launch. `data_check` is a folder's or .npz's
-    pool size, or what is wrong with it, once checked; a sampler's options are 'sampler_options.<name>'."""
-    problems: dict[str, str] = {}
-    if not form["samplers"]:
-        problems["sampler"] = "choose at least one sampler"
-    if not _positive_int(form["seeds"]):
-        problems["seeds"] = f"the number of seeds must be 1 or more (got {form['seeds']})"
-    if isinstance(data_check, str):
-        problems["data"] = data_check
-    pool = data_check if isinstance(data_check, int) else None
-    if base.data == "synthetic" and _positive_int(base.synthetic_size):
-        pool = base.synthetic_size
-    for cfg in configs or [base]:  # no sampler chosen: still check everything else
-        for name, message in validate(cfg, pool).items():
-            problems.setdefault(f"sampler_options.{cfg.sampler}" if name == "sampler_options" else name, message)
-    return problems
-
-
-def _positive_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
 # --- comparison --------------------------------------------------------------------------------
-IGNORED_IN_SERIES = {"run_id", "seed", "experiment", "resolved", "sampler", "full_data"}
+IGNORED_IN_SERIES = {"run_id", "seed", "experiment", "resolved", "sampler", "full_data", "record_embeddings"}
 
 
 def comparison_frame(store: RunStore, run_ids: list[str]) -> pd.DataFrame:

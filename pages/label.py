@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alcore import export, figures, views
+from alcore import export, figures, label_view, views
 from alcore.oracle import LabelBook, LabelQueue
 from alcore.summary import strategy_curves
 from pages.common import REFRESH_S, jobs, require_run, resume_button, store, via_entrypoint
@@ -62,10 +62,10 @@ def label_one(queue: LabelQueue, pending: list[str]) -> None:
                           help="The grey values spread over black..white: narrower gives more contrast.")
         if st.toggle("Show model prediction", key="label_show_prediction",
                      help="Hidden by default, so that the model does not sway your answer."):
-            view = views.model_view(store(), run_id, queue.round, sample_id)
+            view = label_view.model_view(store(), run_id, queue.round, sample_id)
             st.markdown("No model yet: the initial images are labeled before the first training." if view is None
                         else f"p(PNEUMONIA) = **{view[0]:.2f}** · {config['sampler']} score **{view[1]:.3g}**")
-    image = views.adjust_image(views.label_image(store(), run_id, sample_id), zoom, centre, level, width)
+    image = label_view.adjust_image(label_view.label_image(store(), run_id, sample_id), zoom, centre, level, width)
     picture.image(image, width=720, alt="X-ray to label")
 
 
@@ -89,14 +89,14 @@ def resume_offer() -> None:
 
 
 def agreement_and_curves() -> None:
-    agreement = views.label_agreement(store(), run_id, book.answers())
+    agreement = label_view.label_agreement(store(), run_id, book.answers())
     if agreement is not None:
         share, table = st.columns([1, 2])
         share.metric("Agreement with the true labels", f"{agreement.share:.0%}",
                      help="Over your NORMAL / PNEUMONIA labels of images whose true label is known.")
         share.caption(f"{agreement.agreeing} of {agreement.n} labels match.")
         table.dataframe(agreement.table, key="label_agreement")
-    twin = views.simulated_twin(store(), run_id)
+    twin = label_view.simulated_twin(store(), run_id)
     frame = views.comparison_frame(store(), [run_id, twin]) if twin else None
     if frame is not None and frame.run_id.nunique() == 2:
         st.plotly_chart(figures.compare_figure(strategy_curves(frame, CURVE_METRIC), CURVE_METRIC),

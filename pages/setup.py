@@ -1,6 +1,6 @@
 """Setup: every setting of a run, checked as you type; several samplers × seeds make an experiment.
 
-Widget values live under "setup_<field>" keys (alcore.views maps that form to configs), mirrored
+Widget values live under "setup_<field>" keys (alcore.setup_form maps that form to configs), mirrored
 in "setup_saved" so they survive a visit to another page (Streamlit drops undrawn widgets' state).
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 
 import streamlit as st
 
-from alcore import views
+from alcore import setup_form
 from alcore.config import DEVICES, INIT_MODES, MODELS, ORACLES, REGIMES, ConfigError, ExperimentConfig
 from alcore.data import DataError
 from alcore.strategies import registry
@@ -37,7 +37,7 @@ def load_uploaded() -> None:
         values = json.loads(upload.getvalue())
         if not isinstance(values, dict):
             raise ConfigError({"config": "the file must hold a JSON object of settings"})
-        loaded = views.form_values(ExperimentConfig.from_dict(
+        loaded = setup_form.form_values(ExperimentConfig.from_dict(
             {k: v for k, v in values.items() if k not in ("run_id", "resolved")}))
         st.session_state[key("saved")].update(loaded)
         st.session_state.update({key(name): value for name, value in loaded.items()})
@@ -49,7 +49,7 @@ def load_uploaded() -> None:
 
 def current_form() -> dict:
     """The form's values; those of widgets not drawn on the last run come back from setup_saved."""
-    saved = st.session_state.setdefault(key("saved"), views.form_values(views.FORM_DEFAULTS))
+    saved = st.session_state.setdefault(key("saved"), setup_form.form_values(setup_form.FORM_DEFAULTS))
     for name, value in saved.items():
         st.session_state.setdefault(key(name), value)
     saved.update({name: st.session_state[key(name)] for name in saved})
@@ -60,20 +60,20 @@ def check_data(cfg: ExperimentConfig) -> None:
     """Decode (and cache) a folder or .npz once; remember its pool facts or what is wrong with it."""
     with st.spinner(f"Reading {cfg.data} at {cfg.resolution} px (cached for the run)…"):
         try:
-            result: views.PoolFacts | str = views.pool_facts(cfg)
+            result: setup_form.PoolFacts | str = setup_form.pool_facts(cfg)
         except (DataError, OSError, ValueError) as exc:  # unreadable files too: a message, never a traceback
             result = str(exc)
     st.session_state.setdefault(key("data_checks"), {})[(cfg.data, cfg.resolution, cfg.seed, cfg.oracle)] = result
 
 
-def checked_facts(cfg: ExperimentConfig) -> views.PoolFacts | str | None:
+def checked_facts(cfg: ExperimentConfig) -> setup_form.PoolFacts | str | None:
     return st.session_state.get(key("data_checks"), {}).get((cfg.data, cfg.resolution, cfg.seed, cfg.oracle))
 
 
 def data_check(cfg: ExperimentConfig) -> int | str | None:
     """The pool size or what is wrong with the data, once checked."""
     facts = checked_facts(cfg)
-    return facts.size if isinstance(facts, views.PoolFacts) else facts
+    return facts.size if isinstance(facts, setup_form.PoolFacts) else facts
 
 
 def labels_known(cfg: ExperimentConfig) -> bool:
@@ -83,9 +83,9 @@ def labels_known(cfg: ExperimentConfig) -> bool:
 
 def planned_runs(form: dict) -> tuple[ExperimentConfig, list[ExperimentConfig]]:
     """The form's own config and the runs Launch starts: simulated twins too, when wanted and possible."""
-    base, configs = views.form_configs(form)
+    base, configs = setup_form.form_configs(form)
     if base.oracle == "human" and form["twin"] and labels_known(base):
-        configs = views.with_twins(configs)
+        configs = setup_form.with_twins(configs)
     return base, configs
 
 
@@ -96,7 +96,7 @@ def flag(name: str) -> None:
 
 form = current_form()
 base, configs = planned_runs(form)
-problems = views.form_problems(form, base, configs, data_check(base))
+problems = setup_form.form_problems(form, base, configs, data_check(base))
 
 st.title("Set up a run")
 st.subheader("Data")
@@ -107,7 +107,7 @@ left.radio("Oracle", ORACLES, format_func=ORACLE_NAMES.get, key="setup_oracle",
                 "a folder of images without class folders is then accepted.")
 flag("oracle")
 if base.oracle == "human":
-    unlabeled = not labels_known(base) and isinstance(checked_facts(base), views.PoolFacts)
+    unlabeled = not labels_known(base) and isinstance(checked_facts(base), setup_form.PoolFacts)
     left.checkbox("Also run a simulated twin with the true labels", key="setup_twin", disabled=unlabeled,
                   help="The same run answered by the true labels, in the same experiment: the Label page and "
                        "Compare show its learning curve next to yours. Only for data whose every image has a "
@@ -166,7 +166,7 @@ for name in st.session_state.setup_samplers:
     st.caption(f"**{name}**: {info.help}")
     if info.options:
         for col, option in zip(st.columns(len(info.options) + 1), info.options):
-            col.number_input(f"{name}: {option.name}", key=key(views.option_field(name, option.name)),
+            col.number_input(f"{name}: {option.name}", key=key(setup_form.option_field(name, option.name)),
                              help=option.help)
         flag(f"sampler_options.{name}")
 with st.expander("What each sampler does"):
@@ -193,7 +193,7 @@ cols[3].text_input("Experiment name", key="setup_experiment", placeholder="autom
 for col, name in zip(cols, ("seed", "seeds")):
     with col:
         flag(name)
-gpu = views.gpu_name()
+gpu = setup_form.gpu_name()
 cols = st.columns(2)
 cols[0].selectbox("Device", DEVICES, key="setup_device", help="auto uses the GPU when there is one.")
 with cols[0]:
@@ -216,7 +216,7 @@ if launch.button("Launch", type="primary", key="setup_launch", disabled=bool(pro
     if needs_check:
         check_data(base)
         base, configs = planned_runs(form)  # the check may have found whether a twin can run
-        problems = views.form_problems(form, base, configs, data_check(base))
+        problems = setup_form.form_problems(form, base, configs, data_check(base))
     if problems:
         st.rerun()  # the data's problems are now flagged next to their fields
     run_ids = [jobs().launch(cfg) for cfg in configs]

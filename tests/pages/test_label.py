@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image
 
 import alcore.jobs
-from alcore import views
+from alcore import label_view
 from alcore.config import ExperimentConfig
 from alcore.oracle import LabelBook
 
@@ -129,7 +129,7 @@ def test_launching_a_human_run_opens_the_label_page_with_a_simulated_twin_to_com
     at.button(key="setup_launch").click().run()
     assert not at.exception and at.title[0].value == "Label X-rays"
     run_id = at.query_params["run"]
-    twin = views.simulated_twin(store, run_id)
+    twin = label_view.simulated_twin(store, run_id)
     configs = [ExperimentConfig.from_json(store.run_dir(r) / "config.json") for r in (run_id, twin)]
     assert [c.oracle for c in configs] == ["human", "simulated"] and configs[0].experiment == configs[1].experiment
     assert jobs.wait(twin, timeout=120).state == "done", store.read_log(twin)
@@ -151,10 +151,10 @@ def test_a_simulated_run_has_nothing_to_label(open_page, make_run):
 
 def test_zoom_crops_around_the_centre_and_the_window_stretches_the_grey_values():
     image = np.arange(100, dtype=np.uint8).reshape(10, 10)
-    assert np.array_equal(views.adjust_image(image), image)  # the defaults change nothing
-    assert np.array_equal(views.adjust_image(image, zoom=2), image[2:7, 2:7])
-    assert np.array_equal(views.adjust_image(image, zoom=2, centre=(0, 1)), image[5:, :5])
-    windowed = views.adjust_image(image, level=50, width=21)  # 40..60 -> 0..255
+    assert np.array_equal(label_view.adjust_image(image), image)  # the defaults change nothing
+    assert np.array_equal(label_view.adjust_image(image, zoom=2), image[2:7, 2:7])
+    assert np.array_equal(label_view.adjust_image(image, zoom=2, centre=(0, 1)), image[5:, :5])
+    windowed = label_view.adjust_image(image, level=50, width=21)  # 40..60 -> 0..255
     assert windowed[0, 0] == 0 and windowed[5, 0] == 128 and windowed[9, 9] == 255
 
 
@@ -163,7 +163,7 @@ def test_an_original_file_is_shown_in_grayscale_and_at_most_1024_px(tmp_path, mo
     deep = (np.arange(300 * 400) * 7 % 65536).astype(np.uint16).reshape(300, 400)
     Image.fromarray(deep).save(tmp_path / "deep.png")
     for name, shape in (("wide.png", (512, 1024)), ("deep.png", (300, 400))):
-        monkeypatch.setattr(views, "original_file", lambda store, run_id, sample_id: tmp_path / name)
-        image = views.label_image(None, "a-run", "an-image")
+        monkeypatch.setattr(label_view, "original_file", lambda store, run_id, sample_id: tmp_path / name)
+        image = label_view.label_image(None, "a-run", "an-image")
         assert image.shape == shape and image.dtype == np.uint8
     assert image.min() == 0 and image.max() == 255  # 16 bits: their own range spread over 0..255

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alcore import views
-from alcore.config import ConfigError, ExperimentConfig
+from alcore import setup_form, views
+from alcore.config import ConfigError, ExperimentConfig, experiment_configs
 from alcore.jobs import JobManager
 
 
@@ -59,13 +59,13 @@ def test_thumbnails_come_from_the_decoded_cache_by_id(store, make_run):
 
 
 def test_experiment_configs_cross_samplers_and_seeds_and_add_the_baseline():
-    configs = views.experiment_configs(ExperimentConfig(seed=5), {"entropy": {}, "bald": {"mc_passes": 4}},
+    configs = experiment_configs(ExperimentConfig(seed=5), {"entropy": {}, "bald": {"mc_passes": 4}},
                                        seeds=2, baseline=True)
     assert [(c.sampler, c.seed, c.full_data) for c in configs] == [
         ("entropy", 5, False), ("entropy", 6, False), ("bald", 5, False), ("bald", 6, False), ("random", 5, True)]
     assert configs[2].sampler_options == {"mc_passes": 4}
     assert len({c.experiment for c in configs}) == 1 and configs[0].experiment
-    assert views.experiment_configs(ExperimentConfig(), {"entropy": {}}, 1, False)[0].experiment == ""
+    assert experiment_configs(ExperimentConfig(), {"entropy": {}}, 1, False)[0].experiment == ""
 
 
 def test_comparison_series_average_only_runs_that_differ_in_seed(store, make_run):
@@ -82,10 +82,10 @@ def test_comparison_series_average_only_runs_that_differ_in_seed(store, make_run
 def test_the_setup_form_shows_a_config_and_gives_it_back():
     cfg = ExperimentConfig(data="/data/xrays", sampler="bald", sampler_options={"mc_passes": 8}, budget=7, lr=0.01,
                            experiment="mine")
-    form = views.form_values(cfg)
+    form = setup_form.form_values(cfg)
     assert (form["source"], form["path"], form["samplers"], form["opt_bald_mc_passes"]) == \
         ("folder", "/data/xrays", ["bald"], 8)
-    base, configs = views.form_configs(form)
+    base, configs = setup_form.form_configs(form)
     assert base == cfg and configs == [cfg]
 
 
@@ -93,17 +93,17 @@ def test_the_setup_form_refuses_values_no_widget_can_hold():
     for bad in (ExperimentConfig(budget="ten"), ExperimentConfig(model="vgg"), ExperimentConfig(sampler="nope"),
                 ExperimentConfig(sampler_options={"colour": 1}), ExperimentConfig(init_size=2.5)):
         with pytest.raises(ConfigError):
-            views.form_values(bad)
-    assert views.form_values(ExperimentConfig(lr=1))["lr"] == 1.0  # an int where a float goes is fine
+            setup_form.form_values(bad)
+    assert setup_form.form_values(ExperimentConfig(lr=1))["lr"] == 1.0  # an int where a float goes is fine
 
 
 def test_form_problems_check_the_pool_and_every_run_of_the_experiment():
-    form = {**views.form_values(ExperimentConfig()), "samplers": ["entropy", "bald"], "opt_bald_mc_passes": 1,
+    form = {**setup_form.form_values(ExperimentConfig()), "samplers": ["entropy", "bald"], "opt_bald_mc_passes": 1,
             "budget": 500, "seeds": 0}
-    base, configs = views.form_configs(form)
-    problems = views.form_problems(form, base, configs, None)
+    base, configs = setup_form.form_configs(form)
+    problems = setup_form.form_problems(form, base, configs, None)
     assert set(problems) == {"seeds", "budget", "sampler_options.bald"}
-    folder = {**views.form_values(ExperimentConfig(data="/nowhere/folder"))}
-    base, configs = views.form_configs(folder)
-    assert "data path not found" in views.form_problems(folder, base, configs, None)["data"]
-    assert views.form_problems(folder, base, configs, "only NORMAL images")["data"] == "only NORMAL images"
+    folder = {**setup_form.form_values(ExperimentConfig(data="/nowhere/folder"))}
+    base, configs = setup_form.form_configs(folder)
+    assert "data path not found" in setup_form.form_problems(folder, base, configs, None)["data"]
+    assert setup_form.form_problems(folder, base, configs, "only NORMAL images")["data"] == "only NORMAL images"
