@@ -200,7 +200,7 @@ with cols[0]:
     flag("device")
 cols[1].checkbox("Record embeddings (for the Embeddings page)", key="setup_record_embeddings",
                  help="Off: each round infers only the images its strategy reads and the last round infers "
-                      "none, so finetune runs take about a fifth less time; the metrics and picks are the "
+                      "none, so finetune runs take about a quarter less time; the metrics and picks are the "
                       "same, but the Embeddings page has nothing to show.")
 st.caption(f"GPU: {gpu}" if gpu else "No CUDA GPU is visible: runs use the CPU.")
 
