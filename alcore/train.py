@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from alcore.inference import GPU_BATCH, cpu_inference_batch, fused_for_inference
+from alcore.inference import GPU_BATCH, cpu_inference_batch, inference_network
 from alcore.models import BinaryClassifier
 
 HEAD_BATCH = 256  # rows per head step in the frozen regime: bounded cost however many labels
@@ -153,8 +153,7 @@ def extract_features(model: BinaryClassifier, images: torch.Tensor, device: torc
     out = torch.empty((len(images), model.feature_dim), dtype=torch.float32)
     if not len(images):
         return out
-    example = model.preprocess(images[:2].to(device))
-    network = nn.Sequential(model.preprocess, fused_for_inference(model.backbone, example))
+    network = inference_network(model.preprocess, model.backbone, images[:2].to(device))
     network.to(device, memory_format=torch.channels_last)
     if batch_size is None:
         batch_size = GPU_BATCH if device.type == "cuda" else cpu_inference_batch(network, images[:1].to(device))

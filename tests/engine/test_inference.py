@@ -1,12 +1,13 @@
-"""Inference speed-ups keep what the network computes: conv-bn folding and CPU batch sizing."""
+"""Inference speed-ups keep what the network computes: conv-bn folding, the one-channel stem and CPU
+batch sizing."""
 from __future__ import annotations
 
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-from alcore.inference import ACTIVATION_BUDGET, GPU_BATCH, cpu_inference_batch, fused_for_inference
-from alcore.models import TinyCNN
+from alcore.inference import ACTIVATION_BUDGET, GPU_BATCH, GrayscaleStem, cpu_inference_batch, inference_network
+from alcore.models import Preprocess, TinyCNN
 
 
 class SamePaddingConv(nn.Conv2d):
@@ -36,35 +37,61 @@ def trained_statistics(module: nn.Module) -> nn.Module:
     return module.eval()
 
 
+PREPROCESS = Preprocess((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))  # ImageNet's, as the models use
+
+
+def gray_images(n: int, size: int, seed: int) -> torch.Tensor:
+    return torch.randint(0, 256, (n, size, size), dtype=torch.uint8, generator=torch.Generator().manual_seed(seed))
+
+
+def check_same_outputs(network: nn.Module, backbone: nn.Module, images: torch.Tensor) -> None:
+    with torch.inference_mode():
+        expected = backbone(PREPROCESS(images))
+        assert torch.allclose(network(images), expected, rtol=1e-5, atol=1e-5 * float(expected.abs().max()))
+
+
 def test_folding_removes_every_batchnorm_and_keeps_outputs():
     torch.manual_seed(0)
     net = trained_statistics(TinyCNN())
-    x = torch.randn(5, 3, 32, 32)
-    fused = fused_for_inference(net, x[:2])
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
+    images = gray_images(5, 32, 0)
+    network = inference_network(PREPROCESS, net, images[:2])
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in network.modules())
     assert sum(isinstance(m, nn.BatchNorm2d) for m in net.modules()) == 3  # the original is untouched
+    check_same_outputs(network, net, images)
+
+
+def test_the_stem_runs_on_one_channel_with_the_padding_accounted_for():
+    """A ResNet-like stem (7x7, stride 2, zero padding 3): the normalisation offsets that the
+    padding cuts off at the borders are in the fixed map, so border pixels come out right too."""
+    torch.manual_seed(3)
+    net = trained_statistics(nn.Sequential(nn.Conv2d(3, 8, 7, 2, 3), nn.BatchNorm2d(8), nn.ReLU(),
+                                           nn.Conv2d(8, 4, 3, padding=1)))
+    images = gray_images(4, 30, 1)
+    network = inference_network(PREPROCESS, net, images[:2])
+    assert isinstance(network[0], GrayscaleStem) and network[0].weight.shape == (8, 1, 7, 7)
+    check_same_outputs(network, net, images)
+    check_same_outputs(network, net, gray_images(2, 18, 2))  # another size: its own offset map
     with torch.inference_mode():
-        assert torch.allclose(fused(x), net(x), rtol=1e-5, atol=1e-6)
+        assert network[0](images).is_contiguous(memory_format=torch.channels_last)
 
 
-def test_conv_subclasses_are_folded_too():
+def test_conv_subclasses_are_folded_but_keep_their_own_stem():
     torch.manual_seed(1)
     net = trained_statistics(nn.Sequential(SamePaddingConv(3, 6, 3), nn.BatchNorm2d(6), nn.ReLU()))
-    x = torch.randn(2, 3, 16, 16)
-    fused = fused_for_inference(net, x)
-    assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
-    with torch.inference_mode():
-        assert torch.allclose(fused(x), net(x), rtol=1e-5, atol=1e-6)
+    images = gray_images(2, 16, 3)
+    network = inference_network(PREPROCESS, net, images)
+    assert not any(isinstance(m, (nn.BatchNorm2d, GrayscaleStem)) for m in network.modules())
+    check_same_outputs(network, net, images)
 
 
 def test_a_batchnorm_not_applied_to_the_conv_before_it_is_left_unfolded():
     torch.manual_seed(2)
     net = trained_statistics(NormFirst())
-    x = torch.randn(2, 3, 8, 8)
-    fused = fused_for_inference(net, x)
-    assert isinstance(fused.bn, nn.BatchNorm2d) and fused is not net and not fused.training
-    with torch.inference_mode():
-        assert torch.equal(fused(x), net(x))
+    images = gray_images(2, 8, 4)
+    network = inference_network(PREPROCESS, net, images)
+    assert isinstance(network[1].bn, nn.BatchNorm2d) and network[1] is not net and not network.training
+    assert not isinstance(network[0], GrayscaleStem)  # its conv does not see the input first either
+    check_same_outputs(network, net, images)
 
 
 def test_cpu_batch_keeps_the_largest_activation_under_the_budget():
