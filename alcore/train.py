@@ -144,8 +144,8 @@ def extract_features(model: BinaryClassifier, images: torch.Tensor, device: torc
                      on_batch: Callable[[int, int], None] | None = None,
                      rows: np.ndarray | None = None) -> torch.Tensor:
     """Penultimate features (n, d) float32 on the CPU of `images` (or of images[rows], in that order):
-    eval mode, BatchNorm folded into the convolutions, batched (on a CPU, batches sized to the
-    network's largest activation), mixed precision on GPU."""
+    eval mode, through `inference_network` (BatchNorm folded, one-channel stem), batched (on a CPU,
+    batches sized to the network's largest activation), mixed precision on GPU."""
     model.eval()
     if rows is not None:
         index = torch.from_numpy(np.asarray(rows, dtype=np.int64)).to(images.device)
