@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from alcore.inference import GPU_BATCH, cpu_inference_batch, inference_network
+from alcore.inference import GPU_BATCH, cpu_inference_batch, inference_network, prepack_for_cpu
 from alcore.models import BinaryClassifier
 
 HEAD_BATCH = 256  # rows per head step in the frozen regime: bounded cost however many labels
@@ -145,7 +145,7 @@ def extract_features(model: BinaryClassifier, images: torch.Tensor, device: torc
                      rows: np.ndarray | None = None) -> torch.Tensor:
     """Penultimate features (n, d) float32 on the CPU of `images` (or of images[rows], in that order):
     eval mode, through `inference_network` (BatchNorm folded, one-channel stem), batched (on a CPU,
-    batches sized to the network's largest activation), mixed precision on GPU."""
+    batches sized to the network's largest activation, weights prepacked), mixed precision on GPU."""
     model.eval()
     if rows is not None:
         index = torch.from_numpy(np.asarray(rows, dtype=np.int64)).to(images.device)
@@ -157,6 +157,7 @@ def extract_features(model: BinaryClassifier, images: torch.Tensor, device: torc
     network.to(device, memory_format=torch.channels_last)
     if batch_size is None:
         batch_size = GPU_BATCH if device.type == "cuda" else cpu_inference_batch(network, images[:1].to(device))
+    network = prepack_for_cpu(network, images[:2].to(device), batch_size)
     total = -(-len(images) // batch_size)
     for i, start in enumerate(range(0, len(images), batch_size)):
         _check_cancel(cancel)
