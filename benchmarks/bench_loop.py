@@ -22,7 +22,9 @@ with --frozen-cold a fresh one that a timed cold run fills first.
 
 Every measured pipeline (loop_pipelines.py) runs in its own subprocess, one after the other, so
 each has a clean peak memory and compute clock. The machine is shared: compare the ratios, which come from
-the same run, rather than the absolute seconds.
+the same run, rather than the absolute seconds. Its speed drifts by ~10 % over minutes: `--repeat N`
+runs each pipeline N times in the order ours, naive, naive, ours, ... and takes the ratio of the
+median walls.
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -74,6 +77,22 @@ def run_worker(kind: str, job: dict, env_changes: dict[str, str | None]) -> dict
             return result
     tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
     return {"error": f"worker exited with {proc.returncode}:\n    " + "\n    ".join(tail)}
+
+
+def alternating_runs(repeat: int, ours: Callable[[int], dict], naive: Callable[[list], dict]
+                     ) -> dict[str, list[dict]] | None:
+    """Each pipeline `repeat` times in the order ours, naive, naive, ours, ours, ... (a steady drift
+    of the machine's speed cancels out of the ratio), each shown as it ends; None once one fails.
+    `ours` takes the repetition; `naive` the initial labeled ids that our first run drew."""
+    runs: dict[str, list[dict]] = {"ours": [], "naive": []}
+    for rep in range(repeat):
+        for kind in ("ours", "naive") if rep % 2 == 0 else ("naive", "ours"):
+            res = ours(rep) if kind == "ours" else naive(runs["ours"][0]["initial_ids"])
+            show_run(kind if repeat == 1 else f"{kind}{rep + 1}", res)
+            if "error" in res:
+                return None
+            runs[kind].append(res)
+    return runs
 
 
 # --- data preparation ---------------------------------------------------------------------------
@@ -220,6 +239,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of the naive pipeline")
     parser.add_argument("--limit-pool", type=int, default=0, help="stratified subset of the train pool (0: all)")
     parser.add_argument("--variants", default="ab", help="a: 1400x1100 JPEGs, b: 224 px JPEGs")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each pipeline per variant, alternating (ours, naive, naive, ours, ...); "
+                             "the ratio is of the median walls")
     parser.add_argument("--quick", action="store_true", help="smoke run: --limit-pool 1000, 2 rounds")
     parser.add_argument("--embeddings-variant", default="b", choices=("a", "b", "none"),
                         help="also time ours with embeddings recorded (the dashboard's default) on this variant")
@@ -229,6 +251,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.limit_pool, args.rounds = args.limit_pool or 1000, 2
+    if args.repeat < 1:
+        parser.error(f"--repeat must be 1 or more (got {args.repeat})")
 
     import torch
 
@@ -287,37 +311,45 @@ def main() -> int:
                 continue
             print(f"\n## {VARIANT_NAMES[variant]}")
             cache = scratch / f"cache-{variant}"
-            ours = run_worker("ours", {"config": {**config, "data": str(folders[variant])},
-                                       "results": str(scratch / f"results-{variant}")},
-                              {"ALCORE_CACHE": str(cache)})
-            shutil.rmtree(cache, ignore_errors=True)
-            show_run("ours", ours)
-            if "error" in ours:
+
+            def ours_run(rep: int, extra: dict | None = None) -> dict:
+                """One run of the engine into a fresh decode cache (its cold decode is timed)."""
+                try:
+                    return run_worker("ours", {"config": {**config, "data": str(folders[variant]), **(extra or {})},
+                                               "results": str(scratch / f"results-{variant}-{rep}")},
+                                      {"ALCORE_CACHE": str(cache)})
+                finally:
+                    shutil.rmtree(cache, ignore_errors=True)
+
+            runs = alternating_runs(args.repeat, ours_run, lambda initial_ids: run_worker(
+                "naive", {"config": config, "folder": str(folders[variant]), "initial_ids": initial_ids,
+                          "workers": args.workers}, {}))
+            if runs is None:
                 continue
-            naive = run_worker("naive", {"config": config, "folder": str(folders[variant]),
-                                         "initial_ids": ours["initial_ids"], "workers": args.workers}, {})
-            show_run("naive", naive)
+            ours = runs["ours"][0]
             rate = ours["n_images"] / ours["parts"]["decode"]
             print(f"  ours cold decode: {ours['n_images']} images in {ours['parts']['decode']:.1f} s = "
                   f"{rate:.0f} images/s (PIL draft mode, thread pool, into a fresh cache)")
-            if "error" in naive:
-                continue
-            ratio, cpu_ratio = naive["wall"] / ours["wall"], naive["cpu"] / ours["cpu"]
-            share = ours["compute"] / ours["wall"]
-            summary.append(f"{VARIANT_NAMES[variant]}: naive / ours wall {ratio:.2f}x "
-                           f"(target >= {TARGET_RATIO[variant]}x) {mark(ratio >= TARGET_RATIO[variant])}; "
+            walls = {kind: float(np.median([r["wall"] for r in rs])) for kind, rs in runs.items()}
+            ratio = walls["naive"] / walls["ours"]
+            cpu_ratio = float(np.median([r["cpu"] for r in runs["naive"]]) / np.median([r["cpu"] for r in runs["ours"]]))
+            share = float(np.median([r["compute"] / r["wall"] for r in runs["ours"]]))
+            if args.repeat > 1:
+                pairs = "  ".join(f"{n['wall'] / o['wall']:.2f}x" for o, n in zip(runs["ours"], runs["naive"]))
+                print(f"  naive / ours per repetition: {pairs}; medians naive {walls['naive']:.1f} s, "
+                      f"ours {walls['ours']:.1f} s")
+            medians = f"medians of {args.repeat} runs each, " if args.repeat > 1 else ""
+            summary.append(f"{VARIANT_NAMES[variant]}: naive / ours wall {ratio:.2f}x ({medians}"
+                           f"target >= {TARGET_RATIO[variant]}x) {mark(ratio >= TARGET_RATIO[variant])}; "
                            f"cpu-seconds ratio {cpu_ratio:.2f}x")
             summary.append(f"{VARIANT_NAMES[variant]}: compute share of our wall {share:.1%} "
                            f"(target >= {TARGET_COMPUTE_SHARE:.0%}) {mark(share >= TARGET_COMPUTE_SHARE)}")
             if variant == args.embeddings_variant:
-                shown = run_worker("ours", {"config": {**config, "data": str(folders[variant]), "record_embeddings": True},
-                                            "results": str(scratch / f"results-{variant}-emb")},
-                                   {"ALCORE_CACHE": str(cache)})
-                shutil.rmtree(cache, ignore_errors=True)
+                shown = ours_run(args.repeat, {"record_embeddings": True})
                 show_run("ours+e", shown)
                 if "error" not in shown:
                     summary.append(f"{VARIANT_NAMES[variant]}: with embeddings recorded (the dashboard's default) "
-                                   f"naive / ours {naive['wall'] / shown['wall']:.2f}x (no target: it does more work)")
+                                   f"naive / ours {walls['naive'] / shown['wall']:.2f}x (no target: it does more work)")
 
         if not args.skip_frozen:
             print("\n## frozen regime: efficientnet_lite0, 224 px, 10 rounds, entropy")
