@@ -71,7 +71,7 @@ class GrayscaleStem(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         # a 1-channel tensor is NCHW and channels_last at once; only a kernel with channel-last
         # strides makes the convolution take the channels_last path (2.8x faster here)
-        out_channels, _, kh, kw = self.weight.shape
+        _, _, kh, kw = self.weight.shape
         weight = self.weight.contiguous().as_strided(self.weight.shape, (kh * kw, 1, kw, 1))
         out = F.conv2d(images.unsqueeze(1).float(), weight, None, self.stride, self.padding, self.dilation)
         return out.add_(self._offset(images.shape[-2], images.shape[-1]))
@@ -157,8 +157,7 @@ def prepack_for_cpu(network: nn.Module, example: torch.Tensor, batch_size: int) 
     handles = [conv.register_forward_hook(record) for conv in convs]
     try:
         with torch.inference_mode():
-            expected = network.eval()(example)
-            packed(example)
+            expected = packed(example)  # not packed yet: what `network` outputs
     finally:
         for handle in handles:
             handle.remove()

@@ -153,11 +153,12 @@ def extract_features(model: BinaryClassifier, images: torch.Tensor, device: torc
     out = torch.empty((len(images), model.feature_dim), dtype=torch.float32)
     if not len(images):
         return out
-    network = inference_network(model.preprocess, model.backbone, images[:2].to(device))
+    example = images[:2].to(device)
+    network = inference_network(model.preprocess, model.backbone, example)
     network.to(device, memory_format=torch.channels_last)
     if batch_size is None:
-        batch_size = GPU_BATCH if device.type == "cuda" else cpu_inference_batch(network, images[:1].to(device))
-    network = prepack_for_cpu(network, images[:2].to(device), batch_size)
+        batch_size = GPU_BATCH if device.type == "cuda" else cpu_inference_batch(network, example[:1])
+    network = prepack_for_cpu(network, example, batch_size)
     total = -(-len(images) // batch_size)
     for i, start in enumerate(range(0, len(images), batch_size)):
         _check_cancel(cancel)
