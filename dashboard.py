@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alcore import views
+from alcore.viewmodels import views
 from pages.common import REFRESH_S, RUN_KEY, jobs, store
 
 PAGES = [

@@ -23,7 +23,7 @@ TARGET_SECONDS = 15.0
 def time_demo(results: Path) -> dict[str, float]:
     from alcore.jobs import JobManager
     from alcore.runs import RunStore
-    from alcore.views import DEMO_CONFIG
+    from alcore.viewmodels.views import DEMO_CONFIG
 
     manager = JobManager(RunStore(results))
     start = time.monotonic()
@@ -44,7 +44,7 @@ def time_demo(results: Path) -> dict[str, float]:
 
 def main() -> None:
     from alcore.jobs import preload_run_modules
-    from alcore.views import DEMO_CONFIG
+    from alcore.viewmodels.views import DEMO_CONFIG
 
     preload_run_modules()  # the dashboard has done this in the background by the time Home is read
 

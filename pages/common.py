@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from alcore import views
+from alcore.viewmodels import views
 from alcore.config import ConfigError
 from alcore.jobs import JobManager, manager_for
 from alcore.runs import RoundsReader, RunStore

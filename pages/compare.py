@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alcore import figures, views
+from alcore.viewmodels import figures, views
 from alcore.metrics import METRIC_LABELS, METRIC_NAMES
 from alcore.summary import baseline_value, final_table, strategy_curves
 from pages.common import current_run, store, via_entrypoint

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alcore import figures, views
+from alcore.viewmodels import figures, views
 from pages.common import REFRESH_S, jobs, require_run, rounds, store, thumbnails, via_entrypoint
 
 via_entrypoint()

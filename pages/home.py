@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from alcore import views
+from alcore.viewmodels import views
 from pages.common import LIVE_PAGE, RUN_KEY, jobs, store, via_entrypoint
 
 via_entrypoint()

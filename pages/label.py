@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alcore import export, figures, label_view, views
+from alcore import export
+from alcore.viewmodels import figures, label_view, views
 from alcore.oracle import LabelBook, LabelQueue
 from alcore.summary import strategy_curves
 from pages.common import REFRESH_S, jobs, require_run, resume_button, store, via_entrypoint

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alcore import figures, views
+from alcore.viewmodels import figures, views
 from pages.common import (REFRESH_S, RUN_KEY, jobs, require_run, resume_button, rounds, store, thumbnails,
                           via_entrypoint)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alcore import views
+from alcore.viewmodels import views
 from pages.common import require_run, rounds, store, thumbnails, via_entrypoint
 
 via_entrypoint()

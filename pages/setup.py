@@ -1,6 +1,6 @@
 """Setup: every setting of a run, checked as you type; several samplers × seeds make an experiment.
 
-Widget values live under "setup_<field>" keys (alcore.setup_form maps that form to configs), mirrored
+Widget values live under "setup_<field>" keys (alcore.viewmodels.setup_form maps that form to configs), mirrored
 in "setup_saved" so they survive a visit to another page (Streamlit drops undrawn widgets' state).
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 
 import streamlit as st
 
-from alcore import setup_form
+from alcore.viewmodels import setup_form
 from alcore.config import DEVICES, INIT_MODES, MODELS, ORACLES, REGIMES, ConfigError, ExperimentConfig
 from alcore.data import DataError
 from alcore.strategies import registry

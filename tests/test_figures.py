@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from alcore import figures
+from alcore.viewmodels import figures
 
 
 def record(round_index: int, n_labeled: int, accuracy: float, roc_auc: float | None = 0.8) -> dict:

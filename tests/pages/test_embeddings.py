@@ -1,7 +1,7 @@
 """Embeddings: round slider, PCA / UMAP, colouring."""
 from __future__ import annotations
 
-from alcore import figures
+from alcore.viewmodels import figures
 
 
 def test_embeddings_default_to_the_latest_round_and_every_colouring_draws(open_page, make_run):

@@ -1,7 +1,7 @@
 """Home: the explanation, the one-click demo, the list of runs."""
 from __future__ import annotations
 
-from alcore import views
+from alcore.viewmodels import views
 from alcore.config import validate
 
 

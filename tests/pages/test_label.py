@@ -7,7 +7,7 @@ import numpy as np
 from PIL import Image
 
 import alcore.jobs
-from alcore import label_view
+from alcore.viewmodels import label_view
 from alcore.config import ExperimentConfig
 from alcore.oracle import LabelBook
 

@@ -1,10 +1,10 @@
-"""alcore.views, the engine-side helpers of the pages, on runs written by hand."""
+"""alcore.viewmodels.views, the engine-side helpers of the pages, on runs written by hand."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from alcore import setup_form, views
+from alcore.viewmodels import setup_form, views
 from alcore.config import ConfigError, ExperimentConfig, experiment_configs
 from alcore.jobs import JobManager
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from alcore.runs import RunStore
-from alcore.views import CLASS_NAMES, experiments, images_by_id, original_file, round_arrays, run_images
+from alcore.viewmodels.views import CLASS_NAMES, experiments, images_by_id, original_file, round_arrays, run_images
 
 LARGEST_SHOWN = 1024  # px: an original file is shown at most this large on the Label page
 
