@@ -20,24 +20,35 @@ PAGES = [
     st.Page("pages/compare.py", title="Compare", icon=":material/stacked_line_chart:", url_path="compare"),
 ]
 
+# Inline: a material icon as page icon made every page ask a font server for it (offline: an error).
+ICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64"><rect width="64" height="64" rx="12" '
+        'fill="#1e2a3a"/><path d="M30 12v40M34 12v40" stroke="#e8eef5" stroke-width="3"/><path d="M27 20c-9 '
+        '2-15 14-15 26 0 4 3 6 7 5l8-3zM37 20c9 2 15 14 15 26 0 4-3 6-7 5l-8-3z" fill="#9fb3c8"/></svg>')
+
 
 def follow_url() -> None:
     st.query_params[RUN_KEY] = st.session_state[RUN_KEY]
 
 
 def run_picker() -> None:
-    """Pick the current run: the URL's, else this session's, else the newest."""
+    """Pick the current run: the URL's, else this session's, else the newest. An unknown run in the
+    URL picks none (the pages say so) and the URL keeps it: a typo is shown, not replaced."""
     run_ids = store().run_ids()
     wanted = st.query_params.get(RUN_KEY)
-    if wanted and wanted not in run_ids:
-        st.warning(f"There is no run '{wanted}' in {views.results_root()}/.")
-    current = wanted if wanted in run_ids else st.session_state.get(RUN_KEY)
-    st.session_state[RUN_KEY] = current if current in run_ids else (run_ids[0] if run_ids else None)
+    unknown = bool(wanted) and wanted not in run_ids
+    if unknown:
+        st.warning(f"There is no run '{wanted}' in {views.results_root()}/. Pick one below.")
+        st.session_state[RUN_KEY] = None
+    else:
+        current = wanted or st.session_state.get(RUN_KEY)
+        st.session_state[RUN_KEY] = current if current in run_ids else (run_ids[0] if run_ids else None)
     if not run_ids:
         st.caption("No runs yet.")
         return
-    st.selectbox("Current run", run_ids, key=RUN_KEY, on_change=follow_url,
+    st.selectbox("Current run", run_ids, key=RUN_KEY, on_change=follow_url, placeholder="Pick a run",
                  help="The run the Live, Embeddings and Queried pages show. Newest first.")
+    if st.session_state[RUN_KEY] is None:
+        return
     if st.query_params.get(RUN_KEY) != st.session_state[RUN_KEY]:
         follow_url()
     run_state(st.session_state[RUN_KEY])
@@ -55,7 +66,7 @@ def run_state(run_id: str) -> None:
     show()
 
 
-st.set_page_config(page_title="Active learning · chest X-rays", page_icon=":material/radiology:", layout="wide")
+st.set_page_config(page_title="Active learning · chest X-rays", page_icon=ICON, layout="wide")
 jobs()  # created once per process: it marks runs a previous process left 'running' as interrupted
 page = st.navigation(PAGES)
 with st.sidebar:

@@ -112,7 +112,8 @@ def _progress_printer(quiet: bool):
             bar.refresh()
         elif event.kind == "round" and "rounds" in bars:
             bars["rounds"].update(1)
-            bars["rounds"].set_postfix(acc=f"{event.record['accuracy']:.3f}", auc=_fmt(event.record["roc_auc"]))
+            bars["rounds"].set_postfix(labels=event.record["n_labeled"], acc=f"{event.record['accuracy']:.3f}",
+                                       auc=_fmt(event.record["roc_auc"]))
 
     def close() -> None:
         for bar in bars.values():

@@ -105,8 +105,10 @@ class HumanOracle:
         answers = self.book.answers()
         waiting = lambda: [r for r in rows if not answered(answers, self.ids[r], round_index)]  # noqa: E731
         if waiting():
-            self.book.set_queue(LabelQueue(round_index, tuple(self.ids[rows]), tuple(self.files[rows])))
-            self.on_wait(round_index, len(waiting()))
+            # only what still needs an answer: on resume `rows` holds every image labeled so far
+            asked = waiting()
+            self.book.set_queue(LabelQueue(round_index, tuple(self.ids[asked]), tuple(self.files[asked])))
+            self.on_wait(round_index, len(asked))
             while waiting():
                 if self.cancel is not None and self.cancel.is_set():
                     raise Cancelled()

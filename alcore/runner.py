@@ -48,6 +48,8 @@ class RunEvent:
 
 
 EventFn = Callable[[RunEvent], None]
+PHASE_NAMES = {"labeling": "waiting for labels", "train": "training", "evaluate": "testing",
+               "query": "choosing the next images", "snapshot": "recording the pool"}
 
 
 def _versions() -> dict[str, str]:
@@ -129,8 +131,14 @@ def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = N
         })
         store.write_config(run_id, {**stored, "resolved": resolved})
 
+        logged_quarters: dict[str, int] = {}
+
         def progress(phase: str, done: int, total: int) -> None:
             emit(RunEvent(run_id, "progress", round=status.round + 1, phase=phase, done=done, total=total))
+            quarter = 4 * done // max(total, 1)
+            if phase.startswith("features") and logged_quarters.get(phase, -1) < quarter:  # minutes on real data
+                logged_quarters[phase] = quarter
+                note(f"{phase.replace('features', 'extracting the features of the')} images: batch {done} of {total}")
 
         settings = TrainSettings(cfg.epochs, cfg.head_steps, cfg.batch_size, cfg.lr, cfg.weight_decay,
                                  cfg.class_weighted, device, cancel)
@@ -142,31 +150,33 @@ def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = N
             rows = np.union1d(rows, [id_to_row[i] for i in record["queried_ids"]])
         start = len(done_rounds)
         if start:
-            note(f"resuming at round {start} with {len(rows)} queried images")
+            note(f"resuming after the round at {done_rounds[-1]['n_labeled']} labels: "
+                 f"{len(rows)} images labeled or queried so far")
 
         def on_phase(r: int, phase: str) -> None:
-            set_status(state="running", message=f"round {r}: {phase}")
+            set_status(state="running", message=PHASE_NAMES.get(phase, phase))
             emit(RunEvent(run_id, "phase", round=r, phase=phase))
 
         def on_wait(r: int, n: int) -> None:
-            note(f"round {r}: waiting for {n} labels")
-            set_status(state="waiting_for_labels", message=f"round {r}: {n} images to label")
+            batch = "the initial set" if r == 0 else f"picked by the model trained on {status.n_labeled} labels"
+            note(f"waiting for {n} labels ({batch})")
+            set_status(state="waiting_for_labels", message=f"{n} images to label ({batch})")
 
         oracle = (HumanOracle(LabelBook(store, run_id), dataset.train.ids, dataset.train.sources, cancel, on_wait)
                   if cfg.oracle == "human" else lambda picked, r: dataset.train.labels[picked])
         for result in run_rounds(cfg, dataset, learner, rows, oracle, start, on_phase=on_phase):
             store.append_round(run_id, result.record, result.arrays)
             rec = result.record
-            note(f"round {rec['round']}: {rec['n_labeled']} labels, accuracy {rec['accuracy']:.3f}, "
+            note(f"at {rec['n_labeled']} labels: accuracy {rec['accuracy']:.3f}, "
                  f"AUC {rec['roc_auc']:.3f}, train {rec['train_seconds']:.1f}s, query {rec['query_seconds']:.1f}s")
-            set_status(round=rec["round"], n_labeled=rec["n_labeled"], message=f"round {rec['round']} done")
+            set_status(round=rec["round"], n_labeled=rec["n_labeled"], message=f"tested at {rec['n_labeled']} labels")
             emit(RunEvent(run_id, "round", round=rec["round"], record=rec))
         set_status(state="done", message="finished", ended_at=now_iso())
     except Cancelled:
-        note(f"stopped by the user after round {status.round}")
-        set_status(state="cancelled", message=f"stopped after round {status.round}", ended_at=now_iso())
+        note(f"stopped by the user {_kept(status)}")
+        set_status(state="cancelled", message=f"stopped {_kept(status)}", ended_at=now_iso())
     except KeyboardInterrupt:
-        set_status(state="interrupted", message=f"interrupted after round {status.round}", ended_at=now_iso())
+        set_status(state="interrupted", message=f"interrupted {_kept(status)}", ended_at=now_iso())
         raise
     except (ConfigError, DataError) as exc:
         note(f"refused: {exc}")
@@ -175,6 +185,11 @@ def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = N
         note("failed:\n" + traceback.format_exc())
         set_status(state="failed", error=f"{type(exc).__name__}: {exc}", message="failed", ended_at=now_iso())
     return status
+
+
+def _kept(status: RunStatus) -> str:
+    """What a stopped run keeps, rounds named by their labels as everywhere."""
+    return f"at {status.n_labeled} labels" if status.round >= 0 else "before its first round"
 
 
 def _device_name(device) -> str:

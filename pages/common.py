@@ -48,6 +48,11 @@ def current_run() -> str | None:
 def require_run() -> str:
     """The current run, or a pointer to where runs are started (and the page stops)."""
     run_id = current_run()
+    wanted = st.query_params.get(RUN_KEY)
+    if run_id is None and wanted:  # the sidebar picked none: the URL names a run that is not there
+        st.warning(f"There is no run '{wanted}' in {views.results_root()}/: pick one under **Current run** in "
+                   "the sidebar, or start one on Home.", icon=":material/search_off:")
+        st.stop()
     if run_id is None:
         st.info("No run yet: start the demo on Home, or configure a run on Setup.")
         st.page_link("pages/home.py", label="Go to Home", icon=":material/home:")
@@ -81,14 +86,15 @@ def thumbnails(run_id: str, samples: pd.DataFrame, key: str, per_row: int = 6, e
     except (OSError, KeyError, ValueError) as exc:  # DataError is a ValueError
         st.warning(f"The images of this run cannot be shown: {exc}")
         return
+    several_rounds = "labels" in samples and samples["labels"].nunique() > 1
     with st.container(key=key):
         for start in range(0, len(samples), per_row):
             for column, sample, image in zip(st.columns(per_row), samples.iloc[start:start + per_row].itertuples(),
                                              images[start:start + per_row]):
                 with column:
-                    caption = sample.id + (f" · round {sample.round}" if "round" in samples else "")
-                    st.image(image, caption=caption, width="stretch", alt=f"X-ray {sample.id}")
-                    st.markdown(describe(sample))
+                    st.image(views.thumbnail_uri(image), caption=views.short_id(sample.id), width="stretch",
+                             alt=f"X-ray {sample.id}")
+                    st.markdown(describe(sample) + (f" · picked at {sample.labels} labels" if several_rounds else ""))
                     if enlarge and st.button("Enlarge", key=f"{key}-{sample.id}", icon=":material/zoom_in:"):
                         large_image(run_id, sample)
 

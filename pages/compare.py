@@ -6,37 +6,59 @@ import streamlit as st
 from alcore.viewmodels import figures, views
 from alcore.metrics import METRIC_LABELS, METRIC_NAMES
 from alcore.summary import baseline_value, final_table, strategy_curves
-from pages.common import current_run, store, via_entrypoint
+from pages.common import REFRESH_S, current_run, store, via_entrypoint
 
 via_entrypoint()
 
 NO_EXPERIMENT = ""
 st.title("Compare runs")
-runs = views.runs_table(store())
-runs = runs[runs.labels > 0]
+every_run = views.runs_table(store())
+runs = every_run[every_run.labels > 0]
 if runs.empty:
     st.info("No run has finished a round yet.")
     st.stop()
 names = dict(zip(runs.run_id, runs.run_id + " · " + runs.strategy + " · " + runs.state))
-groups = {name: [r for r in ids if r in names] for name, ids in views.experiments(store()).items()}
+members = views.experiments(store())  # every run of each experiment, finished a round or not
+groups = {name: [r for r in ids if r in names] for name, ids in members.items()}
 groups = {name: ids for name, ids in groups.items() if ids}
+
+
+@st.fragment(run_every=REFRESH_S if every_run.state.isin(views.LIVE_STATES).any() else None)
+def watch() -> None:
+    """Draws nothing: while a run is live, reruns the page when a run or a round is added or a run ends."""
+    now = views.runs_table(store())
+    if now[["run_id", "state", "labels"]].values.tolist() != every_run[["run_id", "state", "labels"]].values.tolist():
+        st.rerun()
 
 
 def pick_experiment() -> None:
     st.session_state["compare_runs"] = groups.get(st.session_state["compare_experiment"], [])
+    st.session_state["compare_synced"] = st.session_state["compare_runs"]
+
+
+def experiment_name(name: str) -> str:
+    if not name:
+        return "— pick runs below —"
+    ready, total = len(groups[name]), len(members[name])
+    return f"{name} ({total} runs" + (f", {ready} with a finished round)" if ready < total else ")")
 
 
 if "compare_runs" not in st.session_state:  # first visit: the newest experiment, else the current run
     newest = next(iter(groups), NO_EXPERIMENT)
     st.session_state["compare_experiment"] = newest
     st.session_state["compare_runs"] = groups.get(newest, [current_run()] if current_run() in names else [])
+    st.session_state["compare_synced"] = st.session_state["compare_runs"]
+chosen_group = groups.get(st.session_state.get("compare_experiment"), [])
+if chosen_group and st.session_state["compare_runs"] == st.session_state.get("compare_synced"):
+    st.session_state["compare_runs"] = st.session_state["compare_synced"] = chosen_group  # its new runs join
 st.session_state["compare_runs"] = [r for r in st.session_state["compare_runs"] if r in names]
 if st.session_state.get("compare_experiment") not in groups:
     st.session_state["compare_experiment"] = NO_EXPERIMENT
 
+watch()
 pick_group, pick_metric = st.columns([2, 1])
 pick_group.selectbox("Experiment", [NO_EXPERIMENT, *groups], key="compare_experiment", on_change=pick_experiment,
-                     format_func=lambda e: f"{e} ({len(groups[e])} runs)" if e else "— pick runs below —",
+                     format_func=experiment_name,
                      help="Selects every run of an experiment (samplers × seeds, and its baseline).")
 metric = pick_metric.selectbox("Metric", METRIC_NAMES, format_func=METRIC_LABELS.get, key="compare_metric")
 run_ids = st.multiselect("Runs", list(names), format_func=names.get, key="compare_runs")
@@ -56,7 +78,8 @@ table = final_table(frame)
 if table.empty:
     st.info("Only full-data baseline runs are selected; their metric is the dashed line.")
 else:
-    st.dataframe(table.round(4), key="compare_table", hide_index=True, width="stretch")
+    st.dataframe(views.final_table_text(table), key="compare_table", hide_index=True, width="stretch",
+                 column_config={"strategy": st.column_config.TextColumn("Series", width="large", pinned=True)})
 download_table, download_rounds = st.columns(2)
 download_table.download_button("Download table (CSV)", table.to_csv(index=False), "final_metrics.csv", "text/csv",
                                key="compare_download_table", disabled=table.empty)

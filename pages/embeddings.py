@@ -46,33 +46,41 @@ def embedding_view() -> None:
         return
     latest = records[-1]["round"]
     follow_latest(latest)
+    labels_at = {r["round"]: r["n_labeled"] for r in records}
     pick_round, pick_projection, pick_color = st.columns([3, 1, 2])
     with pick_round:
         if latest > 0:
-            round_index = st.slider("Round", 0, latest, key="emb_round",
-                                    help="Defaults to the latest round and follows a running job.")
+            round_index = st.select_slider("Labels used", list(labels_at), key="emb_round",
+                                           format_func=lambda r: f"{labels_at[r]} labels",
+                                           help="The pool as the model trained on this many labels saw it. "
+                                                "Defaults to the latest round and follows a running job.")
         else:
             round_index = 0
-            st.markdown("**Round 0** (the only round so far)")
+            st.markdown(f"**{labels_at[0]} labels** (the only round so far)")
     projection = pick_projection.radio("Projection", views.PROJECTIONS, key="emb_projection", horizontal=True,
                                        help="PCA is stored with each round; UMAP is computed once per round "
                                             "and cached in the run folder.")
     color_by = pick_color.selectbox("Colour by", list(figures.COLOR_BY), format_func=figures.COLOR_BY.get,
                                     key="emb_color")
     frame = views.round_frame(store(), run_id, round_index)
-    with st.spinner(f"Computing the {projection} layout of round {round_index}…"):
+    if color_by == "score" and not figures.has_scores(frame):
+        st.info(f"The model trained on {labels_at[round_index]} labels queried nothing (the last round only "
+                "tests), so no image has a strategy score: coloured by status instead.", icon=":material/info:")
+        color_by = "status"
+    with st.spinner(f"Computing the {projection} layout at {labels_at[round_index]} labels…"):
         xy = views.projection(store(), run_id, round_index, projection)
     fig = figures.embedding_figure(frame, xy, color_by, projection)
     event = st.plotly_chart(fig, key=f"emb_chart_{round_index}_{projection}_{color_by}", on_select="rerun",
                             selection_mode=("box", "lasso"), width="stretch")
     counts = frame.status.value_counts()
-    st.caption(f"Round {round_index}: {len(frame)} pool images · {counts.get('labeled', 0)} labeled · "
-               f"{counts.get('queried', 0)} queried this round (diamonds). Draw a lasso or a box to see images.")
+    st.caption(f"At {labels_at[round_index]} labels: {len(frame)} pool images · {counts.get('labeled', 0)} labeled · "
+               f"{counts.get('queried', 0)} queried next (diamonds). Draw a lasso or a box to see images.")
     selected = frame.iloc[figures.selected_rows(fig, event.selection.points)]
     if len(selected):
         st.subheader(f"{len(selected)} selected")
         if len(selected) > MAX_SELECTED_SHOWN:
-            st.caption(f"Showing the {MAX_SELECTED_SHOWN} with the highest strategy score.")
+            st.caption(f"Showing the {MAX_SELECTED_SHOWN} with the highest strategy score."
+                       if figures.has_scores(selected) else f"Showing the first {MAX_SELECTED_SHOWN}.")
         shown = selected.sort_values("score", ascending=False, na_position="last").head(MAX_SELECTED_SHOWN)
         thumbnails(run_id, shown, key="emb_selected", per_row=8)
 

@@ -31,14 +31,20 @@ table = views.runs_table(store())
 if table.empty:
     st.info(f"No runs in {views.results_root()}/ yet.")
 else:
-    table.insert(0, "live", "live?" + RUN_KEY + "=" + table.run_id)
-    st.dataframe(
-        table, key="home_runs", hide_index=True, width="stretch",
+    picked = st.dataframe(
+        table, key="home_runs", hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+        column_order=["run_id", "state", "strategy", "oracle", "data", "labels", "best_accuracy", "best_auc",
+                      "experiment"],  # the run id starts with the date and time
         column_config={
-            "live": st.column_config.LinkColumn("Open", display_text="Live page", help="The run's Live page"),
-            "run_id": "Run", "state": "State", "strategy": "Strategy", "data": "Data",
-            "labels": st.column_config.NumberColumn("Labels used", format="%d"),
+            "run_id": st.column_config.TextColumn("Run", width="medium"), "state": "State", "strategy": "Strategy",
+            "oracle": st.column_config.TextColumn("Oracle", help="Who answered the queries: the true labels "
+                                                  "(simulated) or a person (human)"),
+            "data": "Data", "labels": st.column_config.NumberColumn("Labels used", format="%d"),
             "best_accuracy": st.column_config.NumberColumn("Best accuracy", format="%.3f"),
             "best_auc": st.column_config.NumberColumn("Best ROC-AUC", format="%.3f"),
-            "started": "Started", "experiment": "Experiment",
+            "experiment": st.column_config.TextColumn("Experiment", width="medium"),
         })
+    st.caption("Tick a row to open that run's Live page.")
+    rows = picked.selection.rows
+    if rows:
+        st.switch_page(LIVE_PAGE, query_params={RUN_KEY: table.run_id.iloc[rows[0]]})

@@ -12,7 +12,7 @@ from alcore import export
 from alcore.viewmodels import figures, label_view, views
 from alcore.oracle import LabelBook, LabelQueue
 from alcore.summary import strategy_curves
-from pages.common import REFRESH_S, jobs, require_run, resume_button, store, via_entrypoint
+from pages.common import REFRESH_S, jobs, require_run, resume_button, rounds, store, via_entrypoint
 
 via_entrypoint()
 
@@ -35,23 +35,52 @@ if config.get("oracle") != "human":
 
 
 def answer(sample_id: str, file: str, label: str, round_index: int) -> None:
-    book.add(sample_id, file, label, st.session_state.get("label_who", ""), round_index)
+    book.add(sample_id, file, label, st.session_state["labeler"], round_index)
+
+
+def labeler() -> str | None:
+    """Who answers: this session's name, else (a reload, a new tab) the last one saved in labels.csv."""
+    if "labeler" not in st.session_state:
+        saved = [row["who"] for row in book.rows() if row["who"] != "anonymous"]
+        if saved:
+            st.session_state["labeler"] = saved[-1]
+    return st.session_state.get("labeler")
+
+
+def set_labeler() -> None:
+    st.session_state["labeler"] = st.session_state["label_who"].strip() or "anonymous"
+
+
+def ask_name() -> None:
+    """Before the first answer: a name for labels.csv. Enter starts; the field then goes away, so the
+    N / P / S keys answer instead of typing into it."""
+    with st.form("label_name", border=False):
+        st.text_input("Your name", key="label_who", placeholder="e.g. Dr. Lee",
+                      help="Saved with each label (the 'who' column of labels.csv). Leave it empty to label "
+                           "anonymously.")
+        st.form_submit_button("Start labeling", key="label_start", type="primary", on_click=set_labeler,
+                              icon=":material/play_arrow:")
 
 
 def label_one(queue: LabelQueue, pending: list[str]) -> None:
     sample_id = pending[0]
     done = len(queue.ids) - len(pending)
-    st.progress(done / len(queue.ids), text=f"Round {queue.round} · image {done + 1} of {len(queue.ids)}")
+    st.progress(done / len(queue.ids),
+                text=f"{label_view.batch_name(queue.round, rounds(run_id))} · image {done + 1} of {len(queue.ids)}")
     picture, controls = st.columns([3, 2])
     with controls:
-        for column, (label, key) in zip(st.columns(3), ANSWERS.items()):
-            column.button(label.capitalize() if label == "skip" else label, key=f"label_{label.lower()}",
-                          shortcut=key, width="stretch", type="secondary" if label == "skip" else "primary",
-                          on_click=answer, args=(sample_id, queue.files[queue.ids.index(sample_id)], label,
-                                                 queue.round))
-        st.text_input("Your name", key="label_who", value=st.session_state.get("labeler", ""),
-                      help="Saved with each label (the 'who' column of labels.csv).")
-        st.session_state["labeler"] = st.session_state["label_who"]  # widget state ends with the page visit
+        who = labeler()
+        if who is None:
+            ask_name()
+        else:
+            for column, (label, key) in zip(st.columns(3), ANSWERS.items()):
+                column.button(label.capitalize() if label == "skip" else label, key=f"label_{label.lower()}",
+                              shortcut=key, width="stretch", type="secondary" if label == "skip" else "primary",
+                              on_click=answer, args=(sample_id, queue.files[queue.ids.index(sample_id)], label,
+                                                     queue.round))
+            name, change = st.columns([3, 1], vertical_alignment="center")
+            name.caption(f"Labeling as **{who}** (the 'who' column of labels.csv)")
+            change.button("Change", key="label_change_name", on_click=st.session_state.pop, args=("labeler",))
         zoom = st.slider("Zoom", 1.0, 4.0, 1.0, 0.25, key="label_zoom", help="Shows 1/zoom of each side.")
         centre = (0.5, 0.5)
         if zoom > 1:
@@ -76,7 +105,7 @@ def wait_for_batch() -> None:
     now = views.run_progress(store(), jobs(), run_id)
     if book.pending() or not now.live:
         st.rerun()
-    waiting = f"Training round {now.round + 1}…" if book.rows() else "Preparing the run (data, model)…"
+    waiting = "Training on your labels…" if book.rows() else "Preparing the run (data, model)…"
     st.info(f"{waiting} The next images to label appear here by themselves.", icon=":material/hourglass_top:")
     st.caption(f"State: {now.state} · {now.detail}")
 

@@ -12,21 +12,23 @@ PAGE_SIZE = 48
 ALL_ROUNDS = "all"
 run_id = require_run()
 st.title("Queried samples")
-queried_rounds = [r["round"] for r in rounds(run_id) if r.get("queried_ids")]
+queried_rounds = {r["round"]: r for r in rounds(run_id) if r.get("queried_ids")}
 if not queried_rounds:
     st.info("No round of this run has queried images yet.")
     st.stop()
 
 pick_round, pick_class = st.columns([1, 2])
-chosen = pick_round.selectbox("Round", [*reversed(queried_rounds), ALL_ROUNDS], key="queried_round",
-                              format_func=lambda r: "All rounds" if r == ALL_ROUNDS else f"Round {r}")
+chosen = pick_round.selectbox("Picked by the model trained on", [*reversed(queried_rounds), ALL_ROUNDS],
+                              key="queried_round", format_func=lambda r: "any number of labels" if r == ALL_ROUNDS
+                              else f"{queried_rounds[r]['n_labeled']} labels")
 classes = pick_class.multiselect("True class", views.CLASS_NAMES, default=list(views.CLASS_NAMES),
                                  key="queried_classes")
-samples = views.queried_frame(store(), run_id, queried_rounds if chosen == ALL_ROUNDS else [chosen])
+samples = views.queried_frame(store(), run_id, list(queried_rounds.values()) if chosen == ALL_ROUNDS
+                              else [queried_rounds[chosen]])
 samples = samples[samples.label.isin(classes)]
 counts = samples.label.value_counts()
 st.caption(f"{len(samples)} images · " + " · ".join(f"{name} {counts.get(name, 0)}" for name in views.CLASS_NAMES)
-           + " · highest strategy score first within a round · p = predicted p(PNEUMONIA) when queried")
+           + " · highest strategy score first within a batch · p = predicted p(PNEUMONIA) when queried")
 if samples.empty:
     st.info("No queried image matches these filters.")
     st.stop()

@@ -62,8 +62,8 @@ def embedding_figure(frame: pd.DataFrame, xy: np.ndarray, color_by: str, project
     fig = go.Figure()
     queried = (frame.status == "queried").to_numpy()
     rows = np.arange(len(frame))
-    hover = (frame.id + "<br>" + frame.label + " · p=" + frame.prob.map("{:.2f}".format)
-             + " · score=" + frame.score.map("{:.3g}".format) + " · " + frame.status).to_numpy()
+    hover = (frame.id + "<br>" + frame.label + " · p=" + frame.prob.map(_hover_number("{:.2f}"))
+             + " · score " + frame.score.map(_hover_number("{:.3g}")) + " · " + frame.status).to_numpy()
 
     def add(mask: np.ndarray, name: str, marker: dict, on_top: bool = False) -> None:
         if not mask.any():
@@ -80,7 +80,7 @@ def embedding_figure(frame: pd.DataFrame, xy: np.ndarray, color_by: str, project
         low, high = (0.0, 1.0) if color_by == "prob" else (
             (float(values[scored].min()), float(values[scored].max())) if scored.any() else (0.0, 1.0))
         scale = dict(colorscale="RdBu_r" if color_by == "prob" else "Viridis", cmin=low, cmax=high)
-        add(~scored, "no score (labeled)", dict(color=MISSING_SCORE_COLOR))
+        add(~scored, "no score" if color_by == "score" else "not inferred", dict(color=MISSING_SCORE_COLOR))
         add(scored & ~queried, COLOR_BY[color_by],
             dict(color=values[scored & ~queried], colorbar=dict(title=dict(text=COLOR_BY[color_by])), **scale))
         add(scored & queried, "queried this round", dict(color=values[scored & queried], **scale), on_top=True)
@@ -95,6 +95,15 @@ def embedding_figure(frame: pd.DataFrame, xy: np.ndarray, color_by: str, project
     fig.update_layout(dragmode="lasso", legend=dict(itemsizing="constant"))
     return _layout(fig, f"Train pool, {projection} of the model's features, coloured by {COLOR_BY[color_by].lower()}",
                    f"{projection} 1 (a.u.)", f"{projection} 2 (a.u.)", height=560)
+
+
+def has_scores(frame: pd.DataFrame) -> bool:
+    """Whether the strategy scored any image of this round (the last round queries nothing)."""
+    return bool(np.isfinite(frame.score.to_numpy(dtype=float)).any())
+
+
+def _hover_number(template: str):
+    return lambda value: "–" if pd.isna(value) else template.format(value)
 
 
 def _category_colors(color_by: str, categories: np.ndarray) -> dict:
@@ -128,7 +137,8 @@ def compare_figure(curves: pd.DataFrame, metric: str, baseline: float = math.nan
         if seeds > 1:
             upper, lower = group["mean"] + group["std"], group["mean"] - group["std"]
             fig.add_trace(go.Scatter(x=[*group.n_labeled, *group.n_labeled[::-1]], y=[*upper, *lower[::-1]],
-                                     fill="toself", fillcolor=_transparent(color, 0.18), line=dict(width=0),
+                                     mode="lines", fill="toself", fillcolor=_transparent(color, 0.18),
+                                     line=dict(width=0),
                                      hoverinfo="skip", legendgroup=series, showlegend=False))
         name = f"{series} (mean ± std of {seeds} seeds)" if seeds > 1 else series
         fig.add_trace(go.Scatter(x=group.n_labeled, y=group["mean"], mode="lines+markers", name=name,
@@ -137,7 +147,11 @@ def compare_figure(curves: pd.DataFrame, metric: str, baseline: float = math.nan
     if not math.isnan(baseline):
         fig.add_hline(y=baseline, line=dict(dash="dash", color="#444"),
                       annotation_text=f"full-data baseline {baseline:.3f}", annotation_position="bottom right")
-    return _layout(fig, f"{label} on the test set vs labeled images", LABELED_X, f"{label} (0–1)", height=480)
+    _layout(fig, f"{label} on the test set vs labeled images", LABELED_X, f"{label} (0–1)", height=520)
+    # series names can be long: the legend goes under the plot, where it cannot cover the title
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0),
+                      margin=dict(b=60 + 22 * curves.strategy.nunique()))
+    return fig
 
 
 def _transparent(hex_color: str, alpha: float) -> str:

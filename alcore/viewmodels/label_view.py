@@ -50,6 +50,14 @@ def adjust_image(image: np.ndarray, zoom: float = 1.0, centre: tuple[float, floa
     return np.clip(np.rint((crop - low) * 255 / max(width - 1, 1)), 0, 255).astype(np.uint8)
 
 
+def batch_name(round_index: int, records: list[dict]) -> str:
+    """A batch waiting for labels, named as rounds are everywhere: by the labels of the model that picked it."""
+    if round_index == 0:
+        return "Initial set"
+    picker = next((r for r in records if r["round"] == round_index - 1), None)
+    return "Next batch" if picker is None else f"Picked by the model trained on {picker['n_labeled']} labels"
+
+
 def model_view(store: RunStore, run_id: str, round_index: int, sample_id: str) -> tuple[float, float] | None:
     """(p(PNEUMONIA), strategy score) of an image queued for round r, from round r - 1 whose model
     picked it; None for the initial set (no model yet)."""

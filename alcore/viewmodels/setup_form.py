@@ -60,8 +60,13 @@ def form_values(cfg: ExperimentConfig) -> dict[str, object]:
     Raises ConfigError for a value no widget can hold (a typo in a loaded file)."""
     from alcore.strategies import registry
 
-    if not isinstance(cfg.data, str) or not isinstance(cfg.sampler, str) or not registry.is_known(cfg.sampler):
-        raise ConfigError({"sampler": f"sampler must be one of {', '.join(registry.names())}; data must be text"})
+    problems = {}
+    if not isinstance(cfg.data, str):
+        problems["data"] = f"data must be text: 'synthetic', a folder or an .npz file (got {cfg.data!r})"
+    if not isinstance(cfg.sampler, str) or not registry.is_known(cfg.sampler):
+        problems["sampler"] = f"unknown sampler {cfg.sampler!r}; choose one of: {', '.join(registry.names())}"
+    if problems:
+        raise ConfigError(problems)
     sampler = registry.canonical(cfg.sampler)
     known = {o.name for o in registry.get(sampler).options}
     if not isinstance(cfg.sampler_options, dict) or set(cfg.sampler_options) - known:

@@ -52,11 +52,13 @@ def strategy_label(config: dict) -> str:
 def runs_table(store: RunStore) -> pd.DataFrame:
     """One row per run, newest first: what the Home page lists."""
     rows = [{"run_id": run.run_id, "state": run.status.state, "strategy": strategy_label(run.config),
-             "data": data_label(run.config), "labels": run.last.get("n_labeled", 0),
+             "oracle": run.config.get("oracle", "simulated"), "data": data_label(run.config),
+             "labels": run.last.get("n_labeled", 0),
              "best_accuracy": run.best_accuracy, "best_auc": run.best_auc,
              "started": _local_time(run.status.started_at), "experiment": run.config.get("experiment", "")}
             for run in store.list_runs()]
-    columns = ["run_id", "state", "strategy", "data", "labels", "best_accuracy", "best_auc", "started", "experiment"]
+    columns = ["run_id", "state", "strategy", "oracle", "data", "labels", "best_accuracy", "best_auc", "started",
+               "experiment"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -102,8 +104,11 @@ class RunProgress:
 
     @property
     def text(self) -> str:
-        parts = [f"Round {self.round + 1} of {self.rounds_total} finished", f"{self.n_labeled} images labeled"]
-        if self.eta_seconds is not None:
+        """Rounds are named by the labels they trained on (as everywhere in the dashboard, CLI and log)."""
+        parts = [f"{self.n_labeled} labels used", f"{self.round + 1} of {self.rounds_total} rounds done"]
+        if self.state == "waiting_for_labels":
+            parts.append("waiting for your labels")
+        elif self.eta_seconds is not None:
             parts.append(f"about {format_duration(self.eta_seconds)} left")
         return " · ".join(parts)
 
@@ -119,7 +124,8 @@ def run_progress(store: RunStore, jobs: JobManager, run_id: str) -> RunProgress:
     if snap.phase_total:
         detail = f"{snap.phase} {snap.phase_done}/{snap.phase_total}"
     return RunProgress(snap.state, snap.round, snap.rounds_total, max(snap.n_labeled, status.n_labeled),
-                       snap.progress, snap.eta_seconds, detail, snap.error, attached=True)
+                       snap.progress, None if snap.state == "waiting_for_labels" else snap.eta_seconds, detail,
+                       snap.error, attached=True)  # a person's pace is not the machine's: no ETA while waiting
 
 
 def format_duration(seconds: float) -> str:
@@ -194,19 +200,26 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def latest_queried_round(rounds: list[dict]) -> int | None:
-    """The last round that queried images (the final round only evaluates)."""
-    queried = [r["round"] for r in rounds if r.get("queried_ids")]
+def latest_queried_round(rounds: list[dict]) -> dict | None:
+    """The record of the last round that queried images (the final round only evaluates)."""
+    queried = [r for r in rounds if r.get("queried_ids")]
     return queried[-1] if queried else None
 
 
-def queried_frame(store: RunStore, run_id: str, rounds: list[int]) -> pd.DataFrame:
-    """The images queried in the given rounds, highest score first within a round."""
+def at_labels(record: dict) -> str:
+    """The name of a round everywhere in the dashboard: the labels its model trained on."""
+    return f"at {record['n_labeled']} labels"
+
+
+def queried_frame(store: RunStore, run_id: str, rounds: list[dict]) -> pd.DataFrame:
+    """The images queried in the given rounds (records), highest score first within a round; `labels`
+    is the labeled count of the model that picked them."""
     frames = []
-    for r in rounds:
-        frame = round_frame(store, run_id, r)
-        frames.append(frame[frame.status == "queried"].sort_values("score", ascending=False).assign(round=r))
-    columns = ["round", "id", "label", "prob", "score"]
+    for record in rounds:
+        frame = round_frame(store, run_id, record["round"])
+        frames.append(frame[frame.status == "queried"].sort_values("score", ascending=False)
+                      .assign(round=record["round"], labels=record["n_labeled"]))
+    columns = ["round", "labels", "id", "label", "prob", "score"]
     return pd.concat(frames)[columns].reset_index(drop=True) if frames else pd.DataFrame(columns=columns)
 
 
@@ -259,6 +272,34 @@ def images_by_id(store: RunStore, run_id: str, ids: list[str]) -> list[np.ndarra
     return [images.image(i) for i in ids]
 
 
+THUMBNAIL_PX = 192  # the longest side of a grid thumbnail (8 per row on a wide screen: about 160 px each)
+SHORT_ID = 18  # characters of a sample id under a thumbnail: one line
+
+
+def thumbnail_uri(image: np.ndarray) -> str:
+    """A PNG data URI of the image at thumbnail size. Inline, not a media file: a file the server
+    drops on a rerun gave the browser 404s ('Image source error') when a live page refreshed."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    thumb = Image.fromarray(image)
+    thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+    buffer = io.BytesIO()
+    thumb.save(buffer, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def short_id(sample_id: str) -> str:
+    """A sample id that fits one line under a thumbnail: the file name, its middle elided."""
+    name = Path(sample_id).name
+    if len(name) <= SHORT_ID:
+        return name
+    keep = SHORT_ID - 1
+    return name[:keep - keep // 2] + "…" + name[-(keep // 2):]
+
+
 def original_file(store: RunStore, run_id: str, sample_id: str) -> Path | None:
     """The image file a sample was decoded from, when it is a file still on disk."""
     source = Path(run_images(store, run_id).source(sample_id))
@@ -267,20 +308,50 @@ def original_file(store: RunStore, run_id: str, sample_id: str) -> Path | None:
 
 # --- comparison --------------------------------------------------------------------------------
 IGNORED_IN_SERIES = {"run_id", "seed", "experiment", "resolved", "sampler", "full_data", "record_embeddings"}
+APPLIES = {  # settings that matter only to some runs: a series name lists them only there
+    "synthetic_size": lambda c: c.get("data") == "synthetic",
+    "synthetic_pneumonia_share": lambda c: c.get("data") == "synthetic",
+    "epochs": lambda c: c.get("regime") == "finetune",
+    "head_steps": lambda c: c.get("regime") == "frozen",
+}
 
 
 def comparison_frame(store: RunStore, run_ids: list[str]) -> pd.DataFrame:
     """summary.rounds_frame whose 'strategy' names a series: the sampler, plus the settings that
-    differ between the compared runs, so only runs differing in seed alone are averaged."""
+    differ between the compared runs and apply to it, so only runs differing in seed alone are averaged."""
     frame = rounds_frame(store, run_ids)
     configs = {run_id: store.load_config(run_id) for run_id in run_ids}
     al = [c for c in configs.values() if not c.get("full_data")]
     varying = sorted({k for c in al for k, v in c.items() if k not in IGNORED_IN_SERIES
                       and any(other.get(k) != v for other in al)})
+    if "data" in varying:  # the data's label already says which synthetic set
+        varying = [k for k in varying if k not in ("synthetic_size", "synthetic_pneumonia_share")]
 
     def series(config: dict) -> str:
-        extra = ", ".join(f"{k}={config.get(k)}" for k in varying)
+        shown = [k for k in varying if APPLIES.get(k, lambda c: True)(config)]
+        extra = ", ".join(f"{k}={data_label(config) if k == 'data' else config.get(k)}" for k in shown)
         return strategy_label(config) + (f" ({extra})" if extra and not config.get("full_data") else "")
 
     frame["strategy"] = frame.run_id.map({run_id: series(c) for run_id, c in configs.items()})
     return frame
+
+
+def final_table_text(table: pd.DataFrame) -> pd.DataFrame:
+    """summary.final_table for reading: each mean with its std as one "0.812 ± 0.010" cell, the mean
+    alone where a single seed gives no std."""
+    shown = table[[c for c in table.columns if not c.endswith(("_mean", "_std"))]].copy()
+    for column in [c for c in table.columns if c.endswith("_mean")]:
+        name = column[:-len("_mean")]
+        stds = table[f"{name}_std"] if f"{name}_std" in table else pd.Series(np.nan, index=table.index)
+        shown[name] = [_mean_std(mean, std) for mean, std in zip(table[column], stds)]
+    return shown
+
+
+def _mean_std(mean: float, std: float) -> str:
+    if pd.isna(mean):
+        return "n/a"
+    return _number(mean) + ("" if pd.isna(std) else f" ± {_number(std)}")
+
+
+def _number(value: float) -> str:
+    return f"{value:.0f}" if abs(value) >= 10 else f"{value:.3f}"

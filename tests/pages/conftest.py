@@ -41,38 +41,50 @@ def jobs(store) -> JobManager:
         manager.wait(run_id, timeout=60)
 
 
-def fake_dataset() -> Dataset:
+def sample_id(split: str, i: int, long_ids: bool = False) -> str:
+    """A fake sample id; `long_ids`: as long as a real folder's file paths."""
+    return f"{split}/PNEUMONIA/person{1000 + i}_bacteria_{4000 + 7 * i}.jpeg" if long_ids else f"fake-{split}-{i:03d}"
+
+
+def fake_dataset(long_ids: bool = False) -> Dataset:
     rng = np.random.default_rng(0)
 
     def split(name: str, n: int) -> Split:
         labels = (np.arange(n) % 4 != 0).astype(np.int64)
         return Split(rng.integers(0, 255, (n, 16, 16), dtype=np.uint8), labels,
-                     np.array([f"fake-{name}-{i:03d}" for i in range(n)]),
+                     np.array([sample_id(name, i, long_ids) for i in range(n)]),
                      np.array([f"synthetic:{name}:{i}" for i in range(n)]))
 
-    return Dataset("fake", FAKE_FINGERPRINT, 16, {"train": split("train", POOL), "val": split("val", 10),
-                                                  "test": split("test", 20)})
+    return Dataset("fake", fake_fingerprint(long_ids), 16, {"train": split("train", POOL), "val": split("val", 10),
+                                                            "test": split("test", 20)})
+
+
+def fake_fingerprint(long_ids: bool) -> str:
+    return FAKE_FINGERPRINT + ("-long-ids" if long_ids else "")
 
 
 def write_run(store: RunStore, *, sampler: str = "entropy", seed: int = 0, rounds: int = 3, state: str = "done",
-              experiment: str = "", full_data: bool = False, error: str = "", record_embeddings: bool = True) -> str:
-    """A run folder as the engine leaves it: `rounds` rounds (the last one only evaluates); without
-    embeddings, no layouts and no probabilities of labeled rows."""
-    if cache.load(FAKE_FINGERPRINT) is None:
-        cache.save(fake_dataset())
-    cfg = ExperimentConfig(sampler=sampler, seed=seed, init_size=10, budget=10, rounds=rounds - 1,
-                           experiment=experiment, full_data=full_data, synthetic_size=POOL, resolution=16,
+              experiment: str = "", full_data: bool = False, error: str = "", record_embeddings: bool = True,
+              long_ids: bool = False, **settings) -> str:
+    """A run folder as the engine leaves it: `rounds` rounds (the last one only evaluates and scores
+    nothing); without embeddings, no layouts and no probabilities of labeled rows. `settings`: more config."""
+    fingerprint = fake_fingerprint(long_ids)
+    if cache.load(fingerprint) is None:
+        cache.save(fake_dataset(long_ids))
+    cfg = ExperimentConfig(**{"synthetic_size": POOL, "resolution": 16, **settings}, sampler=sampler, seed=seed,
+                           init_size=10, budget=10, rounds=rounds - 1, experiment=experiment, full_data=full_data,
                            record_embeddings=record_embeddings)
     run_id = store.new_run_id(sampler, seed)
     store.run_dir(run_id).mkdir(parents=True)
-    store.write_config(run_id, {"run_id": run_id, **cfg.to_dict(), "resolved": {"data_fingerprint": FAKE_FINGERPRINT}})
+    store.write_config(run_id, {"run_id": run_id, **cfg.to_dict(), "resolved": {"data_fingerprint": fingerprint}})
     rng = np.random.default_rng(seed)
     labels = fake_dataset().train.labels
+    ids = np.array([sample_id("train", i, long_ids) for i in range(POOL)])
     labeled = np.zeros(POOL, bool)
     labeled[:10] = True
     for r in range(rounds):
         prob = rng.random(POOL).astype(np.float32)
-        score = np.where(labeled, np.nan, rng.random(POOL))
+        score = np.where(labeled | (r == rounds - 1), np.nan, rng.random(POOL))
         queried = np.zeros(POOL, bool)
         if r < rounds - 1:
             queried[np.flatnonzero(~labeled)[:10]] = True
@@ -81,9 +93,9 @@ def write_run(store: RunStore, *, sampler: str = "entropy", seed: int = 0, round
                   "n_labeled_per_class": {"NORMAL": 3, "PNEUMONIA": int(labeled.sum()) - 3},
                   "accuracy": accuracy, "balanced_accuracy": accuracy - 0.05, "precision": 0.8, "recall": 0.7,
                   "f1": accuracy - 0.02, "roc_auc": min(1.0, accuracy + 0.1), "confusion_matrix": [[3, 2], [4, 11]],
-                  "queried_ids": [f"fake-train-{i:03d}" for i in np.flatnonzero(queried)],
+                  "queried_ids": ids[queried].tolist(),
                   "train_seconds": 0.1, "query_seconds": 0.01, "eval_seconds": 0.01}
-        arrays = {"ids": np.array([f"fake-train-{i:03d}" for i in range(POOL)]), "prob": prob, "score": score,
+        arrays = {"ids": ids, "prob": prob, "score": score,
                   "queried": queried, "labeled": labeled.copy(), "label": labels.astype(np.int8),
                   "embedding": rng.normal(size=(POOL, 2)).astype(np.float32),
                   "features_pca": rng.normal(size=(POOL, 32)).astype(np.float16),
@@ -146,3 +158,18 @@ def open_page(store) -> Callable[..., AppTest]:
         return at
 
     return open_
+
+
+def page_text(at: AppTest) -> str:
+    """Everything the page shows (main area, sidebar, chart specs), as protobuf text: for checks on wording."""
+    def walk(node):
+        yield node
+        for child in getattr(node, "children", {}).values():
+            yield from walk(child)
+
+    return "\n".join(str(node.proto) for node in walk(at._tree) if getattr(node, "proto", None) is not None)
+
+
+@pytest.fixture
+def texts() -> Callable[[AppTest], str]:
+    return page_text

@@ -1,6 +1,8 @@
 """Compare: curves of several runs with mean ± std, the baseline, the final table and its downloads."""
 from __future__ import annotations
 
+import json
+
 
 def test_compare_defaults_to_the_newest_experiment_and_tables_it(open_page, make_run):
     make_run(sampler="margin")  # not in the experiment
@@ -11,7 +13,8 @@ def test_compare_defaults_to_the_newest_experiment_and_tables_it(open_page, make
     assert at.get("plotly_chart")[0].key == "compare_chart"
     table = at.dataframe[0].value
     assert list(table.strategy) == ["entropy"] and table.seeds[0] == 2
-    assert {"final_accuracy_mean", "aulc_accuracy_mean"} <= set(table.columns)
+    assert {"final_accuracy", "aulc_accuracy"} <= set(table.columns)
+    assert table.final_accuracy[0] == "0.805 ± 0.007"  # the mean of 0.80 and 0.81 with its std
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels == ["Download table (CSV)", "Download per-round metrics (CSV)"]
     at.selectbox(key="compare_metric").set_value("roc_auc").run()
@@ -26,3 +29,39 @@ def test_picking_an_experiment_selects_its_runs(open_page, make_run):
     assert at.multiselect(key="compare_runs").value == [first]
     at.multiselect(key="compare_runs").set_value([]).run()
     assert "Pick one or more runs" in at.info[0].value
+
+
+def chart_spec(at) -> dict:
+    return json.loads(at.get("plotly_chart")[0].proto.spec)
+
+
+def test_std_bands_are_areas_without_markers(open_page, make_run):
+    """Issue 14, defect 3: every corner of a ± std band was drawn as a marker."""
+    for seed in (0, 1):
+        make_run(sampler="entropy", seed=seed, experiment="exp-1")
+    at = open_page("pages/compare.py")
+    bands = [trace for trace in chart_spec(at)["data"] if trace.get("fill") == "toself"]
+    assert len(bands) == 1 and bands[0]["mode"] == "lines"
+
+
+def test_runs_of_different_settings_have_short_names_a_clear_table_and_a_legend_off_the_title(open_page, make_run):
+    """Issue 14, defect 4: the legend covered the title, series names listed settings that do not
+    apply, single-seed std cells read None, and an experiment's new run stayed out."""
+    make_run(sampler="entropy", seed=0, experiment="mixed")
+    make_run(sampler="entropy", seed=0, experiment="mixed", data="/data/chest_xray", resolution=224,
+             synthetic_size=2000)
+    at = open_page("pages/compare.py")
+    spec = chart_spec(at)
+    names = sorted(trace["name"] for trace in spec["data"])
+    assert names == ["entropy (data=chest_xray, resolution=224)", "entropy (data=synthetic (60), resolution=16)"]
+    assert spec["layout"]["legend"]["y"] < 0 and spec["layout"]["legend"]["yanchor"] == "top"  # under the plot
+    table = at.dataframe[0].value
+    assert list(table.columns[:3]) == ["strategy", "seeds", "final_labels"]
+    cells = table.drop(columns=["strategy"]).astype(str).to_numpy().ravel().tolist()
+    assert not [c for c in cells if c in ("None", "nan", "NaN") or "±" in c]  # one seed: no std to show
+    assert json.loads(at.dataframe[0].proto.columns)["strategy"]["width"] == "large"
+
+    added = make_run(sampler="entropy", seed=1, experiment="mixed")  # a third run of the experiment lands
+    at.run()
+    assert added in at.multiselect(key="compare_runs").value
+    assert "mixed (3 runs)" in at.selectbox(key="compare_experiment").options

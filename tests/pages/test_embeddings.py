@@ -7,20 +7,21 @@ from alcore.viewmodels import figures
 def test_embeddings_default_to_the_latest_round_and_every_colouring_draws(open_page, make_run):
     run_id = make_run(rounds=3)
     at = open_page("pages/embeddings.py", run=run_id)
-    assert at.slider(key="emb_round").value == 2
+    assert at.select_slider(key="emb_round").value == 2
     assert at.radio(key="emb_projection").options == ["PCA", "UMAP"]
     for color_by in figures.COLOR_BY:
         at.selectbox(key="emb_color").set_value(color_by).run()
         assert not at.exception
-        assert at.get("plotly_chart")[0].key == f"emb_chart_2_PCA_{color_by}"
-    at.slider(key="emb_round").set_value(0).run()
-    assert "Round 0: 60 pool images · 10 labeled · 10 queried" in at.caption[-1].value
+        shown = "status" if color_by == "score" else color_by  # the last round scores nothing
+        assert at.get("plotly_chart")[0].key == f"emb_chart_2_PCA_{shown}"
+    at.select_slider(key="emb_round").set_value(0).run()
+    assert "At 10 labels: 60 pool images · 10 labeled · 10 queried" in at.caption[-1].value
 
 
 def test_umap_projection_is_drawn_and_cached(open_page, make_run, store):
     run_id = make_run(rounds=1)
     at = open_page("pages/embeddings.py", run=run_id)
-    assert "Round 0" in at.markdown[0].value  # one round: no slider
+    assert "10 labels" in at.markdown[0].value  # one round: no slider
     at.radio(key="emb_projection").set_value("UMAP").run()
     assert not at.exception and at.get("plotly_chart")[0].key == "emb_chart_0_UMAP_cluster"
     assert (store.run_dir(run_id) / "rounds" / "umap_000.npy").is_file()
@@ -34,4 +35,16 @@ def test_a_run_without_embeddings_says_so_and_its_other_pages_work(open_page, ma
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
     at.switch_page("pages/queried.py").run()
-    assert len(captions(at)) == 10 and captions(at)[0].endswith("round 1")
+    assert len(captions(at)) == 10
+
+
+def test_the_last_round_has_no_scores_and_says_so_instead_of_greying_every_point(open_page, make_run, texts):
+    """Issue 14, defect 7: at the last round "Strategy score" coloured every point grey, hovers read score=nan."""
+    run_id = make_run(rounds=3)
+    at = open_page("pages/embeddings.py", run=run_id)
+    at.selectbox(key="emb_color").set_value("score").run()
+    assert at.get("plotly_chart")[0].key == "emb_chart_2_PCA_status"
+    assert any("no image has a strategy score" in i.value for i in at.info)
+    assert "nan" not in at.get("plotly_chart")[0].proto.spec
+    at.select_slider(key="emb_round").set_value(1).run()  # a round that queried: scores, coloured by them
+    assert at.get("plotly_chart")[0].key == "emb_chart_1_PCA_score" and not at.info

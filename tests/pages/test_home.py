@@ -1,11 +1,13 @@
 """Home: the explanation, the one-click demo, the list of runs."""
 from __future__ import annotations
 
+import json
+
 from alcore.viewmodels import views
 from alcore.config import validate
 
 
-def test_home_explains_the_tool_and_lists_runs_with_links(open_page, make_run):
+def test_home_explains_the_tool_and_lists_runs(open_page, make_run):
     run_id = make_run()
     at = open_page("pages/home.py")
     assert at.title[0].value == "Active learning for chest X-rays"
@@ -13,7 +15,6 @@ def test_home_explains_the_tool_and_lists_runs_with_links(open_page, make_run):
     runs = at.dataframe[0].value
     row = runs[runs.run_id == run_id].iloc[0]
     assert (row.state, row.strategy, row.labels) == ("done", "entropy", 30)
-    assert row.live == f"live?run={run_id}"
 
 
 def test_home_without_runs_says_so(open_page):
@@ -34,3 +35,18 @@ def test_demo_button_launches_a_run_and_opens_its_live_page(open_page, jobs, tin
 def test_the_demo_settings_are_valid_and_fit_the_synthetic_pool():
     demo = views.DEMO_CONFIG
     assert validate(demo, pool_size=demo.synthetic_size) == {} and demo.data == "synthetic"
+
+
+def test_home_lists_the_oracle_shows_every_column_and_opens_a_run_in_the_same_tab(open_page, make_run, store):
+    """Issue 14, defect 8: no oracle column, a cut-off Experiment column, 'Live page' links opening new tabs."""
+    human = make_run(experiment="human-vs-twin", oracle="human")
+    twin = make_run(experiment="human-vs-twin")
+    at = open_page("pages/home.py")
+    runs = at.dataframe[0].value.set_index("run_id")
+    assert (runs.loc[human, "oracle"], runs.loc[twin, "oracle"]) == ("human", "simulated")
+    columns = json.loads(at.dataframe[0].proto.columns)
+    assert not any(c.get("type_config", {}).get("type") == "link" for c in columns.values())  # links open new tabs
+    assert "started" not in at.dataframe[0].proto.column_order  # the run id starts with its date and time
+    at.session_state["home_runs"] = {"selection": {"rows": [list(runs.index).index(twin)], "columns": [], "cells": []}}
+    at.run()
+    assert at.title[0].value == "Live run" and at.query_params["run"] == twin

@@ -29,6 +29,13 @@ def queued(book: LabelBook, round_index: int):
     return lambda: (queue := book.queue()) is not None and queue.round == round_index and book.pending()
 
 
+def start_labeling(at, name: str = "Dr. Lee") -> None:
+    """The name step before the first answer."""
+    at.text_input(key="label_who").set_value(name)
+    at.button(key="label_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
 def test_a_batch_answered_with_the_buttons_lands_in_labels_csv_and_the_next_round_starts(
         open_page, jobs, tiny_config, waiter, tmp_path):
     run_id = jobs.launch(tiny_config(**HUMAN))
@@ -36,10 +43,10 @@ def test_a_batch_answered_with_the_buttons_lands_in_labels_csv_and_the_next_roun
     waiter(queued(book, 0))
     queue = book.queue()
     at = open_page("pages/label.py", run=run_id)
-    assert progress_text(at) == "Round 0 · image 1 of 6"
+    assert progress_text(at) == "Initial set · image 1 of 6"
+    start_labeling(at)
     at.toggle(key="label_show_prediction").set_value(True).run()
     assert any("No model yet" in m.value for m in at.markdown)
-    at.text_input(key="label_who").set_value("Dr. Lee").run()
     at.slider(key="label_zoom").set_value(2.0).run()
     assert at.slider(key="label_x").value == at.slider(key="label_y").value == 0.5  # where to look, once zoomed
     clicks = ["NORMAL", "PNEUMONIA", "skip", "PNEUMONIA", "NORMAL", "PNEUMONIA"]
@@ -51,7 +58,7 @@ def test_a_batch_answered_with_the_buttons_lands_in_labels_csv_and_the_next_roun
     assert rows[0]["file"] == queue.files[0]
     waiter(queued(book, 1))
     at.run()
-    assert progress_text(at) == "Round 1 · image 1 of 4"
+    assert progress_text(at) == "Picked by the model trained on 5 labels · image 1 of 4"
     assert jobs.store.load_rounds(run_id)[0]["n_labeled"] == 5  # the skipped image is not labeled
     assert any("p(PNEUMONIA) = **" in m.value for m in at.markdown)
     assert at.metric[0].value.endswith("%") and len(at.dataframe[0].value) == 2  # agreement with the truth
@@ -71,6 +78,7 @@ def test_after_a_restart_only_the_unanswered_images_are_asked_and_resume_goes_on
     book = LabelBook(store, run_id)
     waiter(queued(book, 0))
     at = open_page("pages/label.py", run=run_id)
+    start_labeling(at)
     click(at, *["NORMAL", "PNEUMONIA"] * 3)
     waiter(queued(book, 1))
     at.run()
@@ -85,7 +93,7 @@ def test_after_a_restart_only_the_unanswered_images_are_asked_and_resume_goes_on
 
     at = open_page("pages/label.py", run=run_id)
     assert store.load_status(run_id).state == "interrupted"
-    assert book.pending() == list(queue.ids[2:]) and progress_text(at) == "Round 1 · image 3 of 4"
+    assert book.pending() == list(queue.ids[2:]) and progress_text(at) == "Picked by the model trained on 6 labels · image 3 of 4"
     at.button(key="label_resume").click().run()
     fresh = alcore.jobs.manager_for(store.root)
     assert fresh.is_live(run_id)
@@ -137,6 +145,7 @@ def test_launching_a_human_run_opens_the_label_page_with_a_simulated_twin_to_com
     book = LabelBook(store, run_id)
     waiter(queued(book, 0))
     at.switch_page("pages/label.py").run()
+    start_labeling(at)
     click(at, *["NORMAL", "PNEUMONIA"] * 3)
     waiter(lambda: store.load_rounds(run_id))
     at.run()
@@ -167,3 +176,38 @@ def test_an_original_file_is_shown_in_grayscale_and_at_most_1024_px(tmp_path, mo
         image = label_view.label_image(None, "a-run", "an-image")
         assert image.shape == shape and image.dtype == np.uint8
     assert image.min() == 0 and image.max() == 255  # 16 bits: their own range spread over 0..255
+
+
+def test_resume_after_stop_asks_only_for_the_images_not_labeled_yet(open_page, jobs, tiny_config, waiter):
+    """Issue 14, defect 1: a resumed human run queued its initial images again (image 7 of 10)."""
+    run_id = jobs.launch(tiny_config(**HUMAN))
+    book = LabelBook(jobs.store, run_id)
+    waiter(queued(book, 0))
+    for sample_id, file in zip(book.queue().ids, book.queue().files):
+        book.add(sample_id, file, "PNEUMONIA" if sample_id.endswith(("1", "3", "5", "7", "9")) else "NORMAL", "Dr. Lee", 0)
+    waiter(queued(book, 1))
+    at = open_page("pages/live.py", run=run_id)
+    at.button(key="live_stop").click().run()
+    assert jobs.wait(run_id, timeout=120).state == "cancelled"
+    at.run()
+    at.button(key="live_resume").click().run()
+    waiter(lambda: jobs.snapshot(run_id).state == "waiting_for_labels")
+    assert len(book.queue().ids) == 4 and book.pending() == list(book.queue().ids)
+    at.switch_page("pages/label.py").run()
+    assert progress_text(at) == "Picked by the model trained on 6 labels · image 1 of 4"
+    assert any("waiting for 4 labels" in line for line in jobs.store.read_log(run_id))
+
+
+def test_the_labelers_name_survives_a_reload_and_is_never_silently_lost(open_page, jobs, tiny_config, waiter):
+    """Issue 14, defect 2: a reload emptied "Your name" and later answers were saved as anonymous."""
+    run_id = jobs.launch(tiny_config(**HUMAN))
+    book = LabelBook(jobs.store, run_id)
+    waiter(queued(book, 0))
+    at = open_page("pages/label.py", run=run_id)
+    assert "label_normal" not in [b.key for b in at.button]  # a name first (or none, said aloud)
+    start_labeling(at, "Dr. Test")
+    click(at, "NORMAL")
+    at = open_page("pages/label.py", run=run_id)  # a reload: a new session
+    assert any("Labeling as **Dr. Test**" in c.value for c in at.caption)
+    click(at, "PNEUMONIA")
+    assert [r["who"] for r in book.rows()] == ["Dr. Test", "Dr. Test"]

@@ -1,6 +1,7 @@
 """Live run: progress, curves, confusion matrix, queried thumbnails, log, stop / resume."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 
@@ -9,7 +10,7 @@ def test_live_page_of_a_finished_run_shows_curves_matrix_thumbnails_and_log(open
     at = open_page("pages/live.py", run=run_id)
     assert at.title[0].value == "Live run"
     assert [c.key for c in at.get("plotly_chart")] == ["live_curves", "live_confusion"]
-    assert at.main.get("progress")[0].proto.text.startswith("Round 3 of 3 finished · 30 images labeled")
+    assert at.main.get("progress")[0].proto.text.startswith("30 labels used · 3 of 3 rounds done")
     shown = captions(at)
     assert len(shown) == 10 and all(c.startswith("fake-train-") for c in shown)
     assert "fake run" in at.text[0].value
@@ -76,3 +77,53 @@ def test_a_refresh_reads_only_the_run_files_that_changed(open_page, make_run, st
     store.write_status(run_id, status)
     at.run()
     assert sorted(set(opened)) == ["status.json"]
+
+
+ROUND_INDEX = re.compile(r"\b[Rr]ound \d")  # a round named by its index instead of its labels
+
+
+def test_rounds_are_named_by_their_labels_on_every_page_and_in_the_log(open_page, jobs, tiny_config, waiter, texts):
+    """Issue 14, defect 5: "Round 4 of 11 finished" beside "round 3", "Queried in round 9", "stopped after round 0"."""
+    run_id = jobs.launch(tiny_config(synthetic_size=1000, rounds=90))
+    waiter(lambda: jobs.store.load_rounds(run_id) or not jobs.snapshot(run_id).running)
+    jobs.cancel(run_id)
+    assert jobs.wait(run_id, timeout=120).state == "cancelled"
+    records = jobs.store.load_rounds(run_id)
+    labels = records[-1]["n_labeled"]
+    at = open_page("pages/live.py", run=run_id)
+    assert at.main.get("progress")[0].proto.text.startswith(f"{labels} labels used · {len(records)} of 91 rounds done")
+    assert f"stopped at {labels} labels" in texts(at)
+    for page in ("pages/live.py", "pages/queried.py", "pages/embeddings.py"):
+        at.switch_page(page).run()
+        assert not at.exception and not ROUND_INDEX.findall(texts(at)), (page, ROUND_INDEX.findall(texts(at)))
+    log = "\n".join(jobs.store.read_log(run_id))
+    assert not ROUND_INDEX.findall(log) and f"at {records[0]['n_labeled']} labels: accuracy" in log, log
+
+
+def test_a_run_waiting_for_a_person_shows_no_eta_and_feature_extraction_is_logged(
+        open_page, jobs, tiny_config, waiter):
+    """Issue 14, defect 6: "about 6 s left" while a run waited for labels; a silent log during feature extraction."""
+    from alcore.oracle import LabelBook
+
+    run_id = jobs.launch(tiny_config(oracle="human", regime="frozen", init_size=6, budget=4, batch_size=8))
+    book = LabelBook(jobs.store, run_id)
+    waiter(lambda: book.queue() is not None and book.queue().round == 0)
+    for k, (sample_id, file) in enumerate(zip(book.queue().ids, book.queue().files)):
+        book.add(sample_id, file, ("NORMAL", "PNEUMONIA")[k % 2], "Dr. Lee", 0)
+    waiter(lambda: book.queue() is not None and book.queue().round == 1
+           and jobs.snapshot(run_id).state == "waiting_for_labels")
+    at = open_page("pages/live.py", run=run_id)
+    text = at.main.get("progress")[0].proto.text
+    assert "waiting for your labels" in text and "left" not in text, text
+    log = jobs.store.read_log(run_id)
+    first_round = next(i for i, line in enumerate(log) if "labels: accuracy" in line)
+    assert any("extracting the features of the train images" in line for line in log[:first_round]), log
+
+
+def test_an_unknown_run_in_the_url_stays_there_and_no_other_run_is_shown(open_page, make_run):
+    """Issue 14, defect 9: an unknown ?run= warned, then showed the newest run and rewrote the URL."""
+    make_run()
+    at = open_page("pages/live.py", run="no-such-run")
+    assert at.query_params["run"] == "no-such-run"
+    assert any("no-such-run" in w.value for w in at.main.warning)
+    assert not at.get("plotly_chart") and at.sidebar.selectbox(key="run").value is None

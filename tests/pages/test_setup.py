@@ -110,7 +110,7 @@ def test_launching_a_tiny_run_opens_its_live_page_which_shows_its_rounds(open_pa
     assert at.title[0].value == "Live run"
     assert jobs.wait(run_id, timeout=120).state == "done", jobs.store.read_log(run_id)
     at.switch_page("pages/live.py").run()  # AppTest's own page stays Setup until told otherwise
-    assert at.main.get("progress")[0].proto.text.startswith("Round 3 of 3 finished · 40 images labeled")
+    assert at.main.get("progress")[0].proto.text.startswith("40 labels used · 3 of 3 rounds done")
     assert at.get("plotly_chart")[0].key == "live_curves"
     assert len(captions(at)) == 10
 
@@ -169,3 +169,12 @@ def test_several_samplers_and_a_baseline_launch_one_experiment_to_compare(open_p
     assert sorted(at.multiselect(key="compare_runs").value) == sorted(run_ids)
     assert sorted(at.dataframe[0].value.strategy) == ["entropy", "random"]
     assert "full-data baseline" in str(at.get("plotly_chart")[0].proto.spec)
+
+
+def test_a_config_with_an_unknown_sampler_names_the_sampler_only(open_page):
+    """Issue 14, defect 10: an unknown sampler was reported as "...; data must be text"."""
+    at = open_page("pages/setup.py")
+    upload = json.dumps({**ExperimentConfig().to_dict(), "sampler": "entropyy"}).encode()
+    at.file_uploader(key="setup_upload").set_value(("typo.json", upload, "application/json")).run()
+    message = " ".join(errors(at))
+    assert "unknown sampler 'entropyy'" in message and "data" not in message, message

@@ -23,7 +23,7 @@ def test_progress_of_a_run_without_a_job_comes_from_its_status(store, make_run):
     progress = views.run_progress(store, JobManager(store), run_id)
     assert (progress.state, progress.round, progress.rounds_total, progress.n_labeled) == ("cancelled", 2, 3, 30)
     assert progress.resumable and not progress.live and not progress.attached
-    assert progress.text.startswith("Round 3 of 3 finished · 30 images labeled")
+    assert progress.text.startswith("30 labels used · 3 of 3 rounds done")
 
 
 def test_round_frame_marks_labeled_unlabeled_and_queried(store, make_run):
@@ -36,10 +36,12 @@ def test_round_frame_marks_labeled_unlabeled_and_queried(store, make_run):
 
 def test_queried_frame_holds_every_round_that_queried(store, make_run):
     run_id = make_run(rounds=3)
-    frame = views.queried_frame(store, run_id, [0, 1])
-    assert len(frame) == 20 and list(frame.columns) == ["round", "id", "label", "prob", "score"]
+    records = store.load_rounds(run_id)
+    frame = views.queried_frame(store, run_id, records[:2])
+    assert len(frame) == 20 and list(frame.columns) == ["round", "labels", "id", "label", "prob", "score"]
     assert frame[frame["round"] == 0].score.is_monotonic_decreasing
-    assert views.latest_queried_round(store.load_rounds(run_id)) == 1
+    assert frame.groupby("round").labels.first().to_dict() == {0: 10, 1: 20}
+    assert views.latest_queried_round(records) == records[1]
 
 
 def test_umap_is_computed_once_and_cached_in_the_run_folder(store, make_run):
