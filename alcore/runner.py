@@ -48,7 +48,7 @@ class RunEvent:
 
 
 EventFn = Callable[[RunEvent], None]
-PHASE_NAMES = {"labeling": "waiting for labels", "train": "training", "evaluate": "testing",
+PHASE_NAMES = {"labeling": "labeling the picked images", "train": "training", "evaluate": "testing",
                "query": "choosing the next images", "snapshot": "recording the pool"}
 
 

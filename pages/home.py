@@ -35,14 +35,14 @@ else:
         table, key="home_runs", hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
         column_order=["run_id", "state", "strategy", "oracle", "data", "labels", "best_accuracy", "best_auc",
                       "experiment"],  # the run id starts with the date and time
-        column_config={
-            "run_id": st.column_config.TextColumn("Run", width="medium"), "state": "State", "strategy": "Strategy",
+        column_config={  # short headers: every column fits a laptop screen beside the sidebar
+            "run_id": "Run", "state": "State", "strategy": "Strategy",
             "oracle": st.column_config.TextColumn("Oracle", help="Who answered the queries: the true labels "
                                                   "(simulated) or a person (human)"),
-            "data": "Data", "labels": st.column_config.NumberColumn("Labels used", format="%d"),
-            "best_accuracy": st.column_config.NumberColumn("Best accuracy", format="%.3f"),
-            "best_auc": st.column_config.NumberColumn("Best ROC-AUC", format="%.3f"),
-            "experiment": st.column_config.TextColumn("Experiment", width="medium"),
+            "data": "Data", "labels": st.column_config.NumberColumn("Labels", format="%d", help="Labels used"),
+            "best_accuracy": st.column_config.NumberColumn("Best acc.", format="%.3f", help="Best test accuracy"),
+            "best_auc": st.column_config.NumberColumn("Best AUC", format="%.3f", help="Best test ROC-AUC"),
+            "experiment": "Experiment",
         })
     st.caption("Tick a row to open that run's Live page.")
     rows = picked.selection.rows

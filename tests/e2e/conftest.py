@@ -79,6 +79,19 @@ def page(dashboard):
         browser.close()
 
 
+@pytest.fixture(scope="module")
+def network(page, dashboard):
+    """What the browser asked of other hosts (nothing may leave the machine) and the media files (images)
+    the server no longer had, recorded over every test of the module. (Streamlit's own probes of
+    <page>/_stcore/health answer 404 before it finds the root: not ours.)"""
+    seen = SimpleNamespace(external=[], media_not_found=[])
+    page.on("request", lambda r: None if r.url.startswith((dashboard.url, "data:", "blob:", "about:"))
+            else seen.external.append(r.url))
+    page.on("response", lambda r: seen.media_not_found.append(r.url) if r.status == 404 and "/media/" in r.url
+            else None)
+    return seen
+
+
 @pytest.fixture
 def shoot():
     """shoot(page, name): a screenshot into $ALCORE_SCREENSHOTS, when it is set."""

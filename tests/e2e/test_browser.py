@@ -18,7 +18,7 @@ def _curve_points(page) -> int:
     return page.locator(".st-key-live_curves .scatterlayer .trace").first.locator("path.point").count()
 
 
-def test_launch_watch_live_and_explore(dashboard, page, shoot):
+def test_launch_watch_live_and_explore(dashboard, page, shoot, network):
     url, config = dashboard.url, dashboard.config
     page.goto(f"{url}/setup")
     page.get_by_role("button", name="Launch").wait_for()
@@ -36,6 +36,11 @@ def test_launch_watch_live_and_explore(dashboard, page, shoot):
     assert _curve_points(page) >= 2
     page.locator(".st-key-live_queried img").first.wait_for(state="visible")
     shoot(page, "live")
+    # issue 14, defect 11: thumbnails are inline, so a refresh cannot lose them (it gave 404s)
+    sources = page.locator(".st-key-live_queried img").evaluate_all("images => images.map(i => i.src)")
+    assert sources and all(src.startswith("data:image/png") for src in sources)
+    page.reload()
+    page.locator(".st-key-live_queried img").first.wait_for(state="visible")
 
     page.get_by_role("link", name="Embeddings").click()
     page.wait_for_url("**/embeddings**")
@@ -49,6 +54,28 @@ def test_launch_watch_live_and_explore(dashboard, page, shoot):
         page.wait_for_load_state("networkidle")
         page.wait_for_timeout(2000)
         shoot(page, name)
+    assert not network.external, network.external  # issue 14, defect 11: the page icon came from a font server
+    assert not network.media_not_found, network.media_not_found
+
+
+def test_home_has_no_deploy_button_and_opens_a_run_in_the_same_tab(dashboard, page):
+    """Issue 14, defect 8: Streamlit's Deploy button showed; 'Live page' links opened a new tab; the
+    Experiment column was cut off."""
+    page.goto(dashboard.url)
+    page.get_by_role("button", name="Start a demo run").wait_for()
+    grid = page.locator(".st-key-home_runs")
+    grid.locator("canvas").first.wait_for()
+    assert page.get_by_role("button", name="Deploy").count() == 0
+    scroller = grid.locator(".dvn-scroller").first
+    assert scroller.evaluate("s => s.scrollWidth <= s.clientWidth + 1"), "the runs table needs a horizontal scroll"
+    box = grid.locator("canvas").first.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 17)  # the first row's selection box, under the header
+    page.wait_for_url("**/live?*run=*")
+    assert len(page.context.pages) == 1
+    page.get_by_role("link", name="Home").click()  # back on Home, the old pick does not open Live again
+    page.get_by_role("button", name="Start a demo run").wait_for()
+    page.wait_for_timeout(3000)
+    assert "/live" not in page.url
 
 
 def test_one_click_demo_shows_curve_points(dashboard, page):

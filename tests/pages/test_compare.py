@@ -41,7 +41,7 @@ def test_std_bands_are_areas_without_markers(open_page, make_run):
         make_run(sampler="entropy", seed=seed, experiment="exp-1")
     at = open_page("pages/compare.py")
     bands = [trace for trace in chart_spec(at)["data"] if trace.get("fill") == "toself"]
-    assert len(bands) == 1 and bands[0]["mode"] == "lines"
+    assert len(bands) == 1 and bands[0].get("mode") == "lines"
 
 
 def test_runs_of_different_settings_have_short_names_a_clear_table_and_a_legend_off_the_title(open_page, make_run):
