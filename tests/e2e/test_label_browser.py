@@ -26,6 +26,7 @@ def test_label_a_batch_in_the_browser_and_see_the_next_round_arrive(dashboard, p
     name = page.get_by_role("textbox", name="Your name")
     name.fill("Dr. Lee")
     name.press("Enter")  # starts labeling: the N key now answers (it typed into the name field: issue 14, defect 2)
+    page.get_by_text("Labeling as Dr. Lee").wait_for()
     for number, answer in enumerate(["NORMAL", "PNEUMONIA", "skip", "NORMAL", "PNEUMONIA", "NORMAL"], start=1):
         page.get_by_text(f"Initial set · image {number} of 6").wait_for()
         if number == 3:  # a reload keeps the name
