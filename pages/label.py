@@ -79,7 +79,7 @@ def label_one(queue: LabelQueue, pending: list[str]) -> None:
                               on_click=answer, args=(sample_id, queue.files[queue.ids.index(sample_id)], label,
                                                      queue.round))
             name, change = st.columns([3, 1], vertical_alignment="center")
-            name.caption(f"Labeling as **{who}** (the 'who' column of labels.csv)")
+            name.caption(f"Labeling as **{who}**", help="Saved with each label: the 'who' column of labels.csv.")
             change.button("Change", key="label_change_name", on_click=st.session_state.pop, args=("labeler",))
         zoom = st.slider("Zoom", 1.0, 4.0, 1.0, 0.25, key="label_zoom", help="Shows 1/zoom of each side.")
         centre = (0.5, 0.5)

@@ -64,10 +64,10 @@ else:
     title = f"Confusion matrix, test set, {views.at_labels(last)}"
     confusion.plotly_chart(figures.confusion_matrix_figure(last["confusion_matrix"], title),
                            key="live_confusion", width="stretch")
-    queried_round = views.latest_queried_round(records)
-    if queried_round is not None:
-        queried = views.queried_frame(store(), run_id, [queried_round])
-        st.subheader(f"Queried by the model trained on {queried_round['n_labeled']} labels")
+    last_query = views.latest_queried_round(records)
+    if last_query is not None:
+        queried = views.queried_frame(store(), run_id, [last_query])
+        st.subheader(f"Queried by the model trained on {last_query['n_labeled']} labels")
         st.caption(f"{len(queried)} images picked for labeling, highest score first"
                    + (f"; the first {LIVE_THUMBNAILS} shown (all on Queried samples)."
                       if len(queried) > LIVE_THUMBNAILS else "."))

@@ -49,9 +49,12 @@ def test_launch_watch_live_and_explore(dashboard, page, shoot, network):
     assert scatter.locator("canvas, .scatterlayer").count() > 0
     shoot(page, "embeddings")
 
-    for link, name in (("Queried samples", "queried"), ("Compare", "compare"), ("Home", "home")):
+    for link, name, drawn in (("Queried samples", "queried", page.get_by_role("button", name="Enlarge").first),
+                              ("Compare", "compare", page.locator(".st-key-compare_chart .js-plotly-plot")),
+                              ("Home", "home", page.locator(".st-key-home_runs canvas").first)):
         page.get_by_role("link", name=link).click()
         page.wait_for_load_state("networkidle")
+        drawn.wait_for(state="visible")
         page.wait_for_timeout(2000)
         shoot(page, name)
     assert not network.external, network.external  # issue 14, defect 11: the page icon came from a font server
