@@ -11,6 +11,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from alcore.viewmodels import views
 from alcore.config import ConfigError
 from alcore.jobs import JobManager, manager_for
+from alcore.paths import allowed_roots
 from alcore.runs import RoundsReader, RunStore
 
 REFRESH_S = 2.0  # how often a page following a live run re-reads it
@@ -39,6 +40,11 @@ def store() -> RunStore:
 def jobs() -> JobManager:
     # one per results folder per process: every session sees the same background runs
     return manager_for(views.results_root())
+
+
+def path_roots() -> tuple[Path, ...]:
+    """The folders under which a path typed in the browser is accepted (alcore.paths)."""
+    return allowed_roots(st.get_option("server.address"))
 
 
 def current_run() -> str | None:

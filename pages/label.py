@@ -9,10 +9,11 @@ from __future__ import annotations
 import streamlit as st
 
 from alcore import export
+from alcore.paths import PathRefused, allowed_path
 from alcore.viewmodels import figures, label_view, views
 from alcore.oracle import LabelBook, LabelQueue
 from alcore.summary import strategy_curves
-from pages.common import REFRESH_S, jobs, require_run, resume_button, store, via_entrypoint
+from pages.common import REFRESH_S, jobs, path_roots, require_run, resume_button, store, via_entrypoint
 
 via_entrypoint()
 
@@ -118,9 +119,11 @@ def export_section() -> None:
                help="Copied or symlinked. Synthetic and .npz images are written as PNG files.")
     if st.button("Write folder tree", key="label_export", disabled=not rows, icon=":material/folder_copy:"):
         try:
-            done = export.export_tree(rows, st.session_state["label_dest"], views.run_images(store(), run_id).image,
+            dest = st.session_state["label_dest"]
+            done = export.export_tree(rows, allowed_path(dest, path_roots()) if dest.strip() else dest,
+                                      views.run_images(store(), run_id).image,
                                       st.session_state["label_export_mode"])
-        except export.ExportError as exc:
+        except (PathRefused, export.ExportError) as exc:
             st.error(f"Nothing was written: {exc}.")
         else:
             st.success(f"Wrote {done.counts['NORMAL']} NORMAL and {done.counts['PNEUMONIA']} PNEUMONIA images to "

@@ -13,7 +13,7 @@ from alcore.viewmodels import setup_form
 from alcore.config import DEVICES, INIT_MODES, MODELS, ORACLES, REGIMES, ConfigError, ExperimentConfig
 from alcore.data import DataError
 from alcore.strategies import registry
-from pages.common import LIVE_PAGE, RUN_KEY, jobs, via_entrypoint
+from pages.common import LIVE_PAGE, RUN_KEY, jobs, path_roots, via_entrypoint
 
 via_entrypoint()
 
@@ -96,7 +96,7 @@ def flag(name: str) -> None:
 
 form = current_form()
 base, configs = planned_runs(form)
-problems = setup_form.form_problems(form, base, configs, data_check(base))
+problems = setup_form.form_problems(form, base, configs, data_check(base), path_roots())
 
 st.title("Set up a run")
 st.subheader("Data")
@@ -216,7 +216,7 @@ if launch.button("Launch", type="primary", key="setup_launch", disabled=bool(pro
     if needs_check:
         check_data(base)
         base, configs = planned_runs(form)  # the check may have found whether a twin can run
-        problems = setup_form.form_problems(form, base, configs, data_check(base))
+        problems = setup_form.form_problems(form, base, configs, data_check(base), path_roots())
     if problems:
         st.rerun()  # the data's problems are now flagged next to their fields
     run_ids = [jobs().launch(cfg) for cfg in configs]
