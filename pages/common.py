@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from alcore.viewmodels import views
+from alcore.viewmodels import figures, views
 from alcore.config import ConfigError
 from alcore.jobs import JobManager, manager_for
 from alcore.paths import allowed_roots
@@ -17,7 +17,8 @@ from alcore.runs import RoundsReader, RunStore
 REFRESH_S = 2.0  # how often a page following a live run re-reads it
 RUN_KEY = "run"  # session-state key of the current run (the sidebar picker); also its URL query parameter
 LIVE_PAGE = "pages/live.py"
-CLASS_COLOR = {"NORMAL": "green", "PNEUMONIA": "red", "unknown": "gray"}
+CLASS_COLOR = {"NORMAL": "green", "PNEUMONIA": "red", "unknown": "gray", views.HIDDEN: "gray"}
+SHOW_PREDICTION = "show_model_prediction"  # session key: Label's "Show model prediction", kept across pages
 ENTRYPOINT = Path(__file__).resolve().parents[1] / "dashboard.py"
 
 
@@ -45,6 +46,11 @@ def jobs() -> JobManager:
 def path_roots() -> tuple[Path, ...]:
     """The folders under which a path typed in the browser is accepted (alcore.paths)."""
     return allowed_roots(st.get_option("server.address"))
+
+
+def reveal_prediction() -> bool:
+    """Whether the model's guess of an image waiting for a person may be shown (Label's toggle)."""
+    return bool(st.session_state.get(SHOW_PREDICTION, False))
 
 
 def current_run() -> str | None:
@@ -81,7 +87,8 @@ def rounds(run_id: str) -> list[dict]:
 
 
 def thumbnails(run_id: str, samples: pd.DataFrame, key: str, per_row: int = 6, enlarge: bool = False) -> None:
-    """A grid of X-rays (columns id, label, prob, score), each with its id, true label and scores."""
+    """A grid of X-rays (columns id, label, prob, score, secret), each with its id, true label and scores;
+    one waiting for a person shows neither its id (a file name) nor its label."""
     try:
         images = views.images_by_id(store(), run_id, samples.id.tolist())
     except (OSError, KeyError, ValueError) as exc:  # DataError is a ValueError
@@ -92,23 +99,32 @@ def thumbnails(run_id: str, samples: pd.DataFrame, key: str, per_row: int = 6, e
             for column, sample, image in zip(st.columns(per_row), samples.iloc[start:start + per_row].itertuples(),
                                              images[start:start + per_row]):
                 with column:
-                    caption = sample.id + (f" · round {sample.round}" if "round" in samples else "")
-                    st.image(image, caption=caption, width="stretch", alt=f"X-ray {sample.id}")
+                    name = figures.WAITING if sample.secret else sample.id
+                    caption = name + (f" · round {sample.round}" if "round" in samples else "")
+                    st.image(image, caption=caption, width="stretch", alt=f"X-ray {name}")
                     st.markdown(describe(sample))
-                    if enlarge and st.button("Enlarge", key=f"{key}-{sample.id}", icon=":material/zoom_in:"):
+                    # the row, not the id, in the key: a widget key reaches the browser, an id may be a file name
+                    if enlarge and st.button("Enlarge", key=f"{key}-{sample.Index}", icon=":material/zoom_in:"):
                         large_image(run_id, sample)
 
 
 def describe(sample) -> str:
-    """True label in its colour, then p(PNEUMONIA) and the strategy score."""
+    """True label in its colour, then p(PNEUMONIA) and the strategy score (a dash where hidden or none)."""
     score = "–" if pd.isna(sample.score) else f"{sample.score:.3g}"
-    return f":{CLASS_COLOR[sample.label]}[**{sample.label}**] · p={sample.prob:.2f} · score {score}"
+    prob = "–" if pd.isna(sample.prob) else f"{sample.prob:.2f}"
+    label = "label hidden until it is labeled" if sample.secret else sample.label
+    return f":{CLASS_COLOR[sample.label]}[**{label}**] · p={prob} · score {score}"
 
 
 @st.dialog("X-ray", width="large")
 def large_image(run_id: str, sample) -> None:
     original = views.original_file(store(), run_id, sample.id)
     image = str(original) if original else views.images_by_id(store(), run_id, [sample.id])[0]
-    st.image(image, width="stretch", alt=f"X-ray {sample.id}, large")
-    st.markdown(f"`{sample.id}` · {describe(sample)}")
-    st.caption(f"original file: {original}" if original else "shown at the resolution the model used")
+    name = figures.WAITING if sample.secret else sample.id
+    st.image(image, width="stretch", alt=f"X-ray {name}, large")
+    st.markdown(f"`{name}` · {describe(sample)}")
+    if original and not sample.secret:
+        st.caption(f"original file: {original}")
+    else:
+        st.caption("shown at the resolution the model used" if not original else "its file name stays hidden "
+                   "until it is labeled")

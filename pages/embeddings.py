@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from alcore.viewmodels import figures, views
-from pages.common import REFRESH_S, jobs, require_run, rounds, store, thumbnails, via_entrypoint
+from pages.common import REFRESH_S, jobs, require_run, reveal_prediction, rounds, store, thumbnails, via_entrypoint
 
 via_entrypoint()
 
@@ -59,7 +59,7 @@ def embedding_view() -> None:
                                             "and cached in the run folder.")
     color_by = pick_color.selectbox("Colour by", list(figures.COLOR_BY), format_func=figures.COLOR_BY.get,
                                     key="emb_color")
-    frame = views.round_frame(store(), run_id, round_index)
+    frame = views.round_frame(store(), run_id, round_index, reveal_prediction())
     with st.spinner(f"Computing the {projection} layout of round {round_index}…"):
         xy = views.projection(store(), run_id, round_index, projection)
     fig = figures.embedding_figure(frame, xy, color_by, projection)

@@ -13,7 +13,8 @@ from alcore.paths import PathRefused, allowed_path
 from alcore.viewmodels import figures, label_view, views
 from alcore.oracle import LabelBook, LabelQueue
 from alcore.summary import strategy_curves
-from pages.common import REFRESH_S, jobs, path_roots, require_run, resume_button, store, via_entrypoint
+from pages.common import (REFRESH_S, SHOW_PREDICTION, jobs, path_roots, require_run, resume_button, reveal_prediction,
+                          store, via_entrypoint)
 
 via_entrypoint()
 
@@ -62,8 +63,12 @@ def label_one(queue: LabelQueue, pending: list[str]) -> None:
                           help="The grey value shown as mid-grey: lower makes the image brighter.")
         width = st.slider("Window width", 16, 256, 256, key="label_width",
                           help="The grey values spread over black..white: narrower gives more contrast.")
-        if st.toggle("Show model prediction", key="label_show_prediction",
-                     help="Hidden by default, so that the model does not sway your answer."):
+        st.session_state.setdefault("label_show_prediction", reveal_prediction())
+        shown = st.toggle("Show model prediction", key="label_show_prediction",
+                          help="Hidden by default, so that the model does not sway your answer (here and on "
+                               "the other pages).")
+        st.session_state[SHOW_PREDICTION] = shown  # widget state ends with the page visit
+        if shown:
             view = label_view.model_view(store(), run_id, queue.round, sample_id)
             st.markdown("No model yet: the initial images are labeled before the first training." if view is None
                         else f"p(PNEUMONIA) = **{view[0]:.2f}** · {config['sampler']} score **{view[1]:.3g}**")

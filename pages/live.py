@@ -8,8 +8,8 @@ from __future__ import annotations
 import streamlit as st
 
 from alcore.viewmodels import figures, views
-from pages.common import (REFRESH_S, RUN_KEY, jobs, require_run, resume_button, rounds, store, thumbnails,
-                          via_entrypoint)
+from pages.common import (REFRESH_S, RUN_KEY, jobs, require_run, resume_button, reveal_prediction, rounds, store,
+                          thumbnails, via_entrypoint)
 
 via_entrypoint()
 
@@ -66,7 +66,7 @@ else:
                            key="live_confusion", width="stretch")
     queried_round = views.latest_queried_round(records)
     if queried_round is not None:
-        queried = views.queried_frame(store(), run_id, [queried_round])
+        queried = views.queried_frame(store(), run_id, [queried_round], reveal_prediction())
         st.subheader(f"Queried in round {queried_round}")
         st.caption(f"{len(queried)} images picked for labeling, highest score first"
                    + (f"; the first {LIVE_THUMBNAILS} shown (all on Queried samples)."

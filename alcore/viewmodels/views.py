@@ -18,6 +18,7 @@ import pandas as pd
 
 from alcore.config import ExperimentConfig
 from alcore.data.base import Dataset
+from alcore.oracle import LabelBook
 from alcore.runs import RunStore, atomic_write_bytes, read_npz
 from alcore.summary import rounds_frame
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from alcore.jobs import JobManager
 
 CLASS_NAMES = ("NORMAL", "PNEUMONIA")
+HIDDEN = "hidden"  # the label shown for an image waiting for a person (human oracle)
 PROJECTIONS = ("PCA", "UMAP")
 LIVE_STATES = ("queued", "running", "waiting_for_labels")
 RESUMABLE_STATES = ("interrupted", "cancelled", "failed")
@@ -143,18 +145,36 @@ def records_embeddings(store: RunStore, run_id: str) -> bool:
     return store.load_config(run_id).get("record_embeddings", True) is not False
 
 
-def round_frame(store: RunStore, run_id: str, round_index: int) -> pd.DataFrame:
-    """The train pool at one round: id, PCA x/y, cluster, label, p(PNEUMONIA), score, status.
-    x/y are NaN and cluster -1 where the run recorded no embeddings."""
+def waiting_ids(store: RunStore, run_id: str) -> frozenset[str]:
+    """The images of a human run queued or queried and not yet labeled NORMAL or PNEUMONIA: until a person
+    answers them, no page shows their true label, their file name or (unless asked) the model's guess."""
+    if store.load_config(run_id).get("oracle") != "human":
+        return frozenset()
+    book = LabelBook(store, run_id)
+    queue = book.queue()
+    asked = {i for record in store.load_rounds(run_id) for i in record.get("queried_ids", [])}
+    asked |= set(queue.ids if queue is not None else ())
+    return frozenset(asked - {i for i, (label, _) in book.answers().items() if label in CLASS_NAMES})
+
+
+def round_frame(store: RunStore, run_id: str, round_index: int, reveal_prediction: bool = False) -> pd.DataFrame:
+    """The train pool at one round: id, PCA x/y, cluster, label, p(PNEUMONIA), score, status, secret.
+    x/y are NaN and cluster -1 where the run recorded no embeddings. `secret` rows wait for a person:
+    their label reads 'hidden', their prob and score are NaN unless `reveal_prediction`."""
     a = round_arrays(store, run_id, round_index)
     status = np.where(a["queried"], "queried", np.where(a["labeled"], "labeled", "unlabeled"))
     labels = a["label"].astype(int)
     xy = a["embedding"] if "embedding" in a else np.full((len(a["ids"]), 2), np.nan, np.float32)
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "id": a["ids"], "x": xy[:, 0], "y": xy[:, 1], "cluster": a.get("cluster", np.full(len(a["ids"]), -1)),
         "label": np.where(labels < 0, "unknown", np.array(CLASS_NAMES)[labels.clip(0)]),
         "prob": a["prob"].astype(float), "score": a["score"].astype(float), "status": status,
     })
+    frame["secret"] = frame.id.isin(waiting_ids(store, run_id))
+    frame.loc[frame.secret, "label"] = HIDDEN
+    if not reveal_prediction:
+        frame.loc[frame.secret, ["prob", "score"]] = np.nan
+    return frame
 
 
 def projection(store: RunStore, run_id: str, round_index: int, method: str) -> np.ndarray:
@@ -200,13 +220,13 @@ def latest_queried_round(rounds: list[dict]) -> int | None:
     return queried[-1] if queried else None
 
 
-def queried_frame(store: RunStore, run_id: str, rounds: list[int]) -> pd.DataFrame:
-    """The images queried in the given rounds, highest score first within a round."""
+def queried_frame(store: RunStore, run_id: str, rounds: list[int], reveal_prediction: bool = False) -> pd.DataFrame:
+    """The images queried in the given rounds, highest score first within a round (round_frame's `secret`)."""
     frames = []
     for r in rounds:
-        frame = round_frame(store, run_id, r)
+        frame = round_frame(store, run_id, r, reveal_prediction)
         frames.append(frame[frame.status == "queried"].sort_values("score", ascending=False).assign(round=r))
-    columns = ["round", "id", "label", "prob", "score"]
+    columns = ["round", "id", "label", "prob", "score", "secret"]
     return pd.concat(frames)[columns].reset_index(drop=True) if frames else pd.DataFrame(columns=columns)
 
 

@@ -52,3 +52,72 @@ def test_label_export_refuses_a_destination_outside_the_allowed_roots(open_page,
     at.text_input(key="label_dest").set_value(str(tmp_path / "export")).run()
     at.button(key="label_export").click().run()
     assert any("Wrote 1 NORMAL and 0 PNEUMONIA images" in s.value for s in at.success)
+
+
+PAGES = ("pages/home.py", "pages/setup.py", "pages/live.py", "pages/label.py", "pages/embeddings.py",
+         "pages/queried.py", "pages/compare.py")
+
+
+def rendered(at) -> str:
+    """Everything the pages sent to the browser: every element's message, text, captions, charts, keys."""
+    def walk(node):
+        if getattr(node, "proto", None) is not None:
+            yield str(node.proto)
+        for child in getattr(node, "children", {}).values():
+            yield from walk(child)
+    return "\n".join(walk(at._tree))
+
+
+def test_human_mode_shows_no_page_the_truth_or_file_name_of_an_image_waiting_for_a_person(
+        open_page, make_run, store, captions):
+    waiting = ["fake-train-012", "fake-train-013"]
+    run_id = human_run(store, make_run, waiting)
+    secret = [f"fake-train-{i:03d}" for i in range(10, 20)]  # queried in round 0, none labeled yet
+    at = open_page("pages/home.py", run=run_id)
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        text = rendered(at)
+        assert not [i for i in secret if i in text], page
+        assert not [m.value for m in at.markdown if "[**NORMAL**]" in m.value or "[**PNEUMONIA**]" in m.value], page
+        if page in ("pages/live.py", "pages/queried.py"):
+            assert len(captions(at)) == 10 and all(c.startswith("waiting for a person's label") for c in captions(at))
+            described = [m.value for m in at.markdown if "p=" in m.value]
+            assert all("label hidden until it is labeled**] · p=– · score –" in m for m in described), described
+    at.switch_page("pages/embeddings.py").run()
+    at.selectbox(key="emb_color").set_value("label").run()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    hovers = [t for trace in spec["data"] for t in trace.get("text", [])]
+    waiting_hovers = [t for t in hovers if t.startswith("waiting for a person's label")]
+    assert len(waiting_hovers) == 10 and all("<br>hidden · p=nan · score=nan" in t for t in waiting_hovers)
+    at.switch_page("pages/queried.py").run()
+    at.button[0].click().run()  # Enlarge
+    assert not [i for i in secret if i in rendered(at)] and not at.exception
+
+    at.switch_page("pages/label.py").run()  # "Show model prediction" shows the guess elsewhere too, never the rest
+    at.toggle(key="label_show_prediction").set_value(True).run()
+    at.switch_page("pages/queried.py").run()
+    assert all("p=0." in m.value or "p=1." in m.value for m in at.markdown if "p=" in m.value)
+    assert not [i for i in secret if i in rendered(at)]
+    assert not [m.value for m in at.markdown if "[**NORMAL**]" in m.value or "[**PNEUMONIA**]" in m.value]
+
+
+def test_a_simulated_run_shows_ids_and_true_labels(open_page, make_run, captions):
+    at = open_page("pages/queried.py", run=make_run(rounds=2))
+    assert all(c.startswith("fake-train-") for c in captions(at))
+    assert any("[**NORMAL**]" in m.value or "[**PNEUMONIA**]" in m.value for m in at.markdown)
+
+
+def test_a_launch_the_results_folder_cannot_take_is_one_message(open_page, store, monkeypatch):
+    import errno
+
+    def disk_full(self, run_id, config):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(RunStore, "write_config", disk_full)
+    at = open_page("pages/setup.py")
+    at.button(key="setup_launch").click().run()
+    assert not at.exception
+    assert any("Nothing was launched: cannot write to the results folder" in m and "No space left on device" in m
+               for m in errors(at)), errors(at)
+    assert not store.run_ids() and at.title[0].value == "Set up a run"
