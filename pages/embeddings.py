@@ -44,6 +44,7 @@ def embedding_view() -> None:
                 "labels are on the other pages; to see its pool here, launch it again with "
                 "**Record embeddings** ticked on Setup.", icon=":material/visibility_off:")
         return
+    views.warm_up_umap()  # in the background while the PCA view is looked at
     latest = records[-1]["round"]
     follow_latest(latest)
     pick_round, pick_projection, pick_color = st.columns([3, 1, 2])
@@ -60,7 +61,10 @@ def embedding_view() -> None:
     color_by = pick_color.selectbox("Colour by", list(figures.COLOR_BY), format_func=figures.COLOR_BY.get,
                                     key="emb_color")
     frame = views.round_frame(store(), run_id, round_index, reveal_prediction())
-    with st.spinner(f"Computing the {projection} layout of round {round_index}…"):
+    first_umap = projection == "UMAP" and not views.umap_compiled()
+    with st.spinner(f"Computing the {projection} layout of round {round_index}…" + (
+            " The first UMAP since the server started compiles its code first: up to a minute on a small CPU; "
+            "the next ones take seconds." if first_umap else "")):
         xy = views.projection(store(), run_id, round_index, projection)
     fig = figures.embedding_figure(frame, xy, color_by, projection)
     event = st.plotly_chart(fig, key=f"emb_chart_{round_index}_{projection}_{color_by}", on_select="rerun",

@@ -6,6 +6,7 @@ thumbnails are cached in-process (and UMAP layouts on disk, next to the round th
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
@@ -190,6 +191,27 @@ def projection(store: RunStore, run_id: str, round_index: int, method: str) -> n
     return layout
 
 
+_UMAP_COMPILED = threading.Event()
+_UMAP_WARM_UP: list[threading.Thread] = []
+_UMAP_LOCK = threading.Lock()
+
+
+def warm_up_umap() -> None:
+    """Compile UMAP's numba code in a background thread, once per process: the first layout otherwise
+    spends 30-60 s compiling on two cores (numba caches little of it on disk), the next ones seconds.
+    Started when the Embeddings page is first shown, not at server start, so a demo run is not slowed."""
+    with _UMAP_LOCK:
+        if not _UMAP_WARM_UP:
+            tiny = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
+            _UMAP_WARM_UP.append(threading.Thread(target=umap_layout, args=(tiny,), name="umap-warm-up", daemon=True))
+            _UMAP_WARM_UP[0].start()
+
+
+def umap_compiled() -> bool:
+    """Whether a UMAP layout has finished in this process (later ones need no compiling)."""
+    return _UMAP_COMPILED.is_set()
+
+
 def umap_layout(features: np.ndarray) -> np.ndarray:
     """UMAP on exact neighbours (sklearn): skipping pynndescent saves a minute of numba compiling,
     and 200 epochs lay out 5,000 points in about two seconds on two cores."""
@@ -204,7 +226,9 @@ def umap_layout(features: np.ndarray) -> np.ndarray:
     reducer = umap.UMAP(n_neighbors=k, min_dist=0.1, n_epochs=200, precomputed_knn=(indices, distances, None))
     with warnings.catch_warnings():  # "no NNDescent index, so no transform()": we never transform
         warnings.simplefilter("ignore", UserWarning)
-        return reducer.fit_transform(features).astype(np.float32)
+        layout = reducer.fit_transform(features).astype(np.float32)
+    _UMAP_COMPILED.set()
+    return layout
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:

@@ -121,3 +121,11 @@ def test_a_launch_the_results_folder_cannot_take_is_one_message(open_page, store
     assert any("Nothing was launched: cannot write to the results folder" in m and "No space left on device" in m
                for m in errors(at)), errors(at)
     assert not store.run_ids() and at.title[0].value == "Set up a run"
+
+
+def test_setup_flags_a_full_data_baseline_in_human_mode(open_page):
+    at = open_page("pages/setup.py")
+    at.radio(key="setup_oracle").set_value("human").run()
+    at.checkbox(key="setup_baseline").check().run()
+    assert any("nobody has labeled in human mode" in m for m in errors(at)), errors(at)
+    assert at.button(key="setup_launch").disabled

@@ -41,7 +41,7 @@ def test_round_frame_marks_labeled_unlabeled_and_queried(store, make_run):
 def test_queried_frame_holds_every_round_that_queried(store, make_run):
     run_id = make_run(rounds=3)
     frame = views.queried_frame(store, run_id, [0, 1])
-    assert len(frame) == 20 and list(frame.columns) == ["round", "id", "label", "prob", "score"]
+    assert len(frame) == 20 and list(frame.columns) == ["round", "id", "label", "prob", "score", "secret"]
     assert frame[frame["round"] == 0].score.is_monotonic_decreasing
     assert views.latest_queried_round(store.load_rounds(run_id)) == 1
 
