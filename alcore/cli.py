@@ -117,7 +117,8 @@ def sampler_options(samplers: list[str], given: list[tuple[str, object]]) -> dic
         elif len(samplers) == 1:
             targets = samplers
         else:
-            targets = [s for s in samplers if registry.is_known(s) and name in {o.name for o in registry.get(s).options}]
+            targets = [s for s in samplers
+                       if registry.is_known(s) and name in {o.name for o in registry.get(s).options}]
             if not targets:
                 raise ConfigError({"sampler_options": f"--sampler-option {key}: none of {', '.join(samplers)} has "
                                                       f"an option '{name}' (see `python -m alcore strategies`)"})
@@ -183,15 +184,12 @@ def cmd_run(args, store: RunStore) -> int:
     from alcore.data import DataError
     from alcore.runner import create_run, pool_size
     configs = configs_from_args(args)
-    for data in dict.fromkeys(cfg.data for cfg in configs):  # every refusal before any run folder is written
-        first = next(cfg for cfg in configs if cfg.data == data)
-        try:
-            size = pool_size(first, scan=True)
-        except DataError as exc:
-            raise ConfigError({"data": str(exc)}) from None
-        for cfg in configs:
-            if cfg.data == data:
-                check(cfg, pool_size=size)
+    try:  # the data once (the runs share it), and every refusal before any run folder is written
+        size = pool_size(configs[0], scan=True)
+    except DataError as exc:
+        raise ConfigError({"data": str(exc)}) from None
+    for cfg in configs:
+        check(cfg, pool_size=size)
     ok = True
     for cfg in configs:
         ok = _execute(store, create_run(cfg, store), args.quiet) and ok

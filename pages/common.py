@@ -5,6 +5,7 @@ import runpy
 from pathlib import Path
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
@@ -86,11 +87,21 @@ def rounds(run_id: str) -> list[dict]:
     return readers[run_id].refresh()
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)
+def run_charts(root: str, run_id: str, n_rounds: int) -> tuple[go.Figure, go.Figure]:
+    """The learning curves and the last confusion matrix of a run's first `n_rounds` rounds: built once
+    per new round for every session following the run (a class of browsers), read-only afterwards."""
+    records = RunStore(root).load_rounds(run_id)[:n_rounds]
+    last = records[-1]
+    title = f"Confusion matrix, test set, round {last['round']} ({last['n_labeled']} labels)"
+    return figures.learning_curves_figure(records), figures.confusion_matrix_figure(last["confusion_matrix"], title)
+
+
 def thumbnails(run_id: str, samples: pd.DataFrame, key: str, per_row: int = 6, enlarge: bool = False) -> None:
     """A grid of X-rays (columns id, label, prob, score, secret), each with its id, true label and scores;
     one waiting for a person shows neither its id (a file name) nor its label."""
     try:
-        images = views.images_by_id(store(), run_id, samples.id.tolist())
+        images = views.thumbnails_png(store(), run_id, samples.id.tolist())
     except (OSError, KeyError, ValueError) as exc:  # DataError is a ValueError
         st.warning(f"The images of this run cannot be shown: {exc}")
         return

@@ -5,10 +5,11 @@ thumbnails are cached in-process (and UMAP layouts on disk, next to the round th
 """
 from __future__ import annotations
 
+import io
 import os
 import threading
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from alcore.config import ExperimentConfig
 from alcore.data.base import Dataset
@@ -162,20 +164,27 @@ def round_frame(store: RunStore, run_id: str, round_index: int, reveal_predictio
     """The train pool at one round: id, PCA x/y, cluster, label, p(PNEUMONIA), score, status, secret.
     x/y are NaN and cluster -1 where the run recorded no embeddings. `secret` rows wait for a person:
     their label reads 'hidden', their prob and score are NaN unless `reveal_prediction`."""
-    a = round_arrays(store, run_id, round_index)
-    status = np.where(a["queried"], "queried", np.where(a["labeled"], "labeled", "unlabeled"))
-    labels = a["label"].astype(int)
-    xy = a["embedding"] if "embedding" in a else np.full((len(a["ids"]), 2), np.nan, np.float32)
-    frame = pd.DataFrame({
-        "id": a["ids"], "x": xy[:, 0], "y": xy[:, 1], "cluster": a.get("cluster", np.full(len(a["ids"]), -1)),
-        "label": np.where(labels < 0, "unknown", np.array(CLASS_NAMES)[labels.clip(0)]),
-        "prob": a["prob"].astype(float), "score": a["score"].astype(float), "status": status,
-    })
+    path = store.round_path(run_id, round_index)
+    frame = _pool_frame(str(path), path.stat().st_mtime_ns).copy()
     frame["secret"] = frame.id.isin(waiting_ids(store, run_id))
     frame.loc[frame.secret, "label"] = HIDDEN
     if not reveal_prediction:
         frame.loc[frame.secret, ["prob", "score"]] = np.nan
     return frame
+
+
+@lru_cache(maxsize=48)
+def _pool_frame(path: str, mtime_ns: int) -> pd.DataFrame:
+    """A round file as a frame, built once per process (every session following a run reads it)."""
+    a = _npz(path, mtime_ns)
+    status = np.where(a["queried"], "queried", np.where(a["labeled"], "labeled", "unlabeled"))
+    labels = a["label"].astype(int)
+    xy = a["embedding"] if "embedding" in a else np.full((len(a["ids"]), 2), np.nan, np.float32)
+    return pd.DataFrame({
+        "id": a["ids"], "x": xy[:, 0], "y": xy[:, 1], "cluster": a.get("cluster", np.full(len(a["ids"]), -1)),
+        "label": np.where(labels < 0, "unknown", np.array(CLASS_NAMES)[labels.clip(0)]),
+        "prob": a["prob"].astype(float), "score": a["score"].astype(float), "status": status,
+    })
 
 
 def projection(store: RunStore, run_id: str, round_index: int, method: str) -> np.ndarray:
@@ -259,10 +268,19 @@ def queried_frame(store: RunStore, run_id: str, rounds: list[int], reveal_predic
 class RunImages:
     dataset: Dataset
     rows: dict[str, tuple[str, int]]  # sample id -> (split, row)
+    pngs: dict[str, bytes] = field(default_factory=dict, compare=False)  # encoded once, for every session
 
     def image(self, sample_id: str) -> np.ndarray:
         split, row = self.rows[sample_id]
         return np.asarray(self.dataset.splits[split].images[row])
+
+    def png(self, sample_id: str) -> bytes:
+        """The image as PNG bytes: a thumbnail shown to twenty browsers is encoded once, not twenty times."""
+        if sample_id not in self.pngs:
+            buffer = io.BytesIO()
+            Image.fromarray(self.image(sample_id)).save(buffer, format="PNG")
+            self.pngs[sample_id] = buffer.getvalue()
+        return self.pngs[sample_id]
 
     def source(self, sample_id: str) -> str:
         split, row = self.rows[sample_id]
@@ -295,6 +313,12 @@ def _images(fingerprint: str, data: str, resolution: int, seed: int, size: int, 
     rows = {sample_id: (name, row) for name, split in dataset.splits.items()
             for row, sample_id in enumerate(split.ids.tolist())}
     return RunImages(dataset, rows)
+
+
+def thumbnails_png(store: RunStore, run_id: str, ids: list[str]) -> list[bytes]:
+    """Each sample's image as the model saw it, PNG-encoded (cached for every session)."""
+    images = run_images(store, run_id)
+    return [images.png(i) for i in ids]
 
 
 def images_by_id(store: RunStore, run_id: str, ids: list[str]) -> list[np.ndarray]:
