@@ -158,6 +158,11 @@ async def follow(url: str, results: Path, sessions: int, server_pid: int) -> dic
             "latency_p95_s": latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")}
 
 
+def format_row(row: dict) -> str:
+    return (f"{row['sessions']:>8.0f} {row['rounds']:>6.0f} {row['round_s']:>8.2f} {row['server_cpu_s']:>12.1f} "
+            f"{row['refreshes']:>9.0f} {row['latency_median_s']:>16.3f} {row['latency_p95_s']:>6.3f}")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -167,7 +172,11 @@ def free_port() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", default="0,5,20", help="comma list of Live sessions to measure")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measure each count this often, in alternating order (0,5,20,20,5,0,...): on a "
+                             "shared machine other jobs come and go, and the medians are what to compare")
     args = parser.parse_args()
+    counts = [int(x) for x in args.sessions.split(",")]
     work = Path(tempfile.mkdtemp(prefix="alcore-bench-load-"))
     results, port = work / "results", free_port()
     env = {**os.environ, "ALCORE_RESULTS": str(results)}
@@ -187,15 +196,20 @@ def main() -> None:
         print(f"server pid {server.pid}, results in {results}; warm-up run (fills the feature cache)...", flush=True)
         warm = asyncio.run(follow(url, results, 0, server.pid))
         print(f"warm-up: {warm['state']}, {warm['rounds']} rounds", flush=True)
-        print(f"{'sessions':>8} {'rounds':>6} {'s/round':>8} {'vs 0':>6} {'server CPU s':>12} {'refreshes':>9} "
+        print(f"{'sessions':>8} {'rounds':>6} {'s/round':>8} {'server CPU s':>12} {'refreshes':>9} "
               f"{'latency median s':>16} {'p95 s':>6}")
+        rows = []
+        for k in range(args.repeat):
+            for n in counts if k % 2 == 0 else counts[::-1]:
+                rows.append(asyncio.run(follow(url, results, n, server.pid)))
+                print(format_row(rows[-1]), flush=True)
+        print(f"\nmedians over {args.repeat} repeat(s):")
         base = None
-        for n in (int(x) for x in args.sessions.split(",")):
-            row = asyncio.run(follow(url, results, n, server.pid))
-            base = base or row["round_s"]
-            print(f"{n:>8} {row['rounds']:>6} {row['round_s']:>8.2f} {row['round_s'] / base - 1:>+6.0%} "
-                  f"{row['server_cpu_s']:>12.1f} {row['refreshes']:>9} {row['latency_median_s']:>16.3f} "
-                  f"{row['latency_p95_s']:>6.3f}", flush=True)
+        for n in counts:
+            mine = [r for r in rows if r["sessions"] == n]
+            median = {key: statistics.median(r[key] for r in mine) for key in mine[0] if key != "state"}
+            base = base or median["round_s"]
+            print(format_row(median) + f"   per-round time {median['round_s'] / base - 1:+.0%} vs {counts[0]}")
     finally:
         server.terminate()
         server.wait(timeout=30)

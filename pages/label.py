@@ -37,7 +37,11 @@ if config.get("oracle") != "human":
 
 
 def answer(sample_id: str, file: str, label: str, round_index: int) -> None:
-    book.add(sample_id, file, label, st.session_state.get("label_who", ""), round_index)
+    try:
+        book.add(sample_id, file, label, st.session_state.get("label_who", ""), round_index)
+    except OSError as exc:  # disk full, no permission: the answer is not saved, and the page says so
+        st.error(f"Your answer was not saved: {book.path} cannot be written ({exc.strerror or exc}). Free some "
+                 "disk space or fix the folder's permissions, then answer again.", icon=":material/error:")
 
 
 def label_one(queue: LabelQueue, pending: list[str]) -> None:

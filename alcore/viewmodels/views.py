@@ -196,7 +196,10 @@ def projection(store: RunStore, run_id: str, round_index: int, method: str) -> n
     if path.is_file():
         return np.load(path)
     layout = umap_layout(arrays["features_pca"])
-    atomic_write_bytes(path, _npy_bytes(layout))
+    try:
+        atomic_write_bytes(path, _npy_bytes(layout))
+    except OSError:  # a full disk or a read-only run folder: shown all the same, computed again next time
+        pass
     return layout
 
 

@@ -129,3 +129,18 @@ def test_setup_flags_a_full_data_baseline_in_human_mode(open_page):
     at.checkbox(key="setup_baseline").check().run()
     assert any("nobody has labeled in human mode" in m for m in errors(at)), errors(at)
     assert at.button(key="setup_launch").disabled
+
+
+def test_an_answer_the_disk_cannot_take_is_one_message(open_page, make_run, store, monkeypatch):
+    import errno
+    run_id = human_run(store, make_run, ["fake-train-012"])
+    at = open_page("pages/label.py", run=run_id)
+
+    def disk_full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("alcore.oracle.atomic_write_bytes", disk_full)
+    at.button(key="label_normal").click().run()
+    assert not at.exception
+    assert any("Your answer was not saved" in m and "No space left on device" in m for m in errors(at)), errors(at)
+    assert LabelBook(store, run_id).pending() == ["fake-train-012"]
