@@ -223,6 +223,5 @@ def out_of_memory_message(cfg: ExperimentConfig, pool: int | None) -> str:
 
 def _device_name(device) -> str:
     if device.type == "cuda":
-        import torch
         return torch.cuda.get_device_name(device)
     return platform.processor() or platform.machine()
