@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from alcore.config import ExperimentConfig, experiment_configs, new_experiment_name, validate
+from alcore.config import ConfigError, ExperimentConfig, experiment_configs, new_experiment_name, validate
 from alcore.learners import FinetuneLearner, FrozenLearner
 from alcore.loop import round_seed
 from alcore.models import WeightsInfo
@@ -103,7 +103,6 @@ def test_the_feature_cache_is_keyed_by_device_precision_and_weights_content(tmp_
 
 @pytest.mark.parametrize("bad", [dict(budget=500), dict(init_size=300)])
 def test_a_synthetic_pool_too_small_is_refused_before_the_folder_is_written(tmp_path, bad):
-    from alcore.config import ConfigError
     with pytest.raises(ConfigError, match="pool of 200 images"):
         create_run(tiny(**bad), RunStore(tmp_path))
     assert not list(tmp_path.iterdir())
