@@ -4,6 +4,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
 PORT ?= 8501
+# The address the dashboard listens on: this machine only. HOST=0.0.0.0 serves every network interface (read
+# README's warning first: whoever reaches the port can start runs and read images under the allowed roots).
+HOST ?= 127.0.0.1
 
 .PHONY: run test demo bench clean-cache
 
@@ -13,7 +16,7 @@ $(STAMP): requirements.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m streamlit run dashboard.py --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
+	$(PY) -m streamlit run dashboard.py --server.address $(HOST) --server.port $(PORT) --server.headless true --browser.gatherUsageStats false
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from alcore.config import ConfigError, ExperimentConfig, check, experiment_configs
-from alcore.runs import RunStore
+from alcore.runs import RunStore, StoreError
 
 # flag -> config field, for the flags that map one to one
 RUN_FLAGS = {
@@ -23,9 +23,10 @@ FIELD_OF_FLAG = {"init": "init_size"}
 
 
 def _parse_option(text: str) -> tuple[str, object]:
+    """KEY=VALUE or SAMPLER.KEY=VALUE; VALUE is read as JSON when it parses (10 -> int)."""
     key, sep, value = text.partition("=")
-    if not sep:
-        raise argparse.ArgumentTypeError(f"--sampler-option needs KEY=VALUE, got '{text}'")
+    if not sep or not key.strip(".") or key.count(".") > 1:
+        raise argparse.ArgumentTypeError(f"--sampler-option needs KEY=VALUE or SAMPLER.KEY=VALUE, got '{text}'")
     try:
         return key, json.loads(value)
     except json.JSONDecodeError:
@@ -35,32 +36,40 @@ def _parse_option(text: str) -> tuple[str, object]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m alcore", description="Active learning on chest X-rays.")
     parser.add_argument("--out", default="results", help="results folder (default: results/)")
+    # --out also after the command (`run --out DIR`); SUPPRESS keeps a value given before it
+    out = argparse.ArgumentParser(add_help=False)
+    out.add_argument("--out", default=argparse.SUPPRESS, help="results folder (default: results/)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="run active learning (one run per sampler x seed)")
+    run = sub.add_parser("run", parents=[out], help="run active learning (one run per sampler x seed)")
     run.add_argument("--config", help="a JSON file of settings (flags given here override it)")
     for flag, kind in RUN_FLAGS.items():
         run.add_argument(f"--{flag.replace('_', '-')}", type=kind, default=None)
     run.add_argument("--sampler", default=None, help="a strategy, or several separated by commas")
     run.add_argument("--seeds", type=int, default=1, help="run each sampler with seeds seed..seed+N-1")
-    run.add_argument("--class-weighted", action="store_true", default=None, help="class-weighted loss")
+    run.add_argument("--class-weighted", action=argparse.BooleanOptionalAction, default=None,
+                     help="class-weighted loss (--no-class-weighted turns off a config file's)")
     run.add_argument("--sampler-option", type=_parse_option, action="append", default=[],
-                     metavar="KEY=VALUE", help="a strategy option, e.g. pca_components=10")
+                     metavar="[SAMPLER.]KEY=VALUE",
+                     help="a strategy option, e.g. bald.mc_passes=10; without SAMPLER. it goes to every "
+                          "given sampler that has the option")
     run.add_argument("--experiment", default=None, help="group id for the runs of this launch")
-    run.add_argument("--with-baseline", action="store_true",
+    run.add_argument("--with-baseline", action=argparse.BooleanOptionalAction, default=False,
                      help="add a full-data baseline run (the whole train pool, same recipe) to the experiment")
-    run.add_argument("--no-embeddings", action="store_true",
-                     help="skip the inference only the Embeddings page uses (faster batch runs; same metrics)")
+    run.add_argument("--embeddings", dest="record_embeddings", action=argparse.BooleanOptionalAction, default=None,
+                     help="--no-embeddings skips the inference only the Embeddings page uses (faster batch runs; "
+                          "same metrics)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
-    resume = sub.add_parser("resume", help="continue an interrupted or cancelled run")
+    resume = sub.add_parser("resume", parents=[out], help="continue an interrupted or cancelled run")
     resume.add_argument("run_id")
     resume.add_argument("--quiet", action="store_true")
-    sub.add_parser("list", help="list the runs in the results folder")
-    show = sub.add_parser("show", help="a run's config and per-round metrics")
+    sub.add_parser("list", parents=[out], help="list the runs in the results folder")
+    show = sub.add_parser("show", parents=[out], help="a run's config and per-round metrics")
     show.add_argument("run_id")
-    sub.add_parser("strategies", help="the query strategies and their options")
-    summary = sub.add_parser("summary", help="mean +- std per strategy across the seeds of an experiment")
+    sub.add_parser("strategies", parents=[out], help="the query strategies and their options")
+    summary = sub.add_parser("summary", parents=[out],
+                             help="mean +- std per strategy across the seeds of an experiment")
     summary.add_argument("experiment")
     summary.add_argument("--csv", help="also write the table to this CSV file")
     summary.add_argument("--markdown", action="store_true", help="print a markdown table (mean ± std cells)")
@@ -69,23 +78,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 def configs_from_args(args: argparse.Namespace) -> list[ExperimentConfig]:
     """One config per sampler x seed: defaults < --config file < flags."""
+    from alcore.strategies import registry
+
     base = ExperimentConfig.from_json(args.config) if args.config else ExperimentConfig()
     changes = {FIELD_OF_FLAG.get(f, f): getattr(args, f) for f in RUN_FLAGS if getattr(args, f) is not None}
-    if args.class_weighted is not None:
-        changes["class_weighted"] = True
-    if args.no_embeddings:
-        changes["record_embeddings"] = False
-    if args.sampler_option:
-        changes["sampler_options"] = {**base.sampler_options, **dict(args.sampler_option)}
+    for name in ("class_weighted", "record_embeddings"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
     base = replace(base, **changes)
     samplers = [s.strip() for s in (args.sampler or base.sampler).split(",") if s.strip()]
+    if not samplers:
+        raise ConfigError({"sampler": f"give one or several samplers: {', '.join(registry.names())}"})
     if args.seeds < 1:
         raise ConfigError({"seeds": f"--seeds must be 1 or more (got {args.seeds})"})
-    configs = experiment_configs(base, {s: base.sampler_options for s in samplers}, args.seeds, args.with_baseline,
+    samplers = list(dict.fromkeys(registry.canonical(s) for s in samplers))  # an unknown one: check() says so
+    given = [*base.sampler_options.items(), *args.sampler_option] if isinstance(base.sampler_options, dict) \
+        else args.sampler_option
+    configs = experiment_configs(base, sampler_options(samplers, given), args.seeds, args.with_baseline,
                                  args.experiment or "")
     for cfg in configs:
         check(cfg)
     return configs
+
+
+def sampler_options(samplers: list[str], given: list[tuple[str, object]]) -> dict[str, dict]:
+    """Each sampler's options from KEY=VALUE / SAMPLER.KEY=VALUE pairs. A plain KEY goes to the one sampler
+    given, or to those of several that have the option; one none of them has is refused."""
+    from alcore.strategies import registry
+
+    options: dict[str, dict] = {s: {} for s in samplers}
+    for key, value in given:
+        sampler, _, name = key.rpartition(".")
+        if sampler:
+            if not registry.is_known(sampler) or registry.canonical(sampler) not in options:
+                raise ConfigError({"sampler_options": f"--sampler-option {key}: '{sampler}' is not one of the "
+                                                      f"samplers of this run ({', '.join(samplers)})"})
+            targets = [registry.canonical(sampler)]
+        elif len(samplers) == 1:
+            targets = samplers
+        else:
+            targets = [s for s in samplers
+                       if registry.is_known(s) and name in {o.name for o in registry.get(s).options}]
+            if not targets:
+                raise ConfigError({"sampler_options": f"--sampler-option {key}: none of {', '.join(samplers)} has "
+                                                      f"an option '{name}' (see `python -m alcore strategies`)"})
+        for target in targets:
+            options[target][name] = value
+    return options
 
 
 def _progress_printer(quiet: bool):
@@ -143,8 +182,15 @@ def _execute(store: RunStore, run_id: str, quiet: bool) -> bool:
 
 
 def cmd_run(args, store: RunStore) -> int:
-    from alcore.runner import create_run
+    from alcore.data import DataError
+    from alcore.runner import create_run, pool_size
     configs = configs_from_args(args)
+    try:  # the data once (the runs share it), and every refusal before any run folder is written
+        size = pool_size(configs[0], scan=True)
+    except DataError as exc:
+        raise ConfigError({"data": str(exc)}) from None
+    for cfg in configs:
+        check(cfg, pool_size=size)
     ok = True
     for cfg in configs:
         ok = _execute(store, create_run(cfg, store), args.quiet) and ok
@@ -222,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args, store)
     except ConfigError as exc:
         print("error: " + "; ".join(f"{k}: {v}" for k, v in exc.problems.items()), file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; `python -m alcore resume RUN_ID` continues the run", file=sys.stderr)

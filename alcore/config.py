@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -143,6 +144,9 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
         problems["sampler_options"] = "sampler_options must be a JSON object, e.g. {\"pca_components\": 10}"
     elif "sampler" not in problems:
         problems.update(registry.validate_options(cfg.sampler, cfg.sampler_options))
+    if cfg.full_data is True and cfg.oracle == "human":
+        problems["full_data"] = ("the full-data baseline trains on every image of the pool, which nobody has "
+                                 "labeled in human mode: drop the baseline, or run it with the simulated oracle")
     if cfg.device == "cuda":
         import torch
         if not torch.cuda.is_available():
@@ -170,7 +174,8 @@ def check(cfg: ExperimentConfig, pool_size: int | None = None) -> None:
 
 
 def new_experiment_name() -> str:
-    return datetime.now().strftime("exp-%Y%m%d-%H%M%S")
+    """Time plus 24 random bits: two launches in the same second stay two experiments."""
+    return datetime.now().strftime("exp-%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
 
 def experiment_configs(base: ExperimentConfig, samplers: dict[str, dict], seeds: int, baseline: bool,

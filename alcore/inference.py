@@ -94,6 +94,8 @@ def _grayscale_stem(preprocess: nn.Module, backbone: nn.Module) -> GrayscaleStem
 def _same_outputs(candidate: nn.Module, example: torch.Tensor, expected: torch.Tensor) -> bool:
     with torch.inference_mode():
         got = candidate.eval()(example)
+    if not torch.isfinite(expected).all():  # a diverged model: nothing to compare (its run stops on it)
+        return False
     return torch.allclose(got, expected, rtol=1e-3, atol=1e-3 * float(expected.abs().max()) + 1e-6)
 
 

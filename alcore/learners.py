@@ -10,6 +10,7 @@ import copy
 import hashlib
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -103,8 +104,15 @@ class FrozenLearner(Learner):
         self.initial_head = copy.deepcopy(self.head.state_dict())
 
     def _cache_path(self, split: str, weights: WeightsInfo, model_name: str, seed: int) -> Path:
-        weight_key = weights.used if weights.used == "imagenet" else f"{weights.used}-seed{seed}"
-        key = hashlib.sha1(f"{self.dataset.fingerprint}|{model_name}|{weight_key}".encode()).hexdigest()[:16]
+        """Keyed by everything that changes the features: the data, the backbone, its weights (a file's
+        content, not its name), the device and the precision (bfloat16 autocast on CUDA)."""
+        if weights.used.startswith("file:"):
+            weight_key = f"file-{file_digest(weights.used.removeprefix('file:'))}"
+        else:
+            weight_key = weights.used if weights.used == "imagenet" else f"{weights.used}-seed{seed}"
+        precision = "bf16" if self.device.type == "cuda" else "fp32"
+        key = hashlib.sha1(f"{self.dataset.fingerprint}|{model_name}|{weight_key}|{self.device.type}|{precision}"
+                           .encode()).hexdigest()[:16]
         return cache_dir() / "features" / f"{key}-{split}.npz"
 
     def _cached_features(self, split: str, weights: WeightsInfo, model_name: str, seed: int) -> torch.Tensor:
@@ -133,6 +141,21 @@ class FrozenLearner(Learner):
     def infer(self, split: str, mc_passes: int = 0, seed: int = 0, rows: np.ndarray | None = None) -> Inference:
         probs, mc = head_probs(self.head, self._standardised(split), mc_passes, seed)
         return Inference(probs.numpy(), self.features[split].numpy(), None if mc is None else mc.numpy())
+
+
+def file_digest(path: str) -> str:
+    """SHA-256 of a file's content, computed once per (path, size, modification time)."""
+    stat = Path(path).stat()
+    return _digest(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=16)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
 
 
 def make_learner(regime: str, model: BinaryClassifier, dataset: Dataset, settings: TrainSettings,

@@ -23,9 +23,14 @@ from alcore.data.base import Dataset
 from alcore.learners import Learner
 from alcore.metrics import classification_metrics
 from alcore.strategies import Pool, registry
+from alcore.train import LossNotFinite
 
 DISPLAY_CLUSTERS = 8  # K-Means clusters drawn on the Embeddings page when a strategy has none
 STORED_PCA_DIMS = 32  # per-round compressed features, for UMAP on the dashboard
+
+
+class TrainingDiverged(ArithmeticError):
+    """Training produced NaN or infinite outputs; the message names the round and what to do."""
 
 
 @dataclass
@@ -90,12 +95,19 @@ def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_lab
         rows = np.flatnonzero(labeled)
         phase(r, "train")
         started = time.perf_counter()
-        learner.fit(rows, known_labels[rows], seed)
+        diverged = TrainingDiverged(f"the loss became NaN at round {r}: lower the learning rate (it was {cfg.lr:g})")
+        try:
+            learner.fit(rows, known_labels[rows], seed)
+        except LossNotFinite:
+            raise diverged from None
         train_seconds = time.perf_counter() - started
 
         phase(r, "evaluate")
         started = time.perf_counter()
-        metrics = classification_metrics(test.labels, learner.infer("test").probs)
+        test_probs = learner.infer("test").probs
+        if not np.isfinite(test_probs).all():  # finite weights whose activations overflow: diverged too
+            raise diverged
+        metrics = classification_metrics(test.labels, test_probs)
         eval_seconds = time.perf_counter() - started
 
         querying = r < cfg.rounds

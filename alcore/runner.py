@@ -10,23 +10,26 @@ from __future__ import annotations
 import logging
 import os
 import platform
+import shutil
 import threading
 import traceback
 from dataclasses import dataclass, field, replace
 from importlib import metadata
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
 import alcore
 from alcore.config import ExperimentConfig, check, ConfigError
 from alcore.data import load_dataset
 from alcore.data.base import DataError
 from alcore.learners import make_learner
-from alcore.loop import initial_rows, run_rounds
+from alcore.loop import TrainingDiverged, initial_rows, run_rounds
 from alcore.models import build_classifier, resolve_device
 from alcore.oracle import HumanOracle, LabelBook
-from alcore.runs import RunStatus, RunStore, now_iso
+from alcore.runs import RunStatus, RunStore, StoreError, now_iso
 from alcore.strategies import registry
 from alcore.train import Cancelled, TrainSettings
 
@@ -66,16 +69,40 @@ def _installed(package: str) -> str:
         return "not installed"
 
 
+def pool_size(cfg: ExperimentConfig, scan: bool = False) -> int | None:
+    """The train pool's size when it is known without decoding (synthetic; an .npz file's label array),
+    or, with `scan`, by reading the data (decoded once and cached for the run). None when unknown.
+    Raises DataError for data that cannot run (missing, empty, a single class)."""
+    if cfg.data == "synthetic":
+        return cfg.synthetic_size if isinstance(cfg.synthetic_size, int) else None
+    if scan:
+        return len(load_dataset(cfg.data, cfg.resolution, seed=cfg.seed, synthetic_size=cfg.synthetic_size,
+                                pneumonia_share=cfg.synthetic_pneumonia_share,
+                                allow_unlabeled=cfg.oracle == "human").train)
+    path = Path(cfg.data).expanduser()
+    if path.suffix == ".npz" and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                return len(npz["train_labels"])
+        except (OSError, ValueError, KeyError):
+            return None  # the run says what is wrong with it
+    return None
+
+
 def create_run(cfg: ExperimentConfig, store: RunStore) -> str:
-    """Validate what can be checked without data, then create the run folder; returns its id."""
-    check(cfg)
+    """Validate what can be checked before reading the images (the pool's size too, where it is
+    known), then create the run folder; returns its id. ConfigError or StoreError, with nothing written."""
+    check(cfg, pool_size=pool_size(cfg))
     cfg.sampler = registry.canonical(cfg.sampler)
-    run_id = store.new_run_id(cfg.sampler, cfg.seed)
-    store.run_dir(run_id).mkdir(parents=True, exist_ok=False)
-    store.write_config(run_id, {"run_id": run_id, **cfg.to_dict(), "resolved": {"created_at": now_iso()}})
-    store.write_status(run_id, RunStatus("running", rounds_total=cfg.n_evaluations, started_at=now_iso(),
-                                         message="loading data"))
-    store.append_log(run_id, f"created run {run_id}: {cfg.sampler} on {cfg.data}, seed {cfg.seed}")
+    run_id = store.create_run_dir(cfg.sampler, cfg.seed)
+    try:
+        store.write_config(run_id, {"run_id": run_id, **cfg.to_dict(), "resolved": {"created_at": now_iso()}})
+        store.write_status(run_id, RunStatus("running", rounds_total=cfg.n_evaluations, started_at=now_iso(),
+                                             message="loading data"))
+        store.append_log(run_id, f"created run {run_id}: {cfg.sampler} on {cfg.data}, seed {cfg.seed}")
+    except OSError as exc:
+        shutil.rmtree(store.run_dir(run_id), ignore_errors=True)  # no half-written run in the list
+        raise StoreError.writing(store.root, exc) from exc
     return run_id
 
 
@@ -101,6 +128,7 @@ def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = N
         store.append_log(run_id, message)
         log.info("%s: %s", run_id, message)
 
+    pool: int | None = None
     try:
         set_status(message="loading data")
         dataset = load_dataset(cfg.data, cfg.resolution, seed=cfg.seed, synthetic_size=cfg.synthetic_size,
@@ -108,7 +136,8 @@ def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = N
                                allow_unlabeled=cfg.oracle == "human")
         for warning in dataset.notes:
             note(f"data: {warning}")
-        check(cfg, pool_size=len(dataset.train))
+        pool = len(dataset.train)
+        check(cfg, pool_size=pool)
         if cfg.full_data:  # the baseline: one round on every label of the train pool
             cfg = replace(cfg, init_size=len(dataset.train), rounds=0, sampler="random")
         resolved = stored.get("resolved", {})
@@ -181,6 +210,13 @@ def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = N
     except (ConfigError, DataError) as exc:
         note(f"refused: {exc}")
         set_status(state="failed", error=str(exc), message="invalid settings or data", ended_at=now_iso())
+    except TrainingDiverged as exc:
+        note(f"failed: {exc}")
+        set_status(state="failed", error=str(exc), message=f"failed after round {status.round}", ended_at=now_iso())
+    except (MemoryError, torch.OutOfMemoryError):
+        note("failed:\n" + traceback.format_exc())
+        set_status(state="failed", error=out_of_memory_message(cfg, pool), message="out of memory",
+                   ended_at=now_iso())
     except Exception as exc:  # anything else: keep the traceback in the log, a sentence in the status
         note("failed:\n" + traceback.format_exc())
         set_status(state="failed", error=f"{type(exc).__name__}: {exc}", message="failed", ended_at=now_iso())
@@ -192,8 +228,15 @@ def _kept(status: RunStatus) -> str:
     return f"at {status.n_labeled} labels" if status.round >= 0 else "before its first round"
 
 
+def out_of_memory_message(cfg: ExperimentConfig, pool: int | None) -> str:
+    """What ran out and what to lower."""
+    size = f"a train pool of {pool:,} images" if pool is not None else "the data being loaded"
+    lower = "the batch size, " if cfg.regime == "finetune" else ""
+    return (f"out of memory with {size} at {cfg.resolution} px ({cfg.model}, {cfg.regime}, device {cfg.device}): "
+            f"lower {lower}the resolution or the pool size (a smaller synthetic size or folder)")
+
+
 def _device_name(device) -> str:
     if device.type == "cuda":
-        import torch
         return torch.cuda.get_device_name(device)
     return platform.processor() or platform.machine()

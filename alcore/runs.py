@@ -68,6 +68,16 @@ def atomic_write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+class StoreError(RuntimeError):
+    """The results folder cannot be written (disk full, no permission); the message says what to do."""
+
+    @classmethod
+    def writing(cls, root: Path, exc: OSError) -> "StoreError":
+        reason = exc.strerror or str(exc)
+        return cls(f"cannot write to the results folder {root}: {reason}. Free some disk space or choose a folder "
+                   "you can write to (--out, or $ALCORE_RESULTS for the dashboard); nothing was started")
+
+
 @dataclass
 class RunStatus:
     state: str
@@ -119,8 +129,24 @@ class RunStore:
             return False
 
     def new_run_id(self, sampler: str, seed: int) -> str:
+        """Time, sampler, seed and 48 random bits: readable, sorted by time, unique in practice."""
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        return f"{stamp}-{sampler}-s{seed}-{secrets.token_hex(2)}"
+        return f"{stamp}-{sampler}-s{seed}-{secrets.token_hex(6)}"
+
+    def create_run_dir(self, sampler: str, seed: int) -> str:
+        """A new run id whose folder this call created: an id taken meanwhile (however unlikely) is
+        drawn again, so concurrent launches never share a folder. StoreError when it cannot be written."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            while True:
+                run_id = self.new_run_id(sampler, seed)
+                try:
+                    self.run_dir(run_id).mkdir()
+                    return run_id
+                except FileExistsError:
+                    continue
+        except OSError as exc:
+            raise StoreError.writing(self.root, exc) from exc
 
     # --- writing -------------------------------------------------------------------------
     def write_config(self, run_id: str, config: dict) -> None:

@@ -21,6 +21,25 @@ class Cancelled(Exception):
     """The user asked the run to stop; raised between batches."""
 
 
+class LossNotFinite(ArithmeticError):
+    """The training loss became NaN or infinite (a learning rate too high, usually)."""
+
+
+def _step(loss: torch.Tensor, optimiser: torch.optim.Optimizer) -> None:
+    """One optimiser step on `loss`, refused when it is not finite (it would make every weight NaN)."""
+    if not torch.isfinite(loss):
+        raise LossNotFinite()
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+
+
+def _check_finite(model: nn.Module) -> None:
+    """After training: a last step with a huge gradient can leave weights infinite, the next loss NaN."""
+    if not all(torch.isfinite(t).all() for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()):
+        raise LossNotFinite()
+
+
 @dataclass
 class TrainSettings:
     epochs: int
@@ -96,12 +115,11 @@ def fit_finetune(model: BinaryClassifier, images: torch.Tensor, labels: torch.Te
             with COMPUTE.measure(device):
                 with _autocast(device):
                     loss = loss_fn(model(batch).float(), targets[idx.to(device)])
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
+                _step(loss, optimiser)
             done += 1
             if settings.on_batch:
                 settings.on_batch(done, total)
+    _check_finite(model)
 
 
 @contextlib.contextmanager
@@ -130,12 +148,10 @@ def fit_head(head: nn.Module, features: torch.Tensor, labels: torch.Tensor, sett
             if step % 20 == 0:
                 _check_cancel(settings.cancel)
             rows = torch.randint(n, (HEAD_BATCH,), generator=generator) if n > HEAD_BATCH else slice(None)
-            loss = loss_fn(head(features[rows]).squeeze(1), targets[rows])
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
+            _step(loss_fn(head(features[rows]).squeeze(1), targets[rows]), optimiser)
             if settings.on_batch and (step + 1) % 20 == 0:
                 settings.on_batch(step + 1, settings.head_steps)
+    _check_finite(head)
 
 
 @torch.inference_mode()

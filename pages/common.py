@@ -5,18 +5,21 @@ import runpy
 from pathlib import Path
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
-from alcore.viewmodels import views
+from alcore.viewmodels import figures, views
 from alcore.config import ConfigError
 from alcore.jobs import JobManager, manager_for
+from alcore.paths import allowed_roots
 from alcore.runs import RoundsReader, RunStore
 
 REFRESH_S = 2.0  # how often a page following a live run re-reads it
 RUN_KEY = "run"  # session-state key of the current run (the sidebar picker); also its URL query parameter
 LIVE_PAGE = "pages/live.py"
-CLASS_COLOR = {"NORMAL": "green", "PNEUMONIA": "red", "unknown": "gray"}
+CLASS_COLOR = {"NORMAL": "green", "PNEUMONIA": "red", "unknown": "gray", views.HIDDEN: "gray"}
+SHOW_PREDICTION = "show_model_prediction"  # session key: Label's "Show model prediction", kept across pages
 ENTRYPOINT = Path(__file__).resolve().parents[1] / "dashboard.py"
 
 
@@ -39,6 +42,16 @@ def store() -> RunStore:
 def jobs() -> JobManager:
     # one per results folder per process: every session sees the same background runs
     return manager_for(views.results_root())
+
+
+def path_roots() -> tuple[Path, ...]:
+    """The folders under which a path typed in the browser is accepted (alcore.paths)."""
+    return allowed_roots(st.get_option("server.address"))
+
+
+def reveal_prediction() -> bool:
+    """Whether the model's guess of an image waiting for a person may be shown (Label's toggle)."""
+    return bool(st.session_state.get(SHOW_PREDICTION, False))
 
 
 def current_run() -> str | None:
@@ -79,10 +92,21 @@ def rounds(run_id: str) -> list[dict]:
     return readers[run_id].refresh()
 
 
+@st.cache_resource(max_entries=32, show_spinner=False)
+def run_charts(root: str, run_id: str, n_rounds: int) -> tuple[go.Figure, go.Figure]:
+    """The learning curves and the last confusion matrix of a run's first `n_rounds` rounds: built once
+    per new round for every session following the run (a class of browsers), read-only afterwards."""
+    records = RunStore(root).load_rounds(run_id)[:n_rounds]
+    last = records[-1]
+    title = f"Confusion matrix, test set, {views.at_labels(last)}"
+    return figures.learning_curves_figure(records), figures.confusion_matrix_figure(last["confusion_matrix"], title)
+
+
 def thumbnails(run_id: str, samples: pd.DataFrame, key: str, per_row: int = 6, enlarge: bool = False) -> None:
-    """A grid of X-rays (columns id, label, prob, score), each with its id, true label and scores."""
+    """A grid of X-rays (columns id, label, prob, score, secret), each with its id, true label and scores;
+    one waiting for a person shows neither its id (a file name) nor its label."""
     try:
-        images = views.images_by_id(store(), run_id, samples.id.tolist())
+        images = views.thumbnail_uris(store(), run_id, samples.id.tolist())
     except (OSError, KeyError, ValueError) as exc:  # DataError is a ValueError
         st.warning(f"The images of this run cannot be shown: {exc}")
         return
@@ -92,23 +116,31 @@ def thumbnails(run_id: str, samples: pd.DataFrame, key: str, per_row: int = 6, e
             for column, sample, image in zip(st.columns(per_row), samples.iloc[start:start + per_row].itertuples(),
                                              images[start:start + per_row]):
                 with column:
-                    st.image(views.thumbnail_uri(image), caption=views.short_id(sample.id), width="stretch",
-                             alt=f"X-ray {sample.id}")
+                    name = figures.WAITING if sample.secret else views.short_id(sample.id)
+                    st.image(image, caption=name, width="stretch", alt=f"X-ray {name}")
                     st.markdown(describe(sample) + (f" · picked at {sample.labels} labels" if several_rounds else ""))
-                    if enlarge and st.button("Enlarge", key=f"{key}-{sample.id}", icon=":material/zoom_in:"):
+                    # the row, not the id, in the key: a widget key reaches the browser, an id may be a file name
+                    if enlarge and st.button("Enlarge", key=f"{key}-{sample.Index}", icon=":material/zoom_in:"):
                         large_image(run_id, sample)
 
 
 def describe(sample) -> str:
-    """True label in its colour, then p(PNEUMONIA) and the strategy score."""
+    """True label in its colour, then p(PNEUMONIA) and the strategy score (a dash where hidden or none)."""
     score = "–" if pd.isna(sample.score) else f"{sample.score:.3g}"
-    return f":{CLASS_COLOR[sample.label]}[**{sample.label}**] · p={sample.prob:.2f} · score {score}"
+    prob = "–" if pd.isna(sample.prob) else f"{sample.prob:.2f}"
+    label = "label hidden until it is labeled" if sample.secret else sample.label
+    return f":{CLASS_COLOR[sample.label]}[**{label}**] · p={prob} · score {score}"
 
 
 @st.dialog("X-ray", width="large")
 def large_image(run_id: str, sample) -> None:
     original = views.original_file(store(), run_id, sample.id)
     image = str(original) if original else views.images_by_id(store(), run_id, [sample.id])[0]
-    st.image(image, width="stretch", alt=f"X-ray {sample.id}, large")
-    st.markdown(f"`{sample.id}` · {describe(sample)}")
-    st.caption(f"original file: {original}" if original else "shown at the resolution the model used")
+    name = figures.WAITING if sample.secret else sample.id
+    st.image(image, width="stretch", alt=f"X-ray {name}, large")
+    st.markdown(f"`{name}` · {describe(sample)}")
+    if original and not sample.secret:
+        st.caption(f"original file: {original}")
+    else:
+        st.caption("shown at the resolution the model used" if not original else "its file name stays hidden "
+                   "until it is labeled")

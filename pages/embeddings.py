@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from alcore.viewmodels import figures, views
-from pages.common import REFRESH_S, jobs, require_run, rounds, store, thumbnails, via_entrypoint
+from pages.common import REFRESH_S, jobs, require_run, reveal_prediction, rounds, store, thumbnails, via_entrypoint
 
 via_entrypoint()
 
@@ -44,6 +44,7 @@ def embedding_view() -> None:
                 "labels are on the other pages; to see its pool here, launch it again with "
                 "**Record embeddings** ticked on Setup.", icon=":material/visibility_off:")
         return
+    views.warm_up_umap()  # in the background while the PCA view is looked at
     latest = records[-1]["round"]
     follow_latest(latest)
     labels_at = {r["round"]: r["n_labeled"] for r in records}
@@ -62,12 +63,15 @@ def embedding_view() -> None:
                                             "and cached in the run folder.")
     color_by = pick_color.selectbox("Colour by", list(figures.COLOR_BY), format_func=figures.COLOR_BY.get,
                                     key="emb_color")
-    frame = views.round_frame(store(), run_id, round_index)
+    frame = views.round_frame(store(), run_id, round_index, reveal_prediction())
     if color_by == "score" and not figures.has_scores(frame):
         st.info(f"The model trained on {labels_at[round_index]} labels queried nothing (the last round only "
                 "tests), so no image has a strategy score: coloured by status instead.", icon=":material/info:")
         color_by = "status"
-    with st.spinner(f"Computing the {projection} layout at {labels_at[round_index]} labels…"):
+    first_umap = projection == "UMAP" and not views.umap_compiled()
+    with st.spinner(f"Computing the {projection} layout at {labels_at[round_index]} labels…" + (
+            " The first UMAP since the server started compiles its code first: up to a minute on a small CPU; "
+            "the next ones take seconds." if first_umap else "")):
         xy = views.projection(store(), run_id, round_index, projection)
     fig = figures.embedding_figure(frame, xy, color_by, projection)
     event = st.plotly_chart(fig, key=f"emb_chart_{round_index}_{projection}_{color_by}", on_select="rerun",

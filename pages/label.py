@@ -9,10 +9,12 @@ from __future__ import annotations
 import streamlit as st
 
 from alcore import export
+from alcore.paths import PathRefused, allowed_path
 from alcore.viewmodels import figures, label_view, views
 from alcore.oracle import LabelBook, LabelQueue
 from alcore.summary import strategy_curves
-from pages.common import REFRESH_S, jobs, require_run, resume_button, rounds, store, via_entrypoint
+from pages.common import (REFRESH_S, SHOW_PREDICTION, jobs, path_roots, require_run, resume_button, reveal_prediction,
+                          rounds, store, via_entrypoint)
 
 via_entrypoint()
 
@@ -35,7 +37,11 @@ if config.get("oracle") != "human":
 
 
 def answer(sample_id: str, file: str, label: str, round_index: int) -> None:
-    book.add(sample_id, file, label, st.session_state["labeler"], round_index)
+    try:
+        book.add(sample_id, file, label, st.session_state["labeler"], round_index)
+    except OSError as exc:  # disk full, no permission: the answer is not saved, and the page says so
+        st.error(f"Your answer was not saved: {book.path} cannot be written ({exc.strerror or exc}). Free some "
+                 "disk space or fix the folder's permissions, then answer again.", icon=":material/error:")
 
 
 def labeler() -> str | None:
@@ -90,8 +96,12 @@ def label_one(queue: LabelQueue, pending: list[str]) -> None:
                           help="The grey value shown as mid-grey: lower makes the image brighter.")
         width = st.slider("Window width", 16, 256, 256, key="label_width",
                           help="The grey values spread over black..white: narrower gives more contrast.")
-        if st.toggle("Show model prediction", key="label_show_prediction",
-                     help="Hidden by default, so that the model does not sway your answer."):
+        st.session_state.setdefault("label_show_prediction", reveal_prediction())
+        shown = st.toggle("Show model prediction", key="label_show_prediction",
+                          help="Hidden by default, so that the model does not sway your answer (here and on "
+                               "the other pages).")
+        st.session_state[SHOW_PREDICTION] = shown  # widget state ends with the page visit
+        if shown:
             view = label_view.model_view(store(), run_id, queue.round, sample_id)
             st.markdown("No model yet: the initial images are labeled before the first training." if view is None
                         else f"p(PNEUMONIA) = **{view[0]:.2f}** · {config['sampler']} score **{view[1]:.3g}**")
@@ -147,9 +157,11 @@ def export_section() -> None:
                help="Copied or symlinked. Synthetic and .npz images are written as PNG files.")
     if st.button("Write folder tree", key="label_export", disabled=not rows, icon=":material/folder_copy:"):
         try:
-            done = export.export_tree(rows, st.session_state["label_dest"], views.run_images(store(), run_id).image,
+            dest = st.session_state["label_dest"]
+            done = export.export_tree(rows, allowed_path(dest, path_roots()) if dest.strip() else dest,
+                                      views.run_images(store(), run_id).image,
                                       st.session_state["label_export_mode"])
-        except export.ExportError as exc:
+        except (PathRefused, export.ExportError) as exc:
             st.error(f"Nothing was written: {exc}.")
         else:
             st.success(f"Wrote {done.counts['NORMAL']} NORMAL and {done.counts['PNEUMONIA']} PNEUMONIA images to "

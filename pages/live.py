@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alcore.viewmodels import figures, views
-from pages.common import (REFRESH_S, RUN_KEY, jobs, require_run, resume_button, rounds, store, thumbnails,
-                          via_entrypoint)
+from alcore.viewmodels import views
+from pages.common import (REFRESH_S, RUN_KEY, jobs, require_run, resume_button, reveal_prediction, rounds, run_charts,
+                          store, thumbnails, via_entrypoint)
 
 via_entrypoint()
 
@@ -58,15 +58,13 @@ if not records:
     st.info("Waiting for the first round: loading data, preparing the model, training." if progress.live
             else "This run has no finished round.")
 else:
-    last = records[-1]
     curves, confusion = st.columns([3, 2])
-    curves.plotly_chart(figures.learning_curves_figure(records), key="live_curves", width="stretch")
-    title = f"Confusion matrix, test set, {views.at_labels(last)}"
-    confusion.plotly_chart(figures.confusion_matrix_figure(last["confusion_matrix"], title),
-                           key="live_confusion", width="stretch")
+    curves_figure, confusion_figure = run_charts(str(views.results_root()), run_id, len(records))
+    curves.plotly_chart(curves_figure, key="live_curves", width="stretch")
+    confusion.plotly_chart(confusion_figure, key="live_confusion", width="stretch")
     last_query = views.latest_queried_round(records)
     if last_query is not None:
-        queried = views.queried_frame(store(), run_id, [last_query])
+        queried = views.queried_frame(store(), run_id, [last_query], reveal_prediction())
         st.subheader(f"Queried by the model trained on {last_query['n_labeled']} labels")
         st.caption(f"{len(queried)} images picked for labeling, highest score first"
                    + (f"; the first {LIVE_THUMBNAILS} shown (all on Queried samples)."

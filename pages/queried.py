@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from alcore.viewmodels import views
-from pages.common import require_run, rounds, store, thumbnails, via_entrypoint
+from pages.common import require_run, reveal_prediction, rounds, store, thumbnails, via_entrypoint
 
 via_entrypoint()
 
@@ -24,8 +24,8 @@ chosen = pick_round.selectbox("Picked by the model trained on", [*reversed(queri
 classes = pick_class.multiselect("True class", views.CLASS_NAMES, default=list(views.CLASS_NAMES),
                                  key="queried_classes")
 samples = views.queried_frame(store(), run_id, list(queried_rounds.values()) if chosen == ALL_ROUNDS
-                              else [queried_rounds[chosen]])
-samples = samples[samples.label.isin(classes)]
+                              else [queried_rounds[chosen]], reveal_prediction())
+samples = samples[samples.label.isin(classes) | samples.secret]  # a hidden label is in no class: always shown
 counts = samples.label.value_counts()
 st.caption(f"{len(samples)} images · " + " · ".join(f"{name} {counts.get(name, 0)}" for name in views.CLASS_NAMES)
            + " · highest strategy score first within a batch · p = predicted p(PNEUMONIA) when queried")

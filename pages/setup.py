@@ -12,8 +12,9 @@ import streamlit as st
 from alcore.viewmodels import setup_form
 from alcore.config import DEVICES, INIT_MODES, MODELS, ORACLES, REGIMES, ConfigError, ExperimentConfig
 from alcore.data import DataError
+from alcore.runs import StoreError
 from alcore.strategies import registry
-from pages.common import LIVE_PAGE, RUN_KEY, jobs, via_entrypoint
+from pages.common import LIVE_PAGE, RUN_KEY, jobs, path_roots, via_entrypoint
 
 via_entrypoint()
 
@@ -96,7 +97,7 @@ def flag(name: str) -> None:
 
 form = current_form()
 base, configs = planned_runs(form)
-problems = setup_form.form_problems(form, base, configs, data_check(base))
+problems = setup_form.form_problems(form, base, configs, data_check(base), path_roots())
 
 st.title("Set up a run")
 st.subheader("Data")
@@ -190,7 +191,7 @@ cols[1].number_input("Seeds per sampler", step=1, key="setup_seeds", help="Seeds
 cols[2].checkbox("Add a full-data baseline run", key="setup_baseline",
                  help="One more run trained on every label of the train pool: the reference line on Compare.")
 cols[3].text_input("Experiment name", key="setup_experiment", placeholder="automatic when several runs")
-for col, name in zip(cols, ("seed", "seeds")):
+for col, name in zip(cols, ("seed", "seeds", "full_data")):
     with col:
         flag(name)
 gpu = setup_form.gpu_name()
@@ -216,11 +217,16 @@ if launch.button("Launch", type="primary", key="setup_launch", disabled=bool(pro
     if needs_check:
         check_data(base)
         base, configs = planned_runs(form)  # the check may have found whether a twin can run
-        problems = setup_form.form_problems(form, base, configs, data_check(base))
+        problems = setup_form.form_problems(form, base, configs, data_check(base), path_roots())
     if problems:
         st.rerun()  # the data's problems are now flagged next to their fields
-    run_ids = [jobs().launch(cfg) for cfg in configs]
-    st.switch_page(LABEL_PAGE if configs[0].oracle == "human" else LIVE_PAGE, query_params={RUN_KEY: run_ids[0]})
+    try:
+        run_ids = [jobs().launch(cfg) for cfg in configs]
+    except (ConfigError, StoreError) as exc:  # the results folder cannot be written; nothing half-made shows
+        st.error(f"Nothing was launched: {exc}", icon=":material/error:")
+    else:
+        st.switch_page(LABEL_PAGE if configs[0].oracle == "human" else LIVE_PAGE,
+                       query_params={RUN_KEY: run_ids[0]})
 save.download_button("Save config (JSON)", json.dumps(base.to_dict(), indent=2), "alcore-config.json",
                      "application/json", key="setup_save", icon=":material/download:",
                      help="The settings of the first sampler; `python -m alcore run --config FILE` reads it too.")

@@ -129,10 +129,21 @@ def test_invalid_settings_are_refused_before_any_thread_starts(jobs, store):
     assert store.run_ids() == []
 
 
-def test_a_run_the_data_refuses_ends_failed_with_the_reason(jobs):
-    run_id = jobs.launch(tiny(rounds=50))  # 20 + 10 x 50 labels > the pool of 200
+def test_a_budget_larger_than_a_known_pool_is_refused_before_any_folder(jobs, store):
+    with pytest.raises(ConfigError, match="more than the pool of 200 images"):
+        jobs.launch(tiny(rounds=50))  # 20 + 10 x 50 labels > the pool of 200
+    assert not store.run_ids()
+
+
+def test_a_run_the_data_refuses_ends_failed_with_the_reason(jobs, tmp_path):
+    from PIL import Image
+    folder = tmp_path / "xrays" / "NORMAL"  # a folder is read by the run: its problem shows there
+    folder.mkdir(parents=True)
+    for i in range(4):
+        Image.new("L", (20, 20), 40 * i).save(folder / f"n{i}.png")
+    run_id = jobs.launch(tiny(data=str(tmp_path / "xrays")))
     final = jobs.wait(run_id, TIMEOUT)
-    assert final.state == "failed" and "more than the pool of 200 images" in final.error
+    assert final.state == "failed" and "PNEUMONIA" in final.error
 
 
 def test_runs_left_running_by_a_dead_process_are_marked_interrupted(store):

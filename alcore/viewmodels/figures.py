@@ -12,7 +12,8 @@ from plotly.colors import qualitative
 from alcore.metrics import METRIC_LABELS
 
 LIVE_METRICS = ("accuracy", "f1", "roc_auc", "balanced_accuracy")
-CLASS_COLORS = {"NORMAL": "#2e7d32", "PNEUMONIA": "#c62828", "unknown": "#9e9e9e"}
+CLASS_COLORS = {"NORMAL": "#2e7d32", "PNEUMONIA": "#c62828", "unknown": "#9e9e9e", "hidden": "#9e9e9e"}
+WAITING = "waiting for a person's label"  # in place of the id (a file name) of an image a person has not labeled
 STATUS_COLORS = {"unlabeled": "#c8c8c8", "labeled": "#1f77b4", "queried": "#ff7f0e"}
 COLOR_BY = {"cluster": "K-Means cluster", "label": "True label", "prob": "Predicted p(PNEUMONIA)",
             "score": "Strategy score", "status": "Labeled / unlabeled / queried"}
@@ -62,7 +63,8 @@ def embedding_figure(frame: pd.DataFrame, xy: np.ndarray, color_by: str, project
     fig = go.Figure()
     queried = (frame.status == "queried").to_numpy()
     rows = np.arange(len(frame))
-    hover = (frame.id + "<br>" + frame.label + " · p=" + frame.prob.map(_hover_number("{:.2f}"))
+    names = frame.id.where(~frame.secret, WAITING) if "secret" in frame else frame.id
+    hover = (names + "<br>" + frame.label + " · p=" + frame.prob.map(_hover_number("{:.2f}"))
              + " · score " + frame.score.map(_hover_number("{:.3g}")) + " · " + frame.status).to_numpy()
 
     def add(mask: np.ndarray, name: str, marker: dict, on_top: bool = False) -> None:

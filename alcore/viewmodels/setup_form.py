@@ -3,11 +3,13 @@ before a launch (pool size, labels, GPU). No streamlit."""
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from pathlib import Path
 
 import numpy as np
 
-from alcore.config import (DEVICES, INIT_MODES, MODELS, ORACLES, REGIMES, ConfigError, ExperimentConfig,
+from alcore.config import (DEVICES, INIT_MODES, MODELS, ORACLES, REGIMES, WEIGHTS, ConfigError, ExperimentConfig,
                            experiment_configs, new_experiment_name, validate)
+from alcore.paths import PathRefused, allowed_path
 
 def gpu_name() -> str | None:
     import torch
@@ -113,10 +115,11 @@ def form_configs(form: dict[str, object]) -> tuple[ExperimentConfig, list[Experi
 
 
 def form_problems(form: dict[str, object], base: ExperimentConfig, configs: list[ExperimentConfig],
-                  data_check: int | str | None) -> dict[str, str]:
+                  data_check: int | str | None, roots: tuple[Path, ...]) -> dict[str, str]:
     """{field: message} for everything that stops a launch. `data_check` is a folder's or .npz's
-    pool size, or what is wrong with it, once checked; a sampler's options are 'sampler_options.<name>'."""
-    problems: dict[str, str] = {}
+    pool size, or what is wrong with it, once checked; a sampler's options are 'sampler_options.<name>'.
+    A data or weights path outside `roots` is refused before anything looks at it."""
+    problems = path_problems(base, roots)
     if not form["samplers"]:
         problems["sampler"] = "choose at least one sampler"
     if not _positive_int(form["seeds"]):
@@ -129,6 +132,18 @@ def form_problems(form: dict[str, object], base: ExperimentConfig, configs: list
     for cfg in configs or [base]:  # no sampler chosen: still check everything else
         for name, message in validate(cfg, pool).items():
             problems.setdefault(f"sampler_options.{cfg.sampler}" if name == "sampler_options" else name, message)
+    return problems
+
+
+def path_problems(cfg: ExperimentConfig, roots: tuple[Path, ...]) -> dict[str, str]:
+    """The data and weights paths of `cfg` that lie outside the allowed roots."""
+    problems = {}
+    for name, value, keywords in (("data", cfg.data, ("synthetic",)), ("weights", cfg.weights, WEIGHTS)):
+        if isinstance(value, str) and value.strip() and value not in keywords:
+            try:
+                allowed_path(value, roots)
+            except PathRefused as exc:
+                problems[name] = str(exc)
     return problems
 
 

@@ -5,9 +5,12 @@ thumbnails are cached in-process (and UMAP layouts on disk, next to the round th
 """
 from __future__ import annotations
 
+import base64
+import io
 import os
+import threading
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -15,9 +18,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from alcore.config import ExperimentConfig
 from alcore.data.base import Dataset
+from alcore.oracle import LabelBook
 from alcore.runs import RunStore, atomic_write_bytes, read_npz
 from alcore.summary import rounds_frame
 
@@ -25,6 +30,7 @@ if TYPE_CHECKING:
     from alcore.jobs import JobManager
 
 CLASS_NAMES = ("NORMAL", "PNEUMONIA")
+HIDDEN = "hidden"  # the label shown for an image waiting for a person (human oracle)
 PROJECTIONS = ("PCA", "UMAP")
 LIVE_STATES = ("queued", "running", "waiting_for_labels")
 RESUMABLE_STATES = ("interrupted", "cancelled", "failed")
@@ -149,10 +155,35 @@ def records_embeddings(store: RunStore, run_id: str) -> bool:
     return store.load_config(run_id).get("record_embeddings", True) is not False
 
 
-def round_frame(store: RunStore, run_id: str, round_index: int) -> pd.DataFrame:
-    """The train pool at one round: id, PCA x/y, cluster, label, p(PNEUMONIA), score, status.
-    x/y are NaN and cluster -1 where the run recorded no embeddings."""
-    a = round_arrays(store, run_id, round_index)
+def waiting_ids(store: RunStore, run_id: str) -> frozenset[str]:
+    """The images of a human run queued or queried and not yet labeled NORMAL or PNEUMONIA: until a person
+    answers them, no page shows their true label, their file name or (unless asked) the model's guess."""
+    if store.load_config(run_id).get("oracle") != "human":
+        return frozenset()
+    book = LabelBook(store, run_id)
+    queue = book.queue()
+    asked = {i for record in store.load_rounds(run_id) for i in record.get("queried_ids", [])}
+    asked |= set(queue.ids if queue is not None else ())
+    return frozenset(asked - {i for i, (label, _) in book.answers().items() if label in CLASS_NAMES})
+
+
+def round_frame(store: RunStore, run_id: str, round_index: int, reveal_prediction: bool = False) -> pd.DataFrame:
+    """The train pool at one round: id, PCA x/y, cluster, label, p(PNEUMONIA), score, status, secret.
+    x/y are NaN and cluster -1 where the run recorded no embeddings. `secret` rows wait for a person:
+    their label reads 'hidden', their prob and score are NaN unless `reveal_prediction`."""
+    path = store.round_path(run_id, round_index)
+    frame = _pool_frame(str(path), path.stat().st_mtime_ns).copy()
+    frame["secret"] = frame.id.isin(waiting_ids(store, run_id))
+    frame.loc[frame.secret, "label"] = HIDDEN
+    if not reveal_prediction:
+        frame.loc[frame.secret, ["prob", "score"]] = np.nan
+    return frame
+
+
+@lru_cache(maxsize=48)
+def _pool_frame(path: str, mtime_ns: int) -> pd.DataFrame:
+    """A round file as a frame, built once per process (every session following a run reads it)."""
+    a = _npz(path, mtime_ns)
     status = np.where(a["queried"], "queried", np.where(a["labeled"], "labeled", "unlabeled"))
     labels = a["label"].astype(int)
     xy = a["embedding"] if "embedding" in a else np.full((len(a["ids"]), 2), np.nan, np.float32)
@@ -172,8 +203,32 @@ def projection(store: RunStore, run_id: str, round_index: int, method: str) -> n
     if path.is_file():
         return np.load(path)
     layout = umap_layout(arrays["features_pca"])
-    atomic_write_bytes(path, _npy_bytes(layout))
+    try:
+        atomic_write_bytes(path, _npy_bytes(layout))
+    except OSError:  # a full disk or a read-only run folder: shown all the same, computed again next time
+        pass
     return layout
+
+
+_UMAP_COMPILED = threading.Event()
+_UMAP_WARM_UP: list[threading.Thread] = []
+_UMAP_LOCK = threading.Lock()
+
+
+def warm_up_umap() -> None:
+    """Compile UMAP's numba code in a background thread, once per process: the first layout otherwise
+    spends 30-60 s compiling on two cores (numba caches little of it on disk), the next ones seconds.
+    Started when the Embeddings page is first shown, not at server start, so a demo run is not slowed."""
+    with _UMAP_LOCK:
+        if not _UMAP_WARM_UP:
+            tiny = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
+            _UMAP_WARM_UP.append(threading.Thread(target=umap_layout, args=(tiny,), name="umap-warm-up", daemon=True))
+            _UMAP_WARM_UP[0].start()
+
+
+def umap_compiled() -> bool:
+    """Whether a UMAP layout has finished in this process (later ones need no compiling)."""
+    return _UMAP_COMPILED.is_set()
 
 
 def umap_layout(features: np.ndarray) -> np.ndarray:
@@ -190,7 +245,9 @@ def umap_layout(features: np.ndarray) -> np.ndarray:
     reducer = umap.UMAP(n_neighbors=k, min_dist=0.1, n_epochs=200, precomputed_knn=(indices, distances, None))
     with warnings.catch_warnings():  # "no NNDescent index, so no transform()": we never transform
         warnings.simplefilter("ignore", UserWarning)
-        return reducer.fit_transform(features).astype(np.float32)
+        layout = reducer.fit_transform(features).astype(np.float32)
+    _UMAP_COMPILED.set()
+    return layout
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -211,15 +268,15 @@ def at_labels(record: dict) -> str:
     return f"at {record['n_labeled']} labels"
 
 
-def queried_frame(store: RunStore, run_id: str, rounds: list[dict]) -> pd.DataFrame:
+def queried_frame(store: RunStore, run_id: str, rounds: list[dict], reveal_prediction: bool = False) -> pd.DataFrame:
     """The images queried in the given rounds (records), highest score first within a round; `labels`
-    is the labeled count of the model that picked them."""
+    is the labeled count of the model that picked them (round_frame's `secret` marks those waiting)."""
     frames = []
     for record in rounds:
-        frame = round_frame(store, run_id, record["round"])
+        frame = round_frame(store, run_id, record["round"], reveal_prediction)
         frames.append(frame[frame.status == "queried"].sort_values("score", ascending=False)
                       .assign(round=record["round"], labels=record["n_labeled"]))
-    columns = ["round", "labels", "id", "label", "prob", "score"]
+    columns = ["round", "labels", "id", "label", "prob", "score", "secret"]
     return pd.concat(frames)[columns].reset_index(drop=True) if frames else pd.DataFrame(columns=columns)
 
 
@@ -228,10 +285,17 @@ def queried_frame(store: RunStore, run_id: str, rounds: list[dict]) -> pd.DataFr
 class RunImages:
     dataset: Dataset
     rows: dict[str, tuple[str, int]]  # sample id -> (split, row)
+    thumbnails: dict[str, str] = field(default_factory=dict, compare=False)  # encoded once, for every session
 
     def image(self, sample_id: str) -> np.ndarray:
         split, row = self.rows[sample_id]
         return np.asarray(self.dataset.splits[split].images[row])
+
+    def thumbnail(self, sample_id: str) -> str:
+        """The image as a thumbnail data URI: one shown to twenty browsers is encoded once, not twenty times."""
+        if sample_id not in self.thumbnails:
+            self.thumbnails[sample_id] = thumbnail_uri(self.image(sample_id))
+        return self.thumbnails[sample_id]
 
     def source(self, sample_id: str) -> str:
         split, row = self.rows[sample_id]
@@ -266,6 +330,12 @@ def _images(fingerprint: str, data: str, resolution: int, seed: int, size: int, 
     return RunImages(dataset, rows)
 
 
+def thumbnail_uris(store: RunStore, run_id: str, ids: list[str]) -> list[str]:
+    """Each sample's image as the model saw it, as a thumbnail data URI (cached for every session)."""
+    images = run_images(store, run_id)
+    return [images.thumbnail(i) for i in ids]
+
+
 def images_by_id(store: RunStore, run_id: str, ids: list[str]) -> list[np.ndarray]:
     """Each sample's decoded (H, W) uint8 image, as the model saw it."""
     images = run_images(store, run_id)
@@ -279,11 +349,6 @@ SHORT_ID = 18  # characters of a sample id under a thumbnail: one line
 def thumbnail_uri(image: np.ndarray) -> str:
     """A PNG data URI of the image at thumbnail size. Inline, not a media file: a file the server
     drops on a rerun gave the browser 404s ('Image source error') when a live page refreshed."""
-    import base64
-    import io
-
-    from PIL import Image
-
     thumb = Image.fromarray(image)
     thumb.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
     buffer = io.BytesIO()

@@ -1,12 +1,17 @@
 """python -m alcore: run, list, show, resume, strategies, summary; bad input -> exit 2, one line."""
+import errno
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from alcore.cli import main
+from alcore.cli import build_parser, configs_from_args, main
+from alcore.config import ConfigError
+from alcore.runs import RunStore
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = ["--data", "synthetic", "--synthetic-size", "200", "--model", "tiny_cnn", "--regime", "finetune",
@@ -61,3 +66,101 @@ def test_no_embeddings_flag_records_no_layouts(tmp_path):
     assert json.loads((run / "config.json").read_text())["record_embeddings"] is False
     with np.load(run / "rounds" / "round_000.npz") as arrays:
         assert "embedding" not in arrays.files and "prob" in arrays.files
+
+
+def run_dirs(root) -> list:
+    return [p for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+
+
+def test_out_goes_before_or_after_the_command(tmp_path, capsys):
+    before, after = tmp_path / "before", tmp_path / "after"
+    assert main(["--out", str(before), "run", *TINY, "--rounds", "1"]) == 0
+    assert main(["run", *TINY, "--rounds", "1", "--out", str(after)]) == 0
+    assert len(run_dirs(before)) == len(run_dirs(after)) == 1
+    capsys.readouterr()
+    assert main(["list", "--out", str(after)]) == 0
+    assert run_dirs(after)[0].name in capsys.readouterr().out
+
+
+def parsed(*argv: str):
+    return configs_from_args(build_parser().parse_args(["run", *argv]))
+
+
+def test_sampler_options_go_to_the_samplers_that_have_them():
+    configs = {c.sampler: c.sampler_options for c in parsed("--sampler", "random,bald", "--sampler-option",
+                                                           "mc_passes=4")}
+    assert configs == {"random": {}, "bald": {"mc_passes": 4}}
+    configs = {c.sampler: c.sampler_options for c in parsed("--sampler", "bald,pca_kmeans", "--sampler-option",
+                                                           "bald.mc_passes=6", "--sampler-option",
+                                                           "pca_kmeans.pca_components=5")}
+    assert configs == {"bald": {"mc_passes": 6}, "pca_kmeans": {"pca_components": 5}}
+    assert parsed("--sampler", "bald", "--sampler-option", "mc_passes=3")[0].sampler_options == {"mc_passes": 3}
+    with pytest.raises(ConfigError, match="none of random, entropy has an option 'mc_passes'"):
+        parsed("--sampler", "random,entropy", "--sampler-option", "mc_passes=4")
+    with pytest.raises(ConfigError, match="'bald' is not one of the samplers of this run"):
+        parsed("--sampler", "random", "--sampler-option", "bald.mc_passes=4")
+    with pytest.raises(ConfigError, match="'colour' is not an option"):
+        parsed("--sampler", "bald", "--sampler-option", "colour=4")
+
+
+def test_boolean_flags_turn_a_config_files_setting_off(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"class_weighted": True, "record_embeddings": False}))
+    (cfg,) = parsed("--config", str(path))
+    assert cfg.class_weighted is True and cfg.record_embeddings is False
+    (cfg,) = parsed("--config", str(path), "--no-class-weighted", "--embeddings")
+    assert cfg.class_weighted is False and cfg.record_embeddings is True
+    (cfg,) = parsed("--class-weighted", "--no-embeddings")
+    assert cfg.class_weighted is True and cfg.record_embeddings is False
+
+
+def test_every_run_flag_the_readme_lists_exists():
+    text = (REPO / "README.md").read_text()
+    listed = text[text.index("`run` flags:"):text.index("Bad input exits with code 2")]
+    flags = set(re.findall(r"`(--[a-z-]+)", listed))
+    (run,) = [a for a in build_parser()._subparsers._group_actions[0].choices.values() if a.prog.endswith(" run")]
+    known = {option for action in run._actions for option in action.option_strings}
+    assert {"--oracle", "--out", "--sampler-option", "--no-class-weighted"} <= flags
+    assert flags <= known, flags - known
+
+
+def refused(tmp_path, *argv: str) -> str:
+    """Runs the CLI expecting exit code 2 and no run folder; returns its one line of stderr."""
+    out = tmp_path / "results"
+    result = subprocess.run([sys.executable, "-m", "alcore", "run", "--out", str(out), *argv], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode == 2, result.stderr
+    assert not run_dirs(out), "a refused run left a folder"
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_what_can_be_known_before_a_run_is_refused_before_any_folder_is_written(tmp_path):
+    from PIL import Image
+    assert "more than the pool of 200 images" in refused(tmp_path, *TINY, "--budget", "100", "--rounds", "2")
+    npz = tmp_path / "small.npz"
+    arrays = {f"{split}_{kind}": (np.zeros((n, 28, 28), np.uint8) if kind == "images" else np.arange(n) % 2)
+              for split, n in (("train", 30), ("val", 6), ("test", 8)) for kind in ("images", "labels")}
+    np.savez(npz, **arrays)
+    assert "initial labeled size 40 exceeds the pool of 30 images" in refused(
+        tmp_path, *TINY, "--data", str(npz), "--init", "40")
+    one_class = tmp_path / "xrays" / "NORMAL"
+    one_class.mkdir(parents=True)
+    for i in range(4):
+        Image.new("L", (20, 20), 40 * i).save(one_class / f"n{i}.png")
+    assert "PNEUMONIA" in refused(tmp_path, *TINY, "--data", str(tmp_path / "xrays"))
+    (tmp_path / "empty").mkdir()
+    assert "data" in refused(tmp_path, *TINY, "--data", str(tmp_path / "empty"))
+    assert "full-data baseline" in refused(tmp_path, *TINY, "--oracle", "human", "--with-baseline")
+
+
+def test_a_results_folder_that_cannot_be_written_is_one_message(tmp_path, monkeypatch, capsys):
+    def disk_full(self, run_id, config):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(RunStore, "write_config", disk_full)
+    assert main(["run", *TINY, "--out", str(tmp_path)]) == 2
+    message = capsys.readouterr().err
+    assert "cannot write to the results folder" in message and "No space left on device" in message
+    assert "Traceback" not in message and not run_dirs(tmp_path)

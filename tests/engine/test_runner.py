@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from alcore.config import ExperimentConfig
+from alcore.config import ConfigError, ExperimentConfig
 from alcore.runner import create_run, execute_run
 from alcore.runs import RunStore
 
@@ -122,8 +122,9 @@ def test_bad_data_fails_with_a_message_not_a_crash(tmp_path):
 
 def test_budget_larger_than_pool_is_refused(tmp_path):
     store = RunStore(tmp_path / "r")
-    _, status = run(store, tiny(budget=100, rounds=5))
-    assert status.state == "failed" and "more than the pool" in status.error
+    with pytest.raises(ConfigError, match="more than the pool"):
+        create_run(tiny(budget=100, rounds=5), store)  # the synthetic pool's size is known: no folder
+    assert not store.run_ids()
 
 
 def test_full_data_baseline_trains_on_the_whole_pool(tmp_path):

@@ -26,9 +26,11 @@ TINY = dict(model="tiny_cnn", regime="finetune", resolution=32, synthetic_size=2
 
 @pytest.fixture
 def store(tmp_path, monkeypatch) -> RunStore:
-    """An empty results folder that the dashboard reads ($ALCORE_RESULTS)."""
+    """An empty results folder that the dashboard reads ($ALCORE_RESULTS); the test's folder is one
+    the browser may name (data, export)."""
     root = tmp_path / "results"
     monkeypatch.setenv("ALCORE_RESULTS", str(root))
+    monkeypatch.setenv("ALCORE_ALLOWED_ROOTS", str(tmp_path))
     return RunStore(root)
 
 

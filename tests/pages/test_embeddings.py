@@ -1,7 +1,10 @@
 """Embeddings: round slider, PCA / UMAP, colouring."""
 from __future__ import annotations
 
-from alcore.viewmodels import figures
+import numpy as np
+import pytest
+
+from alcore.viewmodels import figures, views
 
 
 def test_embeddings_default_to_the_latest_round_and_every_colouring_draws(open_page, make_run):
@@ -18,13 +21,19 @@ def test_embeddings_default_to_the_latest_round_and_every_colouring_draws(open_p
     assert "At 10 labels: 60 pool images · 10 labeled · 10 queried" in at.caption[-1].value
 
 
-def test_umap_projection_is_drawn_and_cached(open_page, make_run, store):
+def test_umap_projection_is_drawn_and_cached(open_page, make_run, store, monkeypatch):
     run_id = make_run(rounds=1)
     at = open_page("pages/embeddings.py", run=run_id)
     assert "10 labels" in at.markdown[0].value  # one round: no slider
-    at.radio(key="emb_projection").set_value("UMAP").run()
+    # the first UMAP of a process compiles numba code: a minute or more on a busy machine, hence the timeout
+    at.radio(key="emb_projection").set_value("UMAP").run(timeout=900)
     assert not at.exception and at.get("plotly_chart")[0].key == "emb_chart_0_UMAP_cluster"
-    assert (store.run_dir(run_id) / "rounds" / "umap_000.npy").is_file()
+    layout = np.load(store.run_dir(run_id) / "rounds" / "umap_000.npy")
+    assert layout.shape == (60, 2) and np.isfinite(layout).all() and layout.std(axis=0).min() > 0
+    monkeypatch.setattr(views, "umap_layout", lambda features: pytest.fail("UMAP computed twice"))
+    at.radio(key="emb_projection").set_value("PCA").run()
+    at.radio(key="emb_projection").set_value("UMAP").run()  # read from the file this time
+    assert not at.exception and at.get("plotly_chart")[0].key == "emb_chart_0_UMAP_cluster"
 
 
 def test_a_run_without_embeddings_says_so_and_its_other_pages_work(open_page, make_run, captions):

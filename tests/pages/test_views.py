@@ -1,12 +1,16 @@
 """alcore.viewmodels.views, the engine-side helpers of the pages, on runs written by hand."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from alcore.viewmodels import setup_form, views
 from alcore.config import ConfigError, ExperimentConfig, experiment_configs
 from alcore.jobs import JobManager
+
+EVERYWHERE = (Path("/"),)  # allowed roots that refuse no path
 
 
 def test_runs_table_lists_each_run_with_its_best_metrics(store, make_run):
@@ -38,7 +42,7 @@ def test_queried_frame_holds_every_round_that_queried(store, make_run):
     run_id = make_run(rounds=3)
     records = store.load_rounds(run_id)
     frame = views.queried_frame(store, run_id, records[:2])
-    assert len(frame) == 20 and list(frame.columns) == ["round", "labels", "id", "label", "prob", "score"]
+    assert len(frame) == 20 and list(frame.columns) == ["round", "labels", "id", "label", "prob", "score", "secret"]
     assert frame[frame["round"] == 0].score.is_monotonic_decreasing
     assert frame.groupby("round").labels.first().to_dict() == {0: 10, 1: 20}
     assert views.latest_queried_round(records) == records[1]
@@ -104,9 +108,11 @@ def test_form_problems_check_the_pool_and_every_run_of_the_experiment():
     form = {**setup_form.form_values(ExperimentConfig()), "samplers": ["entropy", "bald"], "opt_bald_mc_passes": 1,
             "budget": 500, "seeds": 0}
     base, configs = setup_form.form_configs(form)
-    problems = setup_form.form_problems(form, base, configs, None)
+    problems = setup_form.form_problems(form, base, configs, None, EVERYWHERE)
     assert set(problems) == {"seeds", "budget", "sampler_options.bald"}
     folder = {**setup_form.form_values(ExperimentConfig(data="/nowhere/folder"))}
     base, configs = setup_form.form_configs(folder)
-    assert "data path not found" in setup_form.form_problems(folder, base, configs, None)["data"]
-    assert setup_form.form_problems(folder, base, configs, "only NORMAL images")["data"] == "only NORMAL images"
+    assert "data path not found" in setup_form.form_problems(folder, base, configs, None, EVERYWHERE)["data"]
+    assert setup_form.form_problems(folder, base, configs, "only NORMAL images", EVERYWHERE)["data"] == "only NORMAL images"
+    refused = setup_form.form_problems(folder, base, configs, None, (Path("/srv/xrays"),))["data"]
+    assert "outside the folders this dashboard may use. Allowed: /srv/xrays" in refused
