@@ -212,7 +212,7 @@ def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = N
         set_status(state="failed", error=str(exc), message="invalid settings or data", ended_at=now_iso())
     except TrainingDiverged as exc:
         note(f"failed: {exc}")
-        set_status(state="failed", error=str(exc), message=f"failed after the round {_kept(status)}", ended_at=now_iso())
+        set_status(state="failed", error=str(exc), message="failed: training diverged", ended_at=now_iso())
     except (MemoryError, torch.OutOfMemoryError):
         note("failed:\n" + traceback.format_exc())
         set_status(state="failed", error=out_of_memory_message(cfg, pool), message="out of memory",
