@@ -89,7 +89,7 @@ def test_human_mode_shows_no_page_the_truth_or_file_name_of_an_image_waiting_for
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     hovers = [t for trace in spec["data"] for t in trace.get("text", [])]
     waiting_hovers = [t for t in hovers if t.startswith("waiting for a person's label")]
-    assert len(waiting_hovers) == 10 and all("<br>hidden · p=nan · score=nan" in t for t in waiting_hovers)
+    assert len(waiting_hovers) == 10 and all("<br>hidden · p=– · score –" in t for t in waiting_hovers)
     at.switch_page("pages/queried.py").run()
     at.button[0].click().run()  # Enlarge
     assert not [i for i in secret if i in rendered(at)] and not at.exception
