@@ -17,7 +17,7 @@ RUN_FLAGS = {
     "data": str, "model": str, "weights": str, "regime": str, "resolution": int, "init": int,
     "init_mode": str, "budget": int, "rounds": int, "epochs": int, "head_steps": int,
     "batch_size": int, "lr": float, "weight_decay": float, "seed": int, "device": str,
-    "synthetic_size": int, "oracle": str,
+    "synthetic_size": int, "oracle": str, "stop_set_size": int, "stop_kappa": float, "stop_window": int,
 }
 FIELD_OF_FLAG = {"init": "init_size"}
 
@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="add a full-data baseline run (the whole train pool, same recipe) to the experiment")
     run.add_argument("--no-embeddings", action="store_true",
                      help="skip the inference only the Embeddings page uses (faster batch runs; same metrics)")
+    run.add_argument("--stop-when-stable", action="store_true",
+                     help="end the run once predictions are stable (kappa >= --stop-kappa for --stop-window rounds)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
     resume = sub.add_parser("resume", help="continue an interrupted or cancelled run")
@@ -73,6 +75,8 @@ def configs_from_args(args: argparse.Namespace) -> list[ExperimentConfig]:
     changes = {FIELD_OF_FLAG.get(f, f): getattr(args, f) for f in RUN_FLAGS if getattr(args, f) is not None}
     if args.class_weighted is not None:
         changes["class_weighted"] = True
+    if args.stop_when_stable:
+        changes["stop_when_stable"] = True
     if args.no_embeddings:
         changes["record_embeddings"] = False
     if args.sampler_option:

@@ -154,14 +154,23 @@ def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = N
 
         oracle = (HumanOracle(LabelBook(store, run_id), dataset.train.ids, dataset.train.sources, cancel, on_wait)
                   if cfg.oracle == "human" else lambda picked, r: dataset.train.labels[picked])
-        for result in run_rounds(cfg, dataset, learner, rows, oracle, start, on_phase=on_phase):
+        previous_probs = store.load_round_arrays(run_id, start - 1)["prob"] if start else None
+        finished = "finished"
+        for result in run_rounds(cfg, dataset, learner, rows, oracle, start, on_phase=on_phase,
+                                 done_rounds=done_rounds, previous_probs=previous_probs):
             store.append_round(run_id, result.record, result.arrays)
             rec = result.record
             note(f"round {rec['round']}: {rec['n_labeled']} labels, accuracy {rec['accuracy']:.3f}, "
-                 f"AUC {rec['roc_auc']:.3f}, train {rec['train_seconds']:.1f}s, query {rec['query_seconds']:.1f}s")
+                 f"AUC {rec['roc_auc']:.3f}, train {rec['train_seconds']:.1f}s, query {rec['query_seconds']:.1f}s"
+                 + ("" if rec["stop_kappa"] is None else f", stop-set kappa {rec['stop_kappa']:.4f}"))
             set_status(round=rec["round"], n_labeled=rec["n_labeled"], message=f"round {rec['round']} done")
+            if rec["stopped_by_rule"]:
+                note(f"round {rec['round']}: predictions stable (kappa >= {cfg.stop_kappa} for {cfg.stop_window} "
+                     f"rounds): the stopping rule ends the run here, {rec['n_labeled']} labels used")
+                set_status(rounds_total=rec["round"] + 1)
+                finished = f"finished early at round {rec['round']}: predictions stable (stopping rule)"
             emit(RunEvent(run_id, "round", round=rec["round"], record=rec))
-        set_status(state="done", message="finished", ended_at=now_iso())
+        set_status(state="done", message=finished, ended_at=now_iso())
     except Cancelled:
         note(f"stopped by the user after round {status.round}")
         set_status(state="cancelled", message=f"stopped after round {status.round}", ended_at=now_iso())
