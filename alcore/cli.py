@@ -1,4 +1,4 @@
-"""python -m alcore {run, resume, list, show, strategies, summary}."""
+"""python -m alcore {run, resume, list, show, strategies, summary, figures}."""
 from __future__ import annotations
 
 import argparse
@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("experiment")
     summary.add_argument("--csv", help="also write the table to this CSV file")
     summary.add_argument("--markdown", action="store_true", help="print a markdown table (mean ± std cells)")
+    figures = sub.add_parser("figures", help="write a run's ROC, precision-recall and reliability pictures per round")
+    figures.add_argument("run_id")
+    figures.add_argument("--svg", action="store_true", help="also write SVG files next to the PNG files")
     return parser
 
 
@@ -213,8 +216,21 @@ def cmd_summary(args, store: RunStore) -> int:
     return 0
 
 
+def cmd_figures(args, store: RunStore) -> int:
+    # the command line is a front end like the dashboard: it draws the view models' figures
+    from alcore.viewmodels.pictures import write_run_figures
+    if not store.exists(args.run_id):
+        raise SystemExit(f"error: no run '{args.run_id}' in {store.root}/ (see `python -m alcore list`)")
+    try:
+        paths = write_run_figures(store, args.run_id, svg=args.svg)
+    except (RuntimeError, ValueError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(f"wrote {len(paths)} files to {paths[0].parent}")
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "resume": cmd_resume, "list": cmd_list, "show": cmd_show,
-            "strategies": cmd_strategies, "summary": cmd_summary}
+            "strategies": cmd_strategies, "summary": cmd_summary, "figures": cmd_figures}
 
 
 def main(argv: list[str] | None = None) -> int:
