@@ -10,6 +10,7 @@ import streamlit as st
 from alcore.viewmodels import figures, views
 from pages.common import (REFRESH_S, RUN_KEY, jobs, require_run, resume_button, rounds, store, thumbnails,
                           via_entrypoint)
+from pages.diagnostics import round_section, stopping_section
 
 via_entrypoint()
 
@@ -64,6 +65,7 @@ else:
     title = f"Confusion matrix, test set, round {last['round']} ({last['n_labeled']} labels)"
     confusion.plotly_chart(figures.confusion_matrix_figure(last["confusion_matrix"], title),
                            key="live_confusion", width="stretch")
+    stopping_section(run_id, records, config)
     queried_round = views.latest_queried_round(records)
     if queried_round is not None:
         queried = views.queried_frame(store(), run_id, [queried_round])
@@ -72,6 +74,7 @@ else:
                    + (f"; the first {LIVE_THUMBNAILS} shown (all on Queried samples)."
                       if len(queried) > LIVE_THUMBNAILS else "."))
         thumbnails(run_id, queried.head(LIVE_THUMBNAILS), key="live_queried", per_row=8)
+    round_section(run_id, records)
 with st.expander("Log", expanded=bool(progress.error)):
     # st.text, not st.code: the code block's highlighter is a 1.5 MB script the browser would fetch
     # while the first curve is drawn

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 
 def test_live_page_of_a_finished_run_shows_curves_matrix_thumbnails_and_log(open_page, make_run, captions):
     run_id = make_run()
     at = open_page("pages/live.py", run=run_id)
     assert at.title[0].value == "Live run"
-    assert [c.key for c in at.get("plotly_chart")] == ["live_curves", "live_confusion"]
+    assert [c.key for c in at.get("plotly_chart")] == ["live_curves", "live_confusion", "live_stability", "live_roc",
+                                                       "live_pr", "live_reliability", "live_round_confusion"]
     assert at.main.get("progress")[0].proto.text.startswith("Round 3 of 3 finished · 30 images labeled")
     shown = captions(at)
     assert len(shown) == 10 and all(c.startswith("fake-train-") for c in shown)
@@ -76,3 +79,26 @@ def test_a_refresh_reads_only_the_run_files_that_changed(open_page, make_run, st
     store.write_status(run_id, status)
     at.run()
     assert sorted(set(opened)) == ["status.json"]
+
+
+def test_live_diagnostics_follow_the_round_slider_and_say_whether_labeling_can_stop(open_page, make_run):
+    run_id = make_run()
+    at = open_page("pages/live.py", run=run_id)
+    metrics = {m.label: m.value for m in at.metric}
+    assert {"Sensitivity", "Specificity", "Precision", "ROC-AUC", "Brier score", "ECE"} <= set(metrics)
+    assert any("Round 2: 30 labels, 20 test images" in c.value for c in at.caption)
+    assert any("Still changing" in m.value for m in at.markdown)  # fake kappas 0.95, 1.0: window 3 not reached
+    at.select_slider(key=f"live_diag_round_{run_id}").set_value(0).run()
+    assert any("Round 0: 10 labels" in c.value for c in at.caption)
+    assert [b.proto.label for b in at.get("download_button")].count("PNG") == 4
+
+
+def test_a_run_without_test_probabilities_says_it_has_no_curves(open_page, make_run, store):
+    run_id = make_run()
+    for r in range(3):  # as runs recorded before test probabilities were kept
+        path = store.round_path(run_id, r)
+        arrays = dict(np.load(path))
+        del arrays["test_prob"], arrays["test_label"]
+        np.savez(path, **arrays)
+    at = open_page("pages/live.py", run=run_id)
+    assert any("no test-set probabilities" in i.value for i in at.info)
