@@ -44,7 +44,7 @@ def stopping_section(run_id: str, records: list[dict], config: dict) -> None:
     st.subheader("When can labeling stop?")
     st.markdown(views.stopping_summary(records, config))
     if any(r.get("stop_kappa") is not None for r in records):
-        st.plotly_chart(figures.stability_figure(records, float(config.get("stop_kappa", 0.99))),
+        st.plotly_chart(figures.stability_figure(records, views.stability_rule(config).threshold),
                         key="live_stability", width="stretch")
         st.caption("Bloodgood & Vijay-Shanker (2009), stabilizing predictions: Cohen's κ between each round's "
                    f"predicted classes and the previous round's on a fixed set of {config.get('stop_set_size', '?')} "

@@ -335,6 +335,12 @@ def diagnostics_table(series: list[CurveSeries]) -> pd.DataFrame:
                                        "average_precision", "brier", "ece"])
 
 
+def stability_rule(config: dict) -> StabilityRule:
+    """The run's stopping rule (the defaults for runs recorded before it had one)."""
+    return StabilityRule(float(config.get("stop_kappa", StabilityRule.threshold)),
+                         int(config.get("stop_window", StabilityRule.window)))
+
+
 def stopping_summary(records: list[dict], config: dict) -> str:
     """The stopping signal in a sentence: since when the model has stopped changing, or how far it is."""
     kappas = [r.get("stop_kappa") for r in records]
@@ -342,7 +348,7 @@ def stopping_summary(records: list[dict], config: dict) -> str:
         return ("No stopping signal: this run predicts no stop set (stop_set_size 0, or recorded before the signal "
                 "existed)." if len(records) > 1 or not config.get("stop_set_size", 1) else
                 "The stopping signal needs two rounds: it compares each round's predictions with the previous one's.")
-    rule = StabilityRule(float(config.get("stop_kappa", 0.99)), int(config.get("stop_window", 3)))
+    rule = stability_rule(config)
     what = f"κ ≥ {rule.threshold} between successive rounds' predictions on the stop set for {rule.window} rounds"
     since = rule.stable_since(kappas)
     if since is not None:

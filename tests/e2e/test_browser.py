@@ -36,6 +36,7 @@ def test_launch_watch_live_and_explore(dashboard, page, shoot):
     assert _curve_points(page) >= 2
     page.locator(".st-key-live_queried img").first.wait_for(state="visible")
     shoot(page, "live")
+    see_diagnostics(page, shoot)
 
     page.get_by_role("link", name="Embeddings").click()
     page.wait_for_url("**/embeddings**")
@@ -51,6 +52,23 @@ def test_launch_watch_live_and_explore(dashboard, page, shoot):
         shoot(page, name)
 
 
+def see_diagnostics(page, shoot) -> None:
+    """The Live page's stopping signal and one round's ROC / PR / reliability with sensitivity and specificity."""
+    stability = page.locator(".st-key-live_stability .js-plotly-plot")
+    stability.scroll_into_view_if_needed()
+    page.get_by_text("When can labeling stop?").wait_for()
+    shoot(page, "live_stopping")
+    roc = page.locator(".st-key-live_roc .js-plotly-plot")
+    roc.scroll_into_view_if_needed()
+    roc.locator(".scatterlayer .trace").first.wait_for(state="visible")
+    for key in ("live_pr", "live_reliability", "live_round_confusion"):
+        assert page.locator(f".st-key-{key} .js-plotly-plot").count() == 1
+    for label in ("Sensitivity", "Specificity", "Brier score", "ECE"):
+        page.locator("[data-testid='stMetricLabel']", has_text=label).first.wait_for()
+    page.get_by_text("What a radiologist reads").scroll_into_view_if_needed()
+    shoot(page, "live_diagnostics")
+
+
 def test_one_click_demo_shows_curve_points(dashboard, page):
     """Home's demo button alone (nothing typed) leads to the Live page and its first curve points.
     The seconds it took are printed; the 15 s goal is benchmarks/bench_demo.py's to report."""
@@ -64,3 +82,25 @@ def test_one_click_demo_shows_curve_points(dashboard, page):
     print(f"\none-click demo: first curve point in the browser after {time.monotonic() - start:.1f} s")
     page.wait_for_function(WAIT_FOR_POINTS, arg=2)
     assert _curve_points(page) >= 2
+
+
+def test_compare_overlays_the_runs_roc_pr_and_reliability(dashboard, page, shoot):
+    """After the two runs above: Compare with both selected overlays their curves at the last round."""
+    page.goto(f"{dashboard.url}/compare")
+    runs = page.locator(".st-key-compare_runs")
+    runs.wait_for()
+    for _ in range(3):  # add runs not picked yet until two are
+        if page.locator(".st-key-compare_runs [data-baseweb='tag']").count() >= 2:
+            break
+        runs.locator("input").click()
+        page.get_by_role("option").first.click()
+        page.keyboard.press("Escape")
+        page.wait_for_timeout(1000)
+    assert page.locator(".st-key-compare_runs [data-baseweb='tag']").count() >= 2
+    roc = page.locator(".st-key-compare_roc .js-plotly-plot")
+    roc.scroll_into_view_if_needed()
+    page.wait_for_function("() => document.querySelectorAll('.st-key-compare_roc .scatterlayer .trace').length >= 5")  # chance + 2 x (curve, point)
+    for key in ("compare_pr", "compare_reliability"):
+        assert page.locator(f".st-key-{key} .js-plotly-plot").count() == 1
+    page.get_by_text("ROC, precision-recall and calibration, overlaid").scroll_into_view_if_needed()
+    shoot(page, "compare_diagnostics")
