@@ -5,8 +5,10 @@ so `rounds=10` gives 11 evaluations and the last queried batch is trained on. Al
 round r comes from (seed, r), so a resumed run repeats an uninterrupted one.
 
 With `record_embeddings` off, a round infers only what its query reads (the unlabeled rows, plus
-the labeled ones for strategies that measure distances to them) and the final round infers
-nothing; probabilities of rows not inferred are stored as NaN, and no display layout is stored.
+the labeled ones for strategies that measure distances to them) and the stop set, and the final
+round infers only the stop set; probabilities of rows not inferred are stored as NaN, and no
+display layout is stored. The stop set (alcore.stopping) is predicted every round for the
+stopping signal: Cohen's kappa with the previous round's predictions.
 """
 from __future__ import annotations
 
