@@ -269,7 +269,8 @@ def original_file(store: RunStore, run_id: str, sample_id: str) -> Path | None:
 
 
 # --- comparison --------------------------------------------------------------------------------
-IGNORED_IN_SERIES = {"run_id", "seed", "experiment", "resolved", "sampler", "full_data", "record_embeddings"}
+IGNORED_IN_SERIES = {"run_id", "seed", "experiment", "resolved", "sampler", "full_data", "record_embeddings",
+                     "stop_set_size", "stop_kappa", "stop_window"}  # the stopping signal changes no metric
 
 
 def comparison_frame(store: RunStore, run_ids: list[str]) -> pd.DataFrame:
