@@ -12,7 +12,7 @@ ROUND_FIELDS = {"round", "n_labeled", "n_labeled_per_class", "accuracy", "balanc
                 "recall", "f1", "roc_auc", "confusion_matrix", "queried_ids", "train_seconds",
                 "query_seconds", "eval_seconds"}
 NPZ_FIELDS = {"ids", "prob", "score", "queried", "label", "embedding", "cluster", "labeled"}
-METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "n_labeled", "queried_ids")
+METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "n_labeled", "queried_ids", "stop_kappa")
 
 
 def tiny(**changes) -> ExperimentConfig:
