@@ -179,9 +179,13 @@ def _error_bars(value: float, bounds: tuple[float, float] | None) -> dict:
                 arrayminus=[max(0.0, value - bounds[0])], thickness=1.5, width=6)
 
 
-def _unit_square(fig: go.Figure) -> None:
+def _unit_square(fig: go.Figure) -> go.Figure:
+    """Equal axes on [0, 1]; the legend under the plot, where one line per run of an overlay fits."""
     fig.update_xaxes(range=[-0.01, 1.01], constrain="domain")
     fig.update_yaxes(range=[-0.01, 1.02], scaleanchor="x", scaleratio=1, constrain="domain")
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0),
+                      margin=dict(l=60, r=20, t=50, b=40))
+    return fig
 
 
 def _reference_line(fig: go.Figure, x: list[float], y: list[float], name: str) -> None:
@@ -214,8 +218,8 @@ def roc_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
                          _error_bars(p.false_positive_rate, None if specificity is None else
                                      (1 - specificity[1], 1 - specificity[0])),
                          _error_bars(p.sensitivity, _interval(s.ci, "sensitivity", "recall")))
-    _unit_square(fig)
-    return _layout(fig, title, "False-positive rate (1 − specificity)", "True-positive rate (sensitivity)", height=480)
+    return _unit_square(_layout(fig, title, "False-positive rate (1 − specificity)", "True-positive rate (sensitivity)",
+                                height=540))
 
 
 def pr_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
@@ -235,8 +239,7 @@ def pr_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
                          f"threshold {p.threshold:.2f}: recall {p.sensitivity:.3f}, precision {p.precision:.3f}",
                          _error_bars(p.sensitivity, _interval(s.ci, "sensitivity", "recall")),
                          _error_bars(p.precision, _interval(s.ci, "precision")))
-    _unit_square(fig)
-    return _layout(fig, title, "Recall (sensitivity)", "Precision (positive predictive value)", height=480)
+    return _unit_square(_layout(fig, title, "Recall (sensitivity)", "Precision (positive predictive value)", height=540))
 
 
 def reliability_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
@@ -253,8 +256,8 @@ def reliability_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
                                  legendgroup=s.name, line=dict(color=color), marker=dict(size=size, color=color),
                                  customdata=r.counts, hovertemplate="mean p %{x:.2f}: %{y:.2f} PNEUMONIA "
                                  "(%{customdata} images)<extra>" + s.name + "</extra>"))
-    _unit_square(fig)
-    return _layout(fig, title, "Mean predicted p(PNEUMONIA) in the bin", "Observed share of PNEUMONIA", height=480)
+    return _unit_square(_layout(fig, title, "Mean predicted p(PNEUMONIA) in the bin", "Observed share of PNEUMONIA",
+                                height=540))
 
 
 def stability_figure(rounds: Sequence[dict], threshold: float) -> go.Figure:

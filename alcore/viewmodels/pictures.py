@@ -14,7 +14,7 @@ import plotly.io as pio
 from alcore.runs import RunStore
 from alcore.viewmodels import figures, views
 
-WIDTH, HEIGHT = 640, 560  # pixels of an exported picture (SVG: its view box)
+WIDTH, HEIGHT = 640, 620  # pixels of an exported picture (SVG: its view box)
 FORMATS = ("png", "svg")
 KINDS = {"roc": figures.roc_figure, "pr": figures.pr_figure, "reliability": figures.reliability_figure}
 

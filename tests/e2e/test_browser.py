@@ -65,8 +65,11 @@ def see_diagnostics(page, shoot) -> None:
         assert page.locator(f".st-key-{key} .js-plotly-plot").count() == 1
     for label in ("Sensitivity", "Specificity", "Brier score", "ECE"):
         page.locator("[data-testid='stMetricLabel']", has_text=label).first.wait_for()
-    page.get_by_text("What a radiologist reads").scroll_into_view_if_needed()
-    shoot(page, "live_diagnostics")
+    tall_shot(page, shoot, "What a radiologist reads", "live_diagnostics")
+    with page.expect_download() as download:  # rendered on the click, by kaleido in the machine's Chromium
+        page.locator(".st-key-live_roc_png button").click()
+    assert download.value.suggested_filename.endswith("_roc.png")
+    assert open(download.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
 
 def test_one_click_demo_shows_curve_points(dashboard, page):
@@ -89,18 +92,26 @@ def test_compare_overlays_the_runs_roc_pr_and_reliability(dashboard, page, shoot
     page.goto(f"{dashboard.url}/compare")
     runs = page.locator(".st-key-compare_runs")
     runs.wait_for()
+    tags = page.locator(".st-key-compare_runs .react-aria-ComboBox [data-tag]")
     for _ in range(3):  # add runs not picked yet until two are
-        if page.locator(".st-key-compare_runs [data-baseweb='tag']").count() >= 2:
+        if tags.count() >= 2:
             break
-        runs.locator("input").click()
+        page.get_by_role("combobox", name="Runs").click()
         page.get_by_role("option").first.click()
         page.keyboard.press("Escape")
         page.wait_for_timeout(1000)
-    assert page.locator(".st-key-compare_runs [data-baseweb='tag']").count() >= 2
+    assert tags.count() >= 2
     roc = page.locator(".st-key-compare_roc .js-plotly-plot")
     roc.scroll_into_view_if_needed()
     page.wait_for_function("() => document.querySelectorAll('.st-key-compare_roc .scatterlayer .trace').length >= 5")  # chance + 2 x (curve, point)
     for key in ("compare_pr", "compare_reliability"):
         assert page.locator(f".st-key-{key} .js-plotly-plot").count() == 1
-    page.get_by_text("ROC, precision-recall and calibration, overlaid").scroll_into_view_if_needed()
-    shoot(page, "compare_diagnostics")
+    tall_shot(page, shoot, "ROC, precision-recall and calibration, overlaid", "compare_diagnostics")
+
+
+def tall_shot(page, shoot, heading: str, name: str) -> None:
+    """A screenshot of a section taller than the window: a taller window, the heading at its top."""
+    page.set_viewport_size({"width": 1440, "height": 1900})
+    page.get_by_text(heading).evaluate("e => e.scrollIntoView({block: 'start'})")
+    shoot(page, name)
+    page.set_viewport_size({"width": 1440, "height": 1000})
