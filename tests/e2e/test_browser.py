@@ -67,7 +67,7 @@ def see_diagnostics(page, shoot) -> None:
         page.locator("[data-testid='stMetricLabel']", has_text=label).first.wait_for()
     tall_shot(page, shoot, "What a radiologist reads", "live_diagnostics")
     with page.expect_download() as download:  # rendered on the click, by kaleido in the machine's Chromium
-        page.locator(".st-key-live_roc_png button").click()
+        page.locator(".st-key-live_roc_png button").first.click()
     assert download.value.suggested_filename.endswith("_roc.png")
     assert open(download.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
