@@ -54,13 +54,10 @@ def test_launch_watch_live_and_explore(dashboard, page, shoot):
 
 def see_diagnostics(page, shoot) -> None:
     """The Live page's stopping signal and one round's ROC / PR / reliability with sensitivity and specificity."""
-    stability = page.locator(".st-key-live_stability .js-plotly-plot")
-    stability.scroll_into_view_if_needed()
-    page.get_by_text("When can labeling stop?").wait_for()
+    page.locator(".st-key-live_stability .js-plotly-plot").wait_for()
+    scroll_to_heading(page, "When can labeling stop?")
     shoot(page, "live_stopping")
-    roc = page.locator(".st-key-live_roc .js-plotly-plot")
-    roc.scroll_into_view_if_needed()
-    roc.locator(".scatterlayer .trace").first.wait_for(state="visible")
+    page.locator(".st-key-live_roc .js-plotly-plot .scatterlayer .trace").first.wait_for()
     for key in ("live_pr", "live_reliability", "live_round_confusion"):
         assert page.locator(f".st-key-{key} .js-plotly-plot").count() == 1
     for label in ("Sensitivity", "Specificity", "Brier score", "ECE"):
@@ -101,8 +98,6 @@ def test_compare_overlays_the_runs_roc_pr_and_reliability(dashboard, page, shoot
         page.keyboard.press("Escape")
         page.wait_for_timeout(1000)
     assert tags.count() >= 2
-    roc = page.locator(".st-key-compare_roc .js-plotly-plot")
-    roc.scroll_into_view_if_needed()
     page.wait_for_function("() => document.querySelectorAll('.st-key-compare_roc .scatterlayer .trace').length >= 5")  # chance + 2 x (curve, point)
     for key in ("compare_pr", "compare_reliability"):
         assert page.locator(f".st-key-{key} .js-plotly-plot").count() == 1
@@ -112,6 +107,14 @@ def test_compare_overlays_the_runs_roc_pr_and_reliability(dashboard, page, shoot
 def tall_shot(page, shoot, heading: str, name: str) -> None:
     """A screenshot of a section taller than the window: a taller window, the heading at its top."""
     page.set_viewport_size({"width": 1440, "height": 1900})
-    page.get_by_text(heading).evaluate("e => e.scrollIntoView({block: 'start'})")
+    scroll_to_heading(page, heading)
     shoot(page, name)
     page.set_viewport_size({"width": 1440, "height": 1000})
+
+
+def scroll_to_heading(page, text: str) -> None:
+    """Scroll a heading to the top in one step in the page: a live page redraws its elements, so a
+    handle found first may be gone when the scroll comes."""
+    find = "t => [...document.querySelectorAll('h1, h2, h3')].find(h => h.textContent.includes(t))"
+    page.wait_for_function(find, arg=text)
+    page.evaluate(f"t => ({find})(t).scrollIntoView({{block: 'start'}})", text)
