@@ -1,4 +1,4 @@
-"""python -m alcore {run, resume, list, show, strategies, summary}."""
+"""python -m alcore {run, resume, list, show, strategies, summary, figures}."""
 from __future__ import annotations
 
 import argparse
@@ -17,7 +17,7 @@ RUN_FLAGS = {
     "data": str, "model": str, "weights": str, "regime": str, "resolution": int, "init": int,
     "init_mode": str, "budget": int, "rounds": int, "epochs": int, "head_steps": int,
     "batch_size": int, "lr": float, "weight_decay": float, "seed": int, "device": str,
-    "synthetic_size": int, "oracle": str,
+    "synthetic_size": int, "oracle": str, "stop_set_size": int, "stop_kappa": float, "stop_window": int,
 }
 FIELD_OF_FLAG = {"init": "init_size"}
 
@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--embeddings", dest="record_embeddings", action=argparse.BooleanOptionalAction, default=None,
                      help="--no-embeddings skips the inference only the Embeddings page uses (faster batch runs; "
                           "same metrics)")
+    run.add_argument("--stop-when-stable", action=argparse.BooleanOptionalAction, default=None,
+                     help="end the run once predictions are stable (kappa >= --stop-kappa for --stop-window rounds)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
 
     resume = sub.add_parser("resume", parents=[out], help="continue an interrupted or cancelled run")
@@ -73,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("experiment")
     summary.add_argument("--csv", help="also write the table to this CSV file")
     summary.add_argument("--markdown", action="store_true", help="print a markdown table (mean ± std cells)")
+    figures = sub.add_parser("figures", help="write a run's ROC, precision-recall and reliability pictures per round")
+    figures.add_argument("run_id")
+    figures.add_argument("--svg", action="store_true", help="also write SVG files next to the PNG files")
     return parser
 
 
@@ -82,7 +87,7 @@ def configs_from_args(args: argparse.Namespace) -> list[ExperimentConfig]:
 
     base = ExperimentConfig.from_json(args.config) if args.config else ExperimentConfig()
     changes = {FIELD_OF_FLAG.get(f, f): getattr(args, f) for f in RUN_FLAGS if getattr(args, f) is not None}
-    for name in ("class_weighted", "record_embeddings"):
+    for name in ("class_weighted", "record_embeddings", "stop_when_stable"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     base = replace(base, **changes)
@@ -256,8 +261,21 @@ def cmd_summary(args, store: RunStore) -> int:
     return 0
 
 
+def cmd_figures(args, store: RunStore) -> int:
+    # the command line is a front end like the dashboard: it draws the view models' figures
+    from alcore.viewmodels.pictures import write_run_figures
+    if not store.exists(args.run_id):
+        raise SystemExit(f"error: no run '{args.run_id}' in {store.root}/ (see `python -m alcore list`)")
+    try:
+        paths = write_run_figures(store, args.run_id, svg=args.svg)
+    except (RuntimeError, ValueError) as exc:
+        raise SystemExit(f"error: {exc}") from None
+    print(f"wrote {len(paths)} files to {paths[0].parent}")
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "resume": cmd_resume, "list": cmd_list, "show": cmd_show,
-            "strategies": cmd_strategies, "summary": cmd_summary}
+            "strategies": cmd_strategies, "summary": cmd_summary, "figures": cmd_figures}
 
 
 def main(argv: list[str] | None = None) -> int:

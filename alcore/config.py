@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-MODELS = ("efficientnet_lite0", "resnet18", "tiny_cnn")
+MODELS = ("efficientnet_lite0", "resnet18", "vgg16", "tiny_cnn")
 REGIMES = ("frozen", "finetune")
 INIT_MODES = ("random", "stratified")
 DEVICES = ("auto", "cpu", "cuda")
@@ -48,6 +48,14 @@ class ExperimentConfig:
     # False: skip the inference only the Embeddings page uses (labeled rows each round, the final
     # round's pool pass) and store no layouts; metrics and picks are the same either way
     record_embeddings: bool = True
+    # the stopping signal (stabilizing predictions): kappa between successive rounds' predictions
+    # on `stop_set_size` unlabeled pool images (0: off); stable when kappa >= stop_kappa for
+    # stop_window rounds; stop_when_stable ends the run there (no more labels asked for). 0.98, not
+    # the paper's 0.99: a retrained head's own noise keeps kappa near 0.97-0.99 (README, stopping)
+    stop_set_size: int = 1000
+    stop_kappa: float = 0.98
+    stop_window: int = 3
+    stop_when_stable: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -126,6 +134,8 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
             problems[name] = f"{name} must be a whole number above 0 (got {getattr(cfg, name)!r})"
     if _positive_int(cfg.resolution) and not 16 <= cfg.resolution <= 1024:
         problems["resolution"] = f"resolution must be between 16 and 1024 pixels (got {cfg.resolution})"
+    elif cfg.model == "vgg16" and _positive_int(cfg.resolution) and cfg.resolution < 32:
+        problems["resolution"] = f"vgg16 halves the image five times: it needs 32 pixels or more (got {cfg.resolution})"
     for name in ("lr",):
         value = getattr(cfg, name)
         if not isinstance(value, (int, float)) or not value > 0:
@@ -137,6 +147,7 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
     for name in ("class_weighted", "full_data", "record_embeddings"):
         if not isinstance(getattr(cfg, name), bool):
             problems[name] = f"{name} must be true or false (got {getattr(cfg, name)!r})"
+    problems.update(_stopping_problems(cfg))
     share = cfg.synthetic_pneumonia_share
     if not isinstance(share, (int, float)) or not 0.05 <= share <= 0.95:
         problems["synthetic_pneumonia_share"] = f"the PNEUMONIA share must be between 0.05 and 0.95 (got {share!r})"
@@ -163,6 +174,21 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
             problems["budget"] = (f"init {cfg.init_size} + budget {cfg.budget} x {cfg.rounds} rounds = "
                                   f"{cfg.final_labeled} labels, more than the pool of {pool_size} images; "
                                   "lower the budget or the rounds")
+    return problems
+
+
+def _stopping_problems(cfg: ExperimentConfig) -> dict[str, str]:
+    problems = {}
+    if not isinstance(cfg.stop_set_size, int) or isinstance(cfg.stop_set_size, bool) or cfg.stop_set_size < 0:
+        problems["stop_set_size"] = f"stop_set_size must be a whole number, 0 (off) or more (got {cfg.stop_set_size!r})"
+    if not isinstance(cfg.stop_kappa, (int, float)) or isinstance(cfg.stop_kappa, bool) or not 0 < cfg.stop_kappa <= 1:
+        problems["stop_kappa"] = f"stop_kappa must be a number in (0, 1], e.g. 0.99 (got {cfg.stop_kappa!r})"
+    if not _positive_int(cfg.stop_window):
+        problems["stop_window"] = f"stop_window must be a whole number above 0 (got {cfg.stop_window!r})"
+    if not isinstance(cfg.stop_when_stable, bool):
+        problems["stop_when_stable"] = f"stop_when_stable must be true or false (got {cfg.stop_when_stable!r})"
+    elif cfg.stop_when_stable and cfg.stop_set_size == 0:
+        problems["stop_when_stable"] = "stop_when_stable needs a stop set: set stop_set_size above 0"
     return problems
 
 

@@ -5,14 +5,16 @@ so `rounds=10` gives 11 evaluations and the last queried batch is trained on. Al
 round r comes from (seed, r), so a resumed run repeats an uninterrupted one.
 
 With `record_embeddings` off, a round infers only what its query reads (the unlabeled rows, plus
-the labeled ones for strategies that measure distances to them) and the final round infers
-nothing; probabilities of rows not inferred are stored as NaN, and no display layout is stored.
+the labeled ones for strategies that measure distances to them) and the stop set, and the final
+round infers only the stop set; probabilities of rows not inferred are stored as NaN, and no
+display layout is stored. The stop set (alcore.stopping) is predicted every round for the
+stopping signal: Cohen's kappa with the previous round's predictions.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from sklearn.cluster import KMeans
@@ -22,6 +24,7 @@ from alcore.config import ExperimentConfig
 from alcore.data.base import Dataset
 from alcore.learners import Learner
 from alcore.metrics import classification_metrics
+from alcore.stopping import StabilityRule, round_kappa, stop_set_rows
 from alcore.strategies import Pool, registry
 from alcore.train import LossNotFinite
 
@@ -73,10 +76,22 @@ def _display_layout(features: np.ndarray, seed: int) -> tuple[np.ndarray, np.nda
 
 def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_label: np.ndarray,
                oracle: Oracle, start_round: int = 0,
-               on_phase: Callable[[int, str], None] | None = None) -> Iterator[RoundResult]:
+               on_phase: Callable[[int, str], None] | None = None,
+               done_rounds: Sequence[dict] = (), previous_probs: np.ndarray | None = None) -> Iterator[RoundResult]:
     """Run rounds start_round..cfg.rounds. `to_label` (train rows) go to the oracle before the
-    first of them is trained: the initial set, or on resume every row labeled so far."""
+    first of them is trained: the initial set, or on resume every row labeled so far. On resume,
+    `done_rounds` and the last done round's pool `previous_probs` continue the stopping signal.
+
+    With `stop_when_stable`, the round where predictions have become stable queries nothing and
+    is the last."""
     train, test = dataset.train, dataset.test
+    initial = initial_rows(train.labels, cfg.init_size, cfg.init_mode, cfg.seed)
+    stop_rows = stop_set_rows(len(train), initial, cfg.stop_set_size, cfg.seed)
+    rule = StabilityRule(cfg.stop_kappa, cfg.stop_window)
+    kappas: list[float | None] = [r.get("stop_kappa") for r in done_rounds]
+    previous_stop = None if previous_probs is None else previous_probs[stop_rows]
+    if previous_stop is not None and not np.isfinite(previous_stop).all():
+        previous_stop = None  # a round stored before the stop set existed
     strategy = registry.get(cfg.sampler)
     labeled = np.zeros(len(train), dtype=bool)
     known_labels = np.full(len(train), -1, dtype=np.int64)
@@ -117,13 +132,19 @@ def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_lab
         queried = np.zeros(len(train), dtype=bool)
         strategy_clusters, pool = None, None
         started = time.perf_counter()
-        if querying or cfg.record_embeddings:
+        whole_pool = cfg.record_embeddings or (querying and strategy.needs_labeled_features)
+        needed = np.union1d(unlabeled, stop_rows) if querying else stop_rows
+        if whole_pool or len(needed):
             phase(r, "query" if querying else "snapshot")
-            whole_pool = cfg.record_embeddings or strategy.needs_labeled_features
             pool = learner.infer("train", mc_passes=mc_passes if querying else 0, seed=seed,
-                                 rows=None if whole_pool else unlabeled)
-            inferred = slice(None) if whole_pool else unlabeled
+                                 rows=None if whole_pool else needed)
+            inferred = slice(None) if whole_pool else needed
             probs[inferred] = pool.probs[inferred]
+        kappas.append(round_kappa(previous_stop, probs[stop_rows]))
+        previous_stop = probs[stop_rows]
+        stable = rule.holds(kappas)
+        stopped_by_rule = querying and stable and cfg.stop_when_stable
+        querying = querying and not stopped_by_rule
         if querying:
             labeled_features = pool.features[rows if whole_pool else []]
             view = Pool(probs=pool.probs[unlabeled], features=pool.features[unlabeled],
@@ -142,7 +163,8 @@ def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_lab
         query_seconds = time.perf_counter() - started
 
         arrays = {"ids": train.ids.astype(str), "prob": probs, "score": scores, "queried": queried,
-                  "labeled": labeled.copy(), "label": train.labels.astype(np.int8)}
+                  "labeled": labeled.copy(), "label": train.labels.astype(np.int8),
+                  "test_prob": test_probs.astype(np.float32), "test_label": test.labels.astype(np.int8)}
         if cfg.record_embeddings:
             embedding, features_pca, display_clusters = _display_layout(pool.features, seed)
             arrays.update(embedding=embedding, features_pca=features_pca, cluster=display_clusters)
@@ -156,6 +178,9 @@ def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_lab
             "queried_ids": train.ids[picked].astype(str).tolist(),
             "train_seconds": round(train_seconds, 4), "query_seconds": round(query_seconds, 4),
             "eval_seconds": round(eval_seconds, 4),
+            "stop_kappa": kappas[-1], "predictions_stable": stable, "stopped_by_rule": stopped_by_rule,
         }
         yield RoundResult(record, arrays)
+        if stopped_by_rule:
+            return
         pending = picked

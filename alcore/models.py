@@ -105,32 +105,66 @@ def _load_state(path: str | Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def _imagenet_state(model: str, spec, weights: str) -> tuple[dict | None, WeightsInfo]:
+    """torchvision's ImageNet weights from its cache or a download, or the reason they could not be had."""
+    if weights not in ("auto", "imagenet"):
+        return None, WeightsInfo("random", "random init (asked for no pretrained weights)")
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
+    try:
+        state = torch.hub.load_state_dict_from_url(spec.url, progress=False, check_hash=True)
+        return state, WeightsInfo("imagenet", f"torchvision {spec} (cache dir {torch.hub.get_dir()})")
+    except Exception as exc:  # offline, proxy, corrupt cache: all mean "no ImageNet weights"
+        detail = f"{type(exc).__name__}: {exc}"
+        notice = (f"ImageNet weights for {model} could not be loaded (no torchvision cache and no "
+                  f"download: {detail[:160]}); training from random init. Put "
+                  f"{Path(spec.url).name} into {torch.hub.get_dir()}/checkpoints/ or pass a local "
+                  "weights file to use them.")
+        if weights == "imagenet":
+            raise RuntimeError(notice) from exc
+        return None, WeightsInfo("random", "random init (ImageNet weights unavailable)", notice)
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
 def _resnet18(weights: str) -> tuple[nn.Module, WeightsInfo]:
     from torchvision.models import ResNet18_Weights, resnet18
 
     net = resnet18(weights=None)
-    info = WeightsInfo("random", "random init (asked for no pretrained weights)")
-    if weights in ("auto", "imagenet"):
-        spec = ResNet18_Weights.IMAGENET1K_V1
-        previous = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
-        try:
-            state = torch.hub.load_state_dict_from_url(spec.url, progress=False, check_hash=True)
-            net.load_state_dict(state)
-            info = WeightsInfo("imagenet", f"torchvision {spec} (cache dir {torch.hub.get_dir()})")
-        except Exception as exc:  # offline, proxy, corrupt cache: all mean "no ImageNet weights"
-            detail = f"{type(exc).__name__}: {exc}"
-            notice = ("ImageNet weights for resnet18 could not be loaded (no torchvision cache and no "
-                      f"download: {detail[:160]}); training from random init. Put "
-                      f"{Path(spec.url).name} into {torch.hub.get_dir()}/checkpoints/ or pass a local "
-                      "weights file to use them.")
-            if weights == "imagenet":
-                raise RuntimeError(notice) from exc
-            info = WeightsInfo("random", "random init (ImageNet weights unavailable)", notice)
-        finally:
-            socket.setdefaulttimeout(previous)
+    state, info = _imagenet_state("resnet18", ResNet18_Weights.IMAGENET1K_V1, weights)
+    if state is not None:
+        net.load_state_dict(state)
     net.fc = nn.Identity()
     return net, info
+
+
+def _vgg16(weights: str) -> tuple[nn.Module, WeightsInfo]:
+    """VGG16's convolutions + global average pooling: 512 features. The fully connected layers
+    (120 M of its 138 M parameters) are dropped, as Keras' include_top=False, pooling='avg'."""
+    from torchvision.models import VGG16_Weights
+    from torchvision.models.vgg import cfgs, make_layers
+
+    net = _VGGFeatures(make_layers(cfgs["D"]))  # "D" is VGG16; the classifier is never built
+    for layer in net.modules():  # torchvision's VGG initialisation of its convolutions
+        if isinstance(layer, nn.Conv2d):
+            nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu")
+            nn.init.zeros_(layer.bias)
+    state, info = _imagenet_state("vgg16", VGG16_Weights.IMAGENET1K_V1, weights)
+    if state is not None:
+        net.load_state_dict({k: v for k, v in state.items() if k.startswith("features.")})
+    return net, info
+
+
+class _VGGFeatures(nn.Module):
+    """Keeps torchvision's parameter names (features.N.*), so its state-dict files load as local weights."""
+
+    def __init__(self, features: nn.Module):
+        super().__init__()
+        self.features = features
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.features(x)).flatten(1)
 
 
 def _efficientnet_lite0(weights: str, resolution: int) -> tuple[nn.Module, WeightsInfo]:
@@ -156,6 +190,9 @@ def _efficientnet_lite0(weights: str, resolution: int) -> tuple[nn.Module, Weigh
 def _build_backbone(model: str, weights: str, resolution: int) -> tuple[nn.Module, int, WeightsInfo, tuple, tuple]:
     if model == "resnet18":
         net, info = _resnet18("none" if _is_file(weights) else weights)
+        return net, 512, info, IMAGENET_MEAN, IMAGENET_STD
+    if model == "vgg16":
+        net, info = _vgg16("none" if _is_file(weights) else weights)
         return net, 512, info, IMAGENET_MEAN, IMAGENET_STD
     if model == "efficientnet_lite0":
         net, info = _efficientnet_lite0("none" if _is_file(weights) else weights, resolution)

@@ -193,14 +193,23 @@ def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = N
 
         oracle = (HumanOracle(LabelBook(store, run_id), dataset.train.ids, dataset.train.sources, cancel, on_wait)
                   if cfg.oracle == "human" else lambda picked, r: dataset.train.labels[picked])
-        for result in run_rounds(cfg, dataset, learner, rows, oracle, start, on_phase=on_phase):
+        previous_probs = store.load_round_arrays(run_id, start - 1)["prob"] if start else None
+        finished = "finished"
+        for result in run_rounds(cfg, dataset, learner, rows, oracle, start, on_phase=on_phase,
+                                 done_rounds=done_rounds, previous_probs=previous_probs):
             store.append_round(run_id, result.record, result.arrays)
             rec = result.record
             note(f"at {rec['n_labeled']} labels: accuracy {rec['accuracy']:.3f}, "
-                 f"AUC {rec['roc_auc']:.3f}, train {rec['train_seconds']:.1f}s, query {rec['query_seconds']:.1f}s")
+                 f"AUC {rec['roc_auc']:.3f}, train {rec['train_seconds']:.1f}s, query {rec['query_seconds']:.1f}s"
+                 + ("" if rec["stop_kappa"] is None else f", stop-set kappa {rec['stop_kappa']:.4f}"))
             set_status(round=rec["round"], n_labeled=rec["n_labeled"], message=f"tested at {rec['n_labeled']} labels")
+            if rec["stopped_by_rule"]:
+                note(f"at {rec['n_labeled']} labels: predictions stable (kappa >= {cfg.stop_kappa} for {cfg.stop_window} "
+                     "rounds): the stopping rule ends the run here")
+                set_status(rounds_total=rec["round"] + 1)
+                finished = f"finished early at {rec['n_labeled']} labels: predictions stable (stopping rule)"
             emit(RunEvent(run_id, "round", round=rec["round"], record=rec))
-        set_status(state="done", message="finished", ended_at=now_iso())
+        set_status(state="done", message=finished, ended_at=now_iso())
     except Cancelled:
         note(f"stopped by the user {_kept(status)}")
         set_status(state="cancelled", message=f"stopped {_kept(status)}", ended_at=now_iso())

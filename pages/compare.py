@@ -7,6 +7,7 @@ from alcore.viewmodels import figures, views
 from alcore.metrics import METRIC_LABELS, METRIC_NAMES
 from alcore.summary import baseline_value, final_table, strategy_curves
 from pages.common import REFRESH_S, current_run, store, via_entrypoint
+from pages.diagnostics import compare_section
 
 via_entrypoint()
 
@@ -85,3 +86,4 @@ download_table.download_button("Download table (CSV)", table.to_csv(index=False)
                                key="compare_download_table", disabled=table.empty)
 download_rounds.download_button("Download per-round metrics (CSV)", frame.to_csv(index=False), "rounds.csv",
                                 "text/csv", key="compare_download_rounds")
+compare_section(run_ids)

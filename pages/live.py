@@ -10,6 +10,7 @@ import streamlit as st
 from alcore.viewmodels import views
 from pages.common import (REFRESH_S, RUN_KEY, jobs, require_run, resume_button, reveal_prediction, rounds, run_charts,
                           store, thumbnails, via_entrypoint)
+from pages.diagnostics import round_section, stopping_section
 
 via_entrypoint()
 
@@ -62,6 +63,7 @@ else:
     curves_figure, confusion_figure = run_charts(str(views.results_root()), run_id, len(records))
     curves.plotly_chart(curves_figure, key="live_curves", width="stretch")
     confusion.plotly_chart(confusion_figure, key="live_confusion", width="stretch")
+    stopping_section(run_id, records, config)
     last_query = views.latest_queried_round(records)
     if last_query is not None:
         queried = views.queried_frame(store(), run_id, [last_query], reveal_prediction())
@@ -70,6 +72,7 @@ else:
                    + (f"; the first {LIVE_THUMBNAILS} shown (all on Queried samples)."
                       if len(queried) > LIVE_THUMBNAILS else "."))
         thumbnails(run_id, queried.head(LIVE_THUMBNAILS), key="live_queried", per_row=8)
+    round_section(run_id, records)
 with st.expander("Log", expanded=bool(progress.error)):
     # st.text, not st.code: the code block's highlighter is a 1.5 MB script the browser would fetch
     # while the first curve is drawn

@@ -184,6 +184,20 @@ for col, name in zip(cols, ("init_size", "init_mode", "budget", "rounds")):
 if "budget" not in problems and "init_size" not in problems and "rounds" not in problems:
     st.caption(f"{base.init_size} + {base.budget} × {base.rounds} = {base.final_labeled} labels at the end.")
 
+st.subheader("When to stop labeling")
+cols = st.columns(4)
+cols[0].number_input("Stop set (images)", step=100, key="setup_stop_set_size",
+                     help="Unlabeled pool images predicted every round for the stopping signal; 0 turns it off.")
+cols[1].number_input("Stable at κ ≥", step=0.005, format="%.3f", key="setup_stop_kappa",
+                     help="Cohen's kappa between successive rounds' predictions on the stop set.")
+cols[2].number_input("For rounds", step=1, key="setup_stop_window")
+cols[3].checkbox("End the run when stable", key="setup_stop_when_stable",
+                 help="Stopping rule (Bloodgood & Vijay-Shanker 2009): no more labels are asked for once the "
+                      "predictions have stopped changing.")
+for col, name in zip(cols, ("stop_set_size", "stop_kappa", "stop_window", "stop_when_stable")):
+    with col:
+        flag(name)
+
 st.subheader("Seeds, baseline and device")
 cols = st.columns(4)
 cols[0].number_input("First seed", step=1, key="setup_seed")

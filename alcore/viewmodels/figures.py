@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from alcore.diagnostics import Diagnostics
 from alcore.metrics import METRIC_LABELS
 
 LIVE_METRICS = ("accuracy", "f1", "roc_auc", "balanced_accuracy")
@@ -159,3 +161,130 @@ def compare_figure(curves: pd.DataFrame, metric: str, baseline: float = math.nan
 def _transparent(hex_color: str, alpha: float) -> str:
     r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
+
+
+# --- one round's diagnostics: ROC, precision-recall, reliability ---------------------------------
+@dataclass(frozen=True)
+class CurveSeries:
+    """One run's round as the diagnostic figures draw it; `ci` holds the round record's bootstrap
+    intervals ({metric: [low, high]}) when the run has them."""
+
+    name: str
+    diagnostics: Diagnostics
+    ci: dict = field(default_factory=dict)
+
+
+def _interval(ci: dict, *metrics: str) -> tuple[float, float] | None:
+    for metric in metrics:
+        bounds = ci.get(metric)
+        if bounds and len(bounds) == 2 and None not in bounds:
+            return float(bounds[0]), float(bounds[1])
+    return None
+
+
+def _with_interval(text: str, value: float, ci: dict, *metrics: str) -> str:
+    bounds = _interval(ci, *metrics)
+    return f"{text} {value:.3f}" + (f" [{bounds[0]:.3f}, {bounds[1]:.3f}]" if bounds else "")
+
+
+def _error_bars(value: float, bounds: tuple[float, float] | None) -> dict:
+    """Plotly error bars around `value` reaching an interval's ends (none without an interval)."""
+    if bounds is None:
+        return dict(visible=False)
+    return dict(type="data", symmetric=False, array=[max(0.0, bounds[1] - value)],
+                arrayminus=[max(0.0, value - bounds[0])], thickness=1.5, width=6)
+
+
+def _unit_square(fig: go.Figure) -> go.Figure:
+    """Equal axes on [0, 1]; the legend under the plot, where one line per run of an overlay fits."""
+    fig.update_xaxes(range=[-0.01, 1.01], constrain="domain")
+    fig.update_yaxes(range=[-0.01, 1.02], scaleanchor="x", scaleratio=1, constrain="domain")
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0),
+                      margin=dict(l=60, r=20, t=50, b=40))
+    return fig
+
+
+def _reference_line(fig: go.Figure, x: list[float], y: list[float], name: str) -> None:
+    fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, hoverinfo="skip",
+                             line=dict(dash="dash", color="#888", width=1)))
+
+
+def _operating_point(fig: go.Figure, x: float, y: float, color: str, group: str, hover: str,
+                     error_x: dict, error_y: dict) -> None:
+    fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", legendgroup=group, showlegend=False,
+                             marker=dict(symbol="circle", size=12, color=color, line=dict(color="black", width=1.5)),
+                             error_x={**error_x, "color": color}, error_y={**error_y, "color": color},
+                             hovertemplate=hover + "<extra>" + group + "</extra>"))
+
+
+def roc_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
+    """ROC curves; the dot is each model's operating point at its threshold, its whiskers the
+    sensitivity / specificity intervals when the round has them."""
+    fig = go.Figure()
+    _reference_line(fig, [0, 1], [0, 1], "chance")
+    for k, s in enumerate(series):
+        d, color = s.diagnostics, PALETTE[k % len(PALETTE)]
+        fig.add_trace(go.Scatter(x=d.roc_fpr, y=d.roc_tpr, mode="lines", legendgroup=s.name, line=dict(color=color),
+                                 name=_with_interval(f"{s.name} · AUC", d.roc_auc, s.ci, "roc_auc"),
+                                 hovertemplate="FPR %{x:.3f}, TPR %{y:.3f}<extra>" + s.name + "</extra>"))
+        p = d.point
+        specificity = _interval(s.ci, "specificity")
+        _operating_point(fig, p.false_positive_rate, p.sensitivity, color, s.name,
+                         f"threshold {p.threshold:.2f}: sensitivity {p.sensitivity:.3f}, specificity {p.specificity:.3f}",
+                         _error_bars(p.false_positive_rate, None if specificity is None else
+                                     (1 - specificity[1], 1 - specificity[0])),
+                         _error_bars(p.sensitivity, _interval(s.ci, "sensitivity", "recall")))
+    return _unit_square(_layout(fig, title, "False-positive rate (1 − specificity)", "True-positive rate (sensitivity)",
+                                height=540))
+
+
+def pr_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
+    """Precision-recall curves (steps, as average precision sums them); the dashed line is the
+    precision of guessing (the PNEUMONIA share); the dot is the operating point."""
+    fig = go.Figure()
+    if series:
+        prevalence = series[0].diagnostics.prevalence
+        _reference_line(fig, [0, 1], [prevalence, prevalence], f"guessing (PNEUMONIA share {prevalence:.2f})")
+    for k, s in enumerate(series):
+        d, color = s.diagnostics, PALETTE[k % len(PALETTE)]
+        fig.add_trace(go.Scatter(x=d.pr_recall, y=d.pr_precision, mode="lines", line=dict(color=color, shape="hv"),
+                                 legendgroup=s.name, name=f"{s.name} · AP {d.average_precision:.3f}",
+                                 hovertemplate="recall %{x:.3f}, precision %{y:.3f}<extra>" + s.name + "</extra>"))
+        p = d.point
+        _operating_point(fig, p.sensitivity, p.precision, color, s.name,
+                         f"threshold {p.threshold:.2f}: recall {p.sensitivity:.3f}, precision {p.precision:.3f}",
+                         _error_bars(p.sensitivity, _interval(s.ci, "sensitivity", "recall")),
+                         _error_bars(p.precision, _interval(s.ci, "precision")))
+    return _unit_square(_layout(fig, title, "Recall (sensitivity)", "Precision (positive predictive value)", height=540))
+
+
+def reliability_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
+    """Reliability diagram: per bin of p(PNEUMONIA) (tenths), the observed PNEUMONIA share against
+    the mean prediction; on the diagonal the probabilities mean what they say. Dot area ~ images."""
+    fig = go.Figure()
+    _reference_line(fig, [0, 1], [0, 1], "perfectly calibrated")
+    for k, s in enumerate(series):
+        r, color = s.diagnostics.reliability, PALETTE[k % len(PALETTE)]
+        name = (_with_interval(f"{s.name} · Brier", r.brier, s.ci, "brier")
+                + " · " + _with_interval("ECE", r.ece, s.ci, "ece"))
+        size = 6 + 22 * np.sqrt(r.counts / max(int(r.counts.max()), 1))
+        fig.add_trace(go.Scatter(x=r.mean_predicted, y=r.fraction_positive, mode="lines+markers", name=name,
+                                 legendgroup=s.name, line=dict(color=color), marker=dict(size=size, color=color),
+                                 customdata=r.counts, hovertemplate="mean p %{x:.2f}: %{y:.2f} PNEUMONIA "
+                                 "(%{customdata} images)<extra>" + s.name + "</extra>"))
+    return _unit_square(_layout(fig, title, "Mean predicted p(PNEUMONIA) in the bin", "Observed share of PNEUMONIA",
+                                height=540))
+
+
+def stability_figure(rounds: Sequence[dict], threshold: float) -> go.Figure:
+    """The stopping signal: Cohen's kappa between successive rounds' predictions on the stop set;
+    at or above the dashed line for `window` rounds, the model has stopped changing."""
+    kept = [r for r in rounds if r.get("stop_kappa") is not None]
+    fig = go.Figure(go.Scatter(x=[r["n_labeled"] for r in kept], y=[r["stop_kappa"] for r in kept],
+                               mode="lines+markers", name="κ vs previous round",
+                               marker=dict(color=["#2e7d32" if r.get("predictions_stable") else PALETTE[0] for r in kept]),
+                               hovertemplate="%{x} labels: κ = %{y:.4f}<extra></extra>"))
+    fig.add_hline(y=threshold, line=dict(dash="dash", color="#444"), annotation_text=f"stop at κ ≥ {threshold}",
+                  annotation_position="bottom right")
+    return _layout(fig, "Stopping signal: agreement with the previous round on the stop set", LABELED_X,
+                   "Cohen's κ", height=360)

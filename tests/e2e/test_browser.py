@@ -41,6 +41,7 @@ def test_launch_watch_live_and_explore(dashboard, page, shoot, network):
     assert sources and all(src.startswith("data:image/png") for src in sources)
     page.reload()
     page.locator(".st-key-live_queried img").first.wait_for(state="visible")
+    see_diagnostics(page, shoot)
 
     page.get_by_role("link", name="Embeddings").click()
     page.wait_for_url("**/embeddings**")
@@ -81,6 +82,23 @@ def test_home_has_no_deploy_button_and_opens_a_run_in_the_same_tab(dashboard, pa
     assert "/live" not in page.url
 
 
+def see_diagnostics(page, shoot) -> None:
+    """The Live page's stopping signal and one round's ROC / PR / reliability with sensitivity and specificity."""
+    page.locator(".st-key-live_stability .js-plotly-plot").wait_for()
+    scroll_to_heading(page, "When can labeling stop?")
+    shoot(page, "live_stopping")
+    page.locator(".st-key-live_roc .js-plotly-plot .scatterlayer .trace").first.wait_for()
+    for key in ("live_pr", "live_reliability", "live_round_confusion"):
+        assert page.locator(f".st-key-{key} .js-plotly-plot").count() == 1
+    for label in ("Sensitivity", "Specificity", "Brier score", "ECE"):
+        page.locator("[data-testid='stMetricLabel']", has_text=label).first.wait_for()
+    tall_shot(page, shoot, "What a radiologist reads", "live_diagnostics")
+    with page.expect_download() as download:  # rendered on the click, by kaleido in the machine's Chromium
+        page.locator(".st-key-live_roc_png button").first.click()
+    assert download.value.suggested_filename.endswith("_roc.png")
+    assert open(download.value.path(), "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
 def test_one_click_demo_shows_curve_points(dashboard, page):
     """Home's demo button alone (nothing typed) leads to the Live page and its first curve points.
     The seconds it took are printed; the 15 s goal is benchmarks/bench_demo.py's to report."""
@@ -94,3 +112,39 @@ def test_one_click_demo_shows_curve_points(dashboard, page):
     print(f"\none-click demo: first curve point in the browser after {time.monotonic() - start:.1f} s")
     page.wait_for_function(WAIT_FOR_POINTS, arg=2)
     assert _curve_points(page) >= 2
+
+
+def test_compare_overlays_the_runs_roc_pr_and_reliability(dashboard, page, shoot):
+    """After the two runs above: Compare with both selected overlays their curves at the last round."""
+    page.goto(f"{dashboard.url}/compare")
+    runs = page.locator(".st-key-compare_runs")
+    runs.wait_for()
+    tags = page.locator(".st-key-compare_runs .react-aria-ComboBox [data-tag]")
+    for _ in range(3):  # add runs not picked yet until two are
+        if tags.count() >= 2:
+            break
+        page.get_by_role("combobox", name="Runs").click()
+        page.get_by_role("option").first.click()
+        page.keyboard.press("Escape")
+        page.wait_for_timeout(1000)
+    assert tags.count() >= 2
+    page.wait_for_function("() => document.querySelectorAll('.st-key-compare_roc .scatterlayer .trace').length >= 5")  # chance + 2 x (curve, point)
+    for key in ("compare_pr", "compare_reliability"):
+        assert page.locator(f".st-key-{key} .js-plotly-plot").count() == 1
+    tall_shot(page, shoot, "ROC, precision-recall and calibration, overlaid", "compare_diagnostics")
+
+
+def tall_shot(page, shoot, heading: str, name: str) -> None:
+    """A screenshot of a section taller than the window: a taller window, the heading at its top."""
+    page.set_viewport_size({"width": 1440, "height": 1900})
+    scroll_to_heading(page, heading)
+    shoot(page, name)
+    page.set_viewport_size({"width": 1440, "height": 1000})
+
+
+def scroll_to_heading(page, text: str) -> None:
+    """Scroll a heading to the top in one step in the page: a live page redraws its elements, so a
+    handle found first may be gone when the scroll comes."""
+    find = "t => [...document.querySelectorAll('h1, h2, h3')].find(h => h.textContent.includes(t))"
+    page.wait_for_function(find, arg=text)
+    page.evaluate(f"t => ({find})(t).scrollIntoView({{block: 'start'}})", text)

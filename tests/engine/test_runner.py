@@ -12,7 +12,7 @@ ROUND_FIELDS = {"round", "n_labeled", "n_labeled_per_class", "accuracy", "balanc
                 "recall", "f1", "roc_auc", "confusion_matrix", "queried_ids", "train_seconds",
                 "query_seconds", "eval_seconds"}
 NPZ_FIELDS = {"ids", "prob", "score", "queried", "label", "embedding", "cluster", "labeled"}
-METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "n_labeled", "queried_ids")
+METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "n_labeled", "queried_ids", "stop_kappa")
 
 
 def tiny(**changes) -> ExperimentConfig:
@@ -170,7 +170,7 @@ def inferred_rows(monkeypatch):
 
 def test_without_embeddings_only_the_unlabeled_rows_are_inferred(tmp_path, inferred_rows):
     store = RunStore(tmp_path)
-    run_id, status = run(store, tiny(record_embeddings=False))
+    run_id, status = run(store, tiny(record_embeddings=False, stop_set_size=0))
     assert status.state == "done", status.error
     sizes = store.load_config(run_id)["resolved"]["split_sizes"]
     train, test = sizes["train"], sizes["test"]
@@ -182,6 +182,19 @@ def test_without_embeddings_only_the_unlabeled_rows_are_inferred(tmp_path, infer
         assert np.isnan(arrays["prob"][arrays["labeled"]]).all()
         assert np.isfinite(arrays["prob"][~arrays["labeled"]]).all()
     assert np.isnan(store.load_round_arrays(run_id, 2)["prob"]).all()
+
+
+def test_without_embeddings_the_stop_set_is_inferred_every_round(tmp_path, inferred_rows):
+    """The stopping signal needs its stop set predicted each round, the last one included."""
+    store = RunStore(tmp_path)
+    run_id, status = run(store, tiny(record_embeddings=False, stop_set_size=5))
+    assert status.state == "done", status.error
+    test = store.load_config(run_id)["resolved"]["split_sizes"]["test"]
+    assert inferred_rows[-2:] == [test, 5]  # the final round: the test set, then the 5 stop-set images
+    final = store.load_round_arrays(run_id, 2)["prob"]
+    assert np.isfinite(final).sum() == 5
+    kappas = [r["stop_kappa"] for r in store.load_rounds(run_id)]
+    assert kappas[0] is None and all(-1 <= k <= 1 for k in kappas[1:])
 
 
 @pytest.mark.parametrize("sampler, labeled_rows_inferred", [("coreset", True), ("bald", False)])

@@ -80,7 +80,7 @@ def write_run(store: RunStore, *, sampler: str = "entropy", seed: int = 0, round
     store.run_dir(run_id).mkdir(parents=True)
     store.write_config(run_id, {"run_id": run_id, **cfg.to_dict(), "resolved": {"data_fingerprint": fingerprint}})
     rng = np.random.default_rng(seed)
-    labels = fake_dataset().train.labels
+    labels, test_labels = fake_dataset().train.labels, fake_dataset().test.labels
     ids = np.array([sample_id("train", i, long_ids) for i in range(POOL)])
     labeled = np.zeros(POOL, bool)
     labeled[:10] = True
@@ -96,12 +96,16 @@ def write_run(store: RunStore, *, sampler: str = "entropy", seed: int = 0, round
                   "accuracy": accuracy, "balanced_accuracy": accuracy - 0.05, "precision": 0.8, "recall": 0.7,
                   "f1": accuracy - 0.02, "roc_auc": min(1.0, accuracy + 0.1), "confusion_matrix": [[3, 2], [4, 11]],
                   "queried_ids": ids[queried].tolist(),
-                  "train_seconds": 0.1, "query_seconds": 0.01, "eval_seconds": 0.01}
+                  "train_seconds": 0.1, "query_seconds": 0.01, "eval_seconds": 0.01,
+                  "stop_kappa": None if r == 0 else 0.9 + 0.05 * r, "predictions_stable": False,
+                  "stopped_by_rule": False}
         arrays = {"ids": ids, "prob": prob, "score": score,
                   "queried": queried, "labeled": labeled.copy(), "label": labels.astype(np.int8),
                   "embedding": rng.normal(size=(POOL, 2)).astype(np.float32),
                   "features_pca": rng.normal(size=(POOL, 32)).astype(np.float16),
-                  "cluster": (np.arange(POOL) % 3).astype(np.int32)}
+                  "cluster": (np.arange(POOL) % 3).astype(np.int32),
+                  "test_prob": np.clip(test_labels * 0.4 + rng.random(20) * 0.6, 0, 1).astype(np.float32),
+                  "test_label": test_labels.astype(np.int8)}
         if not record_embeddings:
             arrays = {k: v for k, v in arrays.items() if k not in ("embedding", "features_pca", "cluster")}
             arrays["prob"] = np.where(labeled, np.nan, prob).astype(np.float32)

@@ -16,7 +16,7 @@ def test_compare_defaults_to_the_newest_experiment_and_tables_it(open_page, make
     assert {"final_accuracy", "aulc_accuracy"} <= set(table.columns)
     assert table.final_accuracy[0] == "0.805 ± 0.007"  # the mean of 0.80 and 0.81 with its std
     labels = [b.proto.label for b in at.get("download_button")]
-    assert labels == ["Download table (CSV)", "Download per-round metrics (CSV)"]
+    assert labels[:2] == ["Download table (CSV)", "Download per-round metrics (CSV)"]
     at.selectbox(key="compare_metric").set_value("roc_auc").run()
     assert not at.exception
 
@@ -65,3 +65,19 @@ def test_runs_of_different_settings_have_short_names_a_clear_table_and_a_legend_
     at.run()
     assert added in at.multiselect(key="compare_runs").value
     assert "mixed (3 runs)" in at.selectbox(key="compare_experiment").options
+
+
+def test_compare_overlays_roc_pr_and_reliability_of_the_selected_runs_at_a_round(open_page, make_run):
+    runs = [make_run(sampler="entropy", seed=s, experiment="exp-2") for s in (0, 1)]
+    at = open_page("pages/compare.py")
+    charts = {c.key: c for c in at.get("plotly_chart")}
+    assert {"compare_roc", "compare_pr", "compare_reliability"} <= set(charts)
+    table = at.dataframe[1].value
+    assert len(table) == 2 and {"sensitivity", "specificity", "brier", "ece"} <= set(table.columns)
+    assert sorted(table.model) == ["entropy s0 · 30 labels", "entropy s1 · 30 labels"]  # each run's last round
+    at.select_slider(key="compare_diag_round").set_value(0).run()
+    assert sorted(at.dataframe[1].value.model) == ["entropy s0 · 10 labels",
+                                                                          "entropy s1 · 10 labels"]
+    downloads = [b.proto.label for b in at.get("download_button")]
+    assert downloads.count("PNG") == 3 and downloads.count("SVG") == 3
+    assert sorted(runs) == sorted(at.multiselect(key="compare_runs").value)

@@ -4,12 +4,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
+
 
 def test_live_page_of_a_finished_run_shows_curves_matrix_thumbnails_and_log(open_page, make_run, captions):
     run_id = make_run()
     at = open_page("pages/live.py", run=run_id)
     assert at.title[0].value == "Live run"
-    assert [c.key for c in at.get("plotly_chart")] == ["live_curves", "live_confusion"]
+    assert [c.key for c in at.get("plotly_chart")] == ["live_curves", "live_confusion", "live_stability", "live_roc",
+                                                       "live_pr", "live_reliability", "live_round_confusion"]
     assert at.main.get("progress")[0].proto.text.startswith("30 labels used · 3 of 3 rounds done")
     shown = captions(at)
     assert len(shown) == 10 and all(c.startswith("fake-train-") for c in shown)
@@ -127,3 +130,26 @@ def test_an_unknown_run_in_the_url_stays_there_and_no_other_run_is_shown(open_pa
     assert at.query_params["run"] == "no-such-run"
     assert any("no-such-run" in w.value for w in at.main.warning)
     assert not at.get("plotly_chart") and at.sidebar.selectbox(key="run").value is None
+
+
+def test_live_diagnostics_follow_the_round_slider_and_say_whether_labeling_can_stop(open_page, make_run):
+    run_id = make_run()
+    at = open_page("pages/live.py", run=run_id)
+    metrics = {m.label: m.value for m in at.metric}
+    assert {"Sensitivity", "Specificity", "Precision", "ROC-AUC", "Brier score", "ECE"} <= set(metrics)
+    assert any("Round 2: 30 labels, 20 test images" in c.value for c in at.caption)
+    assert any("Still changing" in m.value for m in at.markdown)  # fake kappas 0.95, 1.0: window 3 not reached
+    at.select_slider(key=f"live_diag_round_{run_id}").set_value(0).run()
+    assert any("Round 0: 10 labels" in c.value for c in at.caption)
+    assert [b.proto.label for b in at.get("download_button")].count("PNG") == 4
+
+
+def test_a_run_without_test_probabilities_says_it_has_no_curves(open_page, make_run, store):
+    run_id = make_run()
+    for r in range(3):  # as runs recorded before test probabilities were kept
+        path = store.round_path(run_id, r)
+        arrays = dict(np.load(path))
+        del arrays["test_prob"], arrays["test_label"]
+        np.savez(path, **arrays)
+    at = open_page("pages/live.py", run=run_id)
+    assert any("no test-set probabilities" in i.value for i in at.info)

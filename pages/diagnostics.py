@@ -1,0 +1,125 @@
+"""Page sections shared by Live and Compare: what a radiologist reads off a round (ROC and
+precision-recall with the operating point, sensitivity / specificity, the confusion matrix, the
+reliability diagram), the stopping signal, and PNG / SVG downloads of each figure."""
+from __future__ import annotations
+
+import math
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from alcore.viewmodels import figures, pictures, views
+from pages.common import store
+
+NO_CURVES = ("This round stores no test-set probabilities (runs recorded before they were kept), or its test set "
+             "holds one class only: no curves to draw.")
+
+
+def figure_downloads(fig: go.Figure, stem: str, key: str) -> None:
+    """PNG and SVG buttons under a figure; the file is rendered only when clicked."""
+    problem = pictures.export_problem()
+    for column, fmt in zip(st.columns(2), pictures.FORMATS):
+        column.download_button(f"{fmt.upper()}", data=lambda fmt=fmt: pictures.figure_bytes(fig, fmt),
+                               file_name=f"{stem}.{fmt}", mime="image/png" if fmt == "png" else "image/svg+xml",
+                               key=f"{key}_{fmt}", on_click="ignore", disabled=problem is not None,
+                               help=problem or f"Download this figure as {fmt.upper()}", icon=":material/download:",
+                               width="stretch")
+
+
+def chart(container, fig: go.Figure, key: str, stem: str) -> None:
+    with container:
+        st.plotly_chart(fig, key=key, width="stretch")
+        figure_downloads(fig, stem, key)
+
+
+def _value(value: float, ci: dict, metric: str) -> str:
+    if value is None or math.isnan(value):
+        return "n/a"
+    bounds = ci.get(metric)
+    return f"{value:.3f}" + (f" [{bounds[0]:.2f}, {bounds[1]:.2f}]" if bounds and None not in bounds else "")
+
+
+def stopping_section(run_id: str, records: list[dict], config: dict) -> None:
+    """'When can I stop labeling?': the stabilizing-predictions signal, in a sentence and a chart."""
+    st.subheader("When can labeling stop?")
+    st.markdown(views.stopping_summary(records, config))
+    if any(r.get("stop_kappa") is not None for r in records):
+        st.plotly_chart(figures.stability_figure(records, views.stability_rule(config).threshold),
+                        key="live_stability", width="stretch")
+        st.caption("Bloodgood & Vijay-Shanker (2009), stabilizing predictions: Cohen's κ between each round's "
+                   f"predicted classes and the previous round's on a fixed set of {config.get('stop_set_size', '?')} "
+                   "unlabeled pool images (no labels needed). Green dots: the signal holds.")
+
+
+def _follow_latest(key: str, rounds: list[int]) -> None:
+    """Keep the round slider on the newest round while it sits at the end, so a live run's section follows it."""
+    newest, seen = rounds[-1], st.session_state.get(f"{key}_newest")
+    if seen != newest:
+        if st.session_state.get(key) in (None, seen) or st.session_state.get(key) not in rounds:
+            st.session_state[key] = newest
+        st.session_state[f"{key}_newest"] = newest
+
+
+def round_section(run_id: str, records: list[dict]) -> None:
+    """One round's test-set diagnostics (the latest by default, any through the slider)."""
+    st.subheader("What a radiologist reads: one round on the test set")
+    rounds = [r["round"] for r in records]
+    key = f"live_diag_round_{run_id}"
+    _follow_latest(key, rounds)
+    labels = {r["round"]: r["n_labeled"] for r in records}
+    chosen = (st.select_slider("Labels used", rounds, key=key, format_func=lambda r: f"{labels[r]} labels")
+              if len(rounds) > 1 else rounds[0])
+    record = views.record_at(records, chosen)
+    found = views.round_diagnostics(store(), run_id, record)
+    if found is None:
+        st.info(NO_CURVES)
+        return
+    point, ci = found.point, record.get("ci") or {}
+    st.caption(f"The model trained on {record['n_labeled']} labels: {found.n} test images, PNEUMONIA positive, "
+               f"operating threshold {point.threshold:.2f}"
+               + ("" if "threshold" in record else " (the default: this run chose none)")
+               + (" · [low, high]: bootstrap intervals" if ci else ""))
+    values = {"Sensitivity": _value(point.sensitivity, ci, "sensitivity"),
+              "Specificity": _value(point.specificity, ci, "specificity"),
+              "Precision": _value(point.precision, ci, "precision"),
+              "ROC-AUC": _value(found.roc_auc, ci, "roc_auc"),
+              "Brier score": f"{found.reliability.brier:.3f}", "ECE": f"{found.reliability.ece:.3f}"}
+    for column, (label, value) in zip(st.columns(len(values)), values.items()):
+        column.metric(label, value)
+    series = [figures.CurveSeries(views.strategy_label(store().load_config(run_id)), found, ci)]
+    where = views.at_labels(record)
+    stem = f"{run_id}_round_{record['round']:03d}"
+    top_left, top_right = st.columns(2)
+    chart(top_left, figures.roc_figure(series, f"ROC curve, {where}"), "live_roc", f"{stem}_roc")
+    chart(top_right, figures.pr_figure(series, f"Precision-recall curve, {where}"), "live_pr", f"{stem}_pr")
+    bottom_left, bottom_right = st.columns(2)
+    chart(bottom_left, figures.reliability_figure(series, f"Reliability diagram, {where}"), "live_reliability",
+          f"{stem}_reliability")
+    chart(bottom_right, figures.confusion_matrix_figure(
+        point.confusion_matrix, f"Confusion matrix at threshold {point.threshold:.2f}, {where}"),
+        "live_round_confusion", f"{stem}_confusion")
+
+
+def compare_section(run_ids: list[str]) -> None:
+    """The selected runs' ROC, precision-recall and reliability curves overlaid at one round."""
+    st.subheader("ROC, precision-recall and calibration, overlaid")
+    longest = max((len(store().load_rounds(r)) for r in run_ids), default=0)
+    if longest == 0:
+        return
+    options = ["last", *range(longest)]
+    chosen = st.select_slider("Round", options, value="last", key="compare_diag_round",
+                              help="Each run at this round; runs that ended earlier show their last round.")
+    series = views.curve_series(store(), run_ids, None if chosen == "last" else int(chosen))
+    if not series:
+        st.info(NO_CURVES)
+        return
+    where = "last round" if chosen == "last" else f"round {chosen}"
+    st.dataframe(views.diagnostics_table(series).round(4), key="compare_diag_table", hide_index=True, width="stretch")
+    st.caption("Sensitivity, specificity and precision at each run's operating threshold (dots on the curves). "
+               "Brier score and ECE: lower is better calibrated.")
+    stem = f"compare_{where.replace(' ', '_')}"
+    left, right = st.columns(2)
+    chart(left, figures.roc_figure(series, f"ROC, {where}"), "compare_roc", f"{stem}_roc")
+    chart(right, figures.pr_figure(series, f"Precision-recall, {where}"), "compare_pr", f"{stem}_pr")
+    chart(st.columns(2)[0], figures.reliability_figure(series, f"Reliability, {where}"), "compare_reliability",
+          f"{stem}_reliability")
