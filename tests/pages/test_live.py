@@ -137,10 +137,10 @@ def test_live_diagnostics_follow_the_round_slider_and_say_whether_labeling_can_s
     at = open_page("pages/live.py", run=run_id)
     metrics = {m.label: m.value for m in at.metric}
     assert {"Sensitivity", "Specificity", "Precision", "ROC-AUC", "Brier score", "ECE"} <= set(metrics)
-    assert any("Round 2: 30 labels, 20 test images" in c.value for c in at.caption)
+    assert any("The model trained on 30 labels: 20 test images" in c.value for c in at.caption)
     assert any("Still changing" in m.value for m in at.markdown)  # fake kappas 0.95, 1.0: window 3 not reached
     at.select_slider(key=f"live_diag_round_{run_id}").set_value(0).run()
-    assert any("Round 0: 10 labels" in c.value for c in at.caption)
+    assert any("The model trained on 10 labels:" in c.value for c in at.caption)
     assert [b.proto.label for b in at.get("download_button")].count("PNG") == 4
 
 
