@@ -9,7 +9,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from alcore.config import ConfigError, ExperimentConfig, check, experiment_configs
+from alcore.config import DEFAULT_SEEDS, ConfigError, ExperimentConfig, check, experiment_configs
 from alcore.runs import RunStore
 
 # flag -> config field, for the flags that map one to one
@@ -17,7 +17,7 @@ RUN_FLAGS = {
     "data": str, "model": str, "weights": str, "regime": str, "resolution": int, "init": int,
     "init_mode": str, "budget": int, "rounds": int, "epochs": int, "head_steps": int,
     "batch_size": int, "lr": float, "weight_decay": float, "seed": int, "device": str,
-    "synthetic_size": int, "oracle": str,
+    "synthetic_size": int, "oracle": str, "head": str,
 }
 FIELD_OF_FLAG = {"init": "init_size"}
 
@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, kind in RUN_FLAGS.items():
         run.add_argument(f"--{flag.replace('_', '-')}", type=kind, default=None)
     run.add_argument("--sampler", default=None, help="a strategy, or several separated by commas")
-    run.add_argument("--seeds", type=int, default=1, help="run each sampler with seeds seed..seed+N-1")
+    run.add_argument("--seeds", type=int, default=None,
+                     help=f"run each sampler with seeds seed..seed+N-1 (default: {DEFAULT_SEEDS} for an experiment "
+                          "- several samplers, --with-baseline or --experiment - else 1)")
     run.add_argument("--class-weighted", action="store_true", default=None, help="class-weighted loss")
     run.add_argument("--sampler-option", type=_parse_option, action="append", default=[],
                      metavar="KEY=VALUE", help="a strategy option, e.g. pca_components=10")
@@ -79,9 +81,12 @@ def configs_from_args(args: argparse.Namespace) -> list[ExperimentConfig]:
         changes["sampler_options"] = {**base.sampler_options, **dict(args.sampler_option)}
     base = replace(base, **changes)
     samplers = [s.strip() for s in (args.sampler or base.sampler).split(",") if s.strip()]
-    if args.seeds < 1:
-        raise ConfigError({"seeds": f"--seeds must be 1 or more (got {args.seeds})"})
-    configs = experiment_configs(base, {s: base.sampler_options for s in samplers}, args.seeds, args.with_baseline,
+    seeds = args.seeds
+    if seeds is None:
+        seeds = DEFAULT_SEEDS if len(samplers) > 1 or args.with_baseline or args.experiment else 1
+    if seeds < 1:
+        raise ConfigError({"seeds": f"--seeds must be 1 or more (got {seeds})"})
+    configs = experiment_configs(base, {s: base.sampler_options for s in samplers}, seeds, args.with_baseline,
                                  args.experiment or "")
     for cfg in configs:
         check(cfg)

@@ -14,6 +14,8 @@ INIT_MODES = ("random", "stratified")
 DEVICES = ("auto", "cpu", "cuda")
 ORACLES = ("simulated", "human")
 WEIGHTS = ("auto", "imagenet", "none")
+HEADS = ("logistic", "adamw")
+DEFAULT_SEEDS = 5  # seeds per strategy of an experiment (a 624-image test set needs several)
 
 
 @dataclass
@@ -34,7 +36,10 @@ class ExperimentConfig:
     budget: int = 90
     rounds: int = 10
     epochs: int = 3  # finetune: passes over the labeled set per round
-    head_steps: int = 200  # frozen: full-batch optimiser steps of the head per round
+    # frozen: "logistic" (L2 logistic regression, C and threshold cross-validated on the labeled rows)
+    # or "adamw" (the earlier dropout + linear head, `head_steps` AdamW steps)
+    head: str = "logistic"
+    head_steps: int = 200  # frozen, head "adamw": optimiser steps of the head per round
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -113,6 +118,7 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
     choice("init_mode", INIT_MODES)
     choice("device", DEVICES)
     choice("oracle", ORACLES)
+    choice("head", HEADS)
     if cfg.weights not in WEIGHTS and not Path(cfg.weights).is_file():
         problems["weights"] = (f"weights must be one of {', '.join(WEIGHTS)} or an existing file; "
                                f"'{cfg.weights}' was not found")

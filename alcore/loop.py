@@ -7,6 +7,9 @@ round r comes from (seed, r), so a resumed run repeats an uninterrupted one.
 With `record_embeddings` off, a round infers only what its query reads (the unlabeled rows, plus
 the labeled ones for strategies that measure distances to them) and the final round infers
 nothing; probabilities of rows not inferred are stored as NaN, and no display layout is stored.
+
+Each record holds the test metrics at the learner's threshold (chosen on the labeled set), the same
+at 0.5 (keys ending `_at_0_5`) and `ci`: 95 % bootstrap intervals over test images.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from sklearn.decomposition import PCA
 from alcore.config import ExperimentConfig
 from alcore.data.base import Dataset
 from alcore.learners import Learner
-from alcore.metrics import classification_metrics
+from alcore.metrics import round_metrics
 from alcore.strategies import Pool, registry
 
 DISPLAY_CLUSTERS = 8  # K-Means clusters drawn on the Embeddings page when a strategy has none
@@ -95,7 +98,8 @@ def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_lab
 
         phase(r, "evaluate")
         started = time.perf_counter()
-        metrics = classification_metrics(test.labels, learner.infer("test").probs)
+        # the threshold comes from the labeled rows alone (learner.fit); the test split only scores it
+        metrics = round_metrics(test.labels, learner.infer("test").probs, learner.threshold, seed)
         eval_seconds = time.perf_counter() - started
 
         querying = r < cfg.rounds

@@ -135,7 +135,8 @@ def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = N
         settings = TrainSettings(cfg.epochs, cfg.head_steps, cfg.batch_size, cfg.lr, cfg.weight_decay,
                                  cfg.class_weighted, device, cancel)
         set_status(message="preparing model" + (" and feature cache" if cfg.regime == "frozen" else ""))
-        learner = make_learner(cfg.regime, model, dataset, settings, weights, cfg.model, cfg.seed, progress)
+        learner = make_learner(cfg.regime, model, dataset, settings, weights, cfg.model, cfg.seed, progress,
+                               head=cfg.head)
 
         id_to_row = {sample_id: i for i, sample_id in enumerate(dataset.train.ids.tolist())}
         for record in done_rounds:  # resume: every stored query goes (back) to the oracle

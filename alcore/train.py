@@ -9,12 +9,19 @@ from typing import Callable
 
 import numpy as np
 import torch
+from scipy.special import expit
+from sklearn.model_selection import StratifiedGroupKFold
 from torch import nn
 
 from alcore.inference import GPU_BATCH, cpu_inference_batch, inference_network, prepack_for_cpu
+from alcore.metrics import choose_threshold
 from alcore.models import BinaryClassifier
 
 HEAD_BATCH = 256  # rows per head step in the frozen regime: bounded cost however many labels
+C_GRID = tuple(float(c) for c in np.logspace(-4, 0, 9))  # the logistic head's inverse L2 strengths
+CV_FOLDS = 5  # folds of the labeled set that choose C and the threshold
+NEWTON_MAX_STEPS = 50
+NEWTON_TOL = 1e-6  # largest gradient entry at convergence
 
 
 class Cancelled(Exception):
@@ -136,6 +143,131 @@ def fit_head(head: nn.Module, features: torch.Tensor, labels: torch.Tensor, sett
             optimiser.step()
             if settings.on_batch and (step + 1) % 20 == 0:
                 settings.on_batch(step + 1, settings.head_steps)
+
+
+@dataclass
+class LogisticHead:
+    """An L2 logistic regression on standardised features, p = sigmoid(x @ weight + bias), fitted to
+    convergence (L-BFGS): deterministic, and calibrated by its log loss.
+
+    `c` (inverse L2 strength) and `threshold` (maximal balanced accuracy) were chosen on
+    out-of-fold probabilities of the labeled rows: nothing else is read. `posterior_factor` is
+    the factor of the inverse Hessian at the optimum (Laplace approximation), from which
+    `sample_probs` draws the model's uncertainty for BALD.
+    """
+
+    weight: np.ndarray  # (d,)
+    bias: float
+    c: float
+    threshold: float
+    posterior_factor: np.ndarray  # (d + 1, d + 1): a factor L of the posterior covariance L @ L.T
+
+    def probs(self, x: np.ndarray) -> np.ndarray:
+        return expit(np.asarray(x, dtype=np.float64) @ self.weight + self.bias)
+
+    def sample_probs(self, x: np.ndarray, passes: int, rng: np.random.Generator) -> np.ndarray:
+        """(passes, n) probabilities under weights drawn from the Laplace posterior."""
+        draws = rng.standard_normal((len(self.posterior_factor), passes))
+        weights = np.r_[self.weight, self.bias][:, None] + self.posterior_factor @ draws
+        return expit(np.asarray(x, dtype=np.float64) @ weights[:-1] + weights[-1])
+
+
+def _newton_logistic(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, c: float,
+                     start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Minimise c * sum_i s_i * logloss_i + |w|^2 / 2 (bias unpenalised) by Newton's method with
+    step halving, to a gradient below NEWTON_TOL. Returns ([w, b], the Hessian at the optimum)."""
+    with_bias = np.c_[x, np.ones(len(x))]
+    theta = np.zeros(with_bias.shape[1]) if start is None else start.copy()
+    penalty = np.ones(with_bias.shape[1])
+    penalty[-1] = 1e-6  # the bias: a tiny prior keeps the Hessian invertible when a class is rare
+
+    def objective(t: np.ndarray) -> float:
+        z = with_bias @ t
+        return c * float(sample_weight @ (np.logaddexp(0, z) - y * z)) + 0.5 * float(penalty * t @ t)
+
+    for _ in range(NEWTON_MAX_STEPS):
+        p = expit(with_bias @ theta)
+        gradient = c * with_bias.T @ (sample_weight * (p - y)) + penalty * theta
+        hessian = (with_bias * (c * sample_weight * p * (1 - p))[:, None]).T @ with_bias
+        hessian[np.diag_indices_from(hessian)] += penalty
+        if np.abs(gradient).max() < NEWTON_TOL:
+            break
+        step = np.linalg.solve(hessian, gradient)
+        before, size = objective(theta), 1.0
+        while objective(theta - size * step) > before and size > 1e-4:
+            size /= 2
+        theta = theta - size * step
+    return theta, hessian
+
+
+def _fit(x: np.ndarray, y: np.ndarray, c: float, class_weighted: bool,
+         start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    counts = np.bincount(y, minlength=2)
+    sample_weight = (len(y) / (2 * counts))[y] if class_weighted else np.ones(len(y))
+    return _newton_logistic(x, y, sample_weight, c, start)
+
+
+def fit_logistic_head(x: np.ndarray, y: np.ndarray, class_weighted: bool, seed: int,
+                      groups: np.ndarray | None = None, cancel: threading.Event | None = None) -> LogisticHead:
+    """Choose C from C_GRID by the out-of-fold log loss of stratified_folds of (x, y) (a patient's
+    images never on both sides, when `groups` says who), pick
+    the threshold maximising balanced accuracy on those out-of-fold probabilities, refit on all rows.
+
+    With fewer than two rows of a class there is nothing to cross-validate: the smallest C
+    (strongest regularisation) and 0.5 are used; with one class only, a constant prediction."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y).astype(int)
+    counts = np.bincount(y, minlength=2)
+    if counts.min() == 0:  # one class only: a constant prediction, smoothed towards 0.5
+        share = (counts[1] + 0.5) / (len(y) + 1)
+        factor = np.zeros((x.shape[1] + 1, x.shape[1] + 1))
+        return LogisticHead(np.zeros(x.shape[1]), float(np.log(share / (1 - share))), C_GRID[0], 0.5, factor)
+    folds = stratified_folds(y, seed, groups)
+    c, threshold = C_GRID[0], 0.5
+    if folds:
+        out_of_fold = np.zeros((len(C_GRID), len(y)))
+        for fit_rows, held_out in folds:
+            _check_cancel(cancel)
+            theta = None  # each C starts from the previous (weaker regularisation: a short way on)
+            for k, candidate in enumerate(C_GRID):
+                theta, _ = _fit(x[fit_rows], y[fit_rows], candidate, class_weighted, theta)
+                out_of_fold[k, held_out] = expit(x[held_out] @ theta[:-1] + theta[-1])
+        best = int(np.argmin([_log_loss(y, p) for p in out_of_fold]))
+        c, threshold = C_GRID[best], choose_threshold(y, out_of_fold[best])
+    theta, hessian = _fit(x, y, c, class_weighted)
+    # Laplace approximation: the posterior covariance is the inverse Hessian, H^-1 = P^-T P^-1
+    factor = np.linalg.inv(np.linalg.cholesky(hessian)).T
+    return LogisticHead(theta[:-1], float(theta[-1]), c, threshold, factor)
+
+
+def stratified_folds(labels: np.ndarray, seed: int, groups: np.ndarray | None = None
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """CV_FOLDS (fit rows, held-out rows) pairs of the labeled set, stratified by label and keeping
+    each group (patient) on one side; fewer folds when a class has fewer groups, none below two."""
+    groups = np.arange(len(labels)) if groups is None else np.asarray(groups)
+    groups_per_class = [len(np.unique(groups[labels == c])) for c in (0, 1)]
+    folds = min(CV_FOLDS, *groups_per_class)
+    if folds < 2:
+        return []
+    splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed % 2**32)
+    return list(splitter.split(np.zeros(len(labels)), labels, groups))
+
+
+def out_of_fold_threshold(fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray], labels: np.ndarray,
+                          seed: int, groups: np.ndarray | None = None) -> float:
+    """The threshold maximising balanced accuracy of out-of-fold probabilities: fit_predict(fit rows,
+    held-out rows) -> p of the held-out rows, over stratified_folds; 0.5 without folds."""
+    folds = stratified_folds(labels, seed, groups)
+    if not folds:
+        return 0.5
+    out_of_fold = np.zeros(len(labels))
+    for fit_rows, held_out in folds:
+        out_of_fold[held_out] = fit_predict(fit_rows, held_out)
+    return choose_threshold(labels, out_of_fold)
+
+
+def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
 
 
 @torch.inference_mode()

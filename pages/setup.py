@@ -10,7 +10,7 @@ import json
 import streamlit as st
 
 from alcore.viewmodels import setup_form
-from alcore.config import DEVICES, INIT_MODES, MODELS, ORACLES, REGIMES, ConfigError, ExperimentConfig
+from alcore.config import DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, ConfigError, ExperimentConfig
 from alcore.data import DataError
 from alcore.strategies import registry
 from pages.common import LIVE_PAGE, RUN_KEY, jobs, via_entrypoint
@@ -137,13 +137,16 @@ with right:
             st.rerun()
 
 st.subheader("Model and training")
-cols = st.columns(4)
+cols = st.columns(5)
 cols[0].selectbox("Model", MODELS, key="setup_model")
 cols[1].radio("Regime", REGIMES, key="setup_regime", horizontal=True,
               help="frozen: backbone features once, retrain the head each round; finetune: retrain the whole network.")
-cols[2].number_input("Resolution (px)", step=16, key="setup_resolution")
-cols[3].text_input("Weights", key="setup_weights", help="auto, imagenet, none, or a path to a state-dict file.")
-for col, name in zip(cols, ("model", "regime", "resolution", "weights")):
+cols[2].selectbox("Head (frozen)", HEADS, key="setup_head",
+                  help="logistic: L2 logistic regression, its C and threshold cross-validated on the labeled "
+                       "images; adamw: the earlier dropout + linear head trained for 'Head steps'.")
+cols[3].number_input("Resolution (px)", step=16, key="setup_resolution")
+cols[4].text_input("Weights", key="setup_weights", help="auto, imagenet, none, or a path to a state-dict file.")
+for col, name in zip(cols, ("model", "regime", "head", "resolution", "weights")):
     with col:
         flag(name)
 cols = st.columns(6)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
-from alcore.config import (DEVICES, INIT_MODES, MODELS, ORACLES, REGIMES, ConfigError, ExperimentConfig,
+from alcore.config import (DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, ConfigError, ExperimentConfig,
                            experiment_configs, new_experiment_name, validate)
 
 def gpu_name() -> str | None:
@@ -45,7 +45,8 @@ def with_twins(configs: list[ExperimentConfig]) -> list[ExperimentConfig]:
 # --- the Setup page's form: a flat dict of widget values <-> configs ----------------------------
 FORM_FIELDS = tuple(f.name for f in fields(ExperimentConfig)
                     if f.name not in ("data", "sampler", "sampler_options", "full_data"))
-FORM_CHOICES = {"model": MODELS, "regime": REGIMES, "init_mode": INIT_MODES, "device": DEVICES, "oracle": ORACLES}
+FORM_CHOICES = {"model": MODELS, "regime": REGIMES, "head": HEADS, "init_mode": INIT_MODES, "device": DEVICES,
+                "oracle": ORACLES}
 FORM_DEFAULTS = ExperimentConfig()
 
 
