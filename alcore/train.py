@@ -18,7 +18,7 @@ from alcore.metrics import choose_threshold
 from alcore.models import BinaryClassifier
 
 HEAD_BATCH = 256  # rows per head step in the frozen regime: bounded cost however many labels
-C_GRID = tuple(float(c) for c in np.logspace(-4, 0, 9))  # the logistic head's inverse L2 strengths
+C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # the logistic head's inverse L2 strengths
 CV_FOLDS = 5  # folds of the labeled set that choose C and the threshold
 NEWTON_MAX_STEPS = 50
 NEWTON_TOL = 1e-6  # largest gradient entry at convergence
@@ -169,7 +169,7 @@ class LogisticHead:
         """(passes, n) probabilities under weights drawn from the Laplace posterior."""
         draws = rng.standard_normal((len(self.posterior_factor), passes))
         weights = np.r_[self.weight, self.bias][:, None] + self.posterior_factor @ draws
-        return expit(np.asarray(x, dtype=np.float64) @ weights[:-1] + weights[-1])
+        return expit(np.asarray(x, dtype=np.float64) @ weights[:-1] + weights[-1]).T
 
 
 def _newton_logistic(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, c: float,
@@ -234,8 +234,9 @@ def fit_logistic_head(x: np.ndarray, y: np.ndarray, class_weighted: bool, seed: 
         best = int(np.argmin([_log_loss(y, p) for p in out_of_fold]))
         c, threshold = C_GRID[best], choose_threshold(y, out_of_fold[best])
     theta, hessian = _fit(x, y, c, class_weighted)
-    # Laplace approximation: the posterior covariance is the inverse Hessian, H^-1 = P^-T P^-1
-    factor = np.linalg.inv(np.linalg.cholesky(hessian)).T
+    # Laplace approximation. The objective c * loss + |w|^2 / 2 is c times the negative log posterior
+    # of a logistic likelihood under a N(0, c) prior, so the posterior covariance is c H^-1 = c P^-T P^-1
+    factor = np.sqrt(c) * np.linalg.inv(np.linalg.cholesky(hessian)).T
     return LogisticHead(theta[:-1], float(theta[-1]), c, threshold, factor)
 
 
