@@ -57,6 +57,11 @@ if table.empty:
     st.info("Only full-data baseline runs are selected; their metric is the dashed line.")
 else:
     st.dataframe(table.round(4), key="compare_table", hide_index=True, width="stretch")
+    st.caption("Metrics are at each round's threshold, chosen on its labeled images (never the test set). "
+               "`…_vs_random_mean / low / high`: the strategy's AULC minus random's on the same seeds (the "
+               "same initial labels), with its 95 % interval across seeds: a low end above 0 means it beats "
+               "random. `labels_to_target`: the mean over the `labels_to_target_reached` seeds that reached "
+               "95 % of the baseline's accuracy.")
 download_table, download_rounds = st.columns(2)
 download_table.download_button("Download table (CSV)", table.to_csv(index=False), "final_metrics.csv", "text/csv",
                                key="compare_download_table", disabled=table.empty)
