@@ -17,7 +17,7 @@ RUN_FLAGS = {
     "data": str, "model": str, "weights": str, "regime": str, "resolution": int, "init": int,
     "init_mode": str, "budget": int, "rounds": int, "epochs": int, "head_steps": int,
     "batch_size": int, "lr": float, "weight_decay": float, "seed": int, "device": str,
-    "synthetic_size": int, "oracle": str, "head": str,
+    "synthetic_size": int, "oracle": str, "head": str, "finetune_steps": int, "val_share": float,
 }
 FIELD_OF_FLAG = {"init": "init_size"}
 
@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"run each sampler with seeds seed..seed+N-1 (default: {DEFAULT_SEEDS} for an experiment "
                           "- several samplers, --with-baseline or --experiment - else 1)")
     run.add_argument("--class-weighted", action="store_true", default=None, help="class-weighted loss")
+    run.add_argument("--augment", action="store_true", default=None,
+                     help="finetune: light augmentation (rotation, scale, shift, brightness, contrast; no flip)")
+    run.add_argument("--hflip", action="store_true", default=None, help="finetune, with --augment: horizontal flips")
     run.add_argument("--sampler-option", type=_parse_option, action="append", default=[],
                      metavar="KEY=VALUE", help="a strategy option, e.g. pca_components=10")
     run.add_argument("--experiment", default=None, help="group id for the runs of this launch")
@@ -73,8 +76,9 @@ def configs_from_args(args: argparse.Namespace) -> list[ExperimentConfig]:
     """One config per sampler x seed: defaults < --config file < flags."""
     base = ExperimentConfig.from_json(args.config) if args.config else ExperimentConfig()
     changes = {FIELD_OF_FLAG.get(f, f): getattr(args, f) for f in RUN_FLAGS if getattr(args, f) is not None}
-    if args.class_weighted is not None:
-        changes["class_weighted"] = True
+    for flag in ("class_weighted", "augment", "hflip"):
+        if getattr(args, flag) is not None:
+            changes[flag] = True
     if args.no_embeddings:
         changes["record_embeddings"] = False
     if args.sampler_option:

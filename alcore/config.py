@@ -36,6 +36,10 @@ class ExperimentConfig:
     budget: int = 90
     rounds: int = 10
     epochs: int = 3  # finetune: passes over the labeled set per round
+    finetune_steps: int = 0  # finetune: optimiser steps per round instead (0: `epochs` passes)
+    val_share: float = 0.0  # finetune: labeled share held out for early stopping and the threshold (0: none)
+    augment: bool = False  # finetune: light augmentation (small rotation, scale, shift, brightness, contrast)
+    hflip: bool = False  # finetune, with augment: also random horizontal flips
     # frozen: "logistic" (L2 logistic regression, C and threshold cross-validated on the labeled rows)
     # or "adamw" (the earlier dropout + linear head, `head_steps` AdamW steps)
     head: str = "logistic"
@@ -139,7 +143,11 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
         problems["weight_decay"] = f"weight_decay must be 0 or more (got {cfg.weight_decay!r})"
     if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool) or cfg.seed < 0:
         problems["seed"] = f"seed must be a whole number, 0 or more (got {cfg.seed!r})"
-    for name in ("class_weighted", "full_data", "record_embeddings"):
+    if not isinstance(cfg.finetune_steps, int) or isinstance(cfg.finetune_steps, bool) or cfg.finetune_steps < 0:
+        problems["finetune_steps"] = f"finetune_steps must be a whole number, 0 or more (got {cfg.finetune_steps!r})"
+    if not isinstance(cfg.val_share, (int, float)) or isinstance(cfg.val_share, bool) or not 0 <= cfg.val_share <= 0.5:
+        problems["val_share"] = f"val_share must be between 0 (no early stopping) and 0.5 (got {cfg.val_share!r})"
+    for name in ("class_weighted", "full_data", "record_embeddings", "augment", "hflip"):
         if not isinstance(getattr(cfg, name), bool):
             problems[name] = f"{name} must be true or false (got {getattr(cfg, name)!r})"
     share = cfg.synthetic_pneumonia_share

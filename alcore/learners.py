@@ -30,9 +30,9 @@ from alcore.data.base import Dataset
 from alcore.data.folder import patient_id
 from alcore.models import BinaryClassifier, WeightsInfo
 from alcore.runs import atomic_write_npz
-from alcore.metrics import REFERENCE_THRESHOLD
+from alcore.metrics import REFERENCE_THRESHOLD, choose_threshold
 from alcore.train import (TrainSettings, extract_features, fit_finetune, fit_head, fit_logistic_head,
-                          head_probs, out_of_fold_threshold)
+                          head_probs, out_of_fold_threshold, stratified_folds)
 
 log = logging.getLogger(__name__)
 HEAD_COMPONENTS = 64  # principal directions the logistic head reads: Newton steps in all 1,280
@@ -62,6 +62,10 @@ class Learner:
         self.progress = progress or (lambda phase, done, total: None)
         self.initial_state = copy.deepcopy(self.model.state_dict())
         self.threshold = REFERENCE_THRESHOLD  # set by fit from the labeled rows alone
+        self.fit_info: dict = {}  # what the last fit chose (C, early-stopping step...), for the round's record
+        # a patient's images stay on one side of every split of the labeled set (CV folds, the
+        # validation slice): neighbours of a held-out image would flatter the choices made on it
+        _, self.patients = np.unique([patient_id(i) for i in dataset.train.ids], return_inverse=True)
 
     def _images(self, split: str) -> torch.Tensor:
         images = torch.from_numpy(np.ascontiguousarray(self.dataset.splits[split].images))
@@ -87,13 +91,32 @@ class FinetuneLearner(Learner):
         return self._split_images[split]
 
     def fit(self, rows: np.ndarray, labels: np.ndarray, seed: int) -> None:
+        """Retrain from the initial weights. With `val_share`, a stratified, patient-grouped slice of
+        the labeled rows is held out: early stopping and the threshold are chosen on it."""
         self.model.load_state_dict(self.initial_state)
         torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
-        index = torch.from_numpy(rows).to(self.images("train").device)
+        held_out = np.zeros(len(rows), dtype=bool)
+        if self.settings.val_share > 0:
+            folds = stratified_folds(labels, seed, self.patients[rows], max(2, round(1 / self.settings.val_share)))
+            held_out[folds[0][1] if folds else []] = True
+        train_images = self.images("train")
+        index = torch.from_numpy(rows[~held_out]).to(train_images.device)
+        val = None
+        if held_out.any():
+            val = (train_images[torch.from_numpy(rows[held_out]).to(train_images.device)],
+                   torch.from_numpy(labels[held_out]))
         settings = copy.copy(self.settings)
         settings.on_batch = lambda done, total: self.progress("train", done, total)
-        fit_finetune(self.model, self.images("train")[index], torch.from_numpy(labels), settings, generator)
+        report = fit_finetune(self.model, train_images[index], torch.from_numpy(labels[~held_out]), settings,
+                              generator, val)
+        self.fit_info = {"steps": report.steps}
+        self.threshold = REFERENCE_THRESHOLD
+        if val is not None:
+            val_probs = self.infer("train", rows=rows[held_out]).probs[rows[held_out]]
+            self.threshold = choose_threshold(labels[held_out], val_probs)
+            self.fit_info.update(val_images=int(held_out.sum()), best_step=report.best_step,
+                                 val_loss=round(report.val_loss, 5))
 
     def infer(self, split: str, mc_passes: int = 0, seed: int = 0, rows: np.ndarray | None = None) -> Inference:
         images = self.images(split)
@@ -123,9 +146,6 @@ class FrozenLearner(Learner):
         if head == "logistic":
             self.directions = principal_directions(self._standardised("train").numpy(), HEAD_COMPONENTS)
         self.inputs = {split: self._head_input(split) for split in self.dataset.splits}
-        # cross-validation keeps a patient's images in one fold: neighbours of a held-out image
-        # would otherwise make the chosen C and threshold look better than they are
-        _, self.patients = np.unique([patient_id(i) for i in self.dataset.train.ids], return_inverse=True)
 
     def _cache_path(self, split: str, weights: WeightsInfo, model_name: str, seed: int) -> Path:
         weight_key = weights.used if weights.used == "imagenet" else f"{weights.used}-seed{seed}"
@@ -160,6 +180,7 @@ class FrozenLearner(Learner):
                 self.logistic = fit_logistic_head(x, labels, self.settings.class_weighted, seed,
                                                   self.patients[rows], self.settings.cancel)
             self.threshold = self.logistic.threshold
+            self.fit_info = {"c": self.logistic.c}
             self.progress("train head", 1, 1)
             return
 

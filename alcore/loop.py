@@ -144,7 +144,7 @@ def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_lab
         record = {
             "round": r, "n_labeled": int(labeled.sum()),
             "n_labeled_per_class": {"NORMAL": int(per_class[0]), "PNEUMONIA": int(per_class[1])},
-            **metrics,
+            **metrics, "fit": learner.fit_info,
             "queried_ids": train.ids[picked].astype(str).tolist(),
             "train_seconds": round(train_seconds, 4), "query_seconds": round(query_seconds, 4),
             "eval_seconds": round(eval_seconds, 4),

@@ -133,7 +133,8 @@ def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = N
             emit(RunEvent(run_id, "progress", round=status.round + 1, phase=phase, done=done, total=total))
 
         settings = TrainSettings(cfg.epochs, cfg.head_steps, cfg.batch_size, cfg.lr, cfg.weight_decay,
-                                 cfg.class_weighted, device, cancel)
+                                 cfg.class_weighted, device, cancel, steps=cfg.finetune_steps, augment=cfg.augment,
+                                 hflip=cfg.hflip, val_share=cfg.val_share)
         set_status(message="preparing model" + (" and feature cache" if cfg.regime == "frozen" else ""))
         learner = make_learner(cfg.regime, model, dataset, settings, weights, cfg.model, cfg.seed, progress,
                                head=cfg.head)
@@ -158,8 +159,9 @@ def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = N
         for result in run_rounds(cfg, dataset, learner, rows, oracle, start, on_phase=on_phase):
             store.append_round(run_id, result.record, result.arrays)
             rec = result.record
-            note(f"round {rec['round']}: {rec['n_labeled']} labels, accuracy {rec['accuracy']:.3f}, "
-                 f"AUC {rec['roc_auc']:.3f}, train {rec['train_seconds']:.1f}s, query {rec['query_seconds']:.1f}s")
+            note(f"round {rec['round']}: {rec['n_labeled']} labels, threshold {rec['threshold']:.3f}, accuracy "
+                 f"{rec['accuracy']:.3f}, AUC {rec['roc_auc']:.3f}, train {rec['train_seconds']:.1f}s, query "
+                 f"{rec['query_seconds']:.1f}s" + (f"; fit {rec['fit']}" if rec.get("fit") else ""))
             set_status(round=rec["round"], n_labeled=rec["n_labeled"], message=f"round {rec['round']} done")
             emit(RunEvent(run_id, "round", round=rec["round"], record=rec))
         set_status(state="done", message="finished", ended_at=now_iso())

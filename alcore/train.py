@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import contextlib
+import copy
+import math
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -20,6 +22,7 @@ from alcore.models import BinaryClassifier
 HEAD_BATCH = 256  # rows per head step in the frozen regime: bounded cost however many labels
 C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # the logistic head's inverse L2 strengths
 CV_FOLDS = 5  # folds of the labeled set that choose C and the threshold
+EARLY_STOPPING_PATIENCE = 3  # validation checks without a lower loss before fine-tuning stops
 NEWTON_MAX_STEPS = 50
 NEWTON_TOL = 1e-6  # largest gradient entry at convergence
 
@@ -39,6 +42,11 @@ class TrainSettings:
     device: torch.device
     cancel: threading.Event | None = None
     on_batch: Callable[[int, int], None] | None = None  # (batches done, batches total)
+    steps: int = 0  # finetune: optimiser steps per round (0: `epochs` passes over the labeled set)
+    augment: bool = False  # finetune: light chest-X-ray augmentation of each training batch
+    hflip: bool = False  # ... plus random horizontal flips (off: the heart is on the left)
+    val_share: float = 0.0  # finetune: share of the labeled set held out for early stopping (0: none)
+    patience: int = EARLY_STOPPING_PATIENCE  # finetune with a validation slice: checks without gain
 
 
 @dataclass
@@ -80,35 +88,105 @@ def _loss_fn(labels: torch.Tensor, class_weighted: bool) -> nn.BCEWithLogitsLoss
     return nn.BCEWithLogitsLoss(pos_weight=(n_neg / n_pos).to(labels.device))
 
 
+@dataclass
+class FitReport:
+    """What a fine-tuning round did: optimiser steps taken and, with a validation slice, the step
+    whose weights were kept and their validation loss."""
+
+    steps: int
+    best_step: int | None = None
+    val_loss: float | None = None
+
+
 def fit_finetune(model: BinaryClassifier, images: torch.Tensor, labels: torch.Tensor,
-                 settings: TrainSettings, generator: torch.Generator) -> None:
-    """Train the whole network for `epochs` passes over (images, labels), shuffled by `generator`."""
+                 settings: TrainSettings, generator: torch.Generator,
+                 val: tuple[torch.Tensor, torch.Tensor] | None = None) -> FitReport:
+    """Train the whole network on (images, labels), batches shuffled by `generator`: `settings.steps`
+    optimiser steps, or `epochs` passes when it is 0. With `val` (images, labels) the validation loss
+    is checked every pass (or every 1/10 of the steps), the weights of the lowest one are kept, and
+    training stops after `patience` checks without improvement (early stopping)."""
     device = settings.device
     model.train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     targets = labels.float().to(device)
     loss_fn = _loss_fn(targets, settings.class_weighted)
     n = len(labels)
-    per_epoch = -(-n // settings.batch_size)
-    total = per_epoch * settings.epochs
-    done = 0
-    for _ in range(settings.epochs):
-        order = torch.randperm(n, generator=generator).to(images.device)
-        for start in range(0, n, settings.batch_size):
-            _check_cancel(settings.cancel)
-            idx = order[start:start + settings.batch_size]
-            if len(idx) < 2 and n >= 2:  # BatchNorm cannot train on a batch of one
-                continue
-            batch = images[idx].to(device, non_blocking=True)
-            with COMPUTE.measure(device):
-                with _autocast(device):
-                    loss = loss_fn(model(batch).float(), targets[idx.to(device)])
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
-            done += 1
-            if settings.on_batch:
-                settings.on_batch(done, total)
+    per_epoch = n // settings.batch_size + (n % settings.batch_size >= 2 or n < 2)  # batches _batches yields
+    total = settings.steps or per_epoch * settings.epochs
+    check_every = per_epoch if not settings.steps else max(1, total // 10)
+    best = (math.inf, None, None)  # (validation loss, step, weights)
+    checks_without_gain = done = 0
+    for idx in _batches(n, settings.batch_size, generator, images.device):
+        if done == total:
+            break
+        _check_cancel(settings.cancel)
+        batch = images[idx].to(device, non_blocking=True)
+        if settings.augment:
+            batch = augment_batch(batch, generator, settings.hflip)
+        with COMPUTE.measure(device):
+            with _autocast(device):
+                loss = loss_fn(model(batch).float(), targets[idx.to(device)])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+        done += 1
+        if settings.on_batch:
+            settings.on_batch(done, total)
+        if val is not None and (done % check_every == 0 or done == total):
+            val_loss = _validation_loss(model, *val, loss_fn, device)
+            if val_loss < best[0]:
+                best, checks_without_gain = (val_loss, done, copy.deepcopy(model.state_dict())), 0
+            else:
+                checks_without_gain += 1
+                if checks_without_gain >= settings.patience:
+                    break
+    if best[2] is None:
+        return FitReport(done)
+    model.load_state_dict(best[2])
+    return FitReport(done, best[1], best[0])
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator, device: torch.device) -> Iterator[torch.Tensor]:
+    """Row indices of shuffled batches, pass after pass; a last batch of one is skipped (BatchNorm
+    cannot train on it) unless the whole set is one row."""
+    while True:
+        order = torch.randperm(n, generator=generator).to(device)
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            if len(idx) >= 2 or n < 2:
+                yield idx
+
+
+@torch.no_grad()
+def _validation_loss(model: BinaryClassifier, images: torch.Tensor, labels: torch.Tensor,
+                     loss_fn: nn.Module, device: torch.device) -> float:
+    model.eval()
+    logits = torch.cat([model(images[start:start + 64].to(device)).float() for start in range(0, len(images), 64)])
+    model.train()
+    return float(loss_fn(logits, labels.float().to(device)))
+
+
+def augment_batch(images: torch.Tensor, generator: torch.Generator, hflip: bool = False) -> torch.Tensor:
+    """Light augmentation for chest X-rays, one draw per image: rotation within +-5 degrees, scale
+    0.95-1.05, shift within +-4 % of the side, brightness and contrast within +-10 %; a horizontal
+    flip only when asked (it moves the heart to the wrong side). (B, H, W) uint8 -> float 0..255."""
+    b = len(images)
+
+    def uniform(low: float, high: float) -> torch.Tensor:
+        return (low + (high - low) * torch.rand(b, generator=generator)).to(images.device)
+
+    angle, scale = uniform(-5, 5) * math.pi / 180, uniform(0.95, 1.05)
+    flip = torch.where(torch.rand(b, generator=generator) < 0.5, -1.0, 1.0).to(images.device) if hflip \
+        else torch.ones(b, device=images.device)
+    theta = torch.stack([
+        torch.stack([flip * torch.cos(angle) / scale, -torch.sin(angle) / scale, uniform(-0.08, 0.08)], 1),
+        torch.stack([flip * torch.sin(angle) / scale, torch.cos(angle) / scale, uniform(-0.08, 0.08)], 1)], 1)
+    x = images.float().unsqueeze(1)
+    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+    x = torch.nn.functional.grid_sample(x, grid, padding_mode="border", align_corners=False).squeeze(1)
+    mean = x.mean(dim=(1, 2), keepdim=True)
+    x = (x - mean) * uniform(0.9, 1.1)[:, None, None] + mean * uniform(0.9, 1.1)[:, None, None]
+    return x.clamp(0, 255)
 
 
 @contextlib.contextmanager
@@ -240,13 +318,13 @@ def fit_logistic_head(x: np.ndarray, y: np.ndarray, class_weighted: bool, seed: 
     return LogisticHead(theta[:-1], float(theta[-1]), c, threshold, factor)
 
 
-def stratified_folds(labels: np.ndarray, seed: int, groups: np.ndarray | None = None
+def stratified_folds(labels: np.ndarray, seed: int, groups: np.ndarray | None = None, folds: int = CV_FOLDS
                      ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """CV_FOLDS (fit rows, held-out rows) pairs of the labeled set, stratified by label and keeping
+    """`folds` (fit rows, held-out rows) pairs of the labeled set, stratified by label and keeping
     each group (patient) on one side; fewer folds when a class has fewer groups, none below two."""
     groups = np.arange(len(labels)) if groups is None else np.asarray(groups)
     groups_per_class = [len(np.unique(groups[labels == c])) for c in (0, 1)]
-    folds = min(CV_FOLDS, *groups_per_class)
+    folds = min(folds, *groups_per_class)
     if folds < 2:
         return []
     splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed % 2**32)
