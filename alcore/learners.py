@@ -185,12 +185,13 @@ class FrozenLearner(Learner):
             return
 
         def fit_predict(fit_rows: np.ndarray, predict_rows: np.ndarray) -> np.ndarray:
-            self._fit_adamw(x[fit_rows], labels[fit_rows], seed)
+            self.fit_adamw(x[fit_rows], labels[fit_rows], seed)
             return head_probs(self.head, torch.from_numpy(x[predict_rows]))[0].numpy()
         self.threshold = out_of_fold_threshold(fit_predict, labels, seed, self.patients[rows])
-        self._fit_adamw(x, labels, seed)
+        self.fit_adamw(x, labels, seed)
 
-    def _fit_adamw(self, x: np.ndarray, labels: np.ndarray, seed: int) -> None:
+    def fit_adamw(self, x: np.ndarray, labels: np.ndarray, seed: int) -> None:
+        """The AdamW head alone on head inputs `x` (no threshold choice)."""
         self.head.load_state_dict(self.initial_head)
         torch.manual_seed(seed)
         settings = copy.copy(self.settings)
