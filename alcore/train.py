@@ -288,8 +288,8 @@ def _fit(x: np.ndarray, y: np.ndarray, c: float, class_weighted: bool,
 def fit_logistic_head(x: np.ndarray, y: np.ndarray, class_weighted: bool, seed: int,
                       groups: np.ndarray | None = None, cancel: threading.Event | None = None) -> LogisticHead:
     """Choose C from C_GRID by the out-of-fold log loss of stratified_folds of (x, y) (a patient's
-    images never on both sides, when `groups` says who), pick
-    the threshold maximising balanced accuracy on those out-of-fold probabilities, refit on all rows.
+    images never on both sides, when `groups` says who), pick the threshold maximising balanced
+    accuracy on those out-of-fold probabilities, and refit on all rows.
 
     With fewer than two rows of a class there is nothing to cross-validate: the smallest C
     (strongest regularisation) and 0.5 are used; with one class only, a constant prediction."""

@@ -88,3 +88,18 @@ def test_bald_draws_come_from_the_posterior_around_the_fit():
     logits = np.median(np.log(clipped / (1 - clipped)), axis=0)  # the draws centre on the fit's logits
     fitted = np.log(first.probs / (1 - first.probs))
     assert np.corrcoef(logits, fitted)[0, 1] > 0.98
+
+
+@pytest.mark.parametrize("class_weighted", [False, True])
+def test_the_newton_fit_is_scikit_learns_logistic_regression(class_weighted):
+    from sklearn.linear_model import LogisticRegression
+
+    from alcore.train import _fit
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 8))
+    y = (x[:, 0] - x[:, 1] + rng.normal(size=300) > 0.8).astype(int)
+    theta, _ = _fit(x, y, 0.05, class_weighted)
+    reference = LogisticRegression(C=0.05, tol=1e-10, max_iter=10_000,
+                                   class_weight="balanced" if class_weighted else None).fit(x, y)
+    np.testing.assert_allclose(theta[:-1], reference.coef_[0], atol=1e-5)
+    assert theta[-1] == pytest.approx(reference.intercept_[0], abs=1e-4)
