@@ -9,7 +9,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from alcore.config import ConfigError, ExperimentConfig, check, experiment_configs
+from alcore.config import DEFAULT_SEEDS, ConfigError, ExperimentConfig, check, experiment_configs
 from alcore.runs import RunStore, StoreError
 
 # flag -> config field, for the flags that map one to one
@@ -18,6 +18,7 @@ RUN_FLAGS = {
     "init_mode": str, "budget": int, "rounds": int, "epochs": int, "head_steps": int,
     "batch_size": int, "lr": float, "weight_decay": float, "seed": int, "device": str,
     "synthetic_size": int, "oracle": str, "stop_set_size": int, "stop_kappa": float, "stop_window": int,
+    "head": str, "finetune_steps": int, "val_share": float,
 }
 FIELD_OF_FLAG = {"init": "init_size"}
 
@@ -46,9 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, kind in RUN_FLAGS.items():
         run.add_argument(f"--{flag.replace('_', '-')}", type=kind, default=None)
     run.add_argument("--sampler", default=None, help="a strategy, or several separated by commas")
-    run.add_argument("--seeds", type=int, default=1, help="run each sampler with seeds seed..seed+N-1")
+    run.add_argument("--seeds", type=int, default=None,
+                     help=f"run each sampler with seeds seed..seed+N-1 (default: {DEFAULT_SEEDS} for an experiment "
+                          "- several samplers, --with-baseline or --experiment - else 1)")
     run.add_argument("--class-weighted", action=argparse.BooleanOptionalAction, default=None,
                      help="class-weighted loss (--no-class-weighted turns off a config file's)")
+    run.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                     help="finetune: light augmentation (rotation, scale, shift, brightness, contrast; no flip)")
+    run.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
+                     help="finetune, with --augment: horizontal flips")
     run.add_argument("--sampler-option", type=_parse_option, action="append", default=[],
                      metavar="[SAMPLER.]KEY=VALUE",
                      help="a strategy option, e.g. bald.mc_passes=10; without SAMPLER. it goes to every "
@@ -87,19 +94,22 @@ def configs_from_args(args: argparse.Namespace) -> list[ExperimentConfig]:
 
     base = ExperimentConfig.from_json(args.config) if args.config else ExperimentConfig()
     changes = {FIELD_OF_FLAG.get(f, f): getattr(args, f) for f in RUN_FLAGS if getattr(args, f) is not None}
-    for name in ("class_weighted", "record_embeddings", "stop_when_stable"):
+    for name in ("class_weighted", "record_embeddings", "stop_when_stable", "augment", "hflip"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     base = replace(base, **changes)
     samplers = [s.strip() for s in (args.sampler or base.sampler).split(",") if s.strip()]
     if not samplers:
         raise ConfigError({"sampler": f"give one or several samplers: {', '.join(registry.names())}"})
-    if args.seeds < 1:
-        raise ConfigError({"seeds": f"--seeds must be 1 or more (got {args.seeds})"})
+    seeds = args.seeds
+    if seeds is None:
+        seeds = DEFAULT_SEEDS if len(samplers) > 1 or args.with_baseline or args.experiment else 1
+    if seeds < 1:
+        raise ConfigError({"seeds": f"--seeds must be 1 or more (got {seeds})"})
     samplers = list(dict.fromkeys(registry.canonical(s) for s in samplers))  # an unknown one: check() says so
     given = [*base.sampler_options.items(), *args.sampler_option] if isinstance(base.sampler_options, dict) \
         else args.sampler_option
-    configs = experiment_configs(base, sampler_options(samplers, given), args.seeds, args.with_baseline,
+    configs = experiment_configs(base, sampler_options(samplers, given), seeds, args.with_baseline,
                                  args.experiment or "")
     for cfg in configs:
         check(cfg)

@@ -15,6 +15,8 @@ INIT_MODES = ("random", "stratified")
 DEVICES = ("auto", "cpu", "cuda")
 ORACLES = ("simulated", "human")
 WEIGHTS = ("auto", "imagenet", "none")
+HEADS = ("logistic", "adamw")
+DEFAULT_SEEDS = 5  # seeds per strategy of an experiment (a 624-image test set needs several)
 
 
 @dataclass
@@ -35,7 +37,14 @@ class ExperimentConfig:
     budget: int = 90
     rounds: int = 10
     epochs: int = 3  # finetune: passes over the labeled set per round
-    head_steps: int = 200  # frozen: full-batch optimiser steps of the head per round
+    finetune_steps: int = 0  # finetune: optimiser steps per round instead (0: `epochs` passes)
+    val_share: float = 0.0  # finetune: labeled share held out for early stopping and the threshold (0: none)
+    augment: bool = False  # finetune: light augmentation (small rotation, scale, shift, brightness, contrast)
+    hflip: bool = False  # finetune, with augment: also random horizontal flips
+    # frozen: "logistic" (L2 logistic regression, C and threshold cross-validated on the labeled rows)
+    # or "adamw" (the earlier dropout + linear head, `head_steps` AdamW steps)
+    head: str = "logistic"
+    head_steps: int = 200  # frozen, head "adamw": optimiser steps of the head per round
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -122,6 +131,7 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
     choice("init_mode", INIT_MODES)
     choice("device", DEVICES)
     choice("oracle", ORACLES)
+    choice("head", HEADS)
     if cfg.weights not in WEIGHTS and not Path(cfg.weights).is_file():
         problems["weights"] = (f"weights must be one of {', '.join(WEIGHTS)} or an existing file; "
                                f"'{cfg.weights}' was not found")
@@ -144,7 +154,11 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
         problems["weight_decay"] = f"weight_decay must be 0 or more (got {cfg.weight_decay!r})"
     if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool) or cfg.seed < 0:
         problems["seed"] = f"seed must be a whole number, 0 or more (got {cfg.seed!r})"
-    for name in ("class_weighted", "full_data", "record_embeddings"):
+    if not isinstance(cfg.finetune_steps, int) or isinstance(cfg.finetune_steps, bool) or cfg.finetune_steps < 0:
+        problems["finetune_steps"] = f"finetune_steps must be a whole number, 0 or more (got {cfg.finetune_steps!r})"
+    if not isinstance(cfg.val_share, (int, float)) or isinstance(cfg.val_share, bool) or not 0 <= cfg.val_share <= 0.5:
+        problems["val_share"] = f"val_share must be between 0 (no early stopping) and 0.5 (got {cfg.val_share!r})"
+    for name in ("class_weighted", "full_data", "record_embeddings", "augment", "hflip"):
         if not isinstance(getattr(cfg, name), bool):
             problems[name] = f"{name} must be true or false (got {getattr(cfg, name)!r})"
     problems.update(_stopping_problems(cfg))

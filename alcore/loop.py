@@ -9,6 +9,9 @@ the labeled ones for strategies that measure distances to them) and the stop set
 round infers only the stop set; probabilities of rows not inferred are stored as NaN, and no
 display layout is stored. The stop set (alcore.stopping) is predicted every round for the
 stopping signal: Cohen's kappa with the previous round's predictions.
+
+Each record holds the test metrics at the learner's threshold (chosen on the labeled set), the same
+at 0.5 (keys ending `_at_0_5`) and `ci`: 95 % bootstrap intervals over test images.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from sklearn.decomposition import PCA
 from alcore.config import ExperimentConfig
 from alcore.data.base import Dataset
 from alcore.learners import Learner
-from alcore.metrics import classification_metrics
+from alcore.metrics import round_metrics
 from alcore.stopping import StabilityRule, round_kappa, stop_set_rows
 from alcore.strategies import Pool, registry
 from alcore.train import LossNotFinite
@@ -122,7 +125,8 @@ def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_lab
         test_probs = learner.infer("test").probs
         if not np.isfinite(test_probs).all():  # finite weights whose activations overflow: diverged too
             raise diverged
-        metrics = classification_metrics(test.labels, test_probs)
+        # the threshold comes from the labeled rows alone (learner.fit); the test split only scores it
+        metrics = round_metrics(test.labels, test_probs, learner.threshold, seed)
         eval_seconds = time.perf_counter() - started
 
         querying = r < cfg.rounds
@@ -174,7 +178,7 @@ def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_lab
         record = {
             "round": r, "n_labeled": int(labeled.sum()),
             "n_labeled_per_class": {"NORMAL": int(per_class[0]), "PNEUMONIA": int(per_class[1])},
-            **metrics,
+            **metrics, "fit": learner.fit_info,
             "queried_ids": train.ids[picked].astype(str).tolist(),
             "train_seconds": round(train_seconds, 4), "query_seconds": round(query_seconds, 4),
             "eval_seconds": round(eval_seconds, 4),

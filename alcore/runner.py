@@ -170,9 +170,11 @@ def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = N
                 note(f"{phase.replace('features', 'extracting the features of the')} images: batch {done} of {total}")
 
         settings = TrainSettings(cfg.epochs, cfg.head_steps, cfg.batch_size, cfg.lr, cfg.weight_decay,
-                                 cfg.class_weighted, device, cancel)
+                                 cfg.class_weighted, device, cancel, steps=cfg.finetune_steps, augment=cfg.augment,
+                                 hflip=cfg.hflip, val_share=cfg.val_share)
         set_status(message="preparing model" + (" and feature cache" if cfg.regime == "frozen" else ""))
-        learner = make_learner(cfg.regime, model, dataset, settings, weights, cfg.model, cfg.seed, progress)
+        learner = make_learner(cfg.regime, model, dataset, settings, weights, cfg.model, cfg.seed, progress,
+                               head=cfg.head)
 
         id_to_row = {sample_id: i for i, sample_id in enumerate(dataset.train.ids.tolist())}
         for record in done_rounds:  # resume: every stored query goes (back) to the oracle
@@ -199,9 +201,10 @@ def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = N
                                  done_rounds=done_rounds, previous_probs=previous_probs):
             store.append_round(run_id, result.record, result.arrays)
             rec = result.record
-            note(f"at {rec['n_labeled']} labels: accuracy {rec['accuracy']:.3f}, "
+            note(f"at {rec['n_labeled']} labels: threshold {rec['threshold']:.3f}, accuracy {rec['accuracy']:.3f}, "
                  f"AUC {rec['roc_auc']:.3f}, train {rec['train_seconds']:.1f}s, query {rec['query_seconds']:.1f}s"
-                 + ("" if rec["stop_kappa"] is None else f", stop-set kappa {rec['stop_kappa']:.4f}"))
+                 + ("" if rec["stop_kappa"] is None else f", stop-set kappa {rec['stop_kappa']:.4f}")
+                 + (f"; fit {rec['fit']}" if rec.get("fit") else ""))
             set_status(round=rec["round"], n_labeled=rec["n_labeled"], message=f"tested at {rec['n_labeled']} labels")
             if rec["stopped_by_rule"]:
                 note(f"at {rec['n_labeled']} labels: predictions stable (kappa >= {cfg.stop_kappa} for {cfg.stop_window} "

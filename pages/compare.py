@@ -5,7 +5,7 @@ import streamlit as st
 
 from alcore.viewmodels import figures, views
 from alcore.metrics import METRIC_LABELS, METRIC_NAMES
-from alcore.summary import baseline_value, final_table, strategy_curves
+from alcore.summary import baseline_value, final_table, strategy_curves, text_table
 from pages.common import REFRESH_S, current_run, store, via_entrypoint
 from pages.diagnostics import compare_section
 
@@ -79,8 +79,13 @@ table = final_table(frame)
 if table.empty:
     st.info("Only full-data baseline runs are selected; their metric is the dashed line.")
 else:
-    st.dataframe(views.final_table_text(table), key="compare_table", hide_index=True, width="stretch",
+    st.dataframe(text_table(table), key="compare_table", hide_index=True, width="stretch",
                  column_config={"strategy": st.column_config.TextColumn("Series", width="large", pinned=True)})
+    st.caption("Metrics are at each round's threshold, chosen on its labeled images (never the test set). "
+               "`…_vs_random`: the strategy's AULC minus random's on the same seeds (the same initial labels), "
+               "with its 95 % interval across seeds: a low end above 0 means it beats random. "
+               "`labels_to_target`: the mean over the seeds that reached 95 % of the baseline's accuracy "
+               "(how many, in brackets).")
 download_table, download_rounds = st.columns(2)
 download_table.download_button("Download table (CSV)", table.to_csv(index=False), "final_metrics.csv", "text/csv",
                                key="compare_download_table", disabled=table.empty)

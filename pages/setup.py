@@ -10,7 +10,7 @@ import json
 import streamlit as st
 
 from alcore.viewmodels import setup_form
-from alcore.config import DEVICES, INIT_MODES, MODELS, ORACLES, REGIMES, ConfigError, ExperimentConfig
+from alcore.config import DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, ConfigError, ExperimentConfig
 from alcore.data import DataError
 from alcore.runs import StoreError
 from alcore.strategies import registry
@@ -138,13 +138,16 @@ with right:
             st.rerun()
 
 st.subheader("Model and training")
-cols = st.columns(4)
+cols = st.columns(5)
 cols[0].selectbox("Model", MODELS, key="setup_model")
 cols[1].radio("Regime", REGIMES, key="setup_regime", horizontal=True,
               help="frozen: backbone features once, retrain the head each round; finetune: retrain the whole network.")
-cols[2].number_input("Resolution (px)", step=16, key="setup_resolution")
-cols[3].text_input("Weights", key="setup_weights", help="auto, imagenet, none, or a path to a state-dict file.")
-for col, name in zip(cols, ("model", "regime", "resolution", "weights")):
+cols[2].selectbox("Head (frozen)", HEADS, key="setup_head",
+                  help="logistic: L2 logistic regression, its C and threshold cross-validated on the labeled "
+                       "images; adamw: the earlier dropout + linear head trained for 'Head steps'.")
+cols[3].number_input("Resolution (px)", step=16, key="setup_resolution")
+cols[4].text_input("Weights", key="setup_weights", help="auto, imagenet, none, or a path to a state-dict file.")
+for col, name in zip(cols, ("model", "regime", "head", "resolution", "weights")):
     with col:
         flag(name)
 cols = st.columns(6)
@@ -155,6 +158,19 @@ cols[3].number_input("Learning rate", step=1e-4, format="%.5f", key="setup_lr")
 cols[4].number_input("Weight decay", step=1e-4, format="%.5f", key="setup_weight_decay")
 cols[5].checkbox("Class-weighted loss", key="setup_class_weighted")
 for col, name in zip(cols, ("epochs", "head_steps", "batch_size", "lr", "weight_decay")):
+    with col:
+        flag(name)
+cols = st.columns(4)
+cols[0].number_input("Fine-tune steps per round", step=10, key="setup_finetune_steps", min_value=0,
+                     help="0: 'Epochs' passes over the labeled set; N: exactly N optimiser steps every round, so "
+                          "later rounds are not simply trained longer.")
+cols[1].number_input("Validation share (finetune)", step=0.05, format="%.2f", key="setup_val_share",
+                     help="Share of the labeled images held out (by patient) for early stopping and the "
+                          "decision threshold; 0: none (threshold 0.5).")
+cols[2].checkbox("Augment (finetune)", key="setup_augment",
+                 help="Light augmentation: rotation ±5°, scale ±5 %, shift ±4 %, brightness and contrast ±10 %.")
+cols[3].checkbox("Horizontal flips", key="setup_hflip", help="Off by default: a flip moves the heart to the right.")
+for col, name in zip(cols, ("finetune_steps", "val_share", "augment", "hflip")):
     with col:
         flag(name)
 

@@ -33,6 +33,10 @@ CARVE_SHARES = {"test": 0.2, "val": 0.1}  # of each class, when the folder lacks
 LAYOUT_HELP = ("expected root/{train,val,test}/{NORMAL,PNEUMONIA}/<images> (the Kaggle chest_xray "
                "layout) or root/NORMAL/<images> + root/PNEUMONIA/<images>")
 SEED_SUFFIX = re.compile(r"(?P<pool>.+)-seed(?P<seed>\d+)")
+# Kermany et al. file names say who: personN_bacteria_M / personN_virus_M (PNEUMONIA),
+# IM-XXXX-YYYY[-ZZZZ] / NORMAL2-IM-XXXX-YYYY (NORMAL, XXXX the patient)
+KERMANY_PATIENT = re.compile(r"(?P<person>person\d+)_(?:bacteria|virus)_\d+|(?P<normal>(?:NORMAL2-)?IM-\d+)(?:-\d+)+",
+                             re.IGNORECASE)
 log = logging.getLogger(__name__)
 
 
@@ -56,8 +60,19 @@ def load_folder(path: Path, resolution: int, seed: int = 0, allow_unlabeled: boo
     return carve(pool, seed)
 
 
+def patient_id(sample_id: str) -> str:
+    """The patient an image shows, where its Kermany-style file name says (`person12_virus_3.jpeg`
+    -> `person12`, `IM-0115-0001.jpeg` -> `IM-0115`, `NORMAL2-IM-0007-0001.jpeg` -> `NORMAL2-IM-0007`);
+    any other name is a patient of its own (the id itself)."""
+    match = KERMANY_PATIENT.fullmatch(Path(sample_id).stem)
+    if match is None:
+        return sample_id
+    return match.group("person") or match.group("normal")
+
+
 def carve(pool: Dataset, seed: int) -> Dataset:
-    """Fill empty val/test splits from train (or from everything), stratified by label.
+    """Fill empty val/test splits from train (or from everything), stratified by label and grouped
+    by patient (`patient_id`): all labeled images of a patient land in the same split.
 
     Unlabeled images only ever stay in train. Returns `pool` itself when nothing is missing or
     no image is labeled.
@@ -73,22 +88,38 @@ def carve(pool: Dataset, seed: int) -> Dataset:
     rng = np.random.default_rng(seed)
     taken: dict[str, list[np.ndarray]] = {s: [] for s in missing}
     keep = [np.flatnonzero(unlabeled)]
-    for label in np.unique(source.labels[~unlabeled]):
-        idx = rng.permutation(np.flatnonzero(source.labels == label))
-        class_size = len(idx)
+    for label, groups in _patients_by_class(source, unlabeled).items():
+        groups = [groups[i] for i in rng.permutation(len(groups))]
+        class_size = sum(len(g) for g in groups)
         for split in missing:
-            n = min(math.ceil(CARVE_SHARES[split] * class_size), len(idx) - 1)
-            taken[split].append(idx[:n])
-            idx = idx[n:]
-        keep.append(idx)
+            sizes = np.cumsum([len(g) for g in groups])
+            n = min(math.ceil(CARVE_SHARES[split] * class_size), int(sizes[-1]) - 1)
+            # the fewest whole patients holding n images; at least one patient stays in train
+            k = min(int(np.searchsorted(sizes, n)) + 1, len(groups) - 1) if n > 0 else 0
+            taken[split].append(np.concatenate(groups[:k]) if k else np.empty(0, np.int64))
+            groups = groups[k:]
+        keep.append(np.concatenate(groups))
     splits = dict(pool.splits)
     splits["train"] = _take(source, np.sort(np.concatenate(keep)))
     for split in missing:
         splits[split] = _take(source, np.sort(np.concatenate(taken[split])))
     shares = " and ".join(f"{s} ({CARVE_SHARES[s]:.0%})" for s in missing)
     lacking = "train" if origin == "all images" else "/".join(missing)
-    note = f"the folder has no {lacking} split: carved {shares} from {origin}, stratified, seed {seed}"
+    note = (f"the folder has no {lacking} split: carved {shares} from {origin}, stratified, grouped by patient "
+            f"where file names say who, seed {seed}")
     return replace(pool, fingerprint=f"{pool.fingerprint}-seed{seed}", splits=splits, notes=[*pool.notes, note])
+
+
+def _patients_by_class(source: Split, unlabeled: np.ndarray) -> dict[int, list[np.ndarray]]:
+    """Labeled rows grouped by patient, in order of first appearance, under the class of each
+    patient's first labeled image."""
+    rows_of: dict[str, list[int]] = {}
+    for row in np.flatnonzero(~unlabeled):
+        rows_of.setdefault(patient_id(source.ids[row]), []).append(row)
+    by_class: dict[int, list[np.ndarray]] = {}
+    for rows in rows_of.values():
+        by_class.setdefault(int(source.labels[rows[0]]), []).append(np.array(rows, dtype=np.int64))
+    return dict(sorted(by_class.items()))
 
 
 def decode_image(path: Path, resolution: int) -> np.ndarray:

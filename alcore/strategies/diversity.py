@@ -1,4 +1,10 @@
-"""Diversity sampling: label images that cover the feature space, whatever the model believes."""
+"""Diversity sampling: label images that cover the feature space, whatever the model believes.
+
+Distances are Euclidean in Pool.features, which the loop fills with what the head reads: for the
+frozen regime's logistic head, the standardised backbone features' top principal components (each
+direction weighted by its spread, as the head sees it); for the AdamW head the standardised
+features; when fine-tuning, the backbone's output.
+"""
 from __future__ import annotations
 
 import numpy as np

@@ -15,17 +15,22 @@ from alcore.strategies.uncertainty import binary_entropy
           options=(SUBSAMPLE,), family="hybrid")
 @subsampled
 def badge(pool: Pool, budget: int) -> Selection:
-    """Scores are gradient-embedding norms.
-
-    For a single-logit BCE head the loss gradient w.r.t. the last layer (weights and bias),
-    taking the predicted label y = 1[p > 0.5] as the target, is (p - y) * [features, 1].
-    """
-    p = np.asarray(pool.probs, dtype=np.float32)
-    with_bias = np.hstack([as_f32(pool.features), np.ones((len(p), 1), dtype=np.float32)])
-    gradients = with_bias * (p - (p > 0.5))[:, None]
+    """Ash et al., ICLR 2020. Scores are gradient-embedding norms."""
+    gradients = gradient_embedding(pool.probs, pool.features)
     norms_sq = sq_norms(gradients)
     picks = greedy_centers(gradients, budget, int(np.argmax(norms_sq)), d2_sampler(pool.rng))
     return Selection(picks, np.sqrt(norms_sq).astype(np.float64))
+
+
+def gradient_embedding(probs: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """(n, d + 1) gradient of the BCE loss w.r.t. a single-logit linear last layer (weights, bias),
+    taking the predicted label y = 1[p > 0.5] as the target: (p - y) * [features, 1].
+
+    `features` must be the last layer's own input (the loop's Pool.features are: the learner
+    returns what its head reads), else this is the gradient of some other model."""
+    p = np.asarray(probs, dtype=np.float32)
+    with_bias = np.hstack([as_f32(features), np.ones((len(p), 1), dtype=np.float32)])
+    return with_bias * (p - (p > 0.5))[:, None]
 
 
 @register("uncertain_kmeans", "Prefers uncertain images that are unlike each other: K-Means on the "

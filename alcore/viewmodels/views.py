@@ -405,27 +405,6 @@ def comparison_frame(store: RunStore, run_ids: list[str]) -> pd.DataFrame:
     return frame
 
 
-def final_table_text(table: pd.DataFrame) -> pd.DataFrame:
-    """summary.final_table for reading: each mean with its std as one "0.812 ± 0.010" cell, the mean
-    alone where a single seed gives no std."""
-    shown = table[[c for c in table.columns if not c.endswith(("_mean", "_std"))]].copy()
-    for column in [c for c in table.columns if c.endswith("_mean")]:
-        name = column[:-len("_mean")]
-        stds = table[f"{name}_std"] if f"{name}_std" in table else pd.Series(np.nan, index=table.index)
-        shown[name] = [_mean_std(mean, std) for mean, std in zip(table[column], stds)]
-    return shown
-
-
-def _mean_std(mean: float, std: float) -> str:
-    if pd.isna(mean):
-        return "n/a"
-    return _number(mean) + ("" if pd.isna(std) else f" ± {_number(std)}")
-
-
-def _number(value: float) -> str:
-    return f"{value:.0f}" if abs(value) >= 10 else f"{value:.3f}"
-
-
 # --- diagnostics of a round and the stopping signal --------------------------------------------
 def round_diagnostics(store: RunStore, run_id: str, record: dict) -> Diagnostics | None:
     """The round's test-set curves at its operating threshold (the record's, else 0.5); None when

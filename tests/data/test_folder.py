@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from alcore.data import UNKNOWN_LABEL, DataError, load_dataset, open_cached
-from alcore.data.folder import decode_image
+from alcore.data.folder import decode_image, patient_id
 
 
 def test_mixed_modes_sizes_corrupt_and_non_image_files(two_class_folder, make_image, make_truncated_jpeg):
@@ -133,3 +133,35 @@ def test_full_resolution_originals(shared_data):
     for split in data.splits.values():
         assert split.images.shape[1:] == (64, 64) and split.images.dtype == np.uint8
         assert split.images.std() > 20  # real content, not blank
+
+
+@pytest.mark.parametrize("name, patient", [
+    ("train/PNEUMONIA/person1000_bacteria_2931.jpeg", "person1000"),
+    ("person1000_virus_1681.jpeg", "person1000"),
+    ("train/NORMAL/IM-0115-0001.jpeg", "IM-0115"),
+    ("IM-0629-0001-0002.jpeg", "IM-0629"),
+    ("train/NORMAL/NORMAL2-IM-0007-0001.jpeg", "NORMAL2-IM-0007"),
+    ("NORMAL/normal-3.png", "NORMAL/normal-3.png"),  # no patient in the name: its own
+    ("syn-train-00012", "syn-train-00012"),
+])
+def test_patient_id_reads_kermany_file_names(name, patient):
+    assert patient_id(name) == patient
+
+
+def test_carved_splits_keep_each_patient_on_one_side(tmp_path, make_image):
+    root = tmp_path / "kermany"
+    for person in range(12):  # 1 to 4 images per PNEUMONIA patient
+        for image in range(1 + person % 4):
+            make_image(root / "PNEUMONIA" / f"person{person}_{'virus' if image % 2 else 'bacteria'}_{image}.jpeg",
+                        value=person)
+    for patient in range(10):
+        for image in range(1 + patient % 3):
+            prefix = "NORMAL2-" if patient % 2 else ""
+            make_image(root / "NORMAL" / f"{prefix}IM-{patient:04d}-{image + 1:04d}.jpeg", value=patient)
+    for seed in range(4):
+        data = load_dataset(str(root), 16, seed=seed)
+        owners = {name: {patient_id(i) for i in split.ids} for name, split in data.splits.items()}
+        assert not (owners["train"] & owners["test"] or owners["train"] & owners["val"]
+                    or owners["val"] & owners["test"]), seed
+        assert set(data.test.labels) == {0, 1} and len(data.val) > 0
+        assert any("grouped by patient" in n for n in data.notes)

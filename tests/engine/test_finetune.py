@@ -1,0 +1,78 @@
+"""Fine-tuning options: a fixed number of optimiser steps, early stopping on a patient-grouped
+slice of the labeled set (which also chooses the threshold), light augmentation without flips."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from alcore.config import ExperimentConfig
+from alcore.data.folder import patient_id
+from alcore.models import build_classifier
+from alcore.runner import create_run, execute_run
+from alcore.runs import RunStore
+from alcore.train import TrainSettings, augment_batch, fit_finetune
+
+
+def _settings(**changes) -> TrainSettings:
+    return TrainSettings(epochs=2, head_steps=1, batch_size=8, lr=1e-3, weight_decay=0.0, class_weighted=False,
+                         device=torch.device("cpu"), **changes)
+
+
+def _data(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(0)
+    return torch.randint(0, 256, (n, 16, 16), dtype=torch.uint8, generator=gen), torch.arange(n) % 2
+
+
+def test_a_fixed_number_of_steps_whatever_the_labeled_set():
+    for n in (10, 50):
+        model, _ = build_classifier("tiny_cnn", "none", 16, 0)
+        images, labels = _data(n)
+        assert fit_finetune(model, images, labels, _settings(steps=7), torch.Generator().manual_seed(1)).steps == 7
+    model, _ = build_classifier("tiny_cnn", "none", 16, 0)
+    assert fit_finetune(model, *_data(50), _settings(), torch.Generator().manual_seed(1)).steps == 2 * 7  # 2 passes
+
+
+def test_early_stopping_keeps_the_best_validation_weights():
+    model, _ = build_classifier("tiny_cnn", "none", 16, 0)
+    images, labels = _data(40)
+    report = fit_finetune(model, images[:30], labels[:30], _settings(steps=30, patience=2),
+                          torch.Generator().manual_seed(1), val=(images[30:], labels[30:]))
+    assert 1 <= report.best_step <= report.steps <= 30 and report.val_loss > 0
+
+
+def test_a_run_with_a_validation_slice_says_so_and_thresholds_on_it(tmp_path):
+    cfg = ExperimentConfig(model="tiny_cnn", regime="finetune", resolution=32, synthetic_size=200, init_size=40,
+                           budget=10, rounds=1, finetune_steps=6, val_share=0.25, augment=True, sampler="random")
+    store = RunStore(tmp_path)
+    run_id = create_run(cfg, store)
+    assert execute_run(store, run_id).state == "done"
+    rounds = store.load_rounds(run_id)
+    for record in rounds:
+        assert record["fit"]["val_images"] >= 2 and record["fit"]["steps"] <= 6
+        assert 0 <= record["threshold"] <= 1
+    assert "val_images" in store.run_dir(run_id).joinpath("log.txt").read_text()
+
+
+def test_augmentation_is_light_seeded_and_flips_only_when_asked():
+    images = torch.zeros((64, 32, 32), dtype=torch.uint8)
+    images[:, :, :16] = 200  # bright left half
+    first = augment_batch(images, torch.Generator().manual_seed(3))
+    again = augment_batch(images, torch.Generator().manual_seed(3))
+    assert first.shape == images.shape and torch.equal(first, again) and 0 <= first.min() and first.max() <= 255
+    assert (first[:, :, :12].mean(dim=(1, 2)) > first[:, :, 20:].mean(dim=(1, 2))).all()  # never flipped
+    assert not torch.equal(first, images.float())  # but changed
+    flipped = augment_batch(images, torch.Generator().manual_seed(3), hflip=True)
+    right_brighter = (flipped[:, :, 20:].mean(dim=(1, 2)) > flipped[:, :, :12].mean(dim=(1, 2))).float().mean()
+    assert 0.2 < right_brighter < 0.8  # about half flipped
+
+
+def test_patients_of_the_validation_slice_are_not_trained_on():
+    """The slice is one fold of stratified_folds with patients as groups (the same helper as the
+    frozen head's cross-validation, whose folds keep patients apart)."""
+    from alcore.train import stratified_folds
+    ids = [f"person{i // 3}_bacteria_{i}.jpeg" for i in range(60)] + [f"IM-{i // 2:04d}-0001.jpeg" for i in range(40)]
+    labels = np.r_[np.ones(60, int), np.zeros(40, int)]
+    _, groups = np.unique([patient_id(i) for i in ids], return_inverse=True)
+    fit_rows, held_out = stratified_folds(labels, 0, groups, folds=4)[0]
+    assert not set(groups[fit_rows]) & set(groups[held_out])
+    assert set(labels[held_out]) == {0, 1}

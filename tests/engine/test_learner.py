@@ -1,0 +1,105 @@
+"""The frozen regime's learner: its threshold comes from the labeled rows alone, its features are
+what its head reads (so BADGE's gradients are the head's own), and BALD's draws are its posterior's."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from alcore.config import ExperimentConfig
+from alcore.data import load_dataset
+from alcore.data.base import Split
+from alcore.learners import make_learner
+from alcore.loop import initial_rows, run_rounds
+from alcore.models import build_classifier
+from alcore.strategies.hybrid import gradient_embedding
+from alcore.train import TrainSettings
+
+CFG = ExperimentConfig(model="tiny_cnn", resolution=32, synthetic_size=200, init_size=30, budget=20, rounds=2,
+                       sampler="entropy", seed=5, record_embeddings=False)
+
+
+def _learner(dataset, head: str = "logistic"):
+    model, weights = build_classifier(CFG.model, "none", CFG.resolution, CFG.seed)
+    settings = TrainSettings(CFG.epochs, CFG.head_steps, CFG.batch_size, CFG.lr, CFG.weight_decay, False,
+                             torch.device("cpu"))
+    return make_learner("frozen", model, dataset, settings, weights, CFG.model, CFG.seed, head=head)
+
+
+def _records(dataset, head: str) -> list[dict]:
+    rows = initial_rows(dataset.train.labels, CFG.init_size, CFG.init_mode, CFG.seed)
+    oracle = lambda picked, r: dataset.train.labels[picked]  # noqa: E731
+    return [result.record for result in run_rounds(replace(CFG, head=head), dataset, _learner(dataset, head),
+                                                   rows, oracle)]
+
+
+@pytest.mark.parametrize("head", ["logistic", "adamw"])
+def test_the_threshold_never_reads_the_test_split(head):
+    """Same train pool, a different test split (other images, every label flipped): the thresholds
+    and the queried images are the same, only the test metrics change."""
+    dataset = load_dataset("synthetic", CFG.resolution, synthetic_size=CFG.synthetic_size)
+    test = dataset.test
+    rng = np.random.default_rng(0)
+    other_test = Split(rng.integers(0, 256, test.images.shape, dtype=np.uint8), 1 - test.labels, test.ids, test.sources)
+    altered = replace(dataset, fingerprint=dataset.fingerprint + "-other-test", splits={**dataset.splits, "test": other_test})
+    original, changed = _records(dataset, head), _records(altered, head)
+    assert [r["threshold"] for r in original] == [r["threshold"] for r in changed]
+    assert [r["queried_ids"] for r in original] == [r["queried_ids"] for r in changed]
+    assert [r["roc_auc"] for r in original] != [r["roc_auc"] for r in changed]
+    assert all(0 < r["threshold"] < 1 for r in original)
+
+
+def test_features_are_the_heads_input_and_badge_is_its_gradient():
+    dataset = load_dataset("synthetic", CFG.resolution, synthetic_size=CFG.synthetic_size)
+    learner = _learner(dataset)
+    rows = np.arange(60)
+    learner.fit(rows, dataset.train.labels[rows], seed=1)
+    pool = learner.infer("train")
+    head = torch.nn.Linear(pool.features.shape[1], 1).double()
+    with torch.no_grad():
+        head.weight.copy_(torch.from_numpy(learner.logistic.weight)[None])
+        head.bias.fill_(learner.logistic.bias)
+    x = torch.from_numpy(pool.features.astype(np.float64))
+    logits = head(x).squeeze(1)
+    np.testing.assert_allclose(torch.sigmoid(logits).detach().numpy(), pool.probs, atol=1e-5)
+    # BADGE: the gradient of each image's loss (its predicted label as target) w.r.t. the last layer
+    targets = (logits > 0).double()
+    expected = []
+    for i in range(len(x)):
+        head.zero_grad()
+        torch.nn.functional.binary_cross_entropy_with_logits(logits[i], targets[i]).backward(retain_graph=True)
+        expected.append(np.r_[head.weight.grad[0].numpy(), head.bias.grad.numpy()])
+    np.testing.assert_allclose(gradient_embedding(pool.probs, pool.features), np.array(expected), atol=1e-4)
+
+
+def test_bald_draws_come_from_the_posterior_around_the_fit():
+    dataset = load_dataset("synthetic", CFG.resolution, synthetic_size=CFG.synthetic_size)
+    learner = _learner(dataset)
+    rows = np.arange(80)
+    learner.fit(rows, dataset.train.labels[rows], seed=1)
+    first, again = learner.infer("train", mc_passes=400, seed=3), learner.infer("train", mc_passes=400, seed=3)
+    np.testing.assert_array_equal(first.mc_probs, again.mc_probs)
+    assert first.mc_probs.shape == (400, len(dataset.train))
+    spread = first.mc_probs.std(axis=0)
+    assert spread.min() > 0  # a posterior, not a point
+    clipped = np.clip(first.mc_probs.astype(np.float64), 1e-7, 1 - 1e-7)
+    logits = np.median(np.log(clipped / (1 - clipped)), axis=0)  # the draws centre on the fit's logits
+    fitted = np.log(first.probs / (1 - first.probs))
+    assert np.corrcoef(logits, fitted)[0, 1] > 0.98
+
+
+@pytest.mark.parametrize("class_weighted", [False, True])
+def test_the_newton_fit_is_scikit_learns_logistic_regression(class_weighted):
+    from sklearn.linear_model import LogisticRegression
+
+    from alcore.train import _fit
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 8))
+    y = (x[:, 0] - x[:, 1] + rng.normal(size=300) > 0.8).astype(int)
+    theta, _ = _fit(x, y, 0.05, class_weighted)
+    reference = LogisticRegression(C=0.05, tol=1e-10, max_iter=10_000,
+                                   class_weight="balanced" if class_weighted else None).fit(x, y)
+    np.testing.assert_allclose(theta[:-1], reference.coef_[0], atol=1e-5)
+    assert theta[-1] == pytest.approx(reference.intercept_[0], abs=1e-4)
