@@ -71,7 +71,6 @@ class FinetuneLearner(Learner):
 
     def fit(self, rows: np.ndarray, labels: np.ndarray, seed: int) -> None:
         self.model.load_state_dict(self.initial_state)
-        torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
         index = torch.from_numpy(rows).to(self.images("train").device)
         settings = copy.copy(self.settings)
@@ -124,7 +123,6 @@ class FrozenLearner(Learner):
 
     def fit(self, rows: np.ndarray, labels: np.ndarray, seed: int) -> None:
         self.head.load_state_dict(self.initial_head)
-        torch.manual_seed(seed)
         settings = copy.copy(self.settings)
         settings.on_batch = lambda done, total: self.progress("train head", done, total)
         fit_head(self.head, self._standardised("train")[torch.from_numpy(rows)], torch.from_numpy(labels), settings,

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from alcore.inference import GPU_BATCH, cpu_inference_batch, inference_network, prepack_for_cpu
-from alcore.models import BinaryClassifier
+from alcore.models import BinaryClassifier, dropout_generator
 
 HEAD_BATCH = 256  # rows per head step in the frozen regime: bounded cost however many labels
 
@@ -75,7 +75,14 @@ def _loss_fn(labels: torch.Tensor, class_weighted: bool) -> nn.BCEWithLogitsLoss
 
 def fit_finetune(model: BinaryClassifier, images: torch.Tensor, labels: torch.Tensor,
                  settings: TrainSettings, generator: torch.Generator) -> None:
-    """Train the whole network for `epochs` passes over (images, labels), shuffled by `generator`."""
+    """Train the whole network for `epochs` passes over (images, labels); `generator` draws the
+    order and the dropout masks."""
+    with dropout_generator(model, generator):
+        _fit_finetune(model, images, labels, settings, generator)
+
+
+def _fit_finetune(model: BinaryClassifier, images: torch.Tensor, labels: torch.Tensor,
+                  settings: TrainSettings, generator: torch.Generator) -> None:
     device = settings.device
     model.train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -119,13 +126,13 @@ def single_thread():
 def fit_head(head: nn.Module, features: torch.Tensor, labels: torch.Tensor, settings: TrainSettings,
              generator: torch.Generator) -> None:
     """Train only the head on fixed (standardised) features: AdamW, `head_steps` steps, each on
-    all rows or on a random HEAD_BATCH of them."""
+    all rows or on a random HEAD_BATCH of them; `generator` draws the rows and the dropout masks."""
     head.train()
     optimiser = torch.optim.AdamW(head.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     targets = labels.float()
     loss_fn = _loss_fn(targets, settings.class_weighted)
     n = len(targets)
-    with single_thread():
+    with single_thread(), dropout_generator(head, generator):
         for step in range(settings.head_steps):
             if step % 20 == 0:
                 _check_cancel(settings.cancel)
@@ -186,13 +193,14 @@ class _RowView:
 @torch.inference_mode()
 def head_probs(head: nn.Module, features: torch.Tensor, mc_passes: int = 0,
                generator_seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """p(PNEUMONIA) with dropout off, and optionally (T, n) probabilities of T MC-dropout passes."""
+    """p(PNEUMONIA) with dropout off, and optionally (T, n) probabilities of T MC-dropout passes,
+    their masks drawn from a generator seeded by `generator_seed`."""
     head.eval()
     probs = torch.sigmoid(head(features).squeeze(1).float())
     if mc_passes <= 0:
         return probs, None
     head.train()  # dropout on: each pass samples a different sub-network
-    torch.manual_seed(generator_seed)
-    mc = torch.stack([torch.sigmoid(head(features).squeeze(1).float()) for _ in range(mc_passes)])
+    with dropout_generator(head, torch.Generator().manual_seed(generator_seed)):
+        mc = torch.stack([torch.sigmoid(head(features).squeeze(1).float()) for _ in range(mc_passes)])
     head.eval()
     return probs, mc

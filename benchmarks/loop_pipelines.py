@@ -162,7 +162,7 @@ def naive_worker(job: dict) -> dict:
     from alcore.learners import Learner
     from alcore.loop import round_seed
     from alcore.metrics import classification_metrics
-    from alcore.models import build_classifier
+    from alcore.models import build_classifier, dropout_generator
     from alcore.strategies import Pool, registry
     from alcore.train import TrainSettings
 
@@ -224,23 +224,23 @@ def naive_worker(job: dict) -> dict:
             t0 = time.perf_counter()
             rows = np.flatnonzero(labeled)
             model.load_state_dict(initial_state)
-            torch.manual_seed(seed)
             loader = DataLoader(Subset(train_set, rows.tolist()), batch_size=cfg["batch_size"], shuffle=True,
                                 num_workers=workers, generator=torch.Generator().manual_seed(seed))
             optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
             loss_fn = nn.BCEWithLogitsLoss()
             model.train()
-            for _ in range(cfg["epochs"]):
-                for x, y in batches(loader):
-                    if len(y) < 2:
-                        continue
-                    t = time.perf_counter()
-                    loss = loss_fn(logits(x), y.float())
-                    optimiser.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimiser.step()
-                    clock["compute"] += time.perf_counter() - t
-                    passes["train"] += len(x)
+            with dropout_generator(model, torch.Generator().manual_seed(seed)):
+                for _ in range(cfg["epochs"]):
+                    for x, y in batches(loader):
+                        if len(y) < 2:
+                            continue
+                        t = time.perf_counter()
+                        loss = loss_fn(logits(x), y.float())
+                        optimiser.zero_grad(set_to_none=True)
+                        loss.backward()
+                        optimiser.step()
+                        clock["compute"] += time.perf_counter() - t
+                        passes["train"] += len(x)
             t1 = time.perf_counter()
             probs = predict(test_set)
             metrics = classification_metrics(test_labels, probs)
