@@ -1,16 +1,26 @@
-"""python -m alcore {run, resume, list, show, strategies, summary}."""
+"""python -m alcore {run, sweep, resume, list, show, strategies, summary}.
+
+`run`, `sweep` and `resume` hand their runs to an executor (each run in its own process here, or
+Ray tasks with --ray) and follow them through their run folders until they end.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import logging
 import math
+import os
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
 from alcore.config import ConfigError, ExperimentConfig, check, experiment_configs
+from alcore.executors import QueueFull, make_executor
 from alcore.runs import RunStore
+from alcore.sweep import Sweep
+
+FOLLOW_S = 0.5  # how often the CLI re-reads the status of the runs it follows
 
 # flag -> config field, for the flags that map one to one
 RUN_FLAGS = {
@@ -52,10 +62,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-embeddings", action="store_true",
                      help="skip the inference only the Embeddings page uses (faster batch runs; same metrics)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    _executor_flags(run)
+
+    sweep = sub.add_parser("sweep", help="one launch over samplers x seeds x init sizes x schedules x models x "
+                                         "resolutions (flags override the file)")
+    sweep.add_argument("file", nargs="?", help="a JSON sweep file (axes and run settings; see README)")
+    sweep.add_argument("--sampler", help="strategies, separated by commas")
+    sweep.add_argument("--seeds", type=int, help="seeds per sampler (seed .. seed+N-1)")
+    sweep.add_argument("--init", type=_int_list, help="initial labeled sizes, e.g. 100,200")
+    sweep.add_argument("--schedule", type=_schedules, help="BUDGETxROUNDS pairs, e.g. 90x10,30x30")
+    sweep.add_argument("--model", type=_str_list, help="models, separated by commas")
+    sweep.add_argument("--resolution", type=_int_list, help="resolutions, e.g. 128,224")
+    sweep.add_argument("--with-baseline", action="store_true", default=None,
+                       help="a full-data baseline per model and resolution")
+    sweep.add_argument("--experiment", help="the sweep's name (experiments are named after it)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bars")
+    _executor_flags(sweep)
 
     resume = sub.add_parser("resume", help="continue an interrupted or cancelled run")
     resume.add_argument("run_id")
     resume.add_argument("--quiet", action="store_true")
+    _executor_flags(resume)
+    worker = sub.add_parser("worker", help=argparse.SUPPRESS)  # the local executor's process for one run
+    worker.add_argument("run_id")
     sub.add_parser("list", help="list the runs in the results folder")
     show = sub.add_parser("show", help="a run's config and per-round metrics")
     show.add_argument("run_id")
@@ -65,6 +94,43 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--csv", help="also write the table to this CSV file")
     summary.add_argument("--markdown", action="store_true", help="print a markdown table (mean ± std cells)")
     return parser
+
+
+def _executor_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--parallel", type=int, default=None, metavar="N",
+                        help="runs computing at once on this machine (default: one per core)")
+    parser.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                        help="run each run as a task on a Ray cluster: its address, 'local' to start one "
+                             "here, or no value for $RAY_ADDRESS")
+
+
+def _str_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in _str_list(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got '{text}'") from None
+
+
+def _schedules(text: str) -> list[tuple[int, int]]:
+    try:
+        return [tuple(int(n) for n in part.lower().split("x")) for part in _str_list(text)]  # type: ignore[misc]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected BUDGETxROUNDS pairs like 90x10,30x30, got '{text}'") from None
+
+
+def ray_address(args: argparse.Namespace) -> str | None:
+    """--ray's address: as given, or $RAY_ADDRESS for a bare --ray; None for the local executor."""
+    if args.ray is None:
+        return None
+    address = args.ray or os.environ.get("RAY_ADDRESS", "")
+    if not address:
+        raise ConfigError({"ray": "--ray without an address needs RAY_ADDRESS set (or give --ray HOST:PORT, "
+                                  "or --ray local)"})
+    return address
 
 
 def configs_from_args(args: argparse.Namespace) -> list[ExperimentConfig]:
@@ -88,66 +154,102 @@ def configs_from_args(args: argparse.Namespace) -> list[ExperimentConfig]:
     return configs
 
 
-def _progress_printer(quiet: bool):
-    """tqdm bars: rounds, and batches within the current phase."""
-    from tqdm import tqdm
-    bars: dict[str, tqdm] = {}
-
-    def on_event(event) -> None:
-        if event.kind == "status" and event.status.state == "waiting_for_labels":
-            tqdm.write(f"{event.status.message}: label them on the dashboard's Label page (`make run`, run "
-                       f"{event.run_id}); this run continues when the batch is labeled")
-        if quiet:
-            return
-        if event.kind == "status" and event.status.rounds_total and "rounds" not in bars:
-            bars["rounds"] = tqdm(total=event.status.rounds_total, desc="rounds", position=0, unit="round")
-        elif event.kind == "progress":
-            bar = bars.get("batches")
-            if bar is None or bar.desc != event.phase or bar.total != event.total:
-                if bar is not None:
-                    bar.close()
-                bar = bars["batches"] = tqdm(total=event.total, desc=event.phase, position=1, leave=False,
-                                             unit="batch")
-            bar.n = event.done
-            bar.refresh()
-        elif event.kind == "round" and "rounds" in bars:
-            bars["rounds"].update(1)
-            bars["rounds"].set_postfix(acc=f"{event.record['accuracy']:.3f}", auc=_fmt(event.record["roc_auc"]))
-
-    def close() -> None:
-        for bar in bars.values():
-            bar.close()
-        bars.clear()
-
-    return on_event, close
-
-
 def _fmt(value) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
 
-def _execute(store: RunStore, run_id: str, quiet: bool) -> bool:
-    from alcore.runner import execute_run
-    on_event, close = _progress_printer(quiet)
-    try:
-        status = execute_run(store, run_id, on_event=on_event)
-    finally:
-        close()
+def _outcome(store: RunStore, run_id: str) -> str:
+    status = store.load_status(run_id)
     rounds = store.load_rounds(run_id)
     last = rounds[-1] if rounds else {}
-    print(f"{run_id}: {status.state}" + (f" - {status.error}" if status.error else "")
-          + (f"; {last['n_labeled']} labels, accuracy {_fmt(last['accuracy'])}, AUC {_fmt(last['roc_auc'])}"
-             if last else "") + f"  ({store.run_dir(run_id)})")
-    return status.state == "done"
+    return (f"{run_id}: {status.state}" + (f" - {status.error}" if status.error else "")
+            + (f"; {last['n_labeled']} labels, accuracy {_fmt(last['accuracy'])}, AUC {_fmt(last['roc_auc'])}"
+               if last else "") + f"  ({store.run_dir(run_id)})")
+
+
+def follow(store: RunStore, run_ids: list[str], quiet: bool) -> bool:
+    """Show the runs' progress from their folders until each ends; True when all are done.
+    Ctrl-C asks them to stop after their current step (finished rounds are kept)."""
+    from tqdm import tqdm
+    pending, ok, told = list(run_ids), True, set()
+    runs_bar = None if quiet or len(run_ids) == 1 else tqdm(total=len(run_ids), desc="runs", unit="run")
+    rounds_bar = phase_bar = None
+    try:
+        while pending:
+            for run_id in list(pending):
+                status = store.load_status(run_id)
+                if status.state == "waiting_for_labels" and status.message not in told:
+                    told.add(status.message)
+                    tqdm.write(f"{run_id}: {status.message}: label them on the dashboard's Label page "
+                               "(`make run`); this run continues when the batch is labeled")
+                if len(run_ids) == 1 and not quiet and status.state == "running":
+                    if rounds_bar is None:
+                        rounds_bar = tqdm(total=status.rounds_total, desc="rounds", position=0, unit="round")
+                        phase_bar = tqdm(total=0, desc="", position=1, leave=False, unit="batch")
+                    rounds_bar.n = status.round + 1
+                    rounds_bar.refresh()
+                    phase_bar.total, phase_bar.n = status.phase_total, status.phase_done
+                    phase_bar.set_description(status.phase, refresh=True)
+                if not status.active:
+                    pending.remove(run_id)
+                    ok = ok and status.state == "done"
+                    tqdm.write(_outcome(store, run_id))
+                    if runs_bar is not None:
+                        runs_bar.update(1)
+            time.sleep(FOLLOW_S if pending else 0)
+    except KeyboardInterrupt:
+        for run_id in pending:
+            store.request_cancel(run_id)
+        raise
+    finally:
+        for bar in (rounds_bar, phase_bar, runs_bar):
+            if bar is not None:
+                bar.close()
+    return ok
+
+
+def launch(store: RunStore, run_ids: list[str], args: argparse.Namespace) -> int:
+    """Queue the runs on the chosen executor and follow them to their end."""
+    executor = make_executor(store, ray_address(args), args.parallel)
+    try:
+        for run_id in run_ids:
+            executor.submit(run_id)
+    except QueueFull as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0 if follow(store, run_ids, args.quiet) else 1
 
 
 def cmd_run(args, store: RunStore) -> int:
     from alcore.runner import create_run
     configs = configs_from_args(args)
-    ok = True
+    ray_address(args)  # a bad --ray is refused before any run folder is made
+    return launch(store, [create_run(cfg, store) for cfg in configs], args)
+
+
+def sweep_from_args(args: argparse.Namespace) -> Sweep:
+    """The sweep file (if any), its axes overridden by the flags given."""
+    sweep = Sweep.from_json(args.file) if args.file else Sweep()
+    if args.sampler:
+        sweep.samplers = {name: dict(sweep.base.sampler_options) for name in _str_list(args.sampler)}
+    for flag, axis in (("seeds", "seeds"), ("init", "init_sizes"), ("schedule", "schedules"), ("model", "models"),
+                       ("resolution", "resolutions"), ("with_baseline", "with_baseline"),
+                       ("experiment", "experiment")):
+        if getattr(args, flag) is not None:
+            setattr(sweep, axis, getattr(args, flag))
+    return sweep
+
+
+def cmd_sweep(args, store: RunStore) -> int:
+    from alcore.runner import create_run
+    configs = sweep_from_args(args).configs()
     for cfg in configs:
-        ok = _execute(store, create_run(cfg, store), args.quiet) and ok
-    return 0 if ok else 1
+        check(cfg)
+    ray_address(args)
+    experiments = sorted({cfg.experiment for cfg in configs})
+    print(f"sweep: {len(configs)} runs in {len(experiments)} experiment{'s' * (len(experiments) > 1)}: "
+          + ", ".join(experiments))
+    return launch(store, [create_run(cfg, store) for cfg in configs], args)
 
 
 def cmd_resume(args, store: RunStore) -> int:
@@ -157,7 +259,12 @@ def cmd_resume(args, store: RunStore) -> int:
     if state not in ("interrupted", "cancelled", "failed"):
         raise SystemExit(f"error: run {args.run_id} is '{state}'; only interrupted, cancelled or failed "
                          "runs can be resumed")
-    return 0 if _execute(store, args.run_id, args.quiet) else 1
+    return launch(store, [args.run_id], args)
+
+
+def cmd_worker(args, store: RunStore) -> int:
+    from alcore.executors.worker import work
+    return work(store, args.run_id)
 
 
 def cmd_list(args, store: RunStore) -> int:
@@ -209,8 +316,8 @@ def cmd_summary(args, store: RunStore) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "resume": cmd_resume, "list": cmd_list, "show": cmd_show,
-            "strategies": cmd_strategies, "summary": cmd_summary}
+COMMANDS = {"run": cmd_run, "sweep": cmd_sweep, "resume": cmd_resume, "worker": cmd_worker, "list": cmd_list,
+            "show": cmd_show, "strategies": cmd_strategies, "summary": cmd_summary}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -223,5 +330,6 @@ def main(argv: list[str] | None = None) -> int:
         print("error: " + "; ".join(f"{k}: {v}" for k, v in exc.problems.items()), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; `python -m alcore resume RUN_ID` continues the run", file=sys.stderr)
+        print("interrupted: the runs were asked to stop after their current step; "
+              "`python -m alcore resume RUN_ID` continues one", file=sys.stderr)
         return 130

@@ -225,7 +225,7 @@ def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventF
             clock["round"] = now
             set_status(round=rec["round"], n_labeled=rec["n_labeled"], message=f"round {rec['round']} done")
             emit(RunEvent(run_id, "round", round=rec["round"], record=rec))
-        set_status(state="done", message="finished", ended_at=now_iso(), phase="")
+        set_status(state="done", message="finished", ended_at=now_iso(), phase="", phase_done=0, phase_total=0)
     except Cancelled:
         note(f"stopped by the user after round {status.round}")
         set_status(state="cancelled", message=f"stopped after round {status.round}", ended_at=now_iso())
