@@ -20,6 +20,7 @@ from alcore.runs import HEARTBEAT_S, HOST, RunStore, now_iso, pid_alive
 
 REPO = Path(__file__).resolve().parents[2]
 TICK_S = 0.2
+EXIT_WAIT_S = 30.0
 
 
 class LocalExecutor:
@@ -49,6 +50,10 @@ class LocalExecutor:
 
     def submit(self, run_id: str) -> None:
         with self._lock:
+            child = self._children.get(run_id)
+            if child is not None and not self.store.load_status(run_id).active:
+                child.wait(EXIT_WAIT_S)  # it has recorded its end (a resume right after a stop): let it exit
+            self._reap()
             if run_id in self._waiting or run_id in self._children:
                 return
             if len(self._waiting) >= self.max_waiting:
