@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from alcore.data import cache_dir
+from alcore.data.cache import exclusive
 from alcore.data.base import Dataset
 from alcore.models import BinaryClassifier, WeightsInfo
 from alcore.runs import atomic_write_npz
@@ -108,15 +109,17 @@ class FrozenLearner(Learner):
 
     def _cached_features(self, split: str, weights: WeightsInfo, model_name: str, seed: int) -> torch.Tensor:
         path = self._cache_path(split, weights, model_name, seed)
-        if path.is_file():
-            with np.load(path) as data:
-                return torch.from_numpy(data["features"])
-        images = self._images(split)
-        features = extract_features(self.model, images, self.device, self.settings.cancel,
-                                    on_batch=lambda d, t: self.progress(f"features {split}", d, t))
-        atomic_write_npz(path, {"features": features.numpy()})
-        log.info("cached %s features of %d images at %s", split, len(images), path)
-        return features
+        if not path.is_file():
+            with exclusive(path.with_suffix(".lock")):  # runs started together extract them once
+                if not path.is_file():
+                    images = self._images(split)
+                    features = extract_features(self.model, images, self.device, self.settings.cancel,
+                                                on_batch=lambda d, t: self.progress(f"features {split}", d, t))
+                    atomic_write_npz(path, {"features": features.numpy()})
+                    log.info("cached %s features of %d images at %s", split, len(images), path)
+                    return features
+        with np.load(path) as data:
+            return torch.from_numpy(data["features"])
 
     def _standardised(self, split: str) -> torch.Tensor:
         return (self.features[split] - self.mean) / self.std

@@ -137,3 +137,34 @@ def test_a_run_killed_mid_round_reads_interrupted_everywhere_and_resumes_to_the_
     cli(store.root, "resume", run_id, "--quiet")
     assert store.load_status(run_id).state == "done"
     assert numbers(store, run_id) == numbers(store, uninterrupted)
+
+
+BUILD_ONCE = """
+import sys, time
+import alcore.data.cache as cache
+from alcore.data.synthetic import load_synthetic
+
+original = cache.cached
+
+def counting(key, build, progress=None):
+    def slow_build():
+        with open(sys.argv[1], "a") as out:
+            out.write(key + "\\n")
+        time.sleep(1)
+        return build()
+    return original(key, slow_build, progress)
+
+cache.cached = counting
+load_synthetic(60, 0.75, 32)
+"""
+
+
+def test_runs_starting_together_decode_their_data_once(tmp_path):
+    """Two processes asking for the same uncached data set at once: one decodes, the other waits and reads."""
+    script = tmp_path / "decode.py"
+    script.write_text(BUILD_ONCE)
+    log = tmp_path / "builds.txt"
+    env = {**os.environ, "ALCORE_CACHE": str(tmp_path / "cache"), "PYTHONPATH": str(REPO)}
+    workers = [subprocess.Popen([sys.executable, str(script), str(log)], cwd=REPO, env=env) for _ in range(3)]
+    assert [w.wait(TIMEOUT) for w in workers] == [0, 0, 0]
+    assert len(log.read_text().splitlines()) == 1
