@@ -27,7 +27,7 @@ RUN_FLAGS = {
     "data": str, "model": str, "weights": str, "regime": str, "resolution": int, "init": int,
     "init_mode": str, "budget": int, "rounds": int, "epochs": int, "head_steps": int,
     "batch_size": int, "lr": float, "weight_decay": float, "seed": int, "device": str,
-    "synthetic_size": int, "oracle": str,
+    "synthetic_size": int, "oracle": str, "threads": int,
 }
 FIELD_OF_FLAG = {"init": "init_size"}
 
