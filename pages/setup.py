@@ -225,7 +225,7 @@ else:
 st.divider()
 where = f"on the Ray cluster at {ray_address}" if ray_address else f"on this machine, {parallel} at a time"
 st.caption(f"Launching starts {len(configs)} run{'s' if len(configs) != 1 else ''}"
-           + (f" in experiment '{configs[0].experiment}'" if len(configs) > 1 else "") + f", {where}.")
+           + (f" in experiment '{configs[0].experiment}'" if len(configs) > 1 else "") + f". Runs {where}.")
 if problems:
     st.error(f"Fix the {len(problems)} setting{'s' if len(problems) > 1 else ''} marked above to launch.")
 needs_check = base.data != "synthetic" and "data" not in problems and data_check(base) is None
