@@ -19,6 +19,7 @@ import queue
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -87,7 +88,8 @@ class _ForwardingStore(RunStore):
 
     def write_status(self, run_id: str, status: RunStatus) -> None:
         super().write_status(run_id, status)
-        self.outbox.put(("write_status", (run_id, RunStatus(**vars(status)))))
+        # a copy: the run goes on changing its status while this one waits to be sent
+        self.outbox.put(("write_status", (run_id, replace(status, round_seconds=list(status.round_seconds)))))
 
     def append_round(self, run_id: str, record: dict, arrays: dict) -> None:
         super().append_round(run_id, record, arrays)
