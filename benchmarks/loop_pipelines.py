@@ -126,7 +126,8 @@ def ours_worker(job: dict) -> dict:
 
     learners.extract_features = counted
     store = RunStore(job["results"])
-    cfg = ExperimentConfig(**job["config"])
+    # every core, as the naive pipeline has: a run's thread count is its own setting (default 1)
+    cfg = ExperimentConfig(**{"threads": os.cpu_count() or 1, **job["config"]})
     cpu0 = cpu_seconds()
     with PeakMemory() as memory:
         start = time.perf_counter()
