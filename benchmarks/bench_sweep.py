@@ -36,18 +36,21 @@ def sweep_configs(args: argparse.Namespace, experiment: str):
     return sweep.configs()
 
 
-def time_variant(name: str, args: argparse.Namespace, root: Path) -> tuple[float, list[str]]:
+def time_variant(name: str, args: argparse.Namespace, root: Path) -> tuple[float, float]:
+    """(wall seconds of the sweep, of which seconds starting the executor: Ray's start, once)."""
     from alcore.executors import make_executor
     from alcore.runner import create_run, execute_run
     from alcore.runs import RunStore
     store = RunStore(root / name)
     run_ids = [create_run(cfg, store) for cfg in sweep_configs(args, name)]
     start = time.monotonic()
+    startup = 0.0
     if name == "inline":
         for run_id in run_ids:
             execute_run(store, run_id)
     else:
         executor = make_executor(store, "local" if name.startswith("ray") else None, VARIANTS[name])
+        startup = time.monotonic() - start
         for run_id in run_ids:
             executor.submit(run_id)
         while any(store.load_status(run_id).active for run_id in run_ids):
@@ -55,7 +58,7 @@ def time_variant(name: str, args: argparse.Namespace, root: Path) -> tuple[float
     wall = time.monotonic() - start
     states = {store.load_status(run_id).state for run_id in run_ids}
     assert states == {"done"}, f"{name}: runs ended {states}"
-    return wall, run_ids
+    return wall, startup
 
 
 def warm_caches(args: argparse.Namespace, root: Path) -> None:
@@ -85,20 +88,27 @@ def main() -> None:
         root = Path(tmp)
         os.environ.setdefault("ALCORE_CACHE", str(root / "cache"))
         warm_caches(args, root)
-        walls = {}
+        walls, startups = {}, {}
         for name in variants:
-            walls[name], _ = time_variant(name, args, root)
+            walls[name], startups[name] = time_variant(name, args, root)
             print(f"  {name:7} done in {walls[name]:7.1f} s (load {os.getloadavg()[0]:.2f})", flush=True)
-    print(f"\n{'executor':8} {'at once':>7} {'wall s':>8} {'s / run':>8} {'overhead s / run':>17} {'vs local x1':>11}")
+
+    def overhead(name: str, startup: bool = True) -> float:
+        if "inline" not in walls or name == "inline":
+            return float("nan")
+        wall = walls[name] - (0.0 if startup else startups[name])
+        return (wall * VARIANTS[name] - walls["inline"]) / n_runs
+
+    print(f"\n{'executor':8} {'at once':>7} {'wall s':>8} {'start s':>8} {'s / run':>8} {'overhead s / run':>17} "
+          f"{'(w/o start)':>11} {'vs local x1':>11}")
     for name in variants:
-        overhead = ((walls[name] * VARIANTS[name] - walls["inline"]) / n_runs if "inline" in walls
-                    and name != "inline" else float("nan"))
         speedup = walls["local1"] / walls[name] if "local1" in walls else float("nan")
-        print(f"{name:8} {VARIANTS[name]:>7} {walls[name]:>8.1f} {walls[name] / n_runs:>8.2f} "
-              f"{overhead:>17.2f} {speedup:>10.2f}x")
+        print(f"{name:8} {VARIANTS[name]:>7} {walls[name]:>8.1f} {startups[name]:>8.1f} {walls[name] / n_runs:>8.2f} "
+              f"{overhead(name):>17.2f} {overhead(name, False):>11.2f} {speedup:>10.2f}x")
     if {"ray2", "inline"} <= walls.keys():
-        ray = (walls["ray2"] * 2 - walls["inline"]) / n_runs
-        print(f"target: Ray overhead per run < 2 s: {ray:.2f} s -> {'met' if ray < 2 else 'NOT met'}")
+        ray = overhead("ray2")
+        print(f"target: Ray overhead per run < 2 s: {ray:.2f} s -> {'met' if ray < 2 else 'NOT met'} "
+              f"({overhead('ray2', False):.2f} s without Ray's one-off start of {startups['ray2']:.1f} s)")
     if {"local1", "local2"} <= walls.keys():
         ratio = walls["local1"] / walls["local2"]
         print(f"target: local x2 >= 1.6x faster than local x1: {ratio:.2f}x -> {'met' if ratio >= 1.6 else 'NOT met'}")
