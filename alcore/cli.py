@@ -45,7 +45,8 @@ def _parse_option(text: str) -> tuple[str, object]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m alcore", description="Active learning on chest X-rays.")
     parser.add_argument("--out", default="results", help="results folder (default: results/)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="{run,sweep,resume,list,show,strategies,summary}")
 
     run = sub.add_parser("run", help="run active learning (one run per sampler x seed)")
     run.add_argument("--config", help="a JSON file of settings (flags given here override it)")
