@@ -1,16 +1,26 @@
-"""python -m alcore {run, resume, list, show, strategies, summary, figures}."""
+"""python -m alcore {run, sweep, resume, list, show, strategies, summary, figures}.
+
+`run`, `sweep` and `resume` hand their runs to an executor (each run in its own process here, or
+Ray tasks with --ray) and follow them through their run folders until they end.
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import logging
 import math
+import os
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
 from alcore.config import DEFAULT_SEEDS, ConfigError, ExperimentConfig, check, experiment_configs
+from alcore.executors import QueueFull, make_executor
 from alcore.runs import RunStore, StoreError
+from alcore.sweep import Sweep
+
+FOLLOW_S = 0.5  # how often the CLI re-reads the status of the runs it follows
 
 # flag -> config field, for the flags that map one to one
 RUN_FLAGS = {
@@ -18,7 +28,7 @@ RUN_FLAGS = {
     "init_mode": str, "budget": int, "rounds": int, "epochs": int, "head_steps": int,
     "batch_size": int, "lr": float, "weight_decay": float, "seed": int, "device": str,
     "synthetic_size": int, "oracle": str, "stop_set_size": int, "stop_kappa": float, "stop_window": int,
-    "head": str, "finetune_steps": int, "val_share": float,
+    "head": str, "finetune_steps": int, "val_share": float, "threads": int,
 }
 FIELD_OF_FLAG = {"init": "init_size"}
 
@@ -40,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     # --out also after the command (`run --out DIR`); SUPPRESS keeps a value given before it
     out = argparse.ArgumentParser(add_help=False)
     out.add_argument("--out", default=argparse.SUPPRESS, help="results folder (default: results/)")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="{run,sweep,resume,list,show,strategies,summary,figures}")
 
     run = sub.add_parser("run", parents=[out], help="run active learning (one run per sampler x seed)")
     run.add_argument("--config", help="a JSON file of settings (flags given here override it)")
@@ -69,10 +80,29 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stop-when-stable", action=argparse.BooleanOptionalAction, default=None,
                      help="end the run once predictions are stable (kappa >= --stop-kappa for --stop-window rounds)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    _executor_flags(run)
+
+    sweep = sub.add_parser("sweep", parents=[out], help="one launch over samplers x seeds x init sizes x schedules x models x "
+                                         "resolutions (flags override the file)")
+    sweep.add_argument("file", nargs="?", help="a JSON sweep file (axes and run settings; see README)")
+    sweep.add_argument("--sampler", help="strategies, separated by commas")
+    sweep.add_argument("--seeds", type=int, help="seeds per sampler (seed .. seed+N-1)")
+    sweep.add_argument("--init", type=_int_list, help="initial labeled sizes, e.g. 100,200")
+    sweep.add_argument("--schedule", type=_schedules, help="BUDGETxROUNDS pairs, e.g. 90x10,30x30")
+    sweep.add_argument("--model", type=_str_list, help="models, separated by commas")
+    sweep.add_argument("--resolution", type=_int_list, help="resolutions, e.g. 128,224")
+    sweep.add_argument("--with-baseline", action="store_true", default=None,
+                       help="a full-data baseline per model and resolution")
+    sweep.add_argument("--experiment", help="the sweep's name (experiments are named after it)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bars")
+    _executor_flags(sweep)
 
     resume = sub.add_parser("resume", parents=[out], help="continue an interrupted or cancelled run")
     resume.add_argument("run_id")
     resume.add_argument("--quiet", action="store_true")
+    _executor_flags(resume)
+    worker = sub.add_parser("worker", parents=[out], help=argparse.SUPPRESS)  # the local executor's process
+    worker.add_argument("run_id")
     sub.add_parser("list", parents=[out], help="list the runs in the results folder")
     show = sub.add_parser("show", parents=[out], help="a run's config and per-round metrics")
     show.add_argument("run_id")
@@ -82,10 +112,47 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("experiment")
     summary.add_argument("--csv", help="also write the table to this CSV file")
     summary.add_argument("--markdown", action="store_true", help="print a markdown table (mean ± std cells)")
-    figures = sub.add_parser("figures", help="write a run's ROC, precision-recall and reliability pictures per round")
+    figures = sub.add_parser("figures", parents=[out], help="write a run's ROC, precision-recall and reliability pictures per round")
     figures.add_argument("run_id")
     figures.add_argument("--svg", action="store_true", help="also write SVG files next to the PNG files")
     return parser
+
+
+def _executor_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--parallel", type=int, default=None, metavar="N",
+                        help="runs computing at once on this machine (default: one per core)")
+    parser.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                        help="run each run as a task on a Ray cluster: its address, 'local' to start one "
+                             "here, or no value for $RAY_ADDRESS")
+
+
+def _str_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        return [int(part) for part in _str_list(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got '{text}'") from None
+
+
+def _schedules(text: str) -> list[tuple[int, int]]:
+    try:
+        return [tuple(int(n) for n in part.lower().split("x")) for part in _str_list(text)]  # type: ignore[misc]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected BUDGETxROUNDS pairs like 90x10,30x30, got '{text}'") from None
+
+
+def ray_address(args: argparse.Namespace) -> str | None:
+    """--ray's address: as given, or $RAY_ADDRESS for a bare --ray; None for the local executor."""
+    if args.ray is None:
+        return None
+    address = args.ray or os.environ.get("RAY_ADDRESS", "")
+    if not address:
+        raise ConfigError({"ray": "--ray without an address needs RAY_ADDRESS set (or give --ray HOST:PORT, "
+                                  "or --ray local)"})
+    return address
 
 
 def configs_from_args(args: argparse.Namespace) -> list[ExperimentConfig]:
@@ -142,58 +209,70 @@ def sampler_options(samplers: list[str], given: list[tuple[str, object]]) -> dic
     return options
 
 
-def _progress_printer(quiet: bool):
-    """tqdm bars: rounds, and batches within the current phase."""
-    from tqdm import tqdm
-    bars: dict[str, tqdm] = {}
-
-    def on_event(event) -> None:
-        if event.kind == "status" and event.status.state == "waiting_for_labels":
-            tqdm.write(f"{event.status.message}: label them on the dashboard's Label page (`make run`, run "
-                       f"{event.run_id}); this run continues when the batch is labeled")
-        if quiet:
-            return
-        if event.kind == "status" and event.status.rounds_total and "rounds" not in bars:
-            bars["rounds"] = tqdm(total=event.status.rounds_total, desc="rounds", position=0, unit="round")
-        elif event.kind == "progress":
-            bar = bars.get("batches")
-            if bar is None or bar.desc != event.phase or bar.total != event.total:
-                if bar is not None:
-                    bar.close()
-                bar = bars["batches"] = tqdm(total=event.total, desc=event.phase, position=1, leave=False,
-                                             unit="batch")
-            bar.n = event.done
-            bar.refresh()
-        elif event.kind == "round" and "rounds" in bars:
-            bars["rounds"].update(1)
-            bars["rounds"].set_postfix(labels=event.record["n_labeled"], acc=f"{event.record['accuracy']:.3f}",
-                                       auc=_fmt(event.record["roc_auc"]))
-
-    def close() -> None:
-        for bar in bars.values():
-            bar.close()
-        bars.clear()
-
-    return on_event, close
-
-
 def _fmt(value) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
 
-def _execute(store: RunStore, run_id: str, quiet: bool) -> bool:
-    from alcore.runner import execute_run
-    on_event, close = _progress_printer(quiet)
-    try:
-        status = execute_run(store, run_id, on_event=on_event)
-    finally:
-        close()
+def _outcome(store: RunStore, run_id: str) -> str:
+    status = store.load_status(run_id)
     rounds = store.load_rounds(run_id)
     last = rounds[-1] if rounds else {}
-    print(f"{run_id}: {status.state}" + (f" - {status.error}" if status.error else "")
-          + (f"; {last['n_labeled']} labels, accuracy {_fmt(last['accuracy'])}, AUC {_fmt(last['roc_auc'])}"
-             if last else "") + f"  ({store.run_dir(run_id)})")
-    return status.state == "done"
+    return (f"{run_id}: {status.state}" + (f" - {status.error}" if status.error else "")
+            + (f"; {last['n_labeled']} labels, accuracy {_fmt(last['accuracy'])}, AUC {_fmt(last['roc_auc'])}"
+               if last else "") + f"  ({store.run_dir(run_id)})")
+
+
+def follow(store: RunStore, run_ids: list[str], quiet: bool) -> bool:
+    """Show the runs' progress from their folders until each ends; True when all are done.
+    Ctrl-C asks them to stop after their current step (finished rounds are kept)."""
+    from tqdm import tqdm
+    pending, ok, told = list(run_ids), True, set()
+    runs_bar = None if quiet or len(run_ids) == 1 else tqdm(total=len(run_ids), desc="runs", unit="run")
+    rounds_bar = phase_bar = None
+    try:
+        while pending:
+            for run_id in list(pending):
+                status = store.load_status(run_id)
+                if status.state == "waiting_for_labels" and status.message not in told:
+                    told.add(status.message)
+                    tqdm.write(f"{run_id}: {status.message}: label them on the dashboard's Label page "
+                               "(`make run`); this run continues when the batch is labeled")
+                if len(run_ids) == 1 and not quiet and status.state == "running":
+                    if rounds_bar is None:
+                        rounds_bar = tqdm(total=status.rounds_total, desc="rounds", position=0, unit="round")
+                        phase_bar = tqdm(total=0, desc="", position=1, leave=False, unit="batch")
+                    rounds_bar.n = status.round + 1
+                    rounds_bar.set_postfix(labels=status.n_labeled)  # rounds named by their labels, as everywhere
+                    phase_bar.total, phase_bar.n = status.phase_total, status.phase_done
+                    phase_bar.set_description(status.phase, refresh=True)
+                if not status.active:
+                    pending.remove(run_id)
+                    ok = ok and status.state == "done"
+                    tqdm.write(_outcome(store, run_id))
+                    if runs_bar is not None:
+                        runs_bar.update(1)
+            time.sleep(FOLLOW_S if pending else 0)
+    except KeyboardInterrupt:
+        for run_id in pending:
+            store.request_cancel(run_id)
+        raise
+    finally:
+        for bar in (rounds_bar, phase_bar, runs_bar):
+            if bar is not None:
+                bar.close()
+    return ok
+
+
+def launch(store: RunStore, run_ids: list[str], args: argparse.Namespace) -> int:
+    """Queue the runs on the chosen executor and follow them to their end."""
+    executor = make_executor(store, ray_address(args), args.parallel)
+    try:
+        for run_id in run_ids:
+            executor.submit(run_id)
+    except QueueFull as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0 if follow(store, run_ids, args.quiet) else 1
 
 
 def cmd_run(args, store: RunStore) -> int:
@@ -206,10 +285,33 @@ def cmd_run(args, store: RunStore) -> int:
         raise ConfigError({"data": str(exc)}) from None
     for cfg in configs:
         check(cfg, pool_size=size)
-    ok = True
+    ray_address(args)  # a bad --ray is refused before any run folder is made
+    return launch(store, [create_run(cfg, store) for cfg in configs], args)
+
+
+def sweep_from_args(args: argparse.Namespace) -> Sweep:
+    """The sweep file (if any), its axes overridden by the flags given."""
+    sweep = Sweep.from_json(args.file) if args.file else Sweep()
+    if args.sampler:
+        sweep.samplers = {name: dict(sweep.base.sampler_options) for name in _str_list(args.sampler)}
+    for flag, axis in (("seeds", "seeds"), ("init", "init_sizes"), ("schedule", "schedules"), ("model", "models"),
+                       ("resolution", "resolutions"), ("with_baseline", "with_baseline"),
+                       ("experiment", "experiment")):
+        if getattr(args, flag) is not None:
+            setattr(sweep, axis, getattr(args, flag))
+    return sweep
+
+
+def cmd_sweep(args, store: RunStore) -> int:
+    from alcore.runner import create_run
+    configs = sweep_from_args(args).configs()
     for cfg in configs:
-        ok = _execute(store, create_run(cfg, store), args.quiet) and ok
-    return 0 if ok else 1
+        check(cfg)
+    ray_address(args)
+    experiments = sorted({cfg.experiment for cfg in configs})
+    print(f"sweep: {len(configs)} runs in {len(experiments)} experiment{'s' * (len(experiments) > 1)}: "
+          + ", ".join(experiments))
+    return launch(store, [create_run(cfg, store) for cfg in configs], args)
 
 
 def cmd_resume(args, store: RunStore) -> int:
@@ -219,7 +321,12 @@ def cmd_resume(args, store: RunStore) -> int:
     if state not in ("interrupted", "cancelled", "failed"):
         raise SystemExit(f"error: run {args.run_id} is '{state}'; only interrupted, cancelled or failed "
                          "runs can be resumed")
-    return 0 if _execute(store, args.run_id, args.quiet) else 1
+    return launch(store, [args.run_id], args)
+
+
+def cmd_worker(args, store: RunStore) -> int:
+    from alcore.executors.worker import work
+    return work(store, args.run_id)
 
 
 def cmd_list(args, store: RunStore) -> int:
@@ -284,8 +391,8 @@ def cmd_figures(args, store: RunStore) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "resume": cmd_resume, "list": cmd_list, "show": cmd_show,
-            "strategies": cmd_strategies, "summary": cmd_summary, "figures": cmd_figures}
+COMMANDS = {"run": cmd_run, "sweep": cmd_sweep, "resume": cmd_resume, "worker": cmd_worker, "list": cmd_list,
+            "show": cmd_show, "strategies": cmd_strategies, "summary": cmd_summary, "figures": cmd_figures}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -301,5 +408,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted; `python -m alcore resume RUN_ID` continues the run", file=sys.stderr)
+        print("interrupted: the runs were asked to stop after their current step; "
+              "`python -m alcore resume RUN_ID` continues one", file=sys.stderr)
         return 130

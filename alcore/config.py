@@ -51,6 +51,9 @@ class ExperimentConfig:
     class_weighted: bool = False
     seed: int = 0
     device: str = "auto"
+    # torch threads of the run: training results depend on the thread count (measured), so it is a
+    # setting of the run, not a share of whatever else computes at the time
+    threads: int = 1
     oracle: str = "simulated"
     experiment: str = ""  # group id shared by the runs of one multi-strategy / multi-seed launch
     full_data: bool = False  # baseline: train once on the whole train pool (init/budget/rounds ignored)
@@ -139,7 +142,7 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
         problems["sampler"] = (f"unknown sampler '{cfg.sampler}'; choose one of: "
                                f"{', '.join(registry.names())}")
     for name in ("synthetic_size", "resolution", "init_size", "budget", "rounds", "epochs",
-                 "head_steps", "batch_size"):
+                 "head_steps", "batch_size", "threads"):
         if not _positive_int(getattr(cfg, name)):
             problems[name] = f"{name} must be a whole number above 0 (got {getattr(cfg, name)!r})"
     if _positive_int(cfg.resolution) and not 16 <= cfg.resolution <= 1024:

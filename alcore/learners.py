@@ -27,6 +27,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from alcore.data import cache_dir
+from alcore.data.cache import exclusive
 from alcore.data.base import Dataset
 from alcore.data.folder import patient_id
 from alcore.models import BinaryClassifier, WeightsInfo
@@ -95,7 +96,6 @@ class FinetuneLearner(Learner):
         """Retrain from the initial weights. With `val_share`, a stratified, patient-grouped slice of
         the labeled rows is held out: early stopping and the threshold are chosen on it."""
         self.model.load_state_dict(self.initial_state)
-        torch.manual_seed(seed)
         generator = torch.Generator().manual_seed(seed)
         held_out = np.zeros(len(rows), dtype=bool)
         if self.settings.val_share > 0:
@@ -162,15 +162,17 @@ class FrozenLearner(Learner):
 
     def _cached_features(self, split: str, weights: WeightsInfo, model_name: str, seed: int) -> torch.Tensor:
         path = self._cache_path(split, weights, model_name, seed)
-        if path.is_file():
-            with np.load(path) as data:
-                return torch.from_numpy(data["features"])
-        images = self._images(split)
-        features = extract_features(self.model, images, self.device, self.settings.cancel,
-                                    on_batch=lambda d, t: self.progress(f"features {split}", d, t))
-        atomic_write_npz(path, {"features": features.numpy()})
-        log.info("cached %s features of %d images at %s", split, len(images), path)
-        return features
+        if not path.is_file():
+            with exclusive(path.with_suffix(".lock")):  # runs started together extract them once
+                if not path.is_file():
+                    images = self._images(split)
+                    features = extract_features(self.model, images, self.device, self.settings.cancel,
+                                                on_batch=lambda d, t: self.progress(f"features {split}", d, t))
+                    atomic_write_npz(path, {"features": features.numpy()})
+                    log.info("cached %s features of %d images at %s", split, len(images), path)
+                    return features
+        with np.load(path) as data:
+            return torch.from_numpy(data["features"])
 
     def _standardised(self, split: str) -> torch.Tensor:
         return (self.features[split] - self.mean) / self.std
@@ -201,7 +203,6 @@ class FrozenLearner(Learner):
     def fit_adamw(self, x: np.ndarray, labels: np.ndarray, seed: int) -> None:
         """The AdamW head alone on head inputs `x` (no threshold choice)."""
         self.head.load_state_dict(self.initial_head)
-        torch.manual_seed(seed)
         settings = copy.copy(self.settings)
         settings.on_batch = lambda done, total: self.progress("train head", done, total)
         fit_head(self.head, torch.from_numpy(x), torch.from_numpy(labels), settings, torch.Generator().manual_seed(seed))

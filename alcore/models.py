@@ -1,7 +1,9 @@
 """Backbones with a binary head; pretrained weights from a cache, a download, a package or a file."""
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,16 +60,52 @@ class BinaryClassifier(nn.Module):
 
 class FastDropout(nn.Module):
     """Inverted dropout from a uniform draw: same distribution as nn.Dropout, 4x faster on CPU
-    (torch's Bernoulli sampler dominates head training time on features)."""
+    (torch's Bernoulli sampler dominates head training time on features). Its masks come only from
+    the generator the caller lends it (`dropout_generator`), drawn on the CPU: the same masks
+    whatever else runs in the process and on whichever device the features are."""
 
     def __init__(self, p: float):
         super().__init__()
         self.p = p
+        self.generator: torch.Generator | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
             return x
-        return x * (torch.rand_like(x) >= self.p) * (1.0 / (1.0 - self.p))
+        if self.generator is None:
+            raise RuntimeError("dropout in training mode needs a seeded generator: wrap the call in "
+                               "dropout_generator(module, generator)")
+        keep = torch.rand(x.shape, generator=self.generator) >= self.p
+        return x * keep.to(x.device) * (1.0 / (1.0 - self.p))
+
+
+@contextlib.contextmanager
+def dropout_generator(module: nn.Module, generator: torch.Generator):
+    """Every FastDropout in `module` draws its masks from `generator` inside the block."""
+    layers = [m for m in module.modules() if isinstance(m, FastDropout)]
+    for layer in layers:
+        layer.generator = generator
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.generator = None
+
+
+def init_parameters(module: nn.Module, generator: torch.Generator, conv_fan_out: bool = False) -> None:
+    """Draw every Conv2d / Linear weight and bias from `generator` with torch's default scheme
+    (kaiming-uniform, a = sqrt(5)); `conv_fan_out` uses torchvision ResNet's kaiming-normal for
+    convolutions. Construction alone would draw from torch's process-wide generator."""
+    for layer in module.modules():
+        if not isinstance(layer, (nn.Conv2d, nn.Linear)):
+            continue
+        if conv_fan_out and isinstance(layer, nn.Conv2d):
+            nn.init.kaiming_normal_(layer.weight, mode="fan_out", nonlinearity="relu", generator=generator)
+        else:
+            nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+        if layer.bias is not None:
+            bound = 1 / math.sqrt(layer.weight[0].numel())
+            nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
 
 
 def make_head(feature_dim: int) -> nn.Sequential:
@@ -207,10 +245,15 @@ def _is_file(weights: str) -> bool:
 
 
 def build_classifier(model: str, weights: str, resolution: int, seed: int) -> tuple[BinaryClassifier, WeightsInfo]:
-    """The run's initial network. Random parts (head, random-init backbones) come from `seed`."""
-    torch.manual_seed(seed)
+    """The run's initial network. Random parts (head, random-init backbones) come from a generator
+    seeded by `seed`, never from torch's global state."""
     backbone, dim, info, mean, std = _build_backbone(model, weights, resolution)
     classifier = BinaryClassifier(backbone, dim, mean, std)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        if info.used == "random":
+            init_parameters(classifier.backbone, generator, conv_fan_out=model == "resnet18")
+        init_parameters(classifier.head, generator)
     if _is_file(weights):
         state = _load_state(weights)
         missing, unexpected = classifier.backbone.load_state_dict(state, strict=False)

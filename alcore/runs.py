@@ -3,15 +3,25 @@
 Every write is atomic (temp file in the same folder, fsync, rename): a crash leaves either the old
 file or the new one. A round's npz is written before its line in rounds.jsonl, so every listed
 round has its arrays.
+
+Liveness lives in the run folder too, so every reader (pages, CLI, a restarted server) derives the
+same state: the process computing a run holds `worker.lock`, records its pid and host in
+status.json and touches `heartbeat` every few seconds; an active status whose process is gone (same
+host, pid dead) or whose heartbeat is stale reads as `interrupted`. A `cancel` file asks the run to
+stop between batches.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
 import secrets
+import socket
 import tempfile
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -19,9 +29,16 @@ from typing import Any
 
 import numpy as np
 
-STATES = ("running", "waiting_for_labels", "done", "failed", "cancelled", "interrupted")
-ACTIVE_STATES = ("running", "waiting_for_labels")
+STATES = ("queued", "running", "waiting_for_labels", "done", "failed", "cancelled", "interrupted")
+ACTIVE_STATES = ("queued", "running", "waiting_for_labels")
 DEFAULT_ROOT = Path("results")
+HEARTBEAT_S = 2.0  # how often the process owning an active run touches its heartbeat file
+STALE_S = 60.0  # an active run whose heartbeat is older than this is interrupted, for every reader
+HOST = socket.gethostname()
+
+
+class RunBusy(RuntimeError):
+    """Another process already computes this run (it holds the run folder's worker.lock)."""
 
 
 def now_iso() -> str:
@@ -89,7 +106,13 @@ class RunStatus:
     started_at: str = ""
     ended_at: str = ""
     updated_at: str = ""
-    pid: int = 0
+    pid: int = 0  # the process computing (or, while queued, launching) the run
+    host: str = ""  # where that pid lives: elsewhere only the heartbeat tells liveness
+    phase: str = ""  # what the run does now, and how far it is through it
+    phase_done: int = 0
+    phase_total: int = 0
+    round_seconds: list[float] = field(default_factory=list)  # wall seconds of each finished round
+    executor: str = ""  # "local", "ray <address>", or "" when computed in the caller's process
 
     @property
     def progress(self) -> float:
@@ -178,12 +201,58 @@ class RunStore:
         return json.loads(data)
 
     def load_status(self, run_id: str) -> RunStatus:
+        """The run's status as every reader must see it: an active run whose process is gone
+        reads as `interrupted` (status.json itself is left as the process wrote it)."""
+        status = self.stored_status(run_id)
+        if status.active and not self.is_alive(run_id, status):
+            return replace(status, state="interrupted", message=INTERRUPTED_MESSAGE)
+        return status
+
+    def stored_status(self, run_id: str) -> RunStatus:
+        """status.json as written (an active state there may belong to a dead process)."""
         data = read_if_changed(self.run_dir(run_id) / "status.json")
         if data is None:
             return RunStatus(state="interrupted", message="no status.json")
         values = json.loads(data)
         known = RunStatus.__dataclass_fields__
         return RunStatus(**{k: v for k, v in values.items() if k in known})
+
+    # --- liveness, cancel, ownership ------------------------------------------------------
+    def is_alive(self, run_id: str, status: RunStatus) -> bool:
+        """The owning process is there: its pid runs (when on this host) and its heartbeat is fresh."""
+        if status.pid and status.host == HOST and not pid_alive(status.pid):
+            return False
+        try:
+            beat = (self.run_dir(run_id) / "heartbeat").stat().st_mtime
+        except FileNotFoundError:
+            beat = _epoch(status.updated_at)
+        return time.time() - beat < STALE_S
+
+    def beat(self, run_id: str) -> None:
+        (self.run_dir(run_id) / "heartbeat").touch()
+
+    def request_cancel(self, run_id: str) -> None:
+        (self.run_dir(run_id) / "cancel").touch()
+
+    def cancel_requested(self, run_id: str) -> bool:
+        return (self.run_dir(run_id) / "cancel").exists()
+
+    def clear_cancel(self, run_id: str) -> None:
+        (self.run_dir(run_id) / "cancel").unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def claim(self, run_id: str):
+        """Hold the run's worker.lock for the block: one process computes a run, however many
+        sessions click Resume. The kernel drops the lock when the process dies, even by SIGKILL."""
+        handle = open(self.run_dir(run_id) / "worker.lock", "a+")
+        try:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunBusy(f"run {run_id} is already being computed by another process") from None
+            yield
+        finally:
+            handle.close()
 
     def load_rounds(self, run_id: str) -> list[dict]:
         path = self.run_dir(run_id) / "rounds.jsonl"
@@ -227,31 +296,42 @@ class RunStore:
                                       math.nan, math.nan))
         return out
 
-    def mark_interrupted(self, live_run_ids: set[str]) -> list[str]:
-        """Runs whose status says active but which no live thread owns -> 'interrupted'."""
+    def mark_interrupted(self, live_run_ids: set[str] = frozenset()) -> list[str]:
+        """Write 'interrupted' into status.json of the runs that already read as interrupted (their
+        process is gone), except `live_run_ids`; returns them. Readers need not wait for this."""
         marked = []
         for run_id in self.run_ids():
+            stored = self.stored_status(run_id)
             status = self.load_status(run_id)
-            if status.active and run_id not in live_run_ids and not _owned_by_other_process(status.pid):
-                status.state = "interrupted"
-                status.message = "the process running it stopped; `python -m alcore resume` continues it"
+            if stored.active and status.state == "interrupted" and run_id not in live_run_ids:
                 status.ended_at = status.ended_at or now_iso()
                 self.write_status(run_id, status)
                 marked.append(run_id)
         return marked
 
 
-def _owned_by_other_process(pid: int) -> bool:
-    """A run a live CLI process (not this one) is working on is not interrupted."""
-    if not pid or pid == os.getpid():
-        return False
+INTERRUPTED_MESSAGE = "the process running it stopped; `python -m alcore resume` continues it"
+
+
+def pid_alive(pid: int) -> bool:
+    """A process with this pid exists on this host (a zombie - dead, not yet reaped - does not count)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # alive, owned by another user
-        pass
-    return True
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _epoch(iso: str) -> float:
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return 0.0
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:

@@ -17,7 +17,7 @@ from torch import nn
 
 from alcore.inference import GPU_BATCH, cpu_inference_batch, inference_network, prepack_for_cpu
 from alcore.metrics import choose_threshold
-from alcore.models import BinaryClassifier
+from alcore.models import BinaryClassifier, dropout_generator
 
 HEAD_BATCH = 256  # rows per head step in the frozen regime: bounded cost however many labels
 C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # the logistic head's inverse L2 strengths
@@ -120,10 +120,17 @@ class FitReport:
 def fit_finetune(model: BinaryClassifier, images: torch.Tensor, labels: torch.Tensor,
                  settings: TrainSettings, generator: torch.Generator,
                  val: tuple[torch.Tensor, torch.Tensor] | None = None) -> FitReport:
-    """Train the whole network on (images, labels), batches shuffled by `generator`: `settings.steps`
-    optimiser steps, or `epochs` passes when it is 0. With `val` (images, labels) the validation loss
-    is checked every pass (or every 1/10 of the steps), the weights of the lowest one are kept, and
-    training stops after `patience` checks without improvement (early stopping)."""
+    """Train the whole network on (images, labels): `settings.steps` optimiser steps, or `epochs`
+    passes when it is 0; `generator` draws the order, the augmentation and the dropout masks. With
+    `val` (images, labels) the validation loss is checked every pass (or every 1/10 of the steps),
+    the weights of the lowest one are kept, and training stops after `patience` checks without
+    improvement (early stopping)."""
+    with dropout_generator(model, generator):
+        return _fit_finetune(model, images, labels, settings, generator, val)
+
+
+def _fit_finetune(model: BinaryClassifier, images: torch.Tensor, labels: torch.Tensor, settings: TrainSettings,
+                  generator: torch.Generator, val: tuple[torch.Tensor, torch.Tensor] | None) -> FitReport:
     device = settings.device
     model.train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -222,13 +229,13 @@ def single_thread():
 def fit_head(head: nn.Module, features: torch.Tensor, labels: torch.Tensor, settings: TrainSettings,
              generator: torch.Generator) -> None:
     """Train only the head on fixed (standardised) features: AdamW, `head_steps` steps, each on
-    all rows or on a random HEAD_BATCH of them."""
+    all rows or on a random HEAD_BATCH of them; `generator` draws the rows and the dropout masks."""
     head.train()
     optimiser = torch.optim.AdamW(head.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     targets = labels.float()
     loss_fn = _loss_fn(targets, settings.class_weighted)
     n = len(targets)
-    with single_thread():
+    with single_thread(), dropout_generator(head, generator):
         for step in range(settings.head_steps):
             if step % 20 == 0:
                 _check_cancel(settings.cancel)
@@ -413,13 +420,14 @@ class _RowView:
 @torch.inference_mode()
 def head_probs(head: nn.Module, features: torch.Tensor, mc_passes: int = 0,
                generator_seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """p(PNEUMONIA) with dropout off, and optionally (T, n) probabilities of T MC-dropout passes."""
+    """p(PNEUMONIA) with dropout off, and optionally (T, n) probabilities of T MC-dropout passes,
+    their masks drawn from a generator seeded by `generator_seed`."""
     head.eval()
     probs = torch.sigmoid(head(features).squeeze(1).float())
     if mc_passes <= 0:
         return probs, None
     head.train()  # dropout on: each pass samples a different sub-network
-    torch.manual_seed(generator_seed)
-    mc = torch.stack([torch.sigmoid(head(features).squeeze(1).float()) for _ in range(mc_passes)])
+    with dropout_generator(head, torch.Generator().manual_seed(generator_seed)):
+        mc = torch.stack([torch.sigmoid(head(features).squeeze(1).float()) for _ in range(mc_passes)])
     head.eval()
     return probs, mc

@@ -2,8 +2,8 @@
 
 Runs the demo config through the same JobManager the dashboard uses, in a fresh results folder,
 once with an empty data/feature cache (a first-ever click) and once with it warm (any later
-click), and prints the seconds to each milestone. The app's own imports (torch, and the modules
-JobManager preloads) are loaded when a user clicks, so they are done before the clock starts.
+click), and prints the seconds to each milestone. The run computes in its own worker process, so
+the clock includes that process's start and imports, as a user's click does.
 
     python benchmarks/bench_demo.py
 """
@@ -43,10 +43,7 @@ def time_demo(results: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    from alcore.jobs import preload_run_modules
     from alcore.viewmodels.views import DEMO_CONFIG
-
-    preload_run_modules()  # the dashboard has done this in the background by the time Home is read
 
     print(f"demo config: {DEMO_CONFIG.model} {DEMO_CONFIG.regime}, {DEMO_CONFIG.resolution} px, "
           f"synthetic {DEMO_CONFIG.synthetic_size}, init {DEMO_CONFIG.init_size} + {DEMO_CONFIG.budget} "

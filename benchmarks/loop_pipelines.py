@@ -126,7 +126,8 @@ def ours_worker(job: dict) -> dict:
 
     learners.extract_features = counted
     store = RunStore(job["results"])
-    cfg = ExperimentConfig(**job["config"])
+    # every core, as the naive pipeline has: a run's thread count is its own setting (default 1)
+    cfg = ExperimentConfig(**{"threads": os.cpu_count() or 1, **job["config"]})
     cpu0 = cpu_seconds()
     with PeakMemory() as memory:
         start = time.perf_counter()
@@ -162,7 +163,7 @@ def naive_worker(job: dict) -> dict:
     from alcore.learners import Learner
     from alcore.loop import round_seed
     from alcore.metrics import classification_metrics
-    from alcore.models import build_classifier
+    from alcore.models import build_classifier, dropout_generator
     from alcore.strategies import Pool, registry
     from alcore.train import TrainSettings
 
@@ -224,23 +225,23 @@ def naive_worker(job: dict) -> dict:
             t0 = time.perf_counter()
             rows = np.flatnonzero(labeled)
             model.load_state_dict(initial_state)
-            torch.manual_seed(seed)
             loader = DataLoader(Subset(train_set, rows.tolist()), batch_size=cfg["batch_size"], shuffle=True,
                                 num_workers=workers, generator=torch.Generator().manual_seed(seed))
             optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
             loss_fn = nn.BCEWithLogitsLoss()
             model.train()
-            for _ in range(cfg["epochs"]):
-                for x, y in batches(loader):
-                    if len(y) < 2:
-                        continue
-                    t = time.perf_counter()
-                    loss = loss_fn(logits(x), y.float())
-                    optimiser.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimiser.step()
-                    clock["compute"] += time.perf_counter() - t
-                    passes["train"] += len(x)
+            with dropout_generator(model, torch.Generator().manual_seed(seed)):
+                for _ in range(cfg["epochs"]):
+                    for x, y in batches(loader):
+                        if len(y) < 2:
+                            continue
+                        t = time.perf_counter()
+                        loss = loss_fn(logits(x), y.float())
+                        optimiser.zero_grad(set_to_none=True)
+                        loss.backward()
+                        optimiser.step()
+                        clock["compute"] += time.perf_counter() - t
+                        passes["train"] += len(x)
             t1 = time.perf_counter()
             probs = predict(test_set)
             metrics = classification_metrics(test_labels, probs)

@@ -1,4 +1,9 @@
-"""What the pages share: the results store, the job manager, the current run, rounds, thumbnails."""
+"""What the pages share: the results store, the job manager, the current run, rounds, thumbnails.
+
+Runs compute in their own processes (or Ray tasks); this server's job manager only launches them and
+its executor's thread follows them, and every page reads a run's state from its folder, so a
+restarted server shows the runs of the previous one as they go on.
+"""
 from __future__ import annotations
 
 import runpy
@@ -11,6 +16,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from alcore.viewmodels import figures, views
 from alcore.config import ConfigError
+from alcore.executors import QueueFull
 from alcore.jobs import JobManager, manager_for
 from alcore.paths import allowed_roots
 from alcore.runs import RoundsReader, RunStore
@@ -40,7 +46,7 @@ def store() -> RunStore:
 
 
 def jobs() -> JobManager:
-    # one per results folder per process: every session sees the same background runs
+    # one per results folder per process: one launch queue for every session
     return manager_for(views.results_root())
 
 
@@ -78,7 +84,7 @@ def resume_button(run_id: str, key: str, help: str | None = None) -> None:
     if st.button("Resume", key=key, icon=":material/play_arrow:", help=help):
         try:
             jobs().resume(run_id)
-        except ConfigError as exc:
+        except (ConfigError, QueueFull) as exc:
             st.error(f"This run cannot be resumed: {exc}")
         else:
             st.rerun()

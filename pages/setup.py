@@ -6,12 +6,14 @@ in "setup_saved" so they survive a visit to another page (Streamlit drops undraw
 from __future__ import annotations
 
 import json
+import os
 
 import streamlit as st
 
 from alcore.viewmodels import setup_form
 from alcore.config import DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, ConfigError, ExperimentConfig
 from alcore.data import DataError
+from alcore.executors import QueueFull, default_parallel
 from alcore.runs import StoreError
 from alcore.strategies import registry
 from pages.common import LIVE_PAGE, RUN_KEY, jobs, path_roots, via_entrypoint
@@ -235,9 +237,26 @@ cols[1].checkbox("Record embeddings (for the Embeddings page)", key="setup_recor
                       "same, but the Embeddings page has nothing to show.")
 st.caption(f"GPU: {gpu}" if gpu else "No CUDA GPU is visible: runs use the CPU.")
 
+st.subheader("Run on")
+cols = st.columns([2, 1, 2])
+run_on = cols[0].radio("Run on", ("this machine", "a Ray cluster"), key="setup_run_on", horizontal=True,
+                       label_visibility="collapsed",
+                       help="This machine: each run in its own process, the rest queued. A Ray cluster: each run a "
+                            "Ray task; the results still come here.")
+if run_on == "this machine":
+    parallel = cols[1].number_input("Runs at once", min_value=1, value=jobs().executor().parallel, step=1,
+                                    key="setup_parallel", help=f"Default: one per core ({default_parallel()}).")
+    ray_address = None
+else:
+    ray_address = cols[2].text_input("Ray address", value=os.environ.get("RAY_ADDRESS", "local"),
+                                     key="setup_ray_address",
+                                     help="HOST:PORT of the cluster's head (`ray start --head` prints it), or "
+                                          "'local' to start a two-CPU Ray instance on this machine.").strip()
+
 st.divider()
+where = f"on the Ray cluster at {ray_address}" if ray_address else f"on this machine, {parallel} at a time"
 st.caption(f"Launching starts {len(configs)} run{'s' if len(configs) != 1 else ''}"
-           + (f" in experiment '{configs[0].experiment}', two at a time." if len(configs) > 1 else "."))
+           + (f" in experiment '{configs[0].experiment}'" if len(configs) > 1 else "") + f". Runs {where}.")
 if problems:
     st.error(f"Fix the {len(problems)} setting{'s' if len(problems) > 1 else ''} marked above to launch.")
 needs_check = base.data != "synthetic" and "data" not in problems and data_check(base) is None
@@ -250,13 +269,15 @@ if launch.button("Launch", type="primary", key="setup_launch", disabled=bool(pro
         problems = setup_form.form_problems(form, base, configs, data_check(base), path_roots())
     if problems:
         st.rerun()  # the data's problems are now flagged next to their fields
+    if ray_address is None:
+        jobs().executor().parallel = int(parallel)
     try:
-        run_ids = [jobs().launch(cfg) for cfg in configs]
-    except (ConfigError, StoreError) as exc:  # the results folder cannot be written; nothing half-made shows
-        st.error(f"Nothing was launched: {exc}", icon=":material/error:")
-    else:
-        st.switch_page(LABEL_PAGE if configs[0].oracle == "human" else LIVE_PAGE,
-                       query_params={RUN_KEY: run_ids[0]})
+        run_ids = [jobs().launch(cfg, ray=ray_address) for cfg in configs]
+    except (ConfigError, StoreError, QueueFull) as exc:  # a results folder that cannot be written, an
+        # unreachable cluster, a full queue: say so; nothing half-made shows
+        st.error(f"Nothing more was launched: {exc}", icon=":material/error:")
+        st.stop()
+    st.switch_page(LABEL_PAGE if configs[0].oracle == "human" else LIVE_PAGE, query_params={RUN_KEY: run_ids[0]})
 save.download_button("Save config (JSON)", json.dumps(base.to_dict(), indent=2), "alcore-config.json",
                      "application/json", key="setup_save", icon=":material/download:",
                      help="The settings of the first sampler; `python -m alcore run --config FILE` reads it too.")

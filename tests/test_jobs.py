@@ -1,4 +1,5 @@
-"""The job manager without Streamlit: background runs, snapshots, cancel, parallel runs, interrupted runs."""
+"""The job manager without Streamlit: runs in worker processes, snapshots from their folders, cancel,
+parallel runs, a bounded queue, interrupted runs."""
 from __future__ import annotations
 
 import time
@@ -43,7 +44,7 @@ def test_a_launched_run_works_in_the_background_and_ends_done(jobs, store):
     run_id = jobs.launch(tiny())
     first = jobs.snapshot(run_id)
     assert first.state in ("queued", "running") and first.running and first.rounds_total == 3
-    assert store.load_status(run_id).state == "running"  # the folder exists at once, for a page to follow
+    assert store.load_status(run_id).state in ("queued", "running")  # the folder exists at once, for a page to follow
     final = jobs.wait(run_id, TIMEOUT)
     assert (final.state, final.round, final.n_labeled, final.error) == ("done", 2, 40, "")
     assert final.progress == 1.0 and final.eta_seconds is None and len(final.finished_round_seconds) == 3
@@ -147,10 +148,14 @@ def test_a_run_the_data_refuses_ends_failed_with_the_reason(jobs, tmp_path):
 
 
 def test_runs_left_running_by_a_dead_process_are_marked_interrupted(store):
+    import subprocess
+    from alcore.runs import HOST
+    gone = subprocess.Popen(["true"])
+    gone.wait()
     run_id = "20250101-000000-entropy-s0-dead"
     store.run_dir(run_id).mkdir(parents=True)
     store.write_config(run_id, {"run_id": run_id, **tiny().to_dict()})
-    store.write_status(run_id, RunStatus("running", round=1, rounds_total=3))
+    store.write_status(run_id, RunStatus("running", round=1, rounds_total=3, pid=gone.pid, host=HOST))
     done = "20250101-000001-entropy-s0-done"
     store.run_dir(done).mkdir(parents=True)
     store.write_config(done, {"run_id": done, **tiny().to_dict()})
@@ -161,6 +166,26 @@ def test_runs_left_running_by_a_dead_process_are_marked_interrupted(store):
     assert status.state == "interrupted" and status.round == 1 and status.ended_at
     assert store.load_status(done).state == "done"
     assert jobs.snapshot(run_id) is None  # no job of this process owns it
+
+
+def test_a_full_queue_refuses_a_launch_with_a_message(store):
+    import os
+    from alcore.executors import QueueFull
+    from alcore.executors.local import LocalExecutor
+    from alcore.runner import create_run
+    executor = LocalExecutor(store, parallel=1, max_waiting=1)
+    executor._adopted = {"another-run": os.getpid()}  # its one slot is taken by a live worker
+    first, second = create_run(tiny(), store), create_run(tiny(), store)
+    executor.submit(first)
+    with pytest.raises(QueueFull, match="1 runs are already waiting to start"):
+        executor.submit(second)
+    assert store.load_status(first).state == "queued" and executor.waiting() == [first]
+    executor.cancel(first)
+    deadline = time.monotonic() + TIMEOUT
+    while store.load_status(first).state != "cancelled":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert store.load_status(first).message == "cancelled before it started" and not store.load_rounds(first)
 
 
 def test_one_manager_per_results_folder(tmp_path):

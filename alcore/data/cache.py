@@ -6,6 +6,8 @@ that is renamed into place, so a crash never leaves a half-written entry behind.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -88,14 +90,27 @@ def save(dataset: Dataset) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def exclusive(lock_path: Path):
+    """One process at a time in the block, across processes (an flock on `lock_path`): runs that start
+    together on the same data decode it, or extract its features, once; the others wait, then read."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def cached(key: str, build: Callable[[], Dataset], progress: Progress | None = None) -> Dataset:
-    """Load `key` from the cache, or build it, store it and return it."""
+    """Load `key` from the cache, or build it, store it and return it (one builder at a time)."""
     hit = load(key)
-    if hit is not None:
-        if progress is not None:
-            total = sum(len(s) for s in hit.splits.values())
-            progress(total, total)
-        return hit
-    dataset = build()
-    save(dataset)
-    return dataset
+    if hit is None:
+        with exclusive(cache_dir() / f".{key}.lock"):
+            hit = load(key)  # built by another process while this one waited
+            if hit is None:
+                dataset = build()
+                save(dataset)
+                return dataset
+    if progress is not None:
+        total = sum(len(s) for s in hit.splits.values())
+        progress(total, total)
+    return hit

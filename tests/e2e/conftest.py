@@ -38,30 +38,39 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def dashboard(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail("CI must install Debian's chromium for the browser test (see .ci/run)")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    work = tmp_path_factory.mktemp("e2e")
+def start_dashboard(work: Path) -> tuple[subprocess.Popen, str]:
+    """`streamlit run dashboard.py` on a free port, results and caches under `work`; (server, url)."""
     port = free_port()
     env = {**os.environ, "ALCORE_RESULTS": str(work / "results"), "ALCORE_CACHE": str(work / "cache")}
+    log = work / f"server-{port}.log"
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(port),
          "--server.headless", "true", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=REPO, env=env, stdout=open(work / "server.log", "w"), stderr=subprocess.STDOUT)
+        cwd=REPO, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).read() == b"ok":
-                break
+                return server, url
         except OSError:
             time.sleep(0.5)
-    else:
-        server.kill()
-        pytest.fail("the dashboard did not start:\n" + (work / "server.log").read_text()[-3000:])
+    server.kill()
+    pytest.fail("the dashboard did not start:\n" + log.read_text()[-3000:])
+
+
+def require_chromium() -> None:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Debian's chromium for the browser test (see .ci/run)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def dashboard(tmp_path_factory):
+    require_chromium()
+    work = tmp_path_factory.mktemp("e2e")
+    server, url = start_dashboard(work)
     (work / "run.json").write_text(json.dumps(RUN_CONFIG))
     yield SimpleNamespace(url=url, work=work, config=RUN_CONFIG, screenshots=bool(SCREENSHOTS))
     server.terminate()

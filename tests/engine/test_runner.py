@@ -135,22 +135,58 @@ def test_full_data_baseline_trains_on_the_whole_pool(tmp_path):
     assert len(rounds) == 1 and rounds[0]["n_labeled"] == 200
 
 
-def test_a_run_of_another_live_process_is_not_marked_interrupted(tmp_path):
+def test_an_active_run_reads_interrupted_once_its_process_is_gone_or_silent(tmp_path):
     import os
     import subprocess
+    import time
+    from alcore import runs
     store = RunStore(tmp_path)
     run_id = create_run(tiny(), store)
     other = subprocess.Popen(["sleep", "30"])
     try:
         status = store.load_status(run_id)
-        status.pid = other.pid
+        status.state, status.pid, status.host = "running", other.pid, runs.HOST
         store.write_status(run_id, status)
-        assert store.mark_interrupted(live_run_ids=set()) == []
-        status.pid = os.getpid()  # this process, no live thread: its run did die
+        store.beat(run_id)
+        assert store.load_status(run_id).state == "running"
+        assert store.mark_interrupted() == []
+        other.kill()
+        other.wait()
+        assert store.load_status(run_id).state == "interrupted"  # every reader, at once
+        assert store.stored_status(run_id).state == "running"  # the file as the process left it
+        status.pid, status.host = os.getpid(), "another-host"  # elsewhere: only the heartbeat counts
         store.write_status(run_id, status)
-        assert store.mark_interrupted(live_run_ids=set()) == [run_id]
+        assert store.load_status(run_id).state == "running"
+        stale = time.time() - runs.STALE_S - 1
+        os.utime(store.run_dir(run_id) / "heartbeat", (stale, stale))
+        assert store.load_status(run_id).state == "interrupted"
+        assert store.mark_interrupted() == [run_id] and store.stored_status(run_id).state == "interrupted"
     finally:
         other.kill()
+
+
+def test_one_process_computes_a_run(tmp_path):
+    from alcore.runs import RunBusy
+    store = RunStore(tmp_path)
+    run_id = create_run(tiny(), store)
+    with store.claim(run_id):
+        with pytest.raises(RunBusy):
+            execute_run(store, run_id)
+    assert execute_run(store, run_id).state == "done"
+
+
+def test_resume_keeps_the_stored_initial_set_and_the_first_start_facts(tmp_path, monkeypatch):
+    import threading
+    store = RunStore(tmp_path)
+    run_id = create_run(tiny(), store)
+    cancel = threading.Event()
+    execute_run(store, run_id, cancel, on_event=lambda e: e.kind == "round" and cancel.set())
+    first = store.load_config(run_id)["resolved"]
+    monkeypatch.setattr("alcore.runner.initial_rows", lambda *a: pytest.fail("resume recomputed the initial set"))
+    assert execute_run(store, run_id).state == "done"
+    resolved = store.load_config(run_id)["resolved"]
+    assert resolved["initial_ids"] == first["initial_ids"] and resolved["versions"] == first["versions"]
+    assert [r["from_round"] for r in resolved["resumes"]] == [1] and resolved["resumes"][0]["device"] == "cpu"
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import alcore.jobs
 from alcore.viewmodels import label_view
 from alcore.config import ExperimentConfig
 from alcore.oracle import LabelBook
+from alcore.runs import pid_alive
 
 HUMAN = dict(oracle="human", init_size=6, budget=4, batch_size=8)  # with TINY: 6 + 4 x 2 rounds
 
@@ -87,6 +88,7 @@ def test_after_a_restart_only_the_unanswered_images_are_asked_and_resume_goes_on
     jobs.cancel(run_id)
     jobs.wait(run_id, timeout=60)
     status = store.load_status(run_id)
+    waiter(lambda: not pid_alive(status.pid))  # the worker process is gone
     status.state = "waiting_for_labels"  # what a killed process leaves in status.json
     store.write_status(run_id, status)
     monkeypatch.setattr(alcore.jobs, "_MANAGERS", {})  # a new process: its job manager marks the run interrupted

@@ -1,0 +1,126 @@
+"""The local executor: each run in its own fresh process (`python -m alcore worker RUN_ID`), at most
+`parallel` at once, the others queued (bounded). A dispatcher thread starts and reaps the workers,
+keeps the queued runs' heartbeats and ends a queued run at once when its cancel file appears.
+
+Workers start in their own session: a dashboard restart or a Ctrl-C in the launching terminal
+leaves them computing, and a later launcher counts them against its `parallel` slots.
+"""
+from __future__ import annotations
+
+import collections
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from alcore.executors import MAX_WAITING, QueueFull, default_parallel, queue_full_message
+from alcore.runs import HEARTBEAT_S, HOST, RunStore, now_iso, pid_alive
+
+REPO = Path(__file__).resolve().parents[2]
+TICK_S = 0.2
+EXIT_WAIT_S = 30.0
+
+
+class LocalExecutor:
+    label = "local"
+
+    def __init__(self, store: RunStore, parallel: int | None = None, max_waiting: int = MAX_WAITING):
+        self.store = store
+        self.parallel = parallel or default_parallel()
+        self.max_waiting = max_waiting
+        self._waiting: collections.deque[str] = collections.deque()
+        self._children: dict[str, subprocess.Popen] = {}
+        self._adopted = self._computing_elsewhere()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_beat = 0.0
+
+    def _computing_elsewhere(self) -> dict[str, int]:
+        """Runs that worker processes of an earlier launcher compute on this host right now."""
+        found = {}
+        for run_id in self.store.run_ids():
+            status = self.store.load_status(run_id)
+            if status.state in ("running", "waiting_for_labels") and status.executor == self.label \
+                    and status.host == HOST and status.pid:
+                found[run_id] = status.pid
+        return found
+
+    def submit(self, run_id: str) -> None:
+        with self._lock:
+            child = self._children.get(run_id)
+            if child is not None and not self.store.load_status(run_id).active:
+                child.wait(EXIT_WAIT_S)  # it has recorded its end (a resume right after a stop): let it exit
+            self._reap()
+            if run_id in self._waiting or run_id in self._children:
+                return
+            if len(self._waiting) >= self.max_waiting:
+                raise QueueFull(queue_full_message(len(self._waiting)))
+            self.store.clear_cancel(run_id)
+            status = self.store.stored_status(run_id)
+            status.state, status.error, status.ended_at = "queued", "", ""
+            status.message = f"waiting for a free slot ({self.parallel} at once)"
+            status.pid, status.host, status.executor = os.getpid(), HOST, self.label
+            self.store.write_status(run_id, status)
+            self.store.beat(run_id)
+            self._waiting.append(run_id)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._dispatch, name="alcore-local-executor", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def cancel(self, run_id: str) -> None:
+        self.store.request_cancel(run_id)
+        self._wake.set()
+
+    def waiting(self) -> list[str]:
+        with self._lock:
+            return list(self._waiting)
+
+    # --- the dispatcher thread -------------------------------------------------------------
+    def _dispatch(self) -> None:
+        while True:
+            self._wake.wait(TICK_S)
+            self._wake.clear()
+            with self._lock:
+                self._reap()
+                self._drop_cancelled()
+                if time.monotonic() - self._last_beat >= HEARTBEAT_S:
+                    for run_id in self._waiting:
+                        self.store.beat(run_id)
+                    self._last_beat = time.monotonic()
+                self._adopted = {r: pid for r, pid in self._adopted.items() if pid_alive(pid)}
+                while self._waiting and len(self._children) + len(self._adopted) < self.parallel:
+                    self._start(self._waiting.popleft())
+
+    def _start(self, run_id: str) -> None:
+        folder = self.store.run_dir(run_id)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+        with open(folder / "worker.out", "ab") as out:
+            self._children[run_id] = subprocess.Popen(
+                [sys.executable, "-m", "alcore", "--out", str(self.store.root.resolve()), "worker", run_id],
+                cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True)
+
+    def _reap(self) -> None:
+        """Forget finished workers; one that died without a final status is recorded as interrupted."""
+        for run_id, child in list(self._children.items()):
+            code = child.poll()
+            if code is None:
+                continue
+            del self._children[run_id]
+            status = self.store.stored_status(run_id)
+            if status.active and status.pid in (child.pid, os.getpid()):
+                status.state, status.ended_at = "interrupted", now_iso()
+                status.message = f"the worker process ended unexpectedly (exit code {code}); resume continues it"
+                self.store.write_status(run_id, status)
+
+    def _drop_cancelled(self) -> None:
+        for run_id in [r for r in self._waiting if self.store.cancel_requested(r)]:
+            self._waiting.remove(run_id)
+            status = self.store.stored_status(run_id)
+            status.state, status.message, status.ended_at = "cancelled", "cancelled before it started", now_iso()
+            self.store.write_status(run_id, status)
+            self.store.clear_cancel(run_id)
