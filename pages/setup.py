@@ -271,11 +271,14 @@ if launch.button("Launch", type="primary", key="setup_launch", disabled=bool(pro
         st.rerun()  # the data's problems are now flagged next to their fields
     if ray_address is None:
         jobs().executor().parallel = int(parallel)
+    run_ids: list[str] = []
     try:
-        run_ids = [jobs().launch(cfg, ray=ray_address) for cfg in configs]
+        for cfg in configs:
+            run_ids.append(jobs().launch(cfg, ray=ray_address))
     except (ConfigError, StoreError, QueueFull) as exc:  # a results folder that cannot be written, an
         # unreachable cluster, a full queue: say so; nothing half-made shows
-        st.error(f"Nothing more was launched: {exc}", icon=":material/error:")
+        done = f"{len(run_ids)} of {len(configs)} runs were launched, then" if run_ids else "Nothing was launched"
+        st.error(f"{done}: {exc}", icon=":material/error:")
         st.stop()
     st.switch_page(LABEL_PAGE if configs[0].oracle == "human" else LIVE_PAGE, query_params={RUN_KEY: run_ids[0]})
 save.download_button("Save config (JSON)", json.dumps(base.to_dict(), indent=2), "alcore-config.json",

@@ -14,7 +14,7 @@ def test_vgg16_gives_512_features_under_torchvision_names():
     classifier, info = models.build_classifier("vgg16", "none", 32, seed=0)
     assert info.used == "random" and not info.notice
     assert classifier.feature_dim == 512
-    out = classifier(torch.randint(0, 255, (2, 32, 32), dtype=torch.uint8))
+    out = classifier.eval()(torch.randint(0, 255, (2, 32, 32), dtype=torch.uint8))
     assert out.shape == (2,)
     # torchvision's vgg16 state-dict files load as local weights: the same parameter names
     assert all(key.startswith("features.") for key in classifier.backbone.state_dict())
