@@ -83,14 +83,7 @@ class ExperimentConfig:
 
     @classmethod
     def from_json(cls, path: str | Path) -> "ExperimentConfig":
-        try:
-            values = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise ConfigError({"config": f"config file not found: {path}"}) from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError({"config": f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})"}) from None
-        if not isinstance(values, dict):
-            raise ConfigError({"config": f"{path} must hold a JSON object of settings"})
+        values = read_json_object(path, "config")
         values.pop("resolved", None)  # config.json of a run carries extra resolved facts
         return cls.from_dict({k: v for k, v in values.items() if k != "run_id"})
 
@@ -234,3 +227,16 @@ def experiment_configs(base: ExperimentConfig, samplers: dict[str, dict], seeds:
     if baseline:
         configs.append(replace(base, sampler="random", sampler_options={}, full_data=True, experiment=name))
     return configs
+
+
+def read_json_object(path: str | Path, what: str) -> dict:
+    """A JSON file holding one object; ConfigError (under the key `what`) naming the file otherwise."""
+    try:
+        values = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError({what: f"{what} file not found: {path}"}) from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError({what: f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})"}) from None
+    if not isinstance(values, dict):
+        raise ConfigError({what: f"{path} must hold a JSON object"})
+    return values

@@ -11,12 +11,11 @@ A sweep file is JSON: the axes below, and any run setting (the base every run st
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from itertools import product
 from pathlib import Path
 
-from alcore.config import ConfigError, ExperimentConfig, experiment_configs, new_experiment_name
+from alcore.config import ConfigError, ExperimentConfig, experiment_configs, new_experiment_name, read_json_object
 
 AXES = ("samplers", "seeds", "init_sizes", "schedules", "models", "resolutions", "with_baseline", "experiment")
 
@@ -52,15 +51,7 @@ class Sweep:
 
     @classmethod
     def from_json(cls, path: str | Path) -> "Sweep":
-        try:
-            values = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise ConfigError({"sweep": f"sweep file not found: {path}"}) from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError({"sweep": f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})"}) from None
-        if not isinstance(values, dict):
-            raise ConfigError({"sweep": f"{path} must hold a JSON object"})
-        return cls.from_dict(values)
+        return cls.from_dict(read_json_object(path, "sweep"))
 
     def cells(self) -> list[tuple[str, int, int, tuple[int, int]]]:
         """(model, resolution, initial size, (budget, rounds)) of each experiment of the sweep."""

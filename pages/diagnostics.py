@@ -32,11 +32,12 @@ def chart(container, fig: go.Figure, key: str, stem: str) -> None:
         figure_downloads(fig, stem, key)
 
 
-def _value(value: float, ci: dict, metric: str) -> str:
+def _value(value: float, ci: dict, metric: str) -> tuple[str, str]:
+    """The value for st.metric, and its 95 % interval for a caption under it (a metric tile cuts long text)."""
     if value is None or math.isnan(value):
-        return "n/a"
+        return "n/a", ""
     bounds = ci.get(metric)
-    return f"{value:.3f}" + (f" [{bounds[0]:.2f}, {bounds[1]:.2f}]" if bounds and None not in bounds else "")
+    return f"{value:.3f}", (f"95 % CI [{bounds[0]:.3f}, {bounds[1]:.3f}]" if bounds and None not in bounds else "")
 
 
 def stopping_section(run_id: str, records: list[dict], config: dict) -> None:
@@ -83,9 +84,11 @@ def round_section(run_id: str, records: list[dict]) -> None:
               "Specificity": _value(point.specificity, ci, "specificity"),
               "Precision": _value(point.precision, ci, "precision"),
               "ROC-AUC": _value(found.roc_auc, ci, "roc_auc"),
-              "Brier score": f"{found.reliability.brier:.3f}", "ECE": f"{found.reliability.ece:.3f}"}
-    for column, (label, value) in zip(st.columns(len(values)), values.items()):
+              "Brier score": (f"{found.reliability.brier:.3f}", ""), "ECE": (f"{found.reliability.ece:.3f}", "")}
+    for column, (label, (value, interval)) in zip(st.columns(len(values)), values.items()):
         column.metric(label, value)
+        if interval:
+            column.caption(interval)
     series = [figures.CurveSeries(views.strategy_label(store().load_config(run_id)), found, ci)]
     where = views.at_labels(record)
     stem = f"{run_id}_round_{record['round']:03d}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Protocol
 
-from alcore.runs import RunStore
+from alcore.runs import HOST, RunStore
 
 MAX_WAITING = 500  # runs an executor holds before it starts them; more is refused with a message
 
@@ -46,3 +46,14 @@ def make_executor(store: RunStore, ray: str | None = None, parallel: int | None 
         return connect(store, ray)
     from alcore.executors.local import LocalExecutor
     return LocalExecutor(store, parallel)
+
+
+def mark_queued(store: RunStore, run_id: str, message: str, executor: str) -> None:
+    """Hand a run to an executor: no cancel left over, state `queued` owned by this process, a fresh heartbeat."""
+    store.clear_cancel(run_id)
+    status = store.stored_status(run_id)
+    status.state, status.error, status.ended_at = "queued", "", ""
+    status.message = message
+    status.pid, status.host, status.executor = os.getpid(), HOST, executor
+    store.write_status(run_id, status)
+    store.beat(run_id)

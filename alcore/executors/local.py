@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from alcore.executors import MAX_WAITING, QueueFull, default_parallel, queue_full_message
+from alcore.executors import MAX_WAITING, QueueFull, default_parallel, mark_queued, queue_full_message
 from alcore.runs import HEARTBEAT_S, HOST, RunStore, now_iso, pid_alive
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,13 +58,7 @@ class LocalExecutor:
                 return
             if len(self._waiting) >= self.max_waiting:
                 raise QueueFull(queue_full_message(len(self._waiting)))
-            self.store.clear_cancel(run_id)
-            status = self.store.stored_status(run_id)
-            status.state, status.error, status.ended_at = "queued", "", ""
-            status.message = f"waiting for a free slot ({self.parallel} at once)"
-            status.pid, status.host, status.executor = os.getpid(), HOST, self.label
-            self.store.write_status(run_id, status)
-            self.store.beat(run_id)
+            mark_queued(self.store, run_id, f"waiting for a free slot ({self.parallel} at once)", self.label)
             self._waiting.append(run_id)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._dispatch, name="alcore-local-executor", daemon=True)

@@ -26,8 +26,8 @@ from typing import Any, Iterator
 import ray
 
 from alcore.config import ConfigError, ExperimentConfig
-from alcore.executors import MAX_WAITING, QueueFull, queue_full_message
-from alcore.runs import HEARTBEAT_S, HOST, RunBusy, RunStatus, RunStore, now_iso
+from alcore.executors import MAX_WAITING, QueueFull, mark_queued, queue_full_message
+from alcore.runs import RunBusy, RunStatus, RunStore, now_iso
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_CPUS = 2  # `--ray local`: a two-CPU instance on the loopback interface, no Ray dashboard
@@ -155,14 +155,8 @@ class RayExecutor:
             if len(self._following) >= MAX_WAITING:
                 raise QueueFull(queue_full_message(len(self._following)))
             self._following.add(run_id)
-        self.store.clear_cancel(run_id)
         self._stops.clear.remote(run_id)
-        status = self.store.stored_status(run_id)
-        status.state, status.error, status.ended_at = "queued", "", ""
-        status.message = f"waiting for the Ray cluster at {self.address}"
-        status.pid, status.host, status.executor = os.getpid(), HOST, self.label
-        self.store.write_status(run_id, status)
-        self.store.beat(run_id)
+        mark_queued(self.store, run_id, f"waiting for the Ray cluster at {self.address}", self.label)
         threading.Thread(target=self._follow, args=(run_id,), name=f"alcore-ray-{run_id}", daemon=True).start()
 
     def cancel(self, run_id: str) -> None:
