@@ -73,8 +73,23 @@ def dashboard(tmp_path_factory):
     server, url = start_dashboard(work)
     (work / "run.json").write_text(json.dumps(RUN_CONFIG))
     yield SimpleNamespace(url=url, work=work, config=RUN_CONFIG, screenshots=bool(SCREENSHOTS))
+    stop_runs(work / "results")
     server.terminate()
     server.wait(timeout=20)
+
+
+def stop_runs(results: Path, timeout: float = 60) -> None:
+    """Ask every run under `results` to stop and wait for its worker: workers outlive the server by
+    design, and a run waiting for a person's labels would otherwise wait after the tests forever."""
+    from alcore.runs import RunStore
+
+    store = RunStore(results)
+    run_ids = [p.name for p in results.iterdir() if (p / "status.json").is_file()] if results.is_dir() else []
+    for run_id in run_ids:
+        store.request_cancel(run_id)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(store.load_status(run_id).active for run_id in run_ids):
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from alcore.runs import RunStore, pid_alive
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, TINY_RUN, require_chromium, start_dashboard
+from tests.e2e.conftest import (CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, TINY_RUN, require_chromium, start_dashboard,
+                                stop_runs)
 from tests.e2e.test_browser import WAIT_FOR_POINTS
 
 pytestmark = pytest.mark.e2e
@@ -59,6 +60,7 @@ def test_a_run_goes_on_through_a_server_restart_and_the_new_server_follows_it(tm
         assert store.load_status(run_id).state == "done"
         assert [r["round"] for r in store.load_rounds(run_id)] == list(range(LONG_RUN["rounds"] + 1))
     finally:
+        stop_runs(tmp_path / "results")
         for server in (first, second):
             if server is not None and server.poll() is None:
                 server.terminate()
