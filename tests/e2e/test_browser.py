@@ -89,7 +89,9 @@ def see_diagnostics(page, shoot) -> None:
     shoot(page, "live_stopping")
     page.locator(".st-key-live_roc .js-plotly-plot .scatterlayer .trace").first.wait_for()
     for key in ("live_pr", "live_reliability", "live_round_confusion"):
-        assert page.locator(f".st-key-{key} .js-plotly-plot").count() == 1
+        chart = page.locator(f".st-key-{key} .js-plotly-plot")
+        chart.first.wait_for()  # each chart draws on its own: the ROC's traces say nothing of the others
+        assert chart.count() == 1
     for label in ("Sensitivity", "Specificity", "Brier score", "ECE"):
         page.locator("[data-testid='stMetricLabel']", has_text=label).first.wait_for()
     tall_shot(page, shoot, "What a radiologist reads", "live_diagnostics")
@@ -130,7 +132,9 @@ def test_compare_overlays_the_runs_roc_pr_and_reliability(dashboard, page, shoot
     assert tags.count() >= 2
     page.wait_for_function("() => document.querySelectorAll('.st-key-compare_roc .scatterlayer .trace').length >= 5")  # chance + 2 x (curve, point)
     for key in ("compare_pr", "compare_reliability"):
-        assert page.locator(f".st-key-{key} .js-plotly-plot").count() == 1
+        chart = page.locator(f".st-key-{key} .js-plotly-plot")
+        chart.first.wait_for()  # each chart draws on its own: the ROC's traces say nothing of the others
+        assert chart.count() == 1
     tall_shot(page, shoot, "ROC, precision-recall and calibration, overlaid", "compare_diagnostics")
 
 
