@@ -82,7 +82,7 @@ def test_a_local_ray_instance_gives_the_same_numbers(tmp_path, reference):
         long_run = create_run(tiny(synthetic_size=1000, rounds=40, budget=20), store)  # progress, then a stop
         executor.submit(long_run)
         phases, deadline = set(), time.monotonic() + TIMEOUT
-        while not store.load_rounds(long_run):
+        while len(store.load_rounds(long_run)) < 3:  # several rounds: phases streamed back are seen
             assert store.load_status(long_run).active and time.monotonic() < deadline, store.read_log(long_run)
             phases.add(store.load_status(long_run).phase)
             time.sleep(0.05)
@@ -90,8 +90,10 @@ def test_a_local_ray_instance_gives_the_same_numbers(tmp_path, reference):
         while store.load_status(long_run).active:
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        assert store.load_status(long_run).state == "cancelled" and 1 <= len(store.load_rounds(long_run)) < 41
-        assert "train" in phases and "stopped by the user" in "\n".join(store.read_log(long_run))
+        assert store.load_status(long_run).state == "cancelled" and 3 <= len(store.load_rounds(long_run)) < 41
+        # which phases a poll catches depends on the machine's speed; that some arrive does not
+        assert phases - {""}, "no phase of the Ray run reached its status file"
+        assert "stopped by the user" in "\n".join(store.read_log(long_run))
     finally:
         ray.shutdown()
         ray_executor._connection.clear()
