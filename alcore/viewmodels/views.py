@@ -91,7 +91,7 @@ def experiments(store: RunStore) -> dict[str, list[str]]:
 # --- progress ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RunProgress:
-    """A run's progress from its live job when this process runs it, else from status.json."""
+    """A run's progress from its live job (any process's: the run folder says), else from status.json."""
 
     state: str
     round: int  # last finished round, -1 before the first
@@ -101,7 +101,7 @@ class RunProgress:
     eta_seconds: float | None
     detail: str  # what it is doing now
     error: str
-    attached: bool  # a job of this process computes it (so Stop works)
+    attached: bool  # a live worker (of any process, here or on Ray) computes it, so Stop reaches it
 
     @property
     def live(self) -> bool:
