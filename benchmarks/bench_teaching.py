@@ -12,7 +12,7 @@ must also exceed the seed-to-seed spread (the larger std of the two strategies' 
 Also prints the runs' wall time and the seconds per round (train + test + query).
 
     python benchmarks/bench_teaching.py                      # 5 seeds (0-4), 2 runs at once
-    python benchmarks/bench_teaching.py --from EXPERIMENT    # summarise runs already in --out
+    python benchmarks/bench_teaching.py --from EXP [EXP...]  # summarise runs already in --out
 """
 from __future__ import annotations
 
@@ -109,12 +109,13 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--out", default="results")
-    parser.add_argument("--from", dest="existing", help="summarise this experiment's runs instead of running")
+    parser.add_argument("--from", dest="existing", nargs="+", metavar="EXPERIMENT",
+                        help="summarise these experiments' runs (together) instead of running")
     args = parser.parse_args()
     base = replace(DEMO_CONFIG, seed=args.first_seed, record_embeddings=False)  # the same metrics, faster
     store = RunStore(args.out)
     if args.existing:
-        run_ids = experiment_runs(store, args.existing)
+        run_ids = [run_id for name in args.existing for run_id in experiment_runs(store, name)]
     else:
         experiment = time.strftime("teaching-%Y%m%d-%H%M%S")
         started = time.monotonic()
