@@ -126,7 +126,8 @@ def main() -> None:
     cfg = configs[0]
     spans = windows(cfg["init_size"], cfg["budget"], cfg["init_size"] + cfg["budget"] * cfg["rounds"])
     print(f"data: synthetic {cfg['synthetic_preset']} preset, {cfg['synthetic_size']} train images, "
-          f"{cfg['synthetic_pneumonia_share']:.0%} PNEUMONIA; {cfg['model']} {cfg['regime']} at {cfg['resolution']} px; "
+          f"{cfg['synthetic_pneumonia_share']:.0%} PNEUMONIA; {cfg['model']} {cfg['regime']} at "
+          f"{cfg['resolution']} px; "
           f"{cfg['init_size']} + {cfg['budget']} x {cfg['rounds']} labels; seeds "
           f"{sorted({c['seed'] for c in configs})}; metric: test ROC-AUC\n")
     print(report(window_aulcs(rounds_frame(store, run_ids), spans), spans))

@@ -7,6 +7,9 @@ images are deliberately ambiguous (faint small opacities; or normals that are po
 inflated, with dense markings or a small benign density) so query strategies differ.
 The smooth anatomy is drawn at <= ANATOMY_PX, bones and vessel texture at <= DETAIL_PX,
 both upsampled; film grain at the output resolution. The data set never depends on the run seed.
+
+The teaching preset (below) draws the same anatomy with sub-populations, a clear lesion for most
+images and a borderline band, for teaching demos (docs/teaching.md); it is not realistic data.
 """
 from __future__ import annotations
 
