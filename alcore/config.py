@@ -16,7 +16,7 @@ DEVICES = ("auto", "cpu", "cuda")
 ORACLES = ("simulated", "human")
 WEIGHTS = ("auto", "imagenet", "none")
 HEADS = ("logistic", "adamw")
-SYNTHETIC_PRESETS = ("standard", "teaching")  # alcore.data.synthetic draws each
+SYNTHETIC_PRESETS = ("standard", "teaching")  # the generators of alcore.data.synthetic
 DEFAULT_SEEDS = 5  # seeds per strategy of an experiment (a 624-image test set needs several)
 
 

@@ -19,13 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from alcore.config import SYNTHETIC_PRESETS as PRESETS
 from alcore.data import cache
-from alcore.data.base import Dataset, Split
+from alcore.data.base import DataError, Dataset, Split
 
 DATA_SEED = 1234  # fixed: every run shares one synthetic data set
 VERSION = 4  # bump when the standard generator changes (it is part of the cache key)
 TEACHING_VERSION = 1  # the same for the teaching preset
-PRESETS = ("standard", "teaching")
 AMBIGUOUS_SHARE = 0.22
 ANATOMY_PX = 48  # smooth anatomy is drawn at most this size
 DETAIL_PX = 128  # bones and texture at most this size; only the film grain at the full resolution
@@ -42,7 +42,7 @@ def load_synthetic(size: int, pneumonia_share: float, resolution: int,
                    progress: cache.Progress | None = None, preset: str = "standard") -> Dataset:
     """The synthetic data set (generated once, then read from the disk cache)."""
     if preset not in PRESETS:
-        raise ValueError(f"unknown synthetic preset '{preset}'; choose one of: {', '.join(PRESETS)}")
+        raise DataError(f"unknown synthetic preset '{preset}'; choose one of: {', '.join(PRESETS)}")
     share = round(pneumonia_share, 6)
     key = (cache.fingerprint("synthetic", VERSION, DATA_SEED, size, share, resolution) if preset == "standard"
            else cache.fingerprint("synthetic", preset, TEACHING_VERSION, DATA_SEED, size, share, resolution))
