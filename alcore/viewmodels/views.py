@@ -38,9 +38,9 @@ PROJECTIONS = ("PCA", "UMAP")
 LIVE_STATES = ("queued", "running", "waiting_for_labels")
 RESUMABLE_STATES = ("interrupted", "cancelled", "failed")
 # The one-click demo: EfficientNet-Lite0 ImageNet features (frozen) on the synthetic teaching preset, where
-# the model visibly learns and the strategies' effects were measured over 5 seeds (docs/teaching.md); small
-# for a first curve point within about 15 s on two CPU cores: 600 + 60 + 600 images at 64 px. PNEUMONIA is
-# the minority, as in screening.
+# the model visibly learns and the strategies' effects were measured over 5 seeds (docs/teaching.md).
+# Small, so that its 11 rounds compute in about 10 s on one CPU core: 600 + 60 + 600 images at 64 px.
+# PNEUMONIA is the minority, as in screening.
 DEMO_CONFIG = ExperimentConfig(resolution=64, synthetic_size=600, synthetic_preset="teaching",
                                synthetic_pneumonia_share=0.3, init_size=30, budget=30, rounds=10)
 
