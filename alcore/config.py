@@ -16,6 +16,7 @@ DEVICES = ("auto", "cpu", "cuda")
 ORACLES = ("simulated", "human")
 WEIGHTS = ("auto", "imagenet", "none")
 HEADS = ("logistic", "adamw")
+SYNTHETIC_PRESETS = ("standard", "teaching")  # the generators of alcore.data.synthetic
 DEFAULT_SEEDS = 5  # seeds per strategy of an experiment (a 624-image test set needs several)
 
 
@@ -26,6 +27,9 @@ class ExperimentConfig:
     data: str = "synthetic"  # "synthetic", a folder path, or a MedMNIST-style .npz path
     synthetic_size: int = 2000  # synthetic train-pool size (val/test scale with it)
     synthetic_pneumonia_share: float = 0.75
+    # "standard", or "teaching": sub-populations, a borderline band and clear lesions, where the
+    # textbook effects of the strategies show (a teaching preset, not realistic data; docs/teaching.md)
+    synthetic_preset: str = "standard"
     model: str = "efficientnet_lite0"
     weights: str = "auto"  # auto | imagenet | none | path to a local state-dict file
     regime: str = "frozen"
@@ -128,6 +132,7 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
     choice("device", DEVICES)
     choice("oracle", ORACLES)
     choice("head", HEADS)
+    choice("synthetic_preset", SYNTHETIC_PRESETS)
     if cfg.weights not in WEIGHTS and not Path(cfg.weights).is_file():
         problems["weights"] = (f"weights must be one of {', '.join(WEIGHTS)} or an existing file; "
                                f"'{cfg.weights}' was not found")

@@ -86,7 +86,7 @@ def pool_size(cfg: ExperimentConfig, scan: bool = False) -> int | None:
     if scan:
         return len(load_dataset(cfg.data, cfg.resolution, seed=cfg.seed, synthetic_size=cfg.synthetic_size,
                                 pneumonia_share=cfg.synthetic_pneumonia_share,
-                                allow_unlabeled=cfg.oracle == "human").train)
+                                synthetic_preset=cfg.synthetic_preset, allow_unlabeled=cfg.oracle == "human").train)
     path = Path(cfg.data).expanduser()
     if path.suffix == ".npz" and path.is_file():
         try:
@@ -180,6 +180,7 @@ def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventF
         dataset = preloaded or load_dataset(cfg.data, cfg.resolution, seed=cfg.seed,
                                             synthetic_size=cfg.synthetic_size,
                                             pneumonia_share=cfg.synthetic_pneumonia_share,
+                                            synthetic_preset=cfg.synthetic_preset,
                                             allow_unlabeled=cfg.oracle == "human")
         for warning in dataset.notes:
             note(f"data: {warning}")

@@ -11,7 +11,8 @@ import os
 import streamlit as st
 
 from alcore.viewmodels import setup_form
-from alcore.config import DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, ConfigError, ExperimentConfig
+from alcore.config import (DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, SYNTHETIC_PRESETS, ConfigError,
+                           ExperimentConfig)
 from alcore.data import DataError
 from alcore.executors import QueueFull, default_parallel
 from alcore.runs import StoreError
@@ -124,6 +125,11 @@ with right:
         flag("synthetic_size")
         st.slider("PNEUMONIA share", 0.05, 0.95, step=0.05, key="setup_synthetic_pneumonia_share")
         flag("synthetic_pneumonia_share")
+        st.selectbox("Synthetic preset", SYNTHETIC_PRESETS, key="setup_synthetic_preset",
+                     help="standard: a hard set with a fifth of deliberately ambiguous images. teaching: "
+                          "sub-populations of unequal size, a borderline band and clear lesions, where the "
+                          "strategies' textbook effects can be measured (a teaching preset, not realistic data).")
+        flag("synthetic_preset")
     else:
         label = "Folder path" if st.session_state.setup_source == "folder" else ".npz file path"
         st.text_input(label, key="setup_path", placeholder=EXAMPLE_FOLDER,

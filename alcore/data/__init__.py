@@ -20,15 +20,16 @@ SOURCE_HELP = "give 'synthetic', a folder of images, or a MedMNIST .npz file"
 
 def load_dataset(data: str, resolution: int, seed: int = 0, synthetic_size: int = 2000,
                  pneumonia_share: float = 0.75, progress: Progress | None = None,
-                 allow_unlabeled: bool = False) -> Dataset:
+                 allow_unlabeled: bool = False, synthetic_preset: str = "standard") -> Dataset:
     """The data set named by `data`, decoded once and then read from the disk cache.
 
     `seed` only matters for folders lacking val/test splits (they are carved with it);
     the synthetic set is the same for every seed. `progress(done, total)` reports decoding.
     `allow_unlabeled` accepts a folder without class folders (labels UNKNOWN_LABEL).
+    `synthetic_preset` picks the synthetic generator: "standard" or "teaching".
     """
     if data == "synthetic":
-        return load_synthetic(synthetic_size, pneumonia_share, resolution, progress)
+        return load_synthetic(synthetic_size, pneumonia_share, resolution, progress, synthetic_preset)
     path = Path(data).expanduser()
     if path.suffix.lower() == ".npz":
         return load_npz(path, resolution, progress)

@@ -18,7 +18,9 @@ class Split:
     images: np.ndarray  # (n, H, W) uint8, grayscale, already at the run's resolution
     labels: np.ndarray  # (n,) int64: 0 NORMAL, 1 PNEUMONIA, -1 unknown
     ids: np.ndarray  # (n,) str: stable sample ids, unique within the data set
-    sources: np.ndarray  # (n,) str: file path, or "npz:<split>:<index>", or "synthetic:<split>:<index>"
+    # (n,) str: file path, or "npz:<split>:<index>", or "synthetic:<split>:<index>" (the teaching
+    # preset adds ":<sub-population>:<clear|borderline>")
+    sources: np.ndarray
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from alcore.config import (DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, WEIGHTS, ConfigError,
-                           ExperimentConfig,
+from alcore.config import (DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, SYNTHETIC_PRESETS, WEIGHTS,
+                           ConfigError, ExperimentConfig,
                            experiment_configs, new_experiment_name, validate)
 from alcore.paths import PathRefused, allowed_path
 
@@ -29,7 +29,8 @@ def pool_facts(cfg: ExperimentConfig) -> PoolFacts:
         return PoolFacts(cfg.synthetic_size, True)
     from alcore.data import load_dataset
     train = load_dataset(cfg.data, cfg.resolution, seed=cfg.seed, synthetic_size=cfg.synthetic_size,
-                         pneumonia_share=cfg.synthetic_pneumonia_share, allow_unlabeled=cfg.oracle == "human").train
+                         pneumonia_share=cfg.synthetic_pneumonia_share,
+                         synthetic_preset=cfg.synthetic_preset, allow_unlabeled=cfg.oracle == "human").train
     return PoolFacts(len(train), bool(np.all(train.labels >= 0)))
 
 
@@ -49,7 +50,7 @@ def with_twins(configs: list[ExperimentConfig]) -> list[ExperimentConfig]:
 FORM_FIELDS = tuple(f.name for f in fields(ExperimentConfig)
                     if f.name not in ("data", "sampler", "sampler_options", "full_data"))
 FORM_CHOICES = {"model": MODELS, "regime": REGIMES, "head": HEADS, "init_mode": INIT_MODES, "device": DEVICES,
-                "oracle": ORACLES}
+                "oracle": ORACLES, "synthetic_preset": SYNTHETIC_PRESETS}
 FORM_DEFAULTS = ExperimentConfig()
 
 

@@ -6,8 +6,9 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from alcore.data import load_dataset
-from alcore.data.synthetic import render, split_sizes
+from alcore.data import cache, load_dataset
+from alcore.data.synthetic import (BAND, BORDERLINE_SHARE, GROUP_SHARES, GROUPS, THRESHOLD, render, render_teaching,
+                                   split_sizes)
 
 
 def test_shapes_sizes_ids_and_exact_class_share():
@@ -59,3 +60,58 @@ def test_classes_are_learnable_but_not_trivially():
     model = LogisticRegression(C=0.01, max_iter=2000).fit((train - mean) / std, data.train.labels)
     auc = roc_auc_score(data.test.labels, model.predict_proba((test - mean) / std)[:, 1])
     assert 0.6 < auc < 0.95
+
+
+# --- the teaching preset -------------------------------------------------------------------------
+def test_teaching_preset_is_deterministic_and_apart_from_the_standard_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALCORE_CACHE", str(tmp_path / "a"))
+    first = load_dataset("synthetic", 32, synthetic_size=60, synthetic_preset="teaching")
+    monkeypatch.setenv("ALCORE_CACHE", str(tmp_path / "b"))  # generate again, not from the cache
+    second = load_dataset("synthetic", 32, seed=3, synthetic_size=60, synthetic_preset="teaching")
+    standard = load_dataset("synthetic", 32, synthetic_size=60)
+    assert first.fingerprint == second.fingerprint != standard.fingerprint
+    # the standard set's cache key (and so its images) did not change with the preset's arrival
+    assert standard.fingerprint == cache.fingerprint("synthetic", 4, 1234, 60, 0.75, 32)
+    assert {k: len(v) for k, v in first.splits.items()} == {"train": 60, "val": 16, "test": 200}
+    assert "teaching preset" in first.name
+    for name in first.splits:
+        np.testing.assert_array_equal(first.splits[name].images, second.splits[name].images)
+        np.testing.assert_array_equal(first.splits[name].labels, second.splits[name].labels)
+        np.testing.assert_array_equal(first.splits[name].sources, second.splits[name].sources)
+    groups = {s.split(":")[3] for s in first.test.sources}
+    assert groups == set(GROUPS) and first.test.sources[0].startswith("synthetic:test:0:")
+
+
+def test_teaching_preset_draws_the_promised_sub_populations_and_borderline_band():
+    labels = np.repeat([0, 1], 1000)
+    _, traits = render_teaching(labels, 16, np.random.default_rng(0))
+    shares = np.bincount(traits.group, minlength=len(GROUPS)) / len(labels)
+    np.testing.assert_allclose(shares, GROUP_SHARES, atol=0.03)  # 2,000 draws: a few sigma
+    for label in (0, 1):
+        mine = labels == label
+        assert abs(traits.borderline[mine].mean() - BORDERLINE_SHARE) < 0.04
+        border = traits.density[mine & traits.borderline]
+        assert np.all(traits.density[mine & ~traits.borderline] == 0)  # clear: no borderline opacity
+        if label:  # borderline PNEUMONIA lies just above the threshold, borderline NORMAL just below
+            assert border.min() >= THRESHOLD and border.max() <= THRESHOLD + BAND
+        else:
+            assert border.min() >= THRESHOLD - BAND and border.max() <= THRESHOLD
+    assert traits.describe()[0] in {f"{g}:{k}" for g in GROUPS for k in ("clear", "borderline")}
+
+
+def test_teaching_films_show_their_lesion_and_their_sub_population():
+    labels = np.repeat([0, 1], 150)
+    images, traits = render_teaching(labels, 64, np.random.default_rng(1))
+    adult = traits.group == 0
+    lower_lungs = images[:, 34:48, 10:54].mean(axis=(1, 2))  # consolidations fill the lower zones
+    clear_normal = lower_lungs[adult & (labels == 0) & ~traits.borderline]
+    clear_pneumonia = lower_lungs[adult & (labels == 1) & ~traits.borderline]
+    assert np.median(clear_pneumonia) > np.median(clear_normal) + 10
+    # bedside films carry ECG electrodes: near-white dots inside the chest, which no other film has
+    brightest = images[:, 8:56, 8:56].max(axis=(1, 2))
+    portable = traits.group == GROUPS.index("portable AP")
+    assert np.median(brightest[portable]) > np.median(brightest[~portable])
+    # a child's thorax is smaller in the field: more dark background around it
+    background = (images < 40).mean(axis=(1, 2))
+    child = traits.group == GROUPS.index("child")
+    assert np.median(background[child]) > np.median(background[adult])

@@ -164,3 +164,13 @@ def test_a_results_folder_that_cannot_be_written_is_one_message(tmp_path, monkey
     message = capsys.readouterr().err
     assert "cannot write to the results folder" in message and "No space left on device" in message
     assert "Traceback" not in message and not run_dirs(tmp_path)
+
+
+def test_the_synthetic_preset_flag_runs_the_teaching_set_and_refuses_an_unknown_one(tmp_path):
+    line = refused(tmp_path, *TINY, "--synthetic-preset", "easy")
+    assert "synthetic_preset: unknown synthetic_preset 'easy'; choose one of: standard, teaching" in line
+    out = tmp_path / "runs"
+    assert main(["--out", str(out), "run", *TINY, "--synthetic-preset", "teaching"]) == 0
+    (config,) = [json.loads((p / "config.json").read_text()) for p in run_dirs(out)]
+    assert config["synthetic_preset"] == "teaching" and "teaching preset" in config["resolved"]["dataset"]
+    assert config["resolved"]["split_sizes"] == {"train": 200, "val": 20, "test": 200}

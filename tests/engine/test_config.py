@@ -26,6 +26,8 @@ def test_default_config_is_valid():
     ({"weights": "/no/such.pth"}, "weights", "was not found"),
     ({"sampler": "pca_kmeans", "sampler_options": {"bogus": 1}}, "sampler_options", "'bogus' is not an option"),
     ({"synthetic_pneumonia_share": 1.5}, "synthetic_pneumonia_share", "between 0.05 and 0.95"),
+    ({"synthetic_preset": "easy"}, "synthetic_preset",
+     "unknown synthetic_preset 'easy'; choose one of: standard, teaching"),
     ({"record_embeddings": "no"}, "record_embeddings", "true or false"),
 ])
 def test_each_bad_field_has_its_message(changes, field, words):

@@ -11,7 +11,8 @@ FIELD_KEYS = ["setup_source", "setup_synthetic_size", "setup_synthetic_pneumonia
               "setup_regime", "setup_resolution", "setup_weights", "setup_epochs", "setup_head_steps",
               "setup_batch_size", "setup_lr", "setup_weight_decay", "setup_class_weighted", "setup_samplers",
               "setup_init_size", "setup_init_mode", "setup_budget", "setup_rounds", "setup_seed", "setup_seeds",
-              "setup_baseline", "setup_experiment", "setup_device", "setup_record_embeddings"]
+              "setup_baseline", "setup_experiment", "setup_device", "setup_record_embeddings",
+              "setup_synthetic_preset"]
 
 
 def errors(at) -> list[str]:
@@ -97,6 +98,21 @@ def test_a_saved_config_loads_back_and_a_bad_file_is_refused(open_page):
     at.run()
     assert any("unknown setting 'colour'" in m for m in errors(at))
     assert at.number_input(key="setup_budget").value == 7  # nothing applied
+    assert not at.exception
+
+
+def test_the_synthetic_preset_loads_from_a_config_and_an_unknown_one_is_refused(open_page):
+    at = open_page("pages/setup.py")
+    assert at.selectbox(key="setup_synthetic_preset").value == "standard"
+    teaching = ExperimentConfig(synthetic_preset="teaching").to_dict()
+    at.file_uploader(key="setup_upload").set_value(("t.json", json.dumps(teaching).encode(), "application/json"))
+    at.run()
+    assert at.selectbox(key="setup_synthetic_preset").value == "teaching" and not errors(at)
+    bad = json.dumps({**teaching, "synthetic_preset": "easy"}).encode()
+    at.file_uploader(key="setup_upload").set_value(("bad.json", bad, "application/json"))
+    at.run()
+    assert any("unknown synthetic_preset 'easy'; choose one of: standard, teaching" in m for m in errors(at))
+    assert at.selectbox(key="setup_synthetic_preset").value == "teaching"  # nothing applied
     assert not at.exception
 
 
