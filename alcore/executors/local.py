@@ -1,5 +1,6 @@
 """The local executor: each run in its own fresh process (`python -m alcore worker RUN_ID`), at most
-`parallel` at once, the others queued (bounded). A dispatcher thread starts and reaps the workers,
+`parallel` at once, the others queued (bounded). Runs submitted together (a race) start together when
+a slot is free, even beyond `parallel`: they are watched side by side. A dispatcher thread starts and reaps the workers,
 keeps the queued runs' heartbeats and ends a queued run at once when its cancel file appears.
 
 Workers start in their own session: a dashboard restart or a Ctrl-C in the launching terminal
@@ -16,7 +17,7 @@ import time
 from pathlib import Path
 
 from alcore.executors import MAX_WAITING, QueueFull, default_parallel, mark_queued, queue_full_message
-from alcore.runs import HEARTBEAT_S, HOST, RunStore, now_iso, pid_alive
+from alcore.runs import HEARTBEAT_S, HOST, WAITING_STATES, RunStore, now_iso, pid_alive
 
 REPO = Path(__file__).resolve().parents[2]
 TICK_S = 0.2
@@ -30,7 +31,7 @@ class LocalExecutor:
         self.store = store
         self.parallel = parallel or default_parallel()
         self.max_waiting = max_waiting
-        self._waiting: collections.deque[str] = collections.deque()
+        self._waiting: collections.deque[list[str]] = collections.deque()  # groups that start together
         self._children: dict[str, subprocess.Popen] = {}
         self._adopted = self._computing_elsewhere()
         self._lock = threading.Lock()
@@ -43,23 +44,31 @@ class LocalExecutor:
         found = {}
         for run_id in self.store.run_ids():
             status = self.store.load_status(run_id)
-            if status.state in ("running", "waiting_for_labels") and status.executor == self.label \
+            if status.state in ("running", *WAITING_STATES) and status.executor == self.label \
                     and status.host == HOST and status.pid:
                 found[run_id] = status.pid
         return found
 
     def submit(self, run_id: str) -> None:
+        self.submit_together([run_id])
+
+    def submit_together(self, run_ids: list[str]) -> None:
+        """Queue runs that start at the same moment (one slot free is enough for all of them)."""
         with self._lock:
-            child = self._children.get(run_id)
-            if child is not None and not self.store.load_status(run_id).active:
-                child.wait(EXIT_WAIT_S)  # it has recorded its end (a resume right after a stop): let it exit
+            for run_id in run_ids:
+                child = self._children.get(run_id)
+                if child is not None and not self.store.load_status(run_id).active:
+                    child.wait(EXIT_WAIT_S)  # it has recorded its end (a resume right after a stop): let it exit
             self._reap()
-            if run_id in self._waiting or run_id in self._children:
+            queued = self._queued()
+            fresh = [run_id for run_id in run_ids if run_id not in queued and run_id not in self._children]
+            if not fresh:
                 return
-            if len(self._waiting) >= self.max_waiting:
-                raise QueueFull(queue_full_message(len(self._waiting)))
-            mark_queued(self.store, run_id, f"waiting for a free slot ({self.parallel} at once)", self.label)
-            self._waiting.append(run_id)
+            if len(queued) + len(fresh) > self.max_waiting:
+                raise QueueFull(queue_full_message(len(queued)))
+            for run_id in fresh:
+                mark_queued(self.store, run_id, f"waiting for a free slot ({self.parallel} at once)", self.label)
+            self._waiting.append(fresh)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._dispatch, name="alcore-local-executor", daemon=True)
                 self._thread.start()
@@ -71,7 +80,10 @@ class LocalExecutor:
 
     def waiting(self) -> list[str]:
         with self._lock:
-            return list(self._waiting)
+            return self._queued()
+
+    def _queued(self) -> list[str]:
+        return [run_id for group in self._waiting for run_id in group]
 
     # --- the dispatcher thread -------------------------------------------------------------
     def _dispatch(self) -> None:
@@ -82,12 +94,13 @@ class LocalExecutor:
                 self._reap()
                 self._drop_cancelled()
                 if time.monotonic() - self._last_beat >= HEARTBEAT_S:
-                    for run_id in self._waiting:
+                    for run_id in self._queued():
                         self.store.beat(run_id)
                     self._last_beat = time.monotonic()
                 self._adopted = {r: pid for r, pid in self._adopted.items() if pid_alive(pid)}
                 while self._waiting and len(self._children) + len(self._adopted) < self.parallel:
-                    self._start(self._waiting.popleft())
+                    for run_id in self._waiting.popleft():
+                        self._start(run_id)
 
     def _start(self, run_id: str) -> None:
         folder = self.store.run_dir(run_id)
@@ -112,8 +125,11 @@ class LocalExecutor:
                 self.store.write_status(run_id, status)
 
     def _drop_cancelled(self) -> None:
-        for run_id in [r for r in self._waiting if self.store.cancel_requested(r)]:
-            self._waiting.remove(run_id)
+        for run_id in [r for r in self._queued() if self.store.cancel_requested(r)]:
+            group = next(g for g in self._waiting if run_id in g)
+            group.remove(run_id)
+            if not group:
+                self._waiting.remove(group)
             status = self.store.stored_status(run_id)
             status.state, status.message, status.ended_at = "cancelled", "cancelled before it started", now_iso()
             self.store.write_status(run_id, status)
