@@ -110,10 +110,7 @@ class JobManager:
 
     def next_round(self, run_ids: list[str]) -> list[str]:
         """'Next round' for the paused runs among these; returns them. The others pause when they get there."""
-        paused = [run_id for run_id in run_ids if self.store.load_status(run_id).state == "paused"]
-        for run_id in paused:
-            self.store.release(run_id, self.store.load_status(run_id).round + 1)
-        return paused
+        return [run_id for run_id in run_ids if self.store.next_round(run_id)]
 
     def resume(self, run_id: str, ray: str | None = None) -> None:
         """Queue a stopped run again, on the executor it last ran on unless `ray` says otherwise."""

@@ -264,10 +264,18 @@ class RunStore:
         atomic_write_json(self.run_dir(run_id) / "step.json", asdict(replace(control, pause=pause)))
 
     def release(self, run_id: str, round_index: int) -> None:
-        """'Next round': a run paused before `round_index` goes on (and pauses again after it)."""
+        """A run paused before `round_index` goes on (and pauses again after it)."""
         control = self.step_control(run_id)
         released = max(control.released, round_index)
         atomic_write_json(self.run_dir(run_id) / "step.json", asdict(replace(control, released=released)))
+
+    def next_round(self, run_id: str) -> bool:
+        """'Next round': a paused run labels its picks and trains the next round; False when it is not paused."""
+        status = self.load_status(run_id)
+        if status.state != "paused":
+            return False
+        self.release(run_id, status.round + 1)
+        return True
 
     @contextlib.contextmanager
     def claim(self, run_id: str):
