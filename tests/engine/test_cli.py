@@ -164,3 +164,21 @@ def test_a_results_folder_that_cannot_be_written_is_one_message(tmp_path, monkey
     message = capsys.readouterr().err
     assert "cannot write to the results folder" in message and "No space left on device" in message
     assert "Traceback" not in message and not run_dirs(tmp_path)
+
+
+def test_race_starts_the_samplers_as_one_race_and_next_and_pause_reach_every_racer(tmp_path, capsys):
+    from alcore.race import is_race, racers
+    out = str(tmp_path)
+    assert main(["--out", out, "run", *TINY, "--sampler", "random,entropy", "--race"]) == 0
+    store = RunStore(tmp_path)
+    configs = [store.load_config(r) for r in store.run_ids()]
+    (race_id,) = {c["experiment"] for c in configs}
+    assert is_race(race_id) and {c["seed"] for c in configs} == {0} and len(configs) == 2  # one seed by default
+    assert main(["--out", out, "pause", race_id]) == 0
+    assert all(store.step_control(r).pause for r in racers(store, race_id))
+    assert main(["--out", out, "next", race_id]) == 1  # nothing is paused: a finished race
+    assert "not paused (done)" in capsys.readouterr().out
+    assert main(["--out", out, "pause", race_id, "--off"]) == 0
+    assert not any(store.step_control(r).pause for r in racers(store, race_id))
+    with pytest.raises(SystemExit, match="no run or race 'race-nope'"):
+        main(["--out", out, "next", "race-nope"])
