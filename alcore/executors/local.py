@@ -1,7 +1,8 @@
 """The local executor: each run in its own fresh process (`python -m alcore worker RUN_ID`), at most
 `parallel` at once, the others queued (bounded). Runs submitted together (a race) start together when
-a slot is free, even beyond `parallel`: they are watched side by side. A dispatcher thread starts and reaps the workers,
-keeps the queued runs' heartbeats and ends a queued run at once when its cancel file appears.
+a slot is free, even beyond `parallel`: they are watched side by side. A dispatcher thread starts and
+reaps the workers, keeps the queued runs' heartbeats and ends a queued run at once when its cancel
+file appears.
 
 Workers start in their own session: a dashboard restart or a Ctrl-C in the launching terminal
 leaves them computing, and a later launcher counts them against its `parallel` slots.

@@ -85,7 +85,8 @@ def all_strategies() -> list[StrategyInfo]:
 def reason(name: str, prob: float, score: float) -> str:
     """The strategy's one-line reason for a pick, with the model's p(PNEUMONIA) and the pick's score
     ('–' where there is none)."""
-    shown = lambda value, spec: "–" if value is None or not math.isfinite(value) else format(value, spec)  # noqa: E731
+    def shown(value: float, spec: str) -> str:
+        return "–" if value is None or not math.isfinite(value) else format(value, spec)
     return get(name).reason.format(p=shown(prob, ".2f"), score=shown(score, ".3g"))
 
 

@@ -126,7 +126,8 @@ def test_random_is_drawn_over_its_interval_so_above_random_shows_at_a_glance():
     racers = [race_view.Racer("b", "entropy", "entropy", progress, records),
               race_view.Racer("a", "random", "random", progress, records)]
     band, random, entropy = race_view.race_curves_figure(racers).data
-    assert band.fill == "toself" and list(band.y) == pytest.approx([0.7, 0.8, 0.9, 0.7, 0.6, 0.5])  # upper out, lower back
+    assert band.fill == "toself"
+    assert list(band.y) == pytest.approx([0.7, 0.8, 0.9, 0.7, 0.6, 0.5])  # the upper bounds out, the lower back
     assert random.line.dash == "dash" and random.name == "random (baseline)" and entropy.name == "entropy"
 
 
