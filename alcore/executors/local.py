@@ -1,26 +1,25 @@
-"""The local executor: each run in its own fresh process (`python -m alcore worker RUN_ID`), at most
-`parallel` at once, the others queued (bounded). Runs submitted together (a race) start together when
-a slot is free, even beyond `parallel`: they are watched side by side. A dispatcher thread starts and
-reaps the workers, keeps the queued runs' heartbeats and ends a queued run at once when its cancel
-file appears.
+"""The local executor: each run in its own process, at most `parallel` at once, the others queued
+(bounded). Runs submitted together (a race) start together when a slot is free, even beyond
+`parallel`: they are watched side by side. A dispatcher thread starts the workers, notices their
+end, keeps the queued runs' heartbeats and ends a queued run at once when its cancel file appears.
 
-Workers start in their own session: a dashboard restart or a Ctrl-C in the launching terminal
-leaves them computing, and a later launcher counts them against its `parallel` slots.
+A worker is a fork of the zygote (executors/zygote.py), a process that has imported the engine once,
+so a run does not pay torch's and scikit-learn's imports again; it computes what
+`python -m alcore worker RUN_ID` computes. Workers start in their own session: a dashboard restart
+or a Ctrl-C in the launching terminal leaves them computing, and a later launcher counts them against
+its `parallel` slots.
 """
 from __future__ import annotations
 
 import collections
 import os
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 from alcore.executors import MAX_WAITING, QueueFull, default_parallel, mark_queued, queue_full_message
+from alcore.executors.zygote import zygote
 from alcore.runs import HEARTBEAT_S, HOST, WAITING_STATES, RunStore, now_iso, pid_alive
 
-REPO = Path(__file__).resolve().parents[2]
 TICK_S = 0.2
 EXIT_WAIT_S = 30.0
 
@@ -33,12 +32,13 @@ class LocalExecutor:
         self.parallel = parallel or default_parallel()
         self.max_waiting = max_waiting
         self._waiting: collections.deque[list[str]] = collections.deque()  # groups that start together
-        self._children: dict[str, subprocess.Popen] = {}
+        self._children: dict[str, int] = {}  # run id -> pid of the worker this executor started
         self._adopted = self._computing_elsewhere()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_beat = 0.0
+        zygote().start()  # it imports while the first run is being created
 
     def _computing_elsewhere(self) -> dict[str, int]:
         """Runs that worker processes of an earlier launcher compute on this host right now."""
@@ -59,7 +59,7 @@ class LocalExecutor:
             for run_id in run_ids:
                 child = self._children.get(run_id)
                 if child is not None and not self.store.load_status(run_id).active:
-                    child.wait(EXIT_WAIT_S)  # it has recorded its end (a resume right after a stop): let it exit
+                    _wait_for_exit(child, EXIT_WAIT_S)  # it has recorded its end (a resume right after a stop)
             self._reap()
             queued = self._queued()
             fresh = [run_id for run_id in run_ids if run_id not in queued and run_id not in self._children]
@@ -104,25 +104,18 @@ class LocalExecutor:
                         self._start(run_id)
 
     def _start(self, run_id: str) -> None:
-        folder = self.store.run_dir(run_id)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-        with open(folder / "worker.out", "ab") as out:
-            self._children[run_id] = subprocess.Popen(
-                [sys.executable, "-m", "alcore", "--out", str(self.store.root.resolve()), "worker", run_id],
-                cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True)
+        self._children[run_id] = zygote().spawn(self.store.root.resolve(), run_id)
 
     def _reap(self) -> None:
         """Forget finished workers; one that died without a final status is recorded as interrupted."""
-        for run_id, child in list(self._children.items()):
-            code = child.poll()
-            if code is None:
+        for run_id, pid in list(self._children.items()):
+            if pid_alive(pid):
                 continue
             del self._children[run_id]
             status = self.store.stored_status(run_id)
-            if status.active and status.pid in (child.pid, os.getpid()):
+            if status.active and status.pid in (pid, os.getpid()):
                 status.state, status.ended_at = "interrupted", now_iso()
-                status.message = f"the worker process ended unexpectedly (exit code {code}); resume continues it"
+                status.message = "the worker process ended unexpectedly (see worker.out); resume continues it"
                 self.store.write_status(run_id, status)
 
     def _drop_cancelled(self) -> None:
@@ -135,3 +128,9 @@ class LocalExecutor:
             status.state, status.message, status.ended_at = "cancelled", "cancelled before it started", now_iso()
             self.store.write_status(run_id, status)
             self.store.clear_cancel(run_id)
+
+
+def _wait_for_exit(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
