@@ -6,7 +6,8 @@ zygote (`python -m alcore.executors.zygote`, one per launching process, started 
 it once; each run is then a fork of it: its own process, in its own session (a restart of the
 launcher leaves it computing), its output in the run folder's worker.out, computing exactly what
 `python -m alcore worker RUN_ID` computes (executors.worker.work). The zygote starts no thread before
-it forks, and exits when its launcher goes (end of its input).
+it forks, and exits when its launcher goes (end of its input). `ps` shows the workers with the zygote's
+command line; their pid is in each run's status.json.
 
 Protocol, one JSON object per line: {"root", "run_id", "env"} in, {"pid"} out.
 """

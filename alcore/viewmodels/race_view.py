@@ -106,8 +106,10 @@ def race_curves_figure(racers: list[Racer], metric: str = "roc_auc") -> go.Figur
                                                                                      else ""),
                                  line=line, legendgroup=racer.run_id,
                                  hovertemplate="%{x} labels: %{y:.3f}<extra>" + racer.name + "</extra>"))
-    return _layout(fig, f"Test {label} vs labeled images: the race (above the grey band = better than random)",
-                   LABELED_X, label)
+    fig = _layout(fig, f"Test {label} vs labeled images: above the grey band = better than random", LABELED_X, label)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0),
+                      margin=dict(b=110))
+    return fig
 
 
 # --- side-by-side picks --------------------------------------------------------------------------
@@ -167,8 +169,9 @@ def picks_figure(frames: list[pd.DataFrame], names: list[str], xy: np.ndarray, t
                                      legendgroup=status, showlegend=col == 1, **extra), row=1, col=col)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
-    fig = _layout(fig, title, "", "", height=380)
-    fig.update_layout(margin=dict(l=20, r=20, t=90, b=20))
+    fig = _layout(fig, title, "", "", height=400)
+    fig.update_layout(margin=dict(l=20, r=20, t=80, b=40),
+                      legend=dict(orientation="h", yanchor="top", y=-0.02, xanchor="left", x=0))
     return fig
 
 

@@ -15,7 +15,7 @@ SLOW_MS = 900_000  # the real demo: four strategies on the synthetic set, on wha
 CURVES_WITH_POINTS = ("([k, n]) => [...document.querySelectorAll('.st-key-race_curves .scatterlayer .trace')]"
                       ".filter(t => t.querySelectorAll('path.point').length >= n).length >= k")
 NEXT_ENABLED = ("() => { const b = [...document.querySelectorAll('.st-key-race_next button')];"
-                " return b.length === 1 && !b[0].disabled; }")
+                " return b.length > 0 && b.every(x => !x.disabled); }")
 PICKS_TITLE = "() => document.querySelector('.st-key-race_picks .gtitle')?.textContent || ''"
 WAIT_FOR_POINTS = ("n => { const t = document.querySelector('.st-key-live_curves .scatterlayer .trace');"
                    " return t && t.querySelectorAll('path.point').length >= n; }")
@@ -136,7 +136,7 @@ def test_the_demo_race_grows_four_curves_pauses_explains_a_pick_and_finishes(das
     assert "score" in text and "p(PNEUMONIA)" in text and "the model is least sure: p = " in text, text
     shoot(page, "race_picks")
 
-    page.locator(".st-key-race_next button").click()
+    page.locator(".st-key-race_next button").first.click()
     page.wait_for_function(CURVES_WITH_POINTS, arg=[4, 2], timeout=SLOW_MS)  # the curves grow
     page.wait_for_function(NEXT_ENABLED, timeout=SLOW_MS)  # and every racer paused again
     page.wait_for_function(f"() => ({PICKS_TITLE})() !== {first_title!r}")  # the picks follow the newest round
