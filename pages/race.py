@@ -6,7 +6,7 @@ import streamlit as st
 
 from alcore.viewmodels import race_view, views
 from pages.common import REFRESH_S, jobs, reveal_prediction, store
-from pages.diagnostics import _follow_latest
+from pages.diagnostics import follow_latest
 
 RACE_KEY = "race"  # URL query parameter of the race the Live page shows
 RACE_THUMBNAILS = 8  # picks shown under each panel, highest score first
@@ -87,7 +87,7 @@ def picks_section(racers: list[race_view.Racer]) -> None:
         st.info("This race was recorded without embeddings: there is no map of the pool to draw.")
         return
     key = "race_round"
-    _follow_latest(key, rounds)
+    follow_latest(key, rounds)
     labels = {r["round"]: r["n_labeled"] for r in racers[0].records}
     chosen = (st.select_slider("Round (by the labels its models trained on)", rounds, key=key,
                                format_func=lambda r: f"{labels[r]} labels") if len(rounds) > 1 else rounds[0])
