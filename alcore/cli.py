@@ -1,4 +1,4 @@
-"""python -m alcore {run, sweep, resume, list, show, strategies, summary, figures}.
+"""python -m alcore {run, sweep, resume, next, pause, list, show, strategies, summary, figures}.
 
 `run`, `sweep` and `resume` hand their runs to an executor (each run in its own process here, or
 Ray tasks with --ray) and follow them through their run folders until they end.
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from alcore.config import DEFAULT_SEEDS, ConfigError, ExperimentConfig, check, experiment_configs
 from alcore.executors import QueueFull, make_executor
+from alcore.race import as_race
 from alcore.runs import RunStore, StoreError
 from alcore.sweep import Sweep
 
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     out = argparse.ArgumentParser(add_help=False)
     out.add_argument("--out", default=argparse.SUPPRESS, help="results folder (default: results/)")
     sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{run,sweep,resume,list,show,strategies,summary,figures}")
+                                metavar="{run,sweep,resume,next,pause,list,show,strategies,summary,figures}")
 
     run = sub.add_parser("run", parents=[out], help="run active learning (one run per sampler x seed)")
     run.add_argument("--config", help="a JSON file of settings (flags given here override it)")
@@ -72,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="a strategy option, e.g. bald.mc_passes=10; without SAMPLER. it goes to every "
                           "given sampler that has the option")
     run.add_argument("--experiment", default=None, help="group id for the runs of this launch")
+    run.add_argument("--race", action="store_true",
+                     help="start the runs together as one race (one seed unless --seeds; one Live view)")
+    run.add_argument("--pause-each-round", action="store_true",
+                     help="step mode: each run waits after its query until `python -m alcore next ID`")
     run.add_argument("--with-baseline", action=argparse.BooleanOptionalAction, default=False,
                      help="add a full-data baseline run (the whole train pool, same recipe) to the experiment")
     run.add_argument("--embeddings", dest="record_embeddings", action=argparse.BooleanOptionalAction, default=None,
@@ -101,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("run_id")
     resume.add_argument("--quiet", action="store_true")
     _executor_flags(resume)
+    step = sub.add_parser("next", parents=[out], help="step mode: a paused run (or every racer of a race) goes on")
+    step.add_argument("run_id", metavar="RUN_OR_RACE_ID")
+    pause = sub.add_parser("pause", parents=[out], help="step mode on (or --off) for a run or every racer of a race")
+    pause.add_argument("run_id", metavar="RUN_OR_RACE_ID")
+    pause.add_argument("--off", action="store_true", help="step mode off: paused runs go on at once")
     worker = sub.add_parser("worker", parents=[out], help=argparse.SUPPRESS)  # the local executor's process
     worker.add_argument("run_id")
     sub.add_parser("list", parents=[out], help="list the runs in the results folder")
@@ -170,7 +180,7 @@ def configs_from_args(args: argparse.Namespace) -> list[ExperimentConfig]:
         raise ConfigError({"sampler": f"give one or several samplers: {', '.join(registry.names())}"})
     seeds = args.seeds
     if seeds is None:
-        seeds = DEFAULT_SEEDS if len(samplers) > 1 or args.with_baseline or args.experiment else 1
+        seeds = DEFAULT_SEEDS if (len(samplers) > 1 and not args.race) or args.with_baseline or args.experiment else 1
     if seeds < 1:
         raise ConfigError({"seeds": f"--seeds must be 1 or more (got {seeds})"})
     samplers = list(dict.fromkeys(registry.canonical(s) for s in samplers))  # an unknown one: check() says so
@@ -178,6 +188,10 @@ def configs_from_args(args: argparse.Namespace) -> list[ExperimentConfig]:
         else args.sampler_option
     configs = experiment_configs(base, sampler_options(samplers, given), seeds, args.with_baseline,
                                  args.experiment or "")
+    if args.race:
+        if args.experiment:
+            raise ConfigError({"experiment": "--race names its runs' experiment itself (race-...): drop --experiment"})
+        configs = as_race(configs)
     for cfg in configs:
         check(cfg)
     return configs
@@ -237,6 +251,10 @@ def follow(store: RunStore, run_ids: list[str], quiet: bool) -> bool:
                     told.add(status.message)
                     tqdm.write(f"{run_id}: {status.message}: label them on the dashboard's Label page "
                                "(`make run`); this run continues when the batch is labeled")
+                if status.state == "paused" and (run_id, status.round) not in told:
+                    told.add((run_id, status.round))
+                    tqdm.write(f"{run_id}: {status.message} (`python -m alcore next {run_id}`, or Next round on "
+                               "the Live page)")
                 if len(run_ids) == 1 and not quiet and status.state == "running":
                     if rounds_bar is None:
                         rounds_bar = tqdm(total=status.rounds_total, desc="rounds", position=0, unit="round")
@@ -264,11 +282,17 @@ def follow(store: RunStore, run_ids: list[str], quiet: bool) -> bool:
 
 
 def launch(store: RunStore, run_ids: list[str], args: argparse.Namespace) -> int:
-    """Queue the runs on the chosen executor and follow them to their end."""
+    """Queue the runs on the chosen executor (a race: together) and follow them to their end."""
     executor = make_executor(store, ray_address(args), args.parallel)
-    try:
+    if getattr(args, "pause_each_round", False):
         for run_id in run_ids:
-            executor.submit(run_id)
+            store.set_pause(run_id, True)
+    try:
+        if getattr(args, "race", False):
+            executor.submit_together(run_ids)
+        else:
+            for run_id in run_ids:
+                executor.submit(run_id)
     except QueueFull as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -322,6 +346,32 @@ def cmd_resume(args, store: RunStore) -> int:
         raise SystemExit(f"error: run {args.run_id} is '{state}'; only interrupted, cancelled or failed "
                          "runs can be resumed")
     return launch(store, [args.run_id], args)
+
+
+def step_targets(store: RunStore, run_or_race: str) -> list[str]:
+    """A run id, or a race id standing for all its racers."""
+    from alcore.race import is_race, racers
+    run_ids = racers(store, run_or_race) if is_race(run_or_race) else \
+        [run_or_race] if store.exists(run_or_race) else []
+    if not run_ids:
+        raise SystemExit(f"error: no run or race '{run_or_race}' in {store.root}/ (see `python -m alcore list`)")
+    return run_ids
+
+
+def cmd_next(args, store: RunStore) -> int:
+    run_ids = step_targets(store, args.run_id)
+    released = [run_id for run_id in run_ids if store.next_round(run_id)]
+    for run_id in run_ids:
+        print(f"{run_id}: " + ("goes on to its next round" if run_id in released else
+                               f"not paused ({store.load_status(run_id).state}): nothing to do"))
+    return 0 if released else 1
+
+
+def cmd_pause(args, store: RunStore) -> int:
+    for run_id in step_targets(store, args.run_id):
+        store.set_pause(run_id, not args.off)
+        print(f"{run_id}: step mode {'off' if args.off else 'on: it pauses after its next query'}")
+    return 0
 
 
 def cmd_worker(args, store: RunStore) -> int:
@@ -391,7 +441,8 @@ def cmd_figures(args, store: RunStore) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "sweep": cmd_sweep, "resume": cmd_resume, "worker": cmd_worker, "list": cmd_list,
+COMMANDS = {"run": cmd_run, "sweep": cmd_sweep, "resume": cmd_resume, "next": cmd_next, "pause": cmd_pause,
+            "worker": cmd_worker, "list": cmd_list,
             "show": cmd_show, "strategies": cmd_strategies, "summary": cmd_summary, "figures": cmd_figures}
 
 

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from alcore.config import ExperimentConfig
 from alcore.executors import Executor, make_executor
-from alcore.runs import RunStatus, RunStore
+from alcore.executors.zygote import zygote
+from alcore.race import as_race
+from alcore.runs import ACTIVE_STATES, RunStatus, RunStore
 
 POLL_S = 0.1
 
@@ -22,7 +24,7 @@ POLL_S = 0.1
 @dataclass(frozen=True)
 class JobSnapshot:
     run_id: str
-    state: str  # queued | running | waiting_for_labels | done | failed | cancelled | interrupted
+    state: str  # queued | running | waiting_for_labels | paused | done | failed | cancelled | interrupted
     round: int  # last finished round, -1 before the first
     rounds_total: int
     n_labeled: int
@@ -41,7 +43,7 @@ class JobSnapshot:
 
     @property
     def running(self) -> bool:
-        return self.state in ("queued", "running", "waiting_for_labels")
+        return self.state in ACTIVE_STATES
 
     @property
     def progress(self) -> float:
@@ -67,6 +69,7 @@ class JobManager:
         self._mine: set[str] = set()
         self._lock = threading.Lock()
         self.interrupted_at_start = store.mark_interrupted()
+        zygote().start()  # the worker launcher imports the engine now: a first launch need not wait for it
 
     def executor(self, ray: str | None = None) -> Executor:
         """The local executor, or the Ray one at `ray` (connected on first use)."""
@@ -76,12 +79,40 @@ class JobManager:
                 self._executors[key] = make_executor(self.store, ray, self.max_parallel)
             return self._executors[key]
 
-    def launch(self, cfg: ExperimentConfig, ray: str | None = None) -> str:
-        """Create the run (raises ConfigError on invalid settings) and queue it; raises QueueFull."""
-        from alcore.runner import create_run  # late: the runner imports torch, which the server never needs
-        run_id = create_run(cfg, self.store)
-        self._submit(run_id, ray)
-        return run_id
+    def launch(self, cfg: ExperimentConfig, ray: str | None = None, pause: bool = False) -> str:
+        """Create the run (raises ConfigError on invalid settings) and queue it; raises QueueFull.
+        `pause`: step mode from the start (the run waits after each round's query)."""
+        return self.launch_together([cfg], ray, pause)[0]
+
+    def launch_race(self, configs: list[ExperimentConfig], ray: str | None = None, pause: bool = False) -> str:
+        """Start the runs as one race (alcore.race): created, then started at the same moment; the race id."""
+        configs = as_race(configs)
+        self.launch_together(configs, ray, pause)
+        return configs[0].experiment
+
+    def launch_together(self, configs: list[ExperimentConfig], ray: str | None = None,
+                        pause: bool = False) -> list[str]:
+        """Create every run first (ConfigError / StoreError before any starts), then queue them together."""
+        from alcore.config import check
+        from alcore.runner import create_run, pool_size  # late: the runner imports torch, the server needs it not
+        for cfg in configs:  # every one checked before any is created: no run of a refused race lingers
+            check(cfg, pool_size=pool_size(cfg))
+        run_ids = [create_run(cfg, self.store) for cfg in configs]
+        if pause:
+            self.set_pause(run_ids, True)
+        self.executor(ray).submit_together(run_ids)
+        with self._lock:
+            self._mine.update(run_ids)
+        return run_ids
+
+    def set_pause(self, run_ids: list[str], pause: bool) -> None:
+        """Step mode on or off for these runs (off lets the paused ones go on at once)."""
+        for run_id in run_ids:
+            self.store.set_pause(run_id, pause)
+
+    def next_round(self, run_ids: list[str]) -> list[str]:
+        """'Next round' for the paused runs among these; returns them. The others pause when they get there."""
+        return [run_id for run_id in run_ids if self.store.next_round(run_id)]
 
     def resume(self, run_id: str, ray: str | None = None) -> None:
         """Queue a stopped run again, on the executor it last ran on unless `ray` says otherwise."""

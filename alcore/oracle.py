@@ -3,6 +3,9 @@
 Human labels live in results/<run_id>/labels.csv (sample_id, file, label, who, time, round), one
 row per answer, rewritten atomically on each answer: closing a tab or a crash loses nothing. The
 images waiting for a person are in queue.json; the run blocks until each has an answer.
+
+Step mode waits for a person the same way (`wait_for`): `StepGate` holds a round's picks back from
+the oracle until a person releases the round (the run folder's step.json, see runs.StepControl).
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Callable
 
 import numpy as np
 
@@ -93,6 +97,14 @@ def answer_to_label(answer: tuple[str, int] | None) -> int:
     return CLASS_NAMES.index(answer[0]) if answer is not None and answer[0] in CLASS_NAMES else -1
 
 
+def wait_for(ready: Callable[[], bool], cancel: threading.Event | None) -> None:
+    """Block until `ready()` (polled); Cancelled as soon as the run is asked to stop."""
+    while not ready():
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        time.sleep(POLL_SECONDS)
+
+
 class HumanOracle:
     """Blocks the loop until a person has answered every queued image (or the run is cancelled)."""
 
@@ -109,10 +121,28 @@ class HumanOracle:
             asked = waiting()
             self.book.set_queue(LabelQueue(round_index, tuple(self.ids[asked]), tuple(self.files[asked])))
             self.on_wait(round_index, len(asked))
-            while waiting():
-                if self.cancel is not None and self.cancel.is_set():
-                    raise Cancelled()
-                time.sleep(POLL_SECONDS)
+
+            def all_answered() -> bool:
+                nonlocal answers
                 answers = self.book.answers()
+                return not waiting()
+            wait_for(all_answered, self.cancel)
             self.book.set_queue(None)
         return np.array([answer_to_label(answers.get(self.ids[r])) for r in rows], dtype=np.int64)
+
+
+class StepGate:
+    """Step mode around any oracle: the picks of round r - 1 go to `oracle` only once round r is let
+    through (step mode off, or a person clicked "Next round"); meanwhile `on_pause(r)` has said so.
+    Round 0's initial set never waits. A resumed run asks again, so a pause outlives a Stop."""
+
+    def __init__(self, oracle, store: RunStore, run_id: str, cancel: threading.Event | None,
+                 on_pause: Callable[[int], None]):
+        self.oracle, self.store, self.run_id, self.cancel, self.on_pause = oracle, store, run_id, cancel, on_pause
+
+    def __call__(self, rows: np.ndarray, round_index: int) -> np.ndarray:
+        let_through = lambda: self.store.step_control(self.run_id).lets_through(round_index)  # noqa: E731
+        if round_index > 0 and not let_through():
+            self.on_pause(round_index)
+            wait_for(let_through, self.cancel)
+        return self.oracle(rows, round_index)

@@ -6,7 +6,8 @@ calling process and always leaves a final status: done, failed (with the reason)
 if the process dies - an active status that every reader sees as interrupted (runs.py).
 
 While it works it holds the run's lock, touches its heartbeat, turns a `cancel` file into a stop
-between batches, and writes phase and batch progress into status.json (at most every
+between batches, waits in state `paused` after each query while step mode is on (StepGate), and
+writes phase and batch progress into status.json (at most every
 PROGRESS_WRITE_S). torch uses `cfg.threads` threads: training results depend on the thread count
 (measured), so it is a setting of the run, never a share of whatever else computes at the time.
 """
@@ -34,7 +35,7 @@ from alcore.data.base import DataError, Dataset
 from alcore.learners import make_learner
 from alcore.loop import TrainingDiverged, initial_rows, run_rounds
 from alcore.models import build_classifier, resolve_device
-from alcore.oracle import HumanOracle, LabelBook
+from alcore.oracle import HumanOracle, LabelBook, StepGate
 from alcore.runs import HEARTBEAT_S, HOST, RunStatus, RunStore, StoreError, now_iso
 from alcore.strategies import registry
 from alcore.train import Cancelled, TrainSettings
@@ -255,8 +256,15 @@ def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventF
             note(f"waiting for {n} labels ({batch})")
             set_status(state="waiting_for_labels", message=f"{n} images to label ({batch})")
 
-        oracle = (HumanOracle(LabelBook(store, run_id), dataset.train.ids, dataset.train.sources, cancel, on_wait)
-                  if cfg.oracle == "human" else lambda picked, r: dataset.train.labels[picked])
+        def on_pause(r: int) -> None:
+            note(f"paused after the round at {status.n_labeled} labels (step mode): waiting for 'Next round'")
+            set_status(state="paused", message=f"paused after the round at {status.n_labeled} labels: "
+                                               "'Next round' labels its picks and goes on")
+
+        oracle = StepGate(HumanOracle(LabelBook(store, run_id), dataset.train.ids, dataset.train.sources, cancel,
+                                      on_wait)
+                          if cfg.oracle == "human" else lambda picked, r: dataset.train.labels[picked],
+                          store, run_id, cancel, on_pause)
         previous_probs = store.load_round_arrays(run_id, start - 1)["prob"] if start else None
         finished = "finished"
         for result in run_rounds(cfg, dataset, learner, rows, oracle, start, on_phase=on_phase,

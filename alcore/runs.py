@@ -8,7 +8,7 @@ Liveness lives in the run folder too, so every reader (pages, CLI, a restarted s
 same state: the process computing a run holds `worker.lock`, records its pid and host in
 status.json and touches `heartbeat` every few seconds; an active status whose process is gone (same
 host, pid dead) or whose heartbeat is stale reads as `interrupted`. A `cancel` file asks the run to
-stop between batches.
+stop between batches; `step.json` (StepControl) pauses it after each round's query (step mode).
 """
 from __future__ import annotations
 
@@ -29,8 +29,10 @@ from typing import Any
 
 import numpy as np
 
-STATES = ("queued", "running", "waiting_for_labels", "done", "failed", "cancelled", "interrupted")
-ACTIVE_STATES = ("queued", "running", "waiting_for_labels")
+# a run waits for a person: their labels (human oracle), or a "Next round" (step mode)
+WAITING_STATES = ("waiting_for_labels", "paused")
+STATES = ("queued", "running", *WAITING_STATES, "done", "failed", "cancelled", "interrupted")
+ACTIVE_STATES = ("queued", "running", *WAITING_STATES)
 DEFAULT_ROOT = Path("results")
 HEARTBEAT_S = 2.0  # how often the process owning an active run touches its heartbeat file
 STALE_S = 60.0  # an active run whose heartbeat is older than this is interrupted, for every reader
@@ -121,6 +123,18 @@ class RunStatus:
     @property
     def active(self) -> bool:
         return self.state in ACTIVE_STATES
+
+
+@dataclass
+class StepControl:
+    """Step mode: after each round's query the run waits (state `paused`) until a person releases the
+    next round. A file in the run folder, so a restart, a Stop and a Resume keep it."""
+
+    pause: bool = False
+    released: int = 0  # rounds up to this one go on without waiting
+
+    def lets_through(self, round_index: int) -> bool:
+        return not self.pause or round_index <= self.released
 
 
 @dataclass
@@ -239,6 +253,29 @@ class RunStore:
 
     def clear_cancel(self, run_id: str) -> None:
         (self.run_dir(run_id) / "cancel").unlink(missing_ok=True)
+
+    def step_control(self, run_id: str) -> StepControl:
+        data = read_if_changed(self.run_dir(run_id) / "step.json")
+        return StepControl() if data is None else StepControl(**json.loads(data))
+
+    def set_pause(self, run_id: str, pause: bool) -> None:
+        """Step mode on or off; off lets a paused run go on at once."""
+        control = self.step_control(run_id)
+        atomic_write_json(self.run_dir(run_id) / "step.json", asdict(replace(control, pause=pause)))
+
+    def release(self, run_id: str, round_index: int) -> None:
+        """A run paused before `round_index` goes on (and pauses again after it)."""
+        control = self.step_control(run_id)
+        released = max(control.released, round_index)
+        atomic_write_json(self.run_dir(run_id) / "step.json", asdict(replace(control, released=released)))
+
+    def next_round(self, run_id: str) -> bool:
+        """'Next round': a paused run labels its picks and trains the next round; False when it is not paused."""
+        status = self.load_status(run_id)
+        if status.state != "paused":
+            return False
+        self.release(run_id, status.round + 1)
+        return True
 
     @contextlib.contextmanager
     def claim(self, run_id: str):

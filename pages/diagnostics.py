@@ -52,7 +52,7 @@ def stopping_section(run_id: str, records: list[dict], config: dict) -> None:
                    "unlabeled pool images (no labels needed). Green dots: the signal holds.")
 
 
-def _follow_latest(key: str, rounds: list[int]) -> None:
+def follow_latest(key: str, rounds: list[int]) -> None:
     """Keep the round slider on the newest round while it sits at the end, so a live run's section follows it."""
     newest, seen = rounds[-1], st.session_state.get(f"{key}_newest")
     if seen != newest:
@@ -66,7 +66,7 @@ def round_section(run_id: str, records: list[dict]) -> None:
     st.subheader("What a radiologist reads: one round on the test set")
     rounds = [r["round"] for r in records]
     key = f"live_diag_round_{run_id}"
-    _follow_latest(key, rounds)
+    follow_latest(key, rounds)
     labels = {r["round"]: r["n_labeled"] for r in records}
     chosen = (st.select_slider("Labels used", rounds, key=key, format_func=lambda r: f"{labels[r]} labels")
               if len(rounds) > 1 else rounds[0])

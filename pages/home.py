@@ -1,12 +1,14 @@
-"""Home: what the tool does, a one-click demo run, and every run in the results folder."""
+"""Home: what the tool does, the one-click demo (a race of four strategies), and every run in the results folder."""
 from __future__ import annotations
 
 from dataclasses import replace
 
 import streamlit as st
 
+from alcore.race import DEFAULT_RACERS, race_configs
 from alcore.viewmodels import views
 from pages.common import LIVE_PAGE, RUN_KEY, jobs, store, via_entrypoint
+from pages.race import RACE_KEY
 
 via_entrypoint()
 
@@ -20,11 +22,15 @@ st.markdown(
 )
 
 demo = views.DEMO_CONFIG
-if st.button("Start a demo run", type="primary", key="home_demo", icon=":material/play_arrow:"):
-    run_id = jobs().launch(replace(demo))
-    st.switch_page(LIVE_PAGE, query_params={RUN_KEY: run_id})
-st.caption(f"Demo: {demo.synthetic_size} synthetic X-rays, {demo.model} ({demo.regime}, {demo.resolution} px), "
-           f"{demo.sampler} sampling, {demo.init_size} initial labels + {demo.budget} × {demo.rounds} rounds.")
+pause = st.checkbox("Pause after each round", key="home_demo_pause",
+                    help="Step mode: every racer waits after its query so the picks can be explained; "
+                         "'Next round' on the Live page goes on.")
+if st.button("Start the demo race", type="primary", key="home_demo", icon=":material/play_arrow:"):
+    race_id = jobs().launch_race(race_configs(replace(demo)), pause=pause)
+    st.switch_page(LIVE_PAGE, query_params={RACE_KEY: race_id})
+st.caption(f"Demo: {', '.join(DEFAULT_RACERS)} race on the same {demo.synthetic_size} synthetic X-rays, initial "
+           f"set and seed, at once: {demo.model} ({demo.regime}, {demo.resolution} px), {demo.init_size} initial "
+           f"labels + {demo.budget} × {demo.rounds} rounds; one Live view overlays their curves.")
 
 st.subheader("Runs")
 table = views.runs_table(store())

@@ -1,4 +1,5 @@
-"""Live run: progress, learning curves, the latest confusion matrix, queried X-rays and the log; stop / resume.
+"""Live run: progress, learning curves, the latest confusion matrix, queried X-rays and the log; stop / resume;
+step mode (pause after each round, Next round). With ?race=<id> in the URL: the whole race (pages/race.py).
 
 Only the progress fragment ticks, and only while the run is live; it reruns the page when a round
 lands. The run id in the URL brings a reloaded page back to the same run.
@@ -7,14 +8,19 @@ from __future__ import annotations
 
 import streamlit as st
 
+from alcore import race
 from alcore.viewmodels import views
 from pages.common import (REFRESH_S, RUN_KEY, jobs, require_run, resume_button, reveal_prediction, rounds, run_charts,
                           store, thumbnails, via_entrypoint)
 from pages.diagnostics import round_section, stopping_section
+from pages.race import RACE_KEY, race_section, step_controls
 
 via_entrypoint()
 
 LIVE_THUMBNAILS = 24
+if st.query_params.get(RACE_KEY):
+    race_section(st.query_params[RACE_KEY])
+    st.stop()
 run_id = require_run()
 config = store().load_config(run_id)
 progress = views.run_progress(store(), jobs(), run_id)
@@ -34,6 +40,10 @@ if progress.live:
         st.toast("Stopping after the current step; finished rounds are kept.")
 elif progress.resumable:
     resume_button(run_id, "live_resume", help="Continues from the last finished round.")
+if race.is_race(config.get("experiment", "")):
+    st.page_link("pages/live.py", label="This run is part of a race: watch all racers", icon=":material/sprint:",
+                 query_params={RACE_KEY: config["experiment"], RUN_KEY: run_id})
+step_controls([run_id], "live_step")
 
 
 records = list(rounds(run_id))

@@ -1,4 +1,5 @@
-"""Setup: every setting of a run, checked as you type; several samplers × seeds make an experiment.
+"""Setup: every setting of a run, checked as you type; several samplers × seeds make an experiment, or a race
+(started together, one Live view); step mode (pause after each round) for any launch.
 
 Widget values live under "setup_<field>" keys (alcore.viewmodels.setup_form maps that form to configs), mirrored
 in "setup_saved" so they survive a visit to another page (Streamlit drops undrawn widgets' state).
@@ -18,6 +19,7 @@ from alcore.executors import QueueFull, default_parallel
 from alcore.runs import StoreError
 from alcore.strategies import registry
 from pages.common import LIVE_PAGE, RUN_KEY, jobs, path_roots, via_entrypoint
+from pages.race import RACE_KEY
 
 via_entrypoint()
 
@@ -259,10 +261,21 @@ else:
                                      help="HOST:PORT of the cluster's head (`ray start --head` prints it), or "
                                           "'local' to start a two-CPU Ray instance on this machine.").strip()
 
+cols = st.columns(2)
+race_them = cols[0].checkbox("Race them", key="setup_race", disabled=len(configs) < 2,
+                             help="Start every run at the same moment and watch them on one Live view: their "
+                                  "curves over random's, their picks side by side (several samplers needed).")
+race_them = race_them and len(configs) > 1
+pause = cols[1].checkbox("Pause after each round", key="setup_pause",
+                         help="Step mode: after each query the run waits so the picks can be explained; "
+                              "'Next round' on the Live page goes on (every racer at once).")
+
 st.divider()
 where = f"on the Ray cluster at {ray_address}" if ray_address else f"on this machine, {parallel} at a time"
+where = "all at once, as a race" if race_them else where
 st.caption(f"Launching starts {len(configs)} run{'s' if len(configs) != 1 else ''}"
-           + (f" in experiment '{configs[0].experiment}'" if len(configs) > 1 else "") + f". Runs {where}.")
+           + (f" in experiment '{configs[0].experiment}'" if len(configs) > 1 and not race_them else "")
+           + f". Runs {where}." + (" Each pauses after its query." if pause else ""))
 if problems:
     st.error(f"Fix the {len(problems)} setting{'s' if len(problems) > 1 else ''} marked above to launch.")
 needs_check = base.data != "synthetic" and "data" not in problems and data_check(base) is None
@@ -279,8 +292,11 @@ if launch.button("Launch", type="primary", key="setup_launch", disabled=bool(pro
         jobs().executor().parallel = int(parallel)
     run_ids: list[str] = []
     try:
+        if race_them:
+            race_id = jobs().launch_race(configs, ray=ray_address, pause=pause)
+            st.switch_page(LIVE_PAGE, query_params={RACE_KEY: race_id})
         for cfg in configs:
-            run_ids.append(jobs().launch(cfg, ray=ray_address))
+            run_ids.append(jobs().launch(cfg, ray=ray_address, pause=pause))
     except (ConfigError, StoreError, QueueFull) as exc:  # a results folder that cannot be written, an
         # unreachable cluster, a full queue: say so; nothing half-made shows
         done = f"{len(run_ids)} of {len(configs)} runs were launched, then" if run_ids else "Nothing was launched"

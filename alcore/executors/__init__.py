@@ -25,6 +25,9 @@ class Executor(Protocol):
     def submit(self, run_id: str) -> None:
         """Queue a created (or resumable) run; it starts when the executor has room. Raises QueueFull."""
 
+    def submit_together(self, run_ids: list[str]) -> None:
+        """Queue runs to start at the same moment (a race). Raises QueueFull."""
+
     def cancel(self, run_id: str) -> None:
         """A queued run ends at once (`cancelled`); a computing one sees the run's cancel file."""
 

@@ -1,24 +1,25 @@
-"""The local executor: each run in its own fresh process (`python -m alcore worker RUN_ID`), at most
-`parallel` at once, the others queued (bounded). A dispatcher thread starts and reaps the workers,
-keeps the queued runs' heartbeats and ends a queued run at once when its cancel file appears.
+"""The local executor: each run in its own process, at most `parallel` at once, the others queued
+(bounded). Runs submitted together (a race) start together when a slot is free, even beyond
+`parallel`: they are watched side by side. A dispatcher thread starts the workers, notices their
+end, keeps the queued runs' heartbeats and ends a queued run at once when its cancel file appears.
 
-Workers start in their own session: a dashboard restart or a Ctrl-C in the launching terminal
-leaves them computing, and a later launcher counts them against its `parallel` slots.
+A worker is a fork of the zygote (executors/zygote.py), a process that has imported the engine once,
+so a run does not pay torch's and scikit-learn's imports again; it computes what
+`python -m alcore worker RUN_ID` computes. Workers start in their own session: a dashboard restart
+or a Ctrl-C in the launching terminal leaves them computing, and a later launcher counts them against
+its `parallel` slots.
 """
 from __future__ import annotations
 
 import collections
 import os
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 from alcore.executors import MAX_WAITING, QueueFull, default_parallel, mark_queued, queue_full_message
-from alcore.runs import HEARTBEAT_S, HOST, RunStore, now_iso, pid_alive
+from alcore.executors.zygote import zygote
+from alcore.runs import HEARTBEAT_S, HOST, WAITING_STATES, RunStore, now_iso, pid_alive
 
-REPO = Path(__file__).resolve().parents[2]
 TICK_S = 0.2
 EXIT_WAIT_S = 30.0
 
@@ -30,36 +31,45 @@ class LocalExecutor:
         self.store = store
         self.parallel = parallel or default_parallel()
         self.max_waiting = max_waiting
-        self._waiting: collections.deque[str] = collections.deque()
-        self._children: dict[str, subprocess.Popen] = {}
+        self._waiting: collections.deque[list[str]] = collections.deque()  # groups that start together
+        self._children: dict[str, int] = {}  # run id -> pid of the worker this executor started
         self._adopted = self._computing_elsewhere()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_beat = 0.0
+        zygote().start()  # it imports while the first run is being created
 
     def _computing_elsewhere(self) -> dict[str, int]:
         """Runs that worker processes of an earlier launcher compute on this host right now."""
         found = {}
         for run_id in self.store.run_ids():
             status = self.store.load_status(run_id)
-            if status.state in ("running", "waiting_for_labels") and status.executor == self.label \
+            if status.state in ("running", *WAITING_STATES) and status.executor == self.label \
                     and status.host == HOST and status.pid:
                 found[run_id] = status.pid
         return found
 
     def submit(self, run_id: str) -> None:
+        self.submit_together([run_id])
+
+    def submit_together(self, run_ids: list[str]) -> None:
+        """Queue runs that start at the same moment (one slot free is enough for all of them)."""
         with self._lock:
-            child = self._children.get(run_id)
-            if child is not None and not self.store.load_status(run_id).active:
-                child.wait(EXIT_WAIT_S)  # it has recorded its end (a resume right after a stop): let it exit
+            for run_id in run_ids:
+                child = self._children.get(run_id)
+                if child is not None and not self.store.load_status(run_id).active:
+                    _wait_for_exit(child, EXIT_WAIT_S)  # it has recorded its end (a resume right after a stop)
             self._reap()
-            if run_id in self._waiting or run_id in self._children:
+            queued = self._queued()
+            fresh = [run_id for run_id in run_ids if run_id not in queued and run_id not in self._children]
+            if not fresh:
                 return
-            if len(self._waiting) >= self.max_waiting:
-                raise QueueFull(queue_full_message(len(self._waiting)))
-            mark_queued(self.store, run_id, f"waiting for a free slot ({self.parallel} at once)", self.label)
-            self._waiting.append(run_id)
+            if len(queued) + len(fresh) > self.max_waiting:
+                raise QueueFull(queue_full_message(len(queued)))
+            for run_id in fresh:
+                mark_queued(self.store, run_id, f"waiting for a free slot ({self.parallel} at once)", self.label)
+            self._waiting.append(fresh)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._dispatch, name="alcore-local-executor", daemon=True)
                 self._thread.start()
@@ -71,7 +81,10 @@ class LocalExecutor:
 
     def waiting(self) -> list[str]:
         with self._lock:
-            return list(self._waiting)
+            return self._queued()
+
+    def _queued(self) -> list[str]:
+        return [run_id for group in self._waiting for run_id in group]
 
     # --- the dispatcher thread -------------------------------------------------------------
     def _dispatch(self) -> None:
@@ -82,39 +95,42 @@ class LocalExecutor:
                 self._reap()
                 self._drop_cancelled()
                 if time.monotonic() - self._last_beat >= HEARTBEAT_S:
-                    for run_id in self._waiting:
+                    for run_id in self._queued():
                         self.store.beat(run_id)
                     self._last_beat = time.monotonic()
                 self._adopted = {r: pid for r, pid in self._adopted.items() if pid_alive(pid)}
                 while self._waiting and len(self._children) + len(self._adopted) < self.parallel:
-                    self._start(self._waiting.popleft())
+                    for run_id in self._waiting.popleft():
+                        self._start(run_id)
 
     def _start(self, run_id: str) -> None:
-        folder = self.store.run_dir(run_id)
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-        with open(folder / "worker.out", "ab") as out:
-            self._children[run_id] = subprocess.Popen(
-                [sys.executable, "-m", "alcore", "--out", str(self.store.root.resolve()), "worker", run_id],
-                cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True)
+        self._children[run_id] = zygote().spawn(self.store.root.resolve(), run_id)
 
     def _reap(self) -> None:
         """Forget finished workers; one that died without a final status is recorded as interrupted."""
-        for run_id, child in list(self._children.items()):
-            code = child.poll()
-            if code is None:
+        for run_id, pid in list(self._children.items()):
+            if pid_alive(pid):
                 continue
             del self._children[run_id]
             status = self.store.stored_status(run_id)
-            if status.active and status.pid in (child.pid, os.getpid()):
+            if status.active and status.pid in (pid, os.getpid()):
                 status.state, status.ended_at = "interrupted", now_iso()
-                status.message = f"the worker process ended unexpectedly (exit code {code}); resume continues it"
+                status.message = "the worker process ended unexpectedly (see worker.out); resume continues it"
                 self.store.write_status(run_id, status)
 
     def _drop_cancelled(self) -> None:
-        for run_id in [r for r in self._waiting if self.store.cancel_requested(r)]:
-            self._waiting.remove(run_id)
+        for run_id in [r for r in self._queued() if self.store.cancel_requested(r)]:
+            group = next(g for g in self._waiting if run_id in g)
+            group.remove(run_id)
+            if not group:
+                self._waiting.remove(group)
             status = self.store.stored_status(run_id)
             status.state, status.message, status.ended_at = "cancelled", "cancelled before it started", now_iso()
             self.store.write_status(run_id, status)
             self.store.clear_cancel(run_id)
+
+
+def _wait_for_exit(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)

@@ -159,6 +159,11 @@ class RayExecutor:
         mark_queued(self.store, run_id, f"waiting for the Ray cluster at {self.address}", self.label)
         threading.Thread(target=self._follow, args=(run_id,), name=f"alcore-ray-{run_id}", daemon=True).start()
 
+    def submit_together(self, run_ids: list[str]) -> None:
+        """Ray schedules each task as the cluster has room: together when it has room for all."""
+        for run_id in run_ids:
+            self.submit(run_id)
+
     def cancel(self, run_id: str) -> None:
         self.store.request_cancel(run_id)
         self._stops.stop.remote(run_id)

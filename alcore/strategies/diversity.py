@@ -22,7 +22,8 @@ MIN_CLUSTER_SIZE = 5  # TypiClust visits clusters this small only after all othe
 @register("pca_kmeans", "Prefers a spread of representative images: PCA of the features, K-Means with "
           "one cluster per label to spend, the image nearest each centroid (the reference report's method).",
           options=(Option("pca_components", 10, "PCA dimensions K-Means clusters in", minimum=1), SUBSAMPLE),
-          family="diversity")
+          family="diversity",
+          reason="nearest its K-Means cluster's centre, a representative (score {score}: minus that distance)")
 @subsampled
 def pca_kmeans(pool: Pool, budget: int) -> Selection:
     """Scores are minus each row's distance to its own centroid (the most central rows score highest)."""
@@ -37,7 +38,8 @@ def pca_kmeans(pool: Pool, budget: int) -> Selection:
 
 @register("coreset", "Prefers images farthest from everything labeled or already picked (k-center "
           "greedy core-set), so the labels cover the whole feature space.",
-          options=(SUBSAMPLE,), family="diversity", needs_labeled_features=True)
+          options=(SUBSAMPLE,), family="diversity", needs_labeled_features=True,
+          reason="far from every labeled image: {score} from the nearest one")
 @subsampled
 def coreset(pool: Pool, budget: int) -> Selection:
     """Scores are each row's distance to its nearest labeled image (NaN with no labeled set)."""
@@ -54,7 +56,8 @@ def coreset(pool: Pool, budget: int) -> Selection:
           "clusters no label covers yet (TypiClust): representative picks, strong with few labels.",
           options=(Option("max_clusters", 500, "upper bound on the K-Means clusters "
                           "(labeled + budget by default)", minimum=1), SUBSAMPLE),
-          family="diversity", needs_labeled_features=True)
+          family="diversity", needs_labeled_features=True,
+          reason="the most typical image of a cluster no label covers yet (typicality {score})")
 @subsampled
 def typiclust(pool: Pool, budget: int) -> Selection:
     """Scores are typicality within the row's cluster: 1 / mean distance to its 20 nearest neighbours."""

@@ -12,7 +12,8 @@ from alcore.strategies.uncertainty import binary_entropy
 
 @register("badge", "Prefers images with large and mutually different last-layer gradient embeddings "
           "(BADGE): uncertain images, spread out by k-means++ seeding.",
-          options=(SUBSAMPLE,), family="hybrid")
+          options=(SUBSAMPLE,), family="hybrid",
+          reason="a large gradient embedding unlike the other picks (norm {score}): p = {p}")
 @subsampled
 def badge(pool: Pool, budget: int) -> Selection:
     """Ash et al., ICLR 2020. Scores are gradient-embedding norms."""
@@ -37,7 +38,8 @@ def gradient_embedding(probs: np.ndarray, features: np.ndarray) -> np.ndarray:
           "factor x budget highest-entropy images, then the image nearest each centroid.",
           options=(Option("factor", 5, "how many times the budget to keep as uncertain candidates",
                           minimum=1),),
-          family="hybrid")
+          family="hybrid",
+          reason="uncertain (p = {p}, entropy {score}) and central among the uncertain images")
 def uncertain_kmeans(pool: Pool, budget: int) -> Selection:
     """Scores are entropies; clusters are -1 outside the candidates."""
     scores = binary_entropy(pool.probs)

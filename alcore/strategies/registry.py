@@ -1,6 +1,8 @@
-"""Strategies registered by name, with a one-line help text and their options."""
+"""Strategies registered by name, with a one-line help text, their options and the one-line reason
+they give for a pick (shown when a teacher hovers a picked image)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -22,6 +24,7 @@ class StrategyInfo:
     name: str
     fn: StrategyFn
     help: str  # one line: what the strategy prefers and why
+    reason: str  # why it picked an image, with {p} (the model's p(PNEUMONIA)) and {score} (its score)
     options: tuple[Option, ...] = ()
     aliases: tuple[str, ...] = ()
     needs_mc: bool = False  # asks the loop for MC-dropout passes (Pool.mc_probs)
@@ -36,11 +39,12 @@ _REGISTRY: dict[str, StrategyInfo] = {}
 _ALIASES: dict[str, str] = {}
 
 
-def register(name: str, help: str, *, options: tuple[Option, ...] = (), aliases: tuple[str, ...] = (),
+def register(name: str, help: str, *, reason: str, options: tuple[Option, ...] = (), aliases: tuple[str, ...] = (),
              needs_mc: bool = False, family: str = "uncertainty",
              needs_labeled_features: bool = False) -> Callable[[StrategyFn], StrategyFn]:
     def wrap(fn: StrategyFn) -> StrategyFn:
-        _REGISTRY[name] = StrategyInfo(name, fn, help, options, aliases, needs_mc, family, needs_labeled_features)
+        _REGISTRY[name] = StrategyInfo(name, fn, help, reason, options, aliases, needs_mc, family,
+                                       needs_labeled_features)
         for alias in aliases:
             _ALIASES[alias] = name
         return fn
@@ -76,6 +80,14 @@ def names() -> list[str]:
 def all_strategies() -> list[StrategyInfo]:
     _load()
     return list(_REGISTRY.values())
+
+
+def reason(name: str, prob: float, score: float) -> str:
+    """The strategy's one-line reason for a pick, with the model's p(PNEUMONIA) and the pick's score
+    ('–' where there is none)."""
+    def shown(value: float, spec: str) -> str:
+        return "–" if value is None or not math.isfinite(value) else format(value, spec)
+    return get(name).reason.format(p=shown(prob, ".2f"), score=shown(score, ".3g"))
 
 
 def validate_options(name: str, given: dict[str, Any]) -> dict[str, str]:

@@ -28,19 +28,22 @@ def binary_entropy(p: np.ndarray) -> np.ndarray:
 
 @register("least_confidence", "Prefers images whose most likely class has the lowest probability "
           f"(p nearest 0.5), where the model is least sure; {_SAME_RANKING} margin and entropy.",
-          aliases=("uncertainty",))
+          aliases=("uncertainty",),
+          reason="the model is least sure: p = {p}")
 def least_confidence(pool: Pool, budget: int) -> Selection:
     return Selection.top_k(minority_prob(pool.probs), budget)  # = 1 - max(p, 1 - p)
 
 
 @register("margin", "Prefers images with the smallest gap between the two class probabilities, "
-          f"where a small change flips the label; {_SAME_RANKING} least_confidence and entropy.")
+          f"where a small change flips the label; {_SAME_RANKING} least_confidence and entropy.",
+          reason="the two classes are nearly tied: p = {p} (score {score})")
 def margin(pool: Pool, budget: int) -> Selection:
     return Selection.top_k(2 * minority_prob(pool.probs), budget)  # = 1 - |p - (1 - p)|
 
 
 @register("entropy", "Prefers images whose predicted class distribution has the highest entropy, "
-          f"the most uncertain; {_SAME_RANKING} least_confidence and margin.")
+          f"the most uncertain; {_SAME_RANKING} least_confidence and margin.",
+          reason="the model is least sure: p = {p} (entropy {score})")
 def entropy(pool: Pool, budget: int) -> Selection:
     return Selection.top_k(binary_entropy(pool.probs), budget)
 
@@ -48,7 +51,8 @@ def entropy(pool: Pool, budget: int) -> Selection:
 @register("bald", "Prefers images on which MC-dropout passes disagree (high mutual information): "
           "model uncertainty that labels can reduce, not images that are ambiguous by nature.",
           options=(Option("mc_passes", 20, "MC-dropout forward passes per pool image", minimum=2),),
-          needs_mc=True)
+          needs_mc=True,
+          reason="dropout samples of the model disagree on it (mutual information {score}): p = {p}")
 def bald(pool: Pool, budget: int) -> Selection:
     if pool.mc_probs is None:
         raise ValueError("bald needs MC-dropout probabilities (Pool.mc_probs, shape (passes, pool size)); "

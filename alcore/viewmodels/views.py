@@ -25,7 +25,7 @@ from alcore.data.base import Dataset
 from alcore.oracle import LabelBook
 from alcore.diagnostics import Diagnostics, diagnostics
 from alcore.stopping import StabilityRule
-from alcore.runs import RunStore, atomic_write_bytes, read_npz
+from alcore.runs import ACTIVE_STATES, RunStore, WAITING_STATES, atomic_write_bytes, read_npz
 from alcore.summary import rounds_frame
 from alcore.viewmodels.figures import CurveSeries
 
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 CLASS_NAMES = ("NORMAL", "PNEUMONIA")
 HIDDEN = "hidden"  # the label shown for an image waiting for a person (human oracle)
 PROJECTIONS = ("PCA", "UMAP")
-LIVE_STATES = ("queued", "running", "waiting_for_labels")
+LIVE_STATES = ACTIVE_STATES
 RESUMABLE_STATES = ("interrupted", "cancelled", "failed")
 # The one-click demo: EfficientNet-Lite0 ImageNet features (frozen) on the synthetic teaching preset, where
 # the model visibly learns and the strategies' effects were measured over 5 seeds (docs/teaching.md).
@@ -121,6 +121,8 @@ class RunProgress:
         parts = [f"{self.n_labeled} labels used", f"{self.round + 1} of {self.rounds_total} rounds done"]
         if self.state == "waiting_for_labels":
             parts.append("waiting for your labels")
+        elif self.state == "paused":
+            parts.append("paused after its query: Next round goes on")
         elif self.eta_seconds is not None:
             parts.append(f"about {format_duration(self.eta_seconds)} left")
         return " · ".join(parts)
@@ -137,7 +139,7 @@ def run_progress(store: RunStore, jobs: JobManager, run_id: str) -> RunProgress:
     if snap.phase_total:
         detail = f"{snap.phase} {snap.phase_done}/{snap.phase_total}"
     return RunProgress(snap.state, snap.round, snap.rounds_total, max(snap.n_labeled, status.n_labeled),
-                       snap.progress, None if snap.state == "waiting_for_labels" else snap.eta_seconds, detail,
+                       snap.progress, None if snap.state in WAITING_STATES else snap.eta_seconds, detail,
                        snap.error, attached=True)  # a person's pace is not the machine's: no ETA while waiting
 
 

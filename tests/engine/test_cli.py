@@ -174,3 +174,21 @@ def test_the_synthetic_preset_flag_runs_the_teaching_set_and_refuses_an_unknown_
     (config,) = [json.loads((p / "config.json").read_text()) for p in run_dirs(out)]
     assert config["synthetic_preset"] == "teaching" and "teaching preset" in config["resolved"]["dataset"]
     assert config["resolved"]["split_sizes"] == {"train": 200, "val": 20, "test": 200}
+
+
+def test_race_starts_the_samplers_as_one_race_and_next_and_pause_reach_every_racer(tmp_path, capsys):
+    from alcore.race import is_race, racers
+    out = str(tmp_path)
+    assert main(["--out", out, "run", *TINY, "--sampler", "random,entropy", "--race"]) == 0
+    store = RunStore(tmp_path)
+    configs = [store.load_config(r) for r in store.run_ids()]
+    (race_id,) = {c["experiment"] for c in configs}
+    assert is_race(race_id) and {c["seed"] for c in configs} == {0} and len(configs) == 2  # one seed by default
+    assert main(["--out", out, "pause", race_id]) == 0
+    assert all(store.step_control(r).pause for r in racers(store, race_id))
+    assert main(["--out", out, "next", race_id]) == 1  # nothing is paused: a finished race
+    assert "not paused (done)" in capsys.readouterr().out
+    assert main(["--out", out, "pause", race_id, "--off"]) == 0
+    assert not any(store.step_control(r).pause for r in racers(store, race_id))
+    with pytest.raises(SystemExit, match="no run or race 'race-nope'"):
+        main(["--out", out, "next", "race-nope"])

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from alcore.race import DEFAULT_RACERS, racers
 from alcore.viewmodels import views
 from alcore.config import validate
 
@@ -11,7 +12,7 @@ def test_home_explains_the_tool_and_lists_runs(open_page, make_run):
     run_id = make_run()
     at = open_page("pages/home.py")
     assert at.title[0].value == "Active learning for chest X-rays"
-    assert at.button(key="home_demo").label == "Start a demo run"
+    assert at.button(key="home_demo").label == "Start the demo race"
     runs = at.dataframe[0].value
     row = runs[runs.run_id == run_id].iloc[0]
     assert (row.state, row.strategy, row.labels) == ("done", "entropy", 30)
@@ -22,14 +23,19 @@ def test_home_without_runs_says_so(open_page):
     assert any("No runs in" in info.value for info in at.info)
 
 
-def test_demo_button_launches_a_run_and_opens_its_live_page(open_page, jobs, tiny_config, monkeypatch):
+def test_demo_button_starts_a_race_of_four_strategies_and_opens_its_live_view(open_page, jobs, tiny_config,
+                                                                             monkeypatch):
     monkeypatch.setattr(views, "DEMO_CONFIG", tiny_config())
     at = open_page("pages/home.py")
+    at.checkbox(key="home_demo_pause").check().run()
     at.button(key="home_demo").click().run()
-    run_id = at.query_params["run"]
-    assert at.title[0].value == "Live run" and jobs.snapshot(run_id) is not None
-    assert not at.exception
-    assert jobs.wait(run_id, timeout=120).state == "done"
+    race_id = at.query_params["race"]
+    assert at.title[0].value == "Live race" and not at.exception
+    run_ids = racers(jobs.store, race_id)
+    assert [jobs.store.load_config(r)["sampler"] for r in run_ids] == list(DEFAULT_RACERS)
+    assert all(jobs.store.step_control(r).pause for r in run_ids)  # step mode ticked on Home
+    jobs.set_pause(run_ids, False)
+    assert [jobs.wait(r, timeout=300).state for r in run_ids] == ["done"] * 4
 
 
 def test_the_demo_settings_are_valid_and_fit_the_synthetic_pool():

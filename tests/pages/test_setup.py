@@ -194,3 +194,21 @@ def test_a_config_with_an_unknown_sampler_names_the_sampler_only(open_page):
     at.file_uploader(key="setup_upload").set_value(("typo.json", upload, "application/json")).run()
     message = " ".join(errors(at))
     assert "unknown sampler 'entropyy'" in message and "data" not in message, message
+
+
+def test_several_samplers_can_be_raced_in_step_mode(open_page, jobs, store):
+    at = open_page("pages/setup.py")
+    assert at.checkbox(key="setup_race").disabled  # one sampler: nothing to race
+    set_tiny_run(at, synthetic_size=200, resolution=32, init_size=20, budget=10, rounds=1, epochs=1)
+    at.multiselect(key="setup_samplers").set_value(["entropy", "random"]).run()
+    at.checkbox(key="setup_race").check()
+    at.checkbox(key="setup_pause").check().run()
+    assert any("Runs all at once, as a race. Each pauses after its query." in c.value for c in at.caption)
+    at.button(key="setup_launch").click().run()
+    race_id = at.query_params["race"]
+    run_ids = store.run_ids()
+    assert at.title[0].value == "Live race" and len(run_ids) == 2
+    assert {store.load_config(r)["experiment"] for r in run_ids} == {race_id}
+    assert all(store.step_control(r).pause for r in run_ids)
+    jobs.set_pause(run_ids, False)
+    assert all(jobs.wait(r, timeout=120).state == "done" for r in run_ids)

@@ -1,0 +1,143 @@
+"""The Live page of a race (?race=<id>) and step mode: racers' progress, curves over the random baseline,
+side-by-side picks with a round slider and the strategies' reasons on hover, Pause / Next round."""
+from __future__ import annotations
+
+import base64
+import json
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from alcore.jobs import JobManager
+from alcore.runs import RunStore
+from alcore.viewmodels import race_view
+from tests.pages.conftest import REPO
+
+RACE = "race-20250101-100000-abcdef"
+
+
+def open_race(race_id: str) -> AppTest:
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=60)
+    at.query_params["race"] = race_id
+    at.run()
+    at.switch_page("pages/live.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def make_race(make_run, state: str = "done", samplers=("coreset", "entropy", "random")) -> list[str]:
+    return [make_run(sampler=s, experiment=RACE, state=state) for s in samplers]
+
+
+def chart(at: AppTest, key: str):
+    return json.loads(next(c for c in at.get("plotly_chart") if c.key == key).proto.spec)
+
+
+def values(array) -> list:
+    """A trace's array as plotly's JSON holds it: a list, or typed bytes."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+    return list(array)
+
+
+def test_a_race_shows_every_racer_over_the_random_baseline_and_their_picks_side_by_side(make_run, store):
+    make_race(make_run)
+    at = open_race(RACE)
+    assert at.title[0].value == "Live race"
+    assert [c.key for c in at.get("plotly_chart")] == ["race_curves", "race_picks"]
+    curves = chart(at, "race_curves")["data"]
+    assert curves[0]["name"] == "random (baseline)" and curves[0]["line"]["dash"] == "dash"  # random first
+    assert [c["name"] for c in curves[1:]] == ["entropy", "coreset"]
+    picks = chart(at, "race_picks")
+    assert [a["text"] for a in picks["layout"]["annotations"]] == ["random", "entropy", "coreset"]
+    picked = [t for t in picks["data"] if t["name"] == race_view.PICKED]
+    assert len(picked) == 3 and all(len(values(t["x"])) == 10 for t in picked)
+    assert all("the model is least sure: p = " in text and "score " in text and "p(PNEUMONIA) " in text
+               for text in picked[1]["text"])  # entropy's reason, its score and p on hover
+    assert all("far from every labeled image" in text for text in picked[2]["text"])
+    assert len({(t["xaxis"]) for t in picks["data"]}) == 3  # three panels ...
+    strips = at.get("image")  # ... each with its first picks' thumbnails under it
+    assert len(strips) == 3 and all(len(strip.captions) == 8 and strip.captions[0].startswith("p=") for strip in strips)
+    assert at.select_slider[0].value == 1  # the newest round that queried
+
+
+def test_every_panel_uses_the_same_map_and_the_slider_replays_an_earlier_round(make_run, store):
+    make_race(make_run)
+    at = open_race(RACE)
+    first = chart(at, "race_picks")
+    xs = {trace["xaxis"]: set() for trace in first["data"]}
+    for trace in first["data"]:
+        xs[trace["xaxis"]].update(values(trace["x"]))
+    assert len({frozenset(v) for v in xs.values()}) == 1  # the same points in every panel
+    assert "20 labels" in first["layout"]["title"]["text"]
+    at.select_slider[0].set_value(0).run()
+    earlier = chart(at, "race_picks")
+    assert "10 labels" in earlier["layout"]["title"]["text"]
+    assert sum(len(values(t["x"])) for t in earlier["data"] if t["name"] == "labeled") < \
+        sum(len(values(t["x"])) for t in first["data"] if t["name"] == "labeled")
+
+
+def test_next_round_releases_every_paused_racer_and_the_toggle_turns_step_mode_off(make_run, store):
+    run_ids = make_race(make_run, state="paused")
+    for run_id in run_ids:
+        store.set_pause(run_id, True)
+    at = open_race(RACE)
+    assert "Paused after the query" in at.markdown[0].value or any("Paused after the query" in m.value
+                                                                   for m in at.markdown)
+    next_button = at.button(key="race_next")
+    assert not next_button.disabled
+    next_button.click().run()
+    assert [store.step_control(r).released for r in run_ids] == [3, 3, 3]  # each racer's next round
+    at.toggle(key="race_pause").set_value(False).run()
+    assert not any(store.step_control(r).pause for r in run_ids)
+
+
+def test_next_round_waits_until_every_racer_has_paused(make_run, store):
+    paused = make_run(sampler="random", experiment=RACE, state="paused")
+    make_run(sampler="entropy", experiment=RACE, state="running")
+    at = open_race(RACE)
+    assert at.button(key="race_next").disabled
+    assert any("1 of 2 paused" in m.value for m in at.markdown)
+    assert store.step_control(paused).released == 0
+
+
+def test_a_single_run_has_step_mode_and_a_racer_links_to_its_race(open_page, make_run, store):
+    run_id = make_run(state="running")
+    at = open_page("pages/live.py", run=run_id)
+    assert at.button(key="live_step_next").disabled
+    at.toggle(key="live_step_pause").set_value(True).run()
+    assert store.step_control(run_id).pause
+    racer = make_run(experiment=RACE)
+    at = open_page("pages/live.py", run=racer)
+    assert any(link.proto.label.startswith("This run is part of a race") for link in at.get("page_link"))
+
+
+def test_an_unknown_race_is_reported(make_run):
+    make_run()
+    at = open_race("race-nothing-here")
+    assert any("race-nothing-here" in w.value for w in at.warning)
+
+
+def test_random_is_drawn_over_its_interval_so_above_random_shows_at_a_glance():
+    records = tuple({"round": r, "n_labeled": 10 * (r + 1), "roc_auc": 0.6 + 0.1 * r,
+                     "ci": {"roc_auc": [0.5 + 0.1 * r, 0.7 + 0.1 * r]}} for r in range(3))
+    progress = None
+    racers = [race_view.Racer("b", "entropy", "entropy", progress, records),
+              race_view.Racer("a", "random", "random", progress, records)]
+    band, random, entropy = race_view.race_curves_figure(racers).data
+    assert band.fill == "toself"
+    assert list(band.y) == pytest.approx([0.7, 0.8, 0.9, 0.7, 0.6, 0.5])  # the upper bounds out, the lower back
+    assert random.line.dash == "dash" and random.name == "random (baseline)" and entropy.name == "entropy"
+
+
+def test_the_curves_need_no_random_racer_and_the_step_state_reads_the_run_folders(make_run, store):
+    run_ids = [make_run(sampler="entropy", experiment=RACE, state="paused"),
+               make_run(sampler="coreset", experiment=RACE)]
+    racers = race_view.race_racers(store, JobManager(store), RACE)
+    fig = race_view.race_curves_figure(racers)
+    assert [t.name for t in fig.data] == ["entropy", "coreset"]
+    state = race_view.step_state(store, run_ids)
+    assert (state.live, state.paused, state.all_paused, state.pausing) == (1, 1, True, False)
+    assert race_view.pick_rounds(racers) == [0, 1]
+    assert race_view.step_state(RunStore(store.root), [run_ids[1]]).text == "Finished."
