@@ -9,6 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from alcore.metrics import THRESHOLD_RULES
+
 MODELS = ("efficientnet_lite0", "resnet18", "vgg16", "tiny_cnn")
 REGIMES = ("frozen", "finetune")
 INIT_MODES = ("random", "stratified")
@@ -45,6 +47,10 @@ class ExperimentConfig:
     # or "adamw" (the earlier dropout + linear head, `head_steps` AdamW steps)
     head: str = "logistic"
     head_steps: int = 200  # frozen, head "adamw": optimiser steps of the head per round
+    # the decision threshold from the labeled rows: "prior" (their PNEUMONIA share, the balanced-accuracy
+    # point of calibrated probabilities) or "cv" (searched on out-of-fold / validation probabilities,
+    # shrunk towards the prior when a class has few images); metrics.operating_threshold
+    threshold_rule: str = "cv"
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -128,6 +134,7 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
     choice("device", DEVICES)
     choice("oracle", ORACLES)
     choice("head", HEADS)
+    choice("threshold_rule", THRESHOLD_RULES)
     if cfg.weights not in WEIGHTS and not Path(cfg.weights).is_file():
         problems["weights"] = (f"weights must be one of {', '.join(WEIGHTS)} or an existing file; "
                                f"'{cfg.weights}' was not found")

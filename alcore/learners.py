@@ -32,7 +32,7 @@ from alcore.data.base import Dataset
 from alcore.data.folder import patient_id
 from alcore.models import BinaryClassifier, WeightsInfo
 from alcore.runs import atomic_write_npz
-from alcore.metrics import REFERENCE_THRESHOLD, choose_threshold
+from alcore.metrics import REFERENCE_THRESHOLD, operating_threshold
 from alcore.train import (TrainSettings, extract_features, fit_finetune, fit_head, fit_logistic_head,
                           head_probs, out_of_fold_threshold, stratified_folds)
 
@@ -94,7 +94,8 @@ class FinetuneLearner(Learner):
 
     def fit(self, rows: np.ndarray, labels: np.ndarray, seed: int) -> None:
         """Retrain from the initial weights. With `val_share`, a stratified, patient-grouped slice of
-        the labeled rows is held out: early stopping and the threshold are chosen on it."""
+        the labeled rows is held out: early stopping and the threshold are chosen on it (without
+        one, the threshold is the labeled rows' prior, metrics.operating_threshold)."""
         self.model.load_state_dict(self.initial_state)
         generator = torch.Generator().manual_seed(seed)
         held_out = np.zeros(len(rows), dtype=bool)
@@ -112,12 +113,14 @@ class FinetuneLearner(Learner):
         report = fit_finetune(self.model, train_images[index], torch.from_numpy(labels[~held_out]), settings,
                               generator, val)
         self.fit_info = {"steps": report.steps}
-        self.threshold = REFERENCE_THRESHOLD
+        threshold_labels, val_probs = labels, None  # without a validation slice: the "cv" rule's prior
         if val is not None:
+            threshold_labels = labels[held_out]
             val_probs = self.infer("train", rows=rows[held_out]).probs[rows[held_out]]
-            self.threshold = choose_threshold(labels[held_out], val_probs)
             self.fit_info.update(val_images=int(held_out.sum()), best_step=report.best_step,
                                  val_loss=round(report.val_loss, 5))
+        self.threshold = operating_threshold(self.settings.threshold_rule, threshold_labels, val_probs,
+                                             self.settings.class_weighted)
 
     def infer(self, split: str, mc_passes: int = 0, seed: int = 0, rows: np.ndarray | None = None) -> Inference:
         images = self.images(split)
@@ -188,7 +191,8 @@ class FrozenLearner(Learner):
             # tiny dense algebra: a second BLAS thread only spin-waits on a busy machine (20x slower)
             with threadpool_limits(1, user_api="blas"):
                 self.logistic = fit_logistic_head(x, labels, self.settings.class_weighted, seed,
-                                                  self.patients[rows], self.settings.cancel)
+                                                  self.patients[rows], self.settings.cancel,
+                                                  self.settings.threshold_rule)
             self.threshold = self.logistic.threshold
             self.fit_info = {"c": self.logistic.c}
             self.progress("train head", 1, 1)
@@ -197,7 +201,8 @@ class FrozenLearner(Learner):
         def fit_predict(fit_rows: np.ndarray, predict_rows: np.ndarray) -> np.ndarray:
             self.fit_adamw(x[fit_rows], labels[fit_rows], seed)
             return head_probs(self.head, torch.from_numpy(x[predict_rows]))[0].numpy()
-        self.threshold = out_of_fold_threshold(fit_predict, labels, seed, self.patients[rows])
+        self.threshold = out_of_fold_threshold(fit_predict, labels, seed, self.patients[rows],
+                                                self.settings.threshold_rule, self.settings.class_weighted)
         self.fit_adamw(x, labels, seed)
 
     def fit_adamw(self, x: np.ndarray, labels: np.ndarray, seed: int) -> None:

@@ -231,7 +231,8 @@ def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventF
 
         settings = TrainSettings(cfg.epochs, cfg.head_steps, cfg.batch_size, cfg.lr, cfg.weight_decay,
                                  cfg.class_weighted, device, cancel, steps=cfg.finetune_steps, augment=cfg.augment,
-                                 hflip=cfg.hflip, val_share=cfg.val_share)
+                                 hflip=cfg.hflip, val_share=cfg.val_share,
+                                 threshold_rule=cfg.threshold_rule)
         set_status(message="preparing model" + (" and feature cache" if cfg.regime == "frozen" else ""))
         learner = make_learner(cfg.regime, model, dataset, settings, weights, cfg.model, cfg.seed, progress,
                                head=cfg.head)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from alcore.config import (DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, WEIGHTS, ConfigError,
-                           ExperimentConfig,
+from alcore.config import (DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, THRESHOLD_RULES, WEIGHTS,
+                           ConfigError, ExperimentConfig,
                            experiment_configs, new_experiment_name, validate)
 from alcore.paths import PathRefused, allowed_path
 
@@ -49,7 +49,7 @@ def with_twins(configs: list[ExperimentConfig]) -> list[ExperimentConfig]:
 FORM_FIELDS = tuple(f.name for f in fields(ExperimentConfig)
                     if f.name not in ("data", "sampler", "sampler_options", "full_data"))
 FORM_CHOICES = {"model": MODELS, "regime": REGIMES, "head": HEADS, "init_mode": INIT_MODES, "device": DEVICES,
-                "oracle": ORACLES}
+                "oracle": ORACLES, "threshold_rule": THRESHOLD_RULES}
 FORM_DEFAULTS = ExperimentConfig()
 
 

@@ -21,22 +21,22 @@ CFG = ExperimentConfig(model="tiny_cnn", resolution=32, synthetic_size=200, init
                        sampler="entropy", seed=5, record_embeddings=False)
 
 
-def _learner(dataset, head: str = "logistic"):
+def _learner(dataset, head: str = "logistic", threshold_rule: str = "prior"):
     model, weights = build_classifier(CFG.model, "none", CFG.resolution, CFG.seed)
     settings = TrainSettings(CFG.epochs, CFG.head_steps, CFG.batch_size, CFG.lr, CFG.weight_decay, False,
-                             torch.device("cpu"))
+                             torch.device("cpu"), threshold_rule=threshold_rule)
     return make_learner("frozen", model, dataset, settings, weights, CFG.model, CFG.seed, head=head)
 
 
-def _records(dataset, head: str) -> list[dict]:
+def _records(dataset, head: str, threshold_rule: str) -> list[dict]:
     rows = initial_rows(dataset.train.labels, CFG.init_size, CFG.init_mode, CFG.seed)
     oracle = lambda picked, r: dataset.train.labels[picked]  # noqa: E731
-    return [result.record for result in run_rounds(replace(CFG, head=head), dataset, _learner(dataset, head),
-                                                   rows, oracle)]
+    return [result.record for result in run_rounds(replace(CFG, head=head), dataset,
+                                                   _learner(dataset, head, threshold_rule), rows, oracle)]
 
 
-@pytest.mark.parametrize("head", ["logistic", "adamw"])
-def test_the_threshold_never_reads_the_test_split(head):
+@pytest.mark.parametrize("head, threshold_rule", [("logistic", "prior"), ("logistic", "cv"), ("adamw", "cv")])
+def test_the_threshold_never_reads_the_test_split(head, threshold_rule):
     """Same train pool, a different test split (other images, every label flipped): the thresholds
     and the queried images are the same, only the test metrics change."""
     dataset = load_dataset("synthetic", CFG.resolution, synthetic_size=CFG.synthetic_size)
@@ -44,7 +44,7 @@ def test_the_threshold_never_reads_the_test_split(head):
     rng = np.random.default_rng(0)
     other_test = Split(rng.integers(0, 256, test.images.shape, dtype=np.uint8), 1 - test.labels, test.ids, test.sources)
     altered = replace(dataset, fingerprint=dataset.fingerprint + "-other-test", splits={**dataset.splits, "test": other_test})
-    original, changed = _records(dataset, head), _records(altered, head)
+    original, changed = _records(dataset, head, threshold_rule), _records(altered, head, threshold_rule)
     assert [r["threshold"] for r in original] == [r["threshold"] for r in changed]
     assert [r["queried_ids"] for r in original] == [r["queried_ids"] for r in changed]
     assert [r["roc_auc"] for r in original] != [r["roc_auc"] for r in changed]
