@@ -51,6 +51,9 @@ class ExperimentConfig:
     # point of calibrated probabilities) or "cv" (searched on out-of-fold / validation probabilities,
     # shrunk towards the prior when a class has few images); metrics.operating_threshold
     threshold_rule: str = "cv"
+    # frozen: features also of the images resized to this size, concatenated with those at `resolution`
+    # (two scales; 0: off). Real data, 224 + 288 px: README, results
+    second_resolution: int = 0
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -145,6 +148,11 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
                  "head_steps", "batch_size", "threads"):
         if not _positive_int(getattr(cfg, name)):
             problems[name] = f"{name} must be a whole number above 0 (got {getattr(cfg, name)!r})"
+    if cfg.second_resolution != 0 and not (_positive_int(cfg.second_resolution) and 16 <= cfg.second_resolution <= 1024):
+        problems["second_resolution"] = (f"second_resolution must be 0 (off) or between 16 and 1024 pixels "
+                                         f"(got {cfg.second_resolution!r})")
+    elif cfg.second_resolution and cfg.regime != "frozen":
+        problems["second_resolution"] = "second_resolution is for the frozen regime (its features are cached); use 0"
     if _positive_int(cfg.resolution) and not 16 <= cfg.resolution <= 1024:
         problems["resolution"] = f"resolution must be between 16 and 1024 pixels (got {cfg.resolution})"
     elif cfg.model == "vgg16" and _positive_int(cfg.resolution) and cfg.resolution < 32:

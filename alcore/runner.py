@@ -235,7 +235,7 @@ def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventF
                                  threshold_rule=cfg.threshold_rule)
         set_status(message="preparing model" + (" and feature cache" if cfg.regime == "frozen" else ""))
         learner = make_learner(cfg.regime, model, dataset, settings, weights, cfg.model, cfg.seed, progress,
-                               head=cfg.head)
+                               head=cfg.head, second_resolution=cfg.second_resolution)
 
         for record in done_rounds:  # resume: every stored query goes (back) to the oracle
             rows = np.union1d(rows, [id_to_row[i] for i in record["queried_ids"]])

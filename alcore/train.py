@@ -407,6 +407,22 @@ def extract_features(model: BinaryClassifier, images: torch.Tensor, device: torc
     return out
 
 
+class ResizedImages:
+    """(n, H, W) images resized (bilinear) to size x size one slice at a time, as float 0..255: the
+    input of a second feature scale, never held whole."""
+
+    def __init__(self, images: torch.Tensor, size: int):
+        self.images, self.size = images, size
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, part: slice) -> torch.Tensor:
+        batch = self.images[part].float().unsqueeze(1)
+        return nn.functional.interpolate(batch, size=(self.size, self.size), mode="bilinear",
+                                         align_corners=False).squeeze(1)
+
+
 class _RowView:
     """images[index] gathered one slice at a time, so a subset is never copied whole."""
 

@@ -163,7 +163,7 @@ cols[5].checkbox("Class-weighted loss", key="setup_class_weighted")
 for col, name in zip(cols, ("epochs", "head_steps", "batch_size", "lr", "weight_decay")):
     with col:
         flag(name)
-cols = st.columns(5)
+cols = st.columns(6)
 cols[0].number_input("Fine-tune steps per round", step=10, key="setup_finetune_steps", min_value=0,
                      help="0: 'Epochs' passes over the labeled set; N: exactly N optimiser steps every round, so "
                           "later rounds are not simply trained longer.")
@@ -177,7 +177,11 @@ cols[4].selectbox("Threshold rule", THRESHOLD_RULES, key="setup_threshold_rule",
                   help="cv: the threshold maximising balanced accuracy on out-of-fold (or validation) "
                        "probabilities of the labeled images, shrunk towards their PNEUMONIA share when a "
                        "class has few images; prior: that share itself.")
-for col, name in zip(cols, ("finetune_steps", "val_share", "augment", "hflip", "threshold_rule")):
+cols[5].number_input("Second resolution (frozen)", step=32, min_value=0, key="setup_second_resolution",
+                     help="0: off. N: features also of the images resized to N px, side by side with those at "
+                          "'Resolution' (two scales; one more feature pass, cached).")
+for col, name in zip(cols, ("finetune_steps", "val_share", "augment", "hflip", "threshold_rule",
+                            "second_resolution")):
     with col:
         flag(name)
 
