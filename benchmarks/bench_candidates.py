@@ -141,9 +141,9 @@ def score(candidate: Candidate, inputs, rows: np.ndarray, labels: np.ndarray, te
     thresholds = {"cv": operating_threshold("cv", y, out_of_fold[best]), "prior": operating_threshold("prior", y, None),
                   "search": choose_threshold(y, out_of_fold[best])}  # the search alone, as before the shrinkage
     dev = np.flatnonzero(~np.isin(patients, patients[rows]))
-    dev_probs, probs = (fit_predict(candidate, inputs[0]["train"][rows], y, [v[split][where] for v in inputs],
-                                    candidate.grid[best], seed)
-                        for split, where in (("train", dev), ("test", slice(None))))
+    splits = (("test", slice(None)), ("train", dev)) if len(dev) else (("test", slice(None)),)
+    probs, *dev_probs = (fit_predict(candidate, inputs[0]["train"][rows], y, [v[split][where] for v in inputs],
+                                     candidate.grid[best], seed) for split, where in splits)
     row = {"auc": classification_metrics(test_labels, probs)["roc_auc"],
            "auc_ci": bootstrap_intervals(test_labels, probs, 0.5, seed)["roc_auc"],
            "ceiling": classification_metrics(test_labels, probs, choose_threshold(test_labels, probs))["balanced_accuracy"],
@@ -151,10 +151,10 @@ def score(candidate: Candidate, inputs, rows: np.ndarray, labels: np.ndarray, te
            "strength": candidate.grid[best]}
     for rule, threshold in thresholds.items():
         row[f"bal_{rule}"] = classification_metrics(test_labels, probs, threshold)["balanced_accuracy"]
-    if len(dev):
-        row["dev_auc"] = classification_metrics(labels[dev], dev_probs)["roc_auc"]
+    if dev_probs:  # every train label fitted: no dev images
+        row["dev_auc"] = classification_metrics(labels[dev], dev_probs[0])["roc_auc"]
         for rule, threshold in thresholds.items():
-            row[f"dev_bal_{rule}"] = classification_metrics(labels[dev], dev_probs, threshold)["balanced_accuracy"]
+            row[f"dev_bal_{rule}"] = classification_metrics(labels[dev], dev_probs[0], threshold)["balanced_accuracy"]
     return row
 
 
