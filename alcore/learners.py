@@ -95,8 +95,8 @@ class FinetuneLearner(Learner):
 
     def fit(self, rows: np.ndarray, labels: np.ndarray, seed: int) -> None:
         """Retrain from the initial weights. With `val_share`, a stratified, patient-grouped slice of
-        the labeled rows is held out: early stopping and the threshold are chosen on it (without
-        one, the threshold is the labeled rows' prior, metrics.operating_threshold)."""
+        the labeled rows is held out: early stopping and the threshold (metrics.operating_threshold)
+        are chosen on it."""
         self.model.load_state_dict(self.initial_state)
         generator = torch.Generator().manual_seed(seed)
         held_out = np.zeros(len(rows), dtype=bool)
@@ -114,14 +114,14 @@ class FinetuneLearner(Learner):
         report = fit_finetune(self.model, train_images[index], torch.from_numpy(labels[~held_out]), settings,
                               generator, val)
         self.fit_info = {"steps": report.steps}
-        threshold_labels, val_probs = labels, None  # without a validation slice: the "cv" rule's prior
+        # without a validation slice, 0.5: a briefly trained network is not calibrated to any prior
+        self.threshold = REFERENCE_THRESHOLD
         if val is not None:
-            threshold_labels = labels[held_out]
             val_probs = self.infer("train", rows=rows[held_out]).probs[rows[held_out]]
+            self.threshold = operating_threshold(self.settings.threshold_rule, labels[held_out], val_probs,
+                                                 self.settings.class_weighted)
             self.fit_info.update(val_images=int(held_out.sum()), best_step=report.best_step,
                                  val_loss=round(report.val_loss, 5))
-        self.threshold = operating_threshold(self.settings.threshold_rule, threshold_labels, val_probs,
-                                             self.settings.class_weighted)
 
     def infer(self, split: str, mc_passes: int = 0, seed: int = 0, rows: np.ndarray | None = None) -> Inference:
         images = self.images(split)

@@ -169,7 +169,7 @@ cols[0].number_input("Fine-tune steps per round", step=10, key="setup_finetune_s
                           "later rounds are not simply trained longer.")
 cols[1].number_input("Validation share (finetune)", step=0.05, format="%.2f", key="setup_val_share",
                      help="Share of the labeled images held out (by patient) for early stopping and the "
-                          "decision threshold; 0: none (threshold: the labeled images' PNEUMONIA share).")
+                          "decision threshold; 0: none (threshold 0.5).")
 cols[2].checkbox("Augment (finetune)", key="setup_augment",
                  help="Light augmentation: rotation ±5°, scale ±5 %, shift ±4 %, brightness and contrast ±10 %.")
 cols[3].checkbox("Horizontal flips", key="setup_hflip", help="Off by default: a flip moves the heart to the right.")
