@@ -29,7 +29,8 @@ RUN_FLAGS = {
     "init_mode": str, "budget": int, "rounds": int, "epochs": int, "head_steps": int,
     "batch_size": int, "lr": float, "weight_decay": float, "seed": int, "device": str,
     "synthetic_size": int, "oracle": str, "stop_set_size": int, "stop_kappa": float, "stop_window": int,
-    "head": str, "finetune_steps": int, "val_share": float, "threads": int, "synthetic_preset": str,
+    "head": str, "threshold_rule": str, "second_resolution": int, "finetune_steps": int, "val_share": float,
+    "threads": int, "synthetic_preset": str,
 }
 FIELD_OF_FLAG = {"init": "init_size"}
 

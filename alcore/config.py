@@ -9,6 +9,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from alcore.metrics import THRESHOLD_RULES
+
 MODELS = ("efficientnet_lite0", "resnet18", "vgg16", "tiny_cnn")
 REGIMES = ("frozen", "finetune")
 INIT_MODES = ("random", "stratified")
@@ -49,6 +51,13 @@ class ExperimentConfig:
     # or "adamw" (the earlier dropout + linear head, `head_steps` AdamW steps)
     head: str = "logistic"
     head_steps: int = 200  # frozen, head "adamw": optimiser steps of the head per round
+    # the decision threshold from the labeled rows: "prior" (their PNEUMONIA share, the balanced-accuracy
+    # point of calibrated probabilities) or "cv" (searched on out-of-fold / validation probabilities,
+    # shrunk towards the prior when a class has few images); metrics.operating_threshold
+    threshold_rule: str = "cv"
+    # frozen: features also of the images resized to this size, concatenated with those at `resolution`
+    # (two scales; 0: off). Real data, 224 + 288 px: README, results
+    second_resolution: int = 0
     batch_size: int = 32
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -133,6 +142,7 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
     choice("oracle", ORACLES)
     choice("head", HEADS)
     choice("synthetic_preset", SYNTHETIC_PRESETS)
+    choice("threshold_rule", THRESHOLD_RULES)
     if cfg.weights not in WEIGHTS and not Path(cfg.weights).is_file():
         problems["weights"] = (f"weights must be one of {', '.join(WEIGHTS)} or an existing file; "
                                f"'{cfg.weights}' was not found")
@@ -143,6 +153,11 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
                  "head_steps", "batch_size", "threads"):
         if not _positive_int(getattr(cfg, name)):
             problems[name] = f"{name} must be a whole number above 0 (got {getattr(cfg, name)!r})"
+    if cfg.second_resolution != 0 and not (_positive_int(cfg.second_resolution) and 16 <= cfg.second_resolution <= 1024):
+        problems["second_resolution"] = (f"second_resolution must be 0 (off) or between 16 and 1024 pixels "
+                                         f"(got {cfg.second_resolution!r})")
+    elif cfg.second_resolution and cfg.regime != "frozen":
+        problems["second_resolution"] = "second_resolution is for the frozen regime (its features are cached); use 0"
     if _positive_int(cfg.resolution) and not 16 <= cfg.resolution <= 1024:
         problems["resolution"] = f"resolution must be between 16 and 1024 pixels (got {cfg.resolution})"
     elif cfg.model == "vgg16" and _positive_int(cfg.resolution) and cfg.resolution < 32:

@@ -1,6 +1,7 @@
 """The two training regimes behind one interface: fit on labeled rows, infer on a split.
 
-frozen   — backbone features computed once per (data set, resolution, backbone) and cached on disk;
+frozen   — backbone features computed once per (data set, resolution, backbone) and cached on disk
+           (with `second_resolution`, also of the images resized to it, side by side: two scales);
            each round refits only the head. The default head is an L2 logistic regression on the
            standardised features' top HEAD_COMPONENTS principal directions (PCA of the whole train
            pool, no label read), its C and decision threshold cross-validated on the labeled rows;
@@ -32,9 +33,9 @@ from alcore.data.base import Dataset
 from alcore.data.folder import patient_id
 from alcore.models import BinaryClassifier, WeightsInfo
 from alcore.runs import atomic_write_npz
-from alcore.metrics import REFERENCE_THRESHOLD, choose_threshold
-from alcore.train import (TrainSettings, extract_features, fit_finetune, fit_head, fit_logistic_head,
-                          head_probs, out_of_fold_threshold, stratified_folds)
+from alcore.metrics import REFERENCE_THRESHOLD, operating_threshold
+from alcore.train import (ResizedImages, TrainSettings, extract_features, fit_finetune, fit_head,
+                          fit_logistic_head, head_probs, out_of_fold_threshold, stratified_folds)
 
 log = logging.getLogger(__name__)
 HEAD_COMPONENTS = 64  # principal directions the logistic head reads: Newton steps in all 1,280
@@ -94,7 +95,8 @@ class FinetuneLearner(Learner):
 
     def fit(self, rows: np.ndarray, labels: np.ndarray, seed: int) -> None:
         """Retrain from the initial weights. With `val_share`, a stratified, patient-grouped slice of
-        the labeled rows is held out: early stopping and the threshold are chosen on it."""
+        the labeled rows is held out: early stopping and the threshold (metrics.operating_threshold)
+        are chosen on it."""
         self.model.load_state_dict(self.initial_state)
         generator = torch.Generator().manual_seed(seed)
         held_out = np.zeros(len(rows), dtype=bool)
@@ -112,10 +114,12 @@ class FinetuneLearner(Learner):
         report = fit_finetune(self.model, train_images[index], torch.from_numpy(labels[~held_out]), settings,
                               generator, val)
         self.fit_info = {"steps": report.steps}
+        # without a validation slice, 0.5: a briefly trained network is not calibrated to any prior
         self.threshold = REFERENCE_THRESHOLD
         if val is not None:
             val_probs = self.infer("train", rows=rows[held_out]).probs[rows[held_out]]
-            self.threshold = choose_threshold(labels[held_out], val_probs)
+            self.threshold = operating_threshold(self.settings.threshold_rule, labels[held_out], val_probs,
+                                                 self.settings.class_weighted)
             self.fit_info.update(val_images=int(held_out.sum()), best_step=report.best_step,
                                  val_loss=round(report.val_loss, 5))
 
@@ -134,9 +138,13 @@ class FinetuneLearner(Learner):
 
 
 class FrozenLearner(Learner):
-    def __init__(self, *args, weights: WeightsInfo, model_name: str, seed: int, head: str = "logistic", **kwargs):
+    def __init__(self, *args, weights: WeightsInfo, model_name: str, seed: int, head: str = "logistic",
+                 second_resolution: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
-        self.features = {split: self._cached_features(split, weights, model_name, seed)
+        # with a second resolution, each image's features at both sizes side by side (two scales)
+        sizes = [None] + ([second_resolution] if second_resolution else [])
+        self.features = {split: torch.cat([self._cached_features(split, weights, model_name, seed, size)
+                                           for size in sizes], 1)
                          for split in self.dataset.splits}
         train = self.features["train"]
         self.mean, self.std = train.mean(0), train.std(0) + 1e-6
@@ -148,24 +156,28 @@ class FrozenLearner(Learner):
             self.directions = principal_directions(self._standardised("train").numpy(), HEAD_COMPONENTS)
         self.inputs = {split: self._head_input(split) for split in self.dataset.splits}
 
-    def _cache_path(self, split: str, weights: WeightsInfo, model_name: str, seed: int) -> Path:
+    def _cache_path(self, split: str, weights: WeightsInfo, model_name: str, seed: int, size: int | None) -> Path:
         """Keyed by everything that changes the features: the data, the backbone, its weights (a file's
-        content, not its name), the device and the precision (bfloat16 autocast on CUDA)."""
+        content, not its name), the device, the precision (bfloat16 autocast on CUDA) and the input
+        size when the images are resized (`size`; None: as stored)."""
         if weights.used.startswith("file:"):
             weight_key = f"file-{file_digest(weights.used.removeprefix('file:'))}"
         else:
             weight_key = weights.used if weights.used == "imagenet" else f"{weights.used}-seed{seed}"
         precision = "bf16" if self.device.type == "cuda" else "fp32"
+        resized = f"|{size}px" if size else ""
         key = hashlib.sha1(f"{self.dataset.fingerprint}|{model_name}|{weight_key}|{self.device.type}|{precision}"
-                           .encode()).hexdigest()[:16]
+                           f"{resized}".encode()).hexdigest()[:16]
         return cache_dir() / "features" / f"{key}-{split}.npz"
 
-    def _cached_features(self, split: str, weights: WeightsInfo, model_name: str, seed: int) -> torch.Tensor:
-        path = self._cache_path(split, weights, model_name, seed)
+    def _cached_features(self, split: str, weights: WeightsInfo, model_name: str, seed: int,
+                         size: int | None = None) -> torch.Tensor:
+        path = self._cache_path(split, weights, model_name, seed, size)
         if not path.is_file():
             with exclusive(path.with_suffix(".lock")):  # runs started together extract them once
                 if not path.is_file():
                     images = self._images(split)
+                    images = ResizedImages(images, size) if size else images
                     features = extract_features(self.model, images, self.device, self.settings.cancel,
                                                 on_batch=lambda d, t: self.progress(f"features {split}", d, t))
                     atomic_write_npz(path, {"features": features.numpy()})
@@ -188,7 +200,8 @@ class FrozenLearner(Learner):
             # tiny dense algebra: a second BLAS thread only spin-waits on a busy machine (20x slower)
             with threadpool_limits(1, user_api="blas"):
                 self.logistic = fit_logistic_head(x, labels, self.settings.class_weighted, seed,
-                                                  self.patients[rows], self.settings.cancel)
+                                                  self.patients[rows], self.settings.cancel,
+                                                  self.settings.threshold_rule)
             self.threshold = self.logistic.threshold
             self.fit_info = {"c": self.logistic.c}
             self.progress("train head", 1, 1)
@@ -197,7 +210,8 @@ class FrozenLearner(Learner):
         def fit_predict(fit_rows: np.ndarray, predict_rows: np.ndarray) -> np.ndarray:
             self.fit_adamw(x[fit_rows], labels[fit_rows], seed)
             return head_probs(self.head, torch.from_numpy(x[predict_rows]))[0].numpy()
-        self.threshold = out_of_fold_threshold(fit_predict, labels, seed, self.patients[rows])
+        self.threshold = out_of_fold_threshold(fit_predict, labels, seed, self.patients[rows],
+                                                self.settings.threshold_rule, self.settings.class_weighted)
         self.fit_adamw(x, labels, seed)
 
     def fit_adamw(self, x: np.ndarray, labels: np.ndarray, seed: int) -> None:
@@ -247,9 +261,9 @@ def _digest(path: str, size: int, mtime_ns: int) -> str:
 
 def make_learner(regime: str, model: BinaryClassifier, dataset: Dataset, settings: TrainSettings,
                  weights: WeightsInfo, model_name: str, seed: int,
-                 progress: ProgressFn | None = None, head: str = "logistic") -> Learner:
+                 progress: ProgressFn | None = None, head: str = "logistic", second_resolution: int = 0) -> Learner:
     if regime == "finetune":
         return FinetuneLearner(model, dataset, settings, progress)
     return FrozenLearner(model, dataset, settings, progress, weights=weights, model_name=model_name, seed=seed,
-                         head=head)
+                         head=head, second_resolution=second_resolution)
 

@@ -15,6 +15,8 @@ METRIC_LABELS = {"accuracy": "Accuracy", "balanced_accuracy": "Balanced accuracy
 THRESHOLD_METRICS = METRIC_NAMES[:-1]  # the ones that depend on the threshold (not ROC-AUC)
 REFERENCE_THRESHOLD = 0.5  # the reference report's fixed threshold, reported alongside for comparison
 AT_REFERENCE = "_at_0_5"  # key suffix of the metrics at REFERENCE_THRESHOLD
+THRESHOLD_RULES = ("cv", "prior")  # how a round picks its operating point from the labeled rows
+PRIOR_WEIGHT = 20  # "cv" rule: the prior threshold counts as this many images of the rarer class
 BOOTSTRAP_SAMPLES = 1000
 CONFIDENCE = 0.95
 
@@ -40,6 +42,35 @@ def choose_threshold(labels: np.ndarray, probs: np.ndarray) -> float:
     balanced = sensitivity + specificity
     best = np.flatnonzero(balanced >= balanced.max() - 1e-12)
     return float(np.clip(candidates[best[len(best) // 2]], 0.0, 1.0))
+
+
+def prior_threshold(labels: np.ndarray, class_weighted: bool = False) -> float:
+    """The labeled rows' PNEUMONIA share (smoothed by half an image each way): for calibrated
+    probabilities, p >= prior exactly when the likelihood ratio is >= 1, the point of maximal
+    expected balanced accuracy. A class-weighted fit already sees balanced classes: 0.5."""
+    labels = np.asarray(labels).astype(int)
+    if class_weighted:
+        return REFERENCE_THRESHOLD
+    return float((labels.sum() + 0.5) / (len(labels) + 1))
+
+
+def operating_threshold(rule: str, labels: np.ndarray, out_of_fold: np.ndarray | None,
+                        class_weighted: bool = False) -> float:
+    """A round's decision threshold from its labeled rows alone.
+
+    "prior": prior_threshold (nothing searched, so no selection noise). "cv": choose_threshold on
+    out-of-fold probabilities, shrunk towards the prior threshold with weight PRIOR_WEIGHT / (m +
+    PRIOR_WEIGHT), m the rarer class's count: a search over a handful of images of one class
+    chases noise. Without out-of-fold probabilities (too few of a class to cross-validate): the prior.
+    """
+    prior = prior_threshold(labels, class_weighted)
+    if rule == "prior" or out_of_fold is None:
+        return prior
+    if rule != "cv":
+        raise ValueError(f"unknown threshold rule '{rule}'; choose one of: {', '.join(THRESHOLD_RULES)}")
+    rarer = int(np.bincount(np.asarray(labels).astype(int), minlength=2).min())
+    searched = choose_threshold(labels, out_of_fold)
+    return float((rarer * searched + PRIOR_WEIGHT * prior) / (rarer + PRIOR_WEIGHT))
 
 
 def _rates(tp, fp, fn, tn) -> dict[str, np.ndarray]:

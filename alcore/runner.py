@@ -233,10 +233,11 @@ def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventF
 
         settings = TrainSettings(cfg.epochs, cfg.head_steps, cfg.batch_size, cfg.lr, cfg.weight_decay,
                                  cfg.class_weighted, device, cancel, steps=cfg.finetune_steps, augment=cfg.augment,
-                                 hflip=cfg.hflip, val_share=cfg.val_share)
+                                 hflip=cfg.hflip, val_share=cfg.val_share,
+                                 threshold_rule=cfg.threshold_rule)
         set_status(message="preparing model" + (" and feature cache" if cfg.regime == "frozen" else ""))
         learner = make_learner(cfg.regime, model, dataset, settings, weights, cfg.model, cfg.seed, progress,
-                               head=cfg.head)
+                               head=cfg.head, second_resolution=cfg.second_resolution)
 
         for record in done_rounds:  # resume: every stored query goes (back) to the oracle
             rows = np.union1d(rows, [id_to_row[i] for i in record["queried_ids"]])

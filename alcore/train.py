@@ -16,7 +16,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from torch import nn
 
 from alcore.inference import GPU_BATCH, cpu_inference_batch, inference_network, prepack_for_cpu
-from alcore.metrics import choose_threshold
+from alcore.metrics import operating_threshold
 from alcore.models import BinaryClassifier, dropout_generator
 
 HEAD_BATCH = 256  # rows per head step in the frozen regime: bounded cost however many labels
@@ -66,6 +66,7 @@ class TrainSettings:
     hflip: bool = False  # ... plus random horizontal flips (off: the heart is on the left)
     val_share: float = 0.0  # finetune: share of the labeled set held out for early stopping (0: none)
     patience: int = EARLY_STOPPING_PATIENCE  # finetune with a validation slice: checks without gain
+    threshold_rule: str = "cv"  # how the operating point is chosen (metrics.operating_threshold)
 
 
 @dataclass
@@ -309,13 +310,15 @@ def _fit(x: np.ndarray, y: np.ndarray, c: float, class_weighted: bool,
 
 
 def fit_logistic_head(x: np.ndarray, y: np.ndarray, class_weighted: bool, seed: int,
-                      groups: np.ndarray | None = None, cancel: threading.Event | None = None) -> LogisticHead:
+                      groups: np.ndarray | None = None, cancel: threading.Event | None = None,
+                      threshold_rule: str = "cv") -> LogisticHead:
     """Choose C from C_GRID by the out-of-fold log loss of stratified_folds of (x, y) (a patient's
-    images never on both sides, when `groups` says who), pick the threshold maximising balanced
-    accuracy on those out-of-fold probabilities, and refit on all rows.
+    images never on both sides, when `groups` says who), the threshold by `threshold_rule` (for
+    "cv", on those out-of-fold probabilities; metrics.operating_threshold), and refit on all rows.
 
     With fewer than two rows of a class there is nothing to cross-validate: the smallest C
-    (strongest regularisation) and 0.5 are used; with one class only, a constant prediction."""
+    (strongest regularisation) and the prior threshold are used; with one class only, a constant
+    prediction."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y).astype(int)
     counts = np.bincount(y, minlength=2)
     if counts.min() == 0:  # one class only: a constant prediction, smoothed towards 0.5
@@ -323,7 +326,7 @@ def fit_logistic_head(x: np.ndarray, y: np.ndarray, class_weighted: bool, seed: 
         factor = np.zeros((x.shape[1] + 1, x.shape[1] + 1))
         return LogisticHead(np.zeros(x.shape[1]), float(np.log(share / (1 - share))), C_GRID[0], 0.5, factor)
     folds = stratified_folds(y, seed, groups)
-    c, threshold = C_GRID[0], 0.5
+    c, best_out_of_fold = C_GRID[0], None
     if folds:
         out_of_fold = np.zeros((len(C_GRID), len(y)))
         for fit_rows, held_out in folds:
@@ -333,7 +336,8 @@ def fit_logistic_head(x: np.ndarray, y: np.ndarray, class_weighted: bool, seed: 
                 theta, _ = _fit(x[fit_rows], y[fit_rows], candidate, class_weighted, theta)
                 out_of_fold[k, held_out] = expit(x[held_out] @ theta[:-1] + theta[-1])
         best = int(np.argmin([_log_loss(y, p) for p in out_of_fold]))
-        c, threshold = C_GRID[best], choose_threshold(y, out_of_fold[best])
+        c, best_out_of_fold = C_GRID[best], out_of_fold[best]
+    threshold = operating_threshold(threshold_rule, y, best_out_of_fold, class_weighted)
     theta, hessian = _fit(x, y, c, class_weighted)
     # Laplace approximation. The objective c * loss + |w|^2 / 2 is c times the negative log posterior
     # of a logistic likelihood under a N(0, c) prior, so the posterior covariance is c H^-1 = c P^-T P^-1
@@ -355,16 +359,15 @@ def stratified_folds(labels: np.ndarray, seed: int, groups: np.ndarray | None = 
 
 
 def out_of_fold_threshold(fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray], labels: np.ndarray,
-                          seed: int, groups: np.ndarray | None = None) -> float:
-    """The threshold maximising balanced accuracy of out-of-fold probabilities: fit_predict(fit rows,
-    held-out rows) -> p of the held-out rows, over stratified_folds; 0.5 without folds."""
-    folds = stratified_folds(labels, seed, groups)
-    if not folds:
-        return 0.5
-    out_of_fold = np.zeros(len(labels))
+                          seed: int, groups: np.ndarray | None = None, rule: str = "cv",
+                          class_weighted: bool = False) -> float:
+    """metrics.operating_threshold by `rule`; for "cv", of out-of-fold probabilities: fit_predict(fit
+    rows, held-out rows) -> p of the held-out rows, over stratified_folds (none: the prior)."""
+    folds = stratified_folds(labels, seed, groups) if rule == "cv" else []
+    out_of_fold = np.zeros(len(labels)) if folds else None
     for fit_rows, held_out in folds:
         out_of_fold[held_out] = fit_predict(fit_rows, held_out)
-    return choose_threshold(labels, out_of_fold)
+    return operating_threshold(rule, labels, out_of_fold, class_weighted)
 
 
 def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
@@ -402,6 +405,22 @@ def extract_features(model: BinaryClassifier, images: torch.Tensor, device: torc
         if on_batch:
             on_batch(i + 1, total)
     return out
+
+
+class ResizedImages:
+    """(n, H, W) images resized (bilinear) to size x size one slice at a time, as float 0..255: the
+    input of a second feature scale, never held whole."""
+
+    def __init__(self, images: torch.Tensor, size: int):
+        self.images, self.size = images, size
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, part: slice) -> torch.Tensor:
+        batch = self.images[part].float().unsqueeze(1)
+        return nn.functional.interpolate(batch, size=(self.size, self.size), mode="bilinear",
+                                         align_corners=False).squeeze(1)
 
 
 class _RowView:

@@ -8,8 +8,9 @@ label. Learners:
 
 - `old head`: the earlier head (dropout 0.3 + linear, AdamW lr 1e-3, weight decay 1e-4, 200 steps on
   standardised features) at its fixed threshold 0.5, as the README's table before had it;
-- `logistic`: the default head now (L2 logistic regression on the top 128 principal directions,
-  C and threshold cross-validated on the labeled rows, patients grouped);
+- `logistic`: the default head now (L2 logistic regression on the top 64 principal directions,
+  C and threshold cross-validated on the labeled rows, patients grouped; `bench_candidates.py`
+  measures what else was tried for the issue's targets);
 - `sklearn-lr`: scikit-learn's LogisticRegression on all 1,280 standardised features, C chosen by
   the same folds' out-of-fold log loss (the issue's reference; slow, so on some rounds only, and
   not on all labels by default: `--sklearn-full`).

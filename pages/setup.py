@@ -12,8 +12,8 @@ import os
 import streamlit as st
 
 from alcore.viewmodels import setup_form
-from alcore.config import (DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, SYNTHETIC_PRESETS, ConfigError,
-                           ExperimentConfig)
+from alcore.config import (DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, SYNTHETIC_PRESETS, THRESHOLD_RULES,
+                           ConfigError, ExperimentConfig)
 from alcore.data import DataError
 from alcore.executors import QueueFull, default_parallel
 from alcore.runs import StoreError
@@ -170,7 +170,7 @@ cols[5].checkbox("Class-weighted loss", key="setup_class_weighted")
 for col, name in zip(cols, ("epochs", "head_steps", "batch_size", "lr", "weight_decay")):
     with col:
         flag(name)
-cols = st.columns(4)
+cols = st.columns(6)
 cols[0].number_input("Fine-tune steps per round", step=10, key="setup_finetune_steps", min_value=0,
                      help="0: 'Epochs' passes over the labeled set; N: exactly N optimiser steps every round, so "
                           "later rounds are not simply trained longer.")
@@ -180,7 +180,15 @@ cols[1].number_input("Validation share (finetune)", step=0.05, format="%.2f", ke
 cols[2].checkbox("Augment (finetune)", key="setup_augment",
                  help="Light augmentation: rotation ±5°, scale ±5 %, shift ±4 %, brightness and contrast ±10 %.")
 cols[3].checkbox("Horizontal flips", key="setup_hflip", help="Off by default: a flip moves the heart to the right.")
-for col, name in zip(cols, ("finetune_steps", "val_share", "augment", "hflip")):
+cols[4].selectbox("Threshold rule", THRESHOLD_RULES, key="setup_threshold_rule",
+                  help="cv: the threshold maximising balanced accuracy on out-of-fold (or validation) "
+                       "probabilities of the labeled images, shrunk towards their PNEUMONIA share when a "
+                       "class has few images; prior: that share itself.")
+cols[5].number_input("Second resolution (frozen)", step=32, min_value=0, key="setup_second_resolution",
+                     help="0: off. N: features also of the images resized to N px, side by side with those at "
+                          "'Resolution' (two scales; one more feature pass, cached).")
+for col, name in zip(cols, ("finetune_steps", "val_share", "augment", "hflip", "threshold_rule",
+                            "second_resolution")):
     with col:
         flag(name)
 

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from alcore.config import (DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, SYNTHETIC_PRESETS, WEIGHTS,
-                           ConfigError, ExperimentConfig,
-                           experiment_configs, new_experiment_name, validate)
+from alcore.config import (DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, SYNTHETIC_PRESETS, THRESHOLD_RULES,
+                           WEIGHTS, ConfigError, ExperimentConfig, experiment_configs, new_experiment_name, validate)
 from alcore.paths import PathRefused, allowed_path
 
 def gpu_name() -> str | None:
@@ -50,7 +49,7 @@ def with_twins(configs: list[ExperimentConfig]) -> list[ExperimentConfig]:
 FORM_FIELDS = tuple(f.name for f in fields(ExperimentConfig)
                     if f.name not in ("data", "sampler", "sampler_options", "full_data"))
 FORM_CHOICES = {"model": MODELS, "regime": REGIMES, "head": HEADS, "init_mode": INIT_MODES, "device": DEVICES,
-                "oracle": ORACLES, "synthetic_preset": SYNTHETIC_PRESETS}
+                "oracle": ORACLES, "synthetic_preset": SYNTHETIC_PRESETS, "threshold_rule": THRESHOLD_RULES}
 FORM_DEFAULTS = ExperimentConfig()
 
 

@@ -9,8 +9,8 @@ import pytest
 from scipy.stats import norm
 from sklearn.metrics import balanced_accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
 
-from alcore.metrics import (METRIC_NAMES, bootstrap_intervals, choose_threshold, classification_metrics,
-                            round_metrics)
+from alcore.metrics import (METRIC_NAMES, PRIOR_WEIGHT, bootstrap_intervals, choose_threshold,
+                            classification_metrics, operating_threshold, prior_threshold, round_metrics)
 
 
 def _scored(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -42,6 +42,35 @@ def test_threshold_maximises_balanced_accuracy():
     every = max(balanced_accuracy_score(labels, probs >= t) for t in np.r_[np.unique(probs), 1.01])
     assert balanced_accuracy_score(labels, probs >= best) == pytest.approx(every)
     assert choose_threshold(np.ones(5, int), np.linspace(0, 1, 5)) == 0.5  # one class: nothing to choose
+
+
+def test_the_prior_threshold_is_the_labeled_share():
+    labels = np.array([1, 1, 1, 0])
+    assert prior_threshold(labels) == pytest.approx(3.5 / 5)  # half an image of smoothing each way
+    assert prior_threshold(labels, class_weighted=True) == 0.5  # a balanced fit: its own prior is 0.5
+    assert prior_threshold(np.ones(3, int)) == pytest.approx(3.5 / 4)  # one class: still inside (0, 1)
+    # "prior" searches nothing; "cv" without out-of-fold probabilities (too few to fold) falls back to it
+    assert operating_threshold("prior", labels, np.array([0.1, 0.9, 0.8, 0.7])) == pytest.approx(0.7)
+    assert operating_threshold("cv", labels, None) == pytest.approx(0.7)
+    with pytest.raises(ValueError, match="unknown threshold rule 'youden'"):
+        operating_threshold("youden", labels, np.zeros(4))
+
+
+def test_the_cv_threshold_is_shrunk_towards_the_prior_when_a_class_is_rare():
+    """Two NORMAL images that the out-of-fold model happens to score 0.97 and 0.99: the search alone
+    would put the threshold at 0.99 and call nearly everything NORMAL (the synthetic demo's
+    collapse at 60 labels); with two images of that class the prior keeps 20 / 22 of the weight."""
+    labels = np.r_[np.zeros(2, int), np.ones(28, int)]
+    probs = np.r_[0.97, 0.99, np.linspace(0.5, 0.98, 28)]
+    searched, prior = choose_threshold(labels, probs), prior_threshold(labels)
+    assert searched > 0.98
+    expected = (2 * searched + PRIOR_WEIGHT * prior) / (2 + PRIOR_WEIGHT)
+    assert operating_threshold("cv", labels, probs) == pytest.approx(expected)
+    assert abs(operating_threshold("cv", labels, probs) - prior) < 0.01
+    # with hundreds of each class the search decides
+    many = np.r_[np.zeros(500, int), np.ones(500, int)]
+    scores = np.r_[np.linspace(0, 0.6, 500), np.linspace(0.4, 1, 500)]
+    assert operating_threshold("cv", many, scores) == pytest.approx(choose_threshold(many, scores), abs=0.001)
 
 
 def test_bootstrap_interval_of_accuracy_is_the_binomial_one():
