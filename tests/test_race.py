@@ -13,7 +13,7 @@ import pytest
 from alcore.jobs import JobManager
 from alcore.oracle import StepGate
 from alcore.race import DEFAULT_RACERS, is_race, race_configs, race_of, racers
-from alcore.runs import RunStatus, RunStore, StepControl
+from alcore.runs import RunStore, StepControl
 from alcore.train import Cancelled
 from tests.test_jobs import TIMEOUT, tiny
 

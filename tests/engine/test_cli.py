@@ -114,8 +114,8 @@ def test_boolean_flags_turn_a_config_files_setting_off(tmp_path):
     assert cfg.class_weighted is True and cfg.record_embeddings is False
 
 
-def test_every_run_flag_the_readme_lists_exists():
-    text = (REPO / "README.md").read_text()
+def test_every_run_flag_the_guide_lists_exists():
+    text = (REPO / "docs" / "guide.md").read_text()
     listed = text[text.index("`run` flags:"):text.index("Bad input exits with code 2")]
     flags = set(re.findall(r"`(--[a-z-]+)", listed))
     (run,) = [a for a in build_parser()._subparsers._group_actions[0].choices.values() if a.prog.endswith(" run")]
