@@ -80,15 +80,16 @@ def test_the_full_data_baseline_is_refused_in_human_mode():
     assert "full_data" not in validate(ExperimentConfig(oracle="simulated", full_data=True))
 
 
-def cache_name(device: str, weights: WeightsInfo, seed: int = 0) -> str:
+def cache_name(device: str, weights: WeightsInfo, seed: int = 0, size: int | None = None) -> str:
     learner = SimpleNamespace(device=torch.device(device), dataset=SimpleNamespace(fingerprint="data-1"))
-    return FrozenLearner._cache_path(learner, "train", weights, "resnet18", seed).name
+    return FrozenLearner._cache_path(learner, "train", weights, "resnet18", seed, size).name
 
 
 def test_the_feature_cache_is_keyed_by_device_precision_and_weights_content(tmp_path):
     imagenet = WeightsInfo("imagenet", "")
     assert cache_name("cpu", imagenet) == cache_name("cpu", imagenet)
     assert cache_name("cpu", imagenet) != cache_name("cuda", imagenet)  # bfloat16 features on CUDA
+    assert cache_name("cpu", imagenet, size=288) != cache_name("cpu", imagenet)  # --second-resolution's features
     weights = tmp_path / "w.pth"
     weights.write_bytes(b"first weights")
     first = cache_name("cpu", WeightsInfo(f"file:{weights}", ""))
