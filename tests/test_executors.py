@@ -108,15 +108,9 @@ def cli(root: Path, *args: str) -> str:
 
 def live_page(root: Path, run_id: str, monkeypatch):
     """The dashboard's Live page of the run, as a fresh server would render it."""
-    from streamlit.testing.v1 import AppTest
+    from tests.pages.conftest import dashboard_page  # it puts the repo on sys.path for `pages.*`
     monkeypatch.setenv("ALCORE_RESULTS", str(root))
-    monkeypatch.syspath_prepend(str(REPO))  # the pages import each other as `pages.*`
-    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=60)
-    at.query_params["run"] = run_id
-    at.run()
-    at.switch_page("pages/live.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return dashboard_page("pages/live.py", run=run_id)
 
 
 def test_a_run_killed_mid_round_reads_interrupted_everywhere_and_resumes_to_the_same_numbers(tmp_path, monkeypatch):

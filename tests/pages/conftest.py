@@ -149,21 +149,24 @@ def captions() -> Callable[[AppTest], list[str]]:
     return image_captions
 
 
+def dashboard_page(page: str, **query: str | None) -> AppTest:
+    """The dashboard run on `page` with these URL query parameters (e.g. run=..., race=...), as a fresh
+    server renders it; no exception shown."""
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=60)
+    for key, value in query.items():
+        if value:
+            at.query_params[key] = value
+    at.run()
+    if page != "pages/home.py":
+        at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
 @pytest.fixture
 def open_page(store) -> Callable[..., AppTest]:
     """Run the dashboard on a page: open_page("pages/live.py", run=run_id)."""
-
-    def open_(page: str, run: str | None = None) -> AppTest:
-        at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=60)
-        if run:
-            at.query_params["run"] = run
-        at.run()
-        if page != "pages/home.py":
-            at.switch_page(page).run()
-        assert not at.exception, [e.value for e in at.exception]
-        return at
-
-    return open_
+    return lambda page, run=None: dashboard_page(page, run=run)
 
 
 def page_text(at: AppTest) -> str:

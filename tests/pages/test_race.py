@@ -12,18 +12,13 @@ from streamlit.testing.v1 import AppTest
 from alcore.jobs import JobManager
 from alcore.runs import RunStore
 from alcore.viewmodels import race_view
-from tests.pages.conftest import REPO
+from tests.pages.conftest import dashboard_page
 
 RACE = "race-20250101-100000-abcdef"
 
 
 def open_race(race_id: str) -> AppTest:
-    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=60)
-    at.query_params["race"] = race_id
-    at.run()
-    at.switch_page("pages/live.py").run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return dashboard_page("pages/live.py", race=race_id)
 
 
 def make_race(make_run, state: str = "done", samplers=("coreset", "entropy", "random")) -> list[str]:
