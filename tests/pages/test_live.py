@@ -110,10 +110,10 @@ def test_a_run_waiting_for_a_person_shows_no_eta_and_feature_extraction_is_logge
 
     run_id = jobs.launch(tiny_config(oracle="human", regime="frozen", init_size=6, budget=4, batch_size=8))
     book = LabelBook(jobs.store, run_id)
-    waiter(lambda: book.queue() is not None and book.queue().round == 0)
+    waiter(lambda: (queue := book.queue()) is not None and queue.round == 0)  # read once: the run rewrites it
     for k, (sample_id, file) in enumerate(zip(book.queue().ids, book.queue().files)):
         book.add(sample_id, file, ("NORMAL", "PNEUMONIA")[k % 2], "Dr. Lee", 0)
-    waiter(lambda: book.queue() is not None and book.queue().round == 1
+    waiter(lambda: (queue := book.queue()) is not None and queue.round == 1
            and jobs.snapshot(run_id).state == "waiting_for_labels")
     at = open_page("pages/live.py", run=run_id)
     text = at.main.get("progress")[0].proto.text
