@@ -430,8 +430,7 @@ def cmd_summary(args, store: RunStore) -> int:
 
 
 def cmd_figures(args, store: RunStore) -> int:
-    # the command line is a front end like the dashboard: it draws the view models' figures
-    from alcore.viewmodels.pictures import write_run_figures
+    from alcore.plots import write_run_figures
     if not store.exists(args.run_id):
         raise SystemExit(f"error: no run '{args.run_id}' in {store.root}/ (see `python -m alcore list`)")
     try:

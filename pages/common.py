@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from alcore import plots
 from alcore.viewmodels import figures, views
 from alcore.config import ConfigError
 from alcore.executors import QueueFull
@@ -104,7 +105,7 @@ def run_charts(root: str, run_id: str, n_rounds: int) -> tuple[go.Figure, go.Fig
     per new round for every session following the run (a class of browsers), read-only afterwards."""
     records = RunStore(root).load_rounds(run_id)[:n_rounds]
     last = records[-1]
-    title = f"Confusion matrix, test set, {views.at_labels(last)}"
+    title = f"Confusion matrix, test set, {plots.at_labels(last)}"
     return figures.learning_curves_figure(records), figures.confusion_matrix_figure(last["confusion_matrix"], title)
 
 

@@ -8,7 +8,8 @@ import math
 import plotly.graph_objects as go
 import streamlit as st
 
-from alcore.viewmodels import figures, pictures, views
+from alcore import plots
+from alcore.viewmodels import figures, views
 from pages.common import store
 
 NO_CURVES = ("This round stores no test-set probabilities (runs recorded before they were kept), or its test set "
@@ -17,9 +18,9 @@ NO_CURVES = ("This round stores no test-set probabilities (runs recorded before 
 
 def figure_downloads(fig: go.Figure, stem: str, key: str) -> None:
     """PNG and SVG buttons under a figure; the file is rendered only when clicked."""
-    problem = pictures.export_problem()
-    for column, fmt in zip(st.columns(2), pictures.FORMATS):
-        column.download_button(f"{fmt.upper()}", data=lambda fmt=fmt: pictures.figure_bytes(fig, fmt),
+    problem = plots.export_problem()
+    for column, fmt in zip(st.columns(2), plots.FORMATS):
+        column.download_button(f"{fmt.upper()}", data=lambda fmt=fmt: plots.figure_bytes(fig, fmt),
                                file_name=f"{stem}.{fmt}", mime="image/png" if fmt == "png" else "image/svg+xml",
                                key=f"{key}_{fmt}", on_click="ignore", disabled=problem is not None,
                                help=problem or f"Download this figure as {fmt.upper()}", icon=":material/download:",
@@ -89,14 +90,14 @@ def round_section(run_id: str, records: list[dict]) -> None:
         column.metric(label, value)
         if interval:
             column.caption(interval)
-    series = [figures.CurveSeries(views.strategy_label(store().load_config(run_id)), found, ci)]
-    where = views.at_labels(record)
+    series = [plots.CurveSeries(plots.strategy_label(store().load_config(run_id)), found, ci)]
+    where = plots.at_labels(record)
     stem = f"{run_id}_round_{record['round']:03d}"
     top_left, top_right = st.columns(2)
-    chart(top_left, figures.roc_figure(series, f"ROC curve, {where}"), "live_roc", f"{stem}_roc")
-    chart(top_right, figures.pr_figure(series, f"Precision-recall curve, {where}"), "live_pr", f"{stem}_pr")
+    chart(top_left, plots.roc_figure(series, f"ROC curve, {where}"), "live_roc", f"{stem}_roc")
+    chart(top_right, plots.pr_figure(series, f"Precision-recall curve, {where}"), "live_pr", f"{stem}_pr")
     bottom_left, bottom_right = st.columns(2)
-    chart(bottom_left, figures.reliability_figure(series, f"Reliability diagram, {where}"), "live_reliability",
+    chart(bottom_left, plots.reliability_figure(series, f"Reliability diagram, {where}"), "live_reliability",
           f"{stem}_reliability")
     chart(bottom_right, figures.confusion_matrix_figure(
         point.confusion_matrix, f"Confusion matrix at threshold {point.threshold:.2f}, {where}"),
@@ -122,7 +123,7 @@ def compare_section(run_ids: list[str]) -> None:
                "Brier score and ECE: lower is better calibrated.")
     stem = f"compare_{where.replace(' ', '_')}"
     left, right = st.columns(2)
-    chart(left, figures.roc_figure(series, f"ROC, {where}"), "compare_roc", f"{stem}_roc")
-    chart(right, figures.pr_figure(series, f"Precision-recall, {where}"), "compare_pr", f"{stem}_pr")
-    chart(st.columns(2)[0], figures.reliability_figure(series, f"Reliability, {where}"), "compare_reliability",
+    chart(left, plots.roc_figure(series, f"ROC, {where}"), "compare_roc", f"{stem}_roc")
+    chart(right, plots.pr_figure(series, f"Precision-recall, {where}"), "compare_pr", f"{stem}_pr")
+    chart(st.columns(2)[0], plots.reliability_figure(series, f"Reliability, {where}"), "compare_reliability",
           f"{stem}_reliability")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alcore import export
+from alcore import export, plots
 from alcore.paths import PathRefused, allowed_path
 from alcore.viewmodels import figures, label_view, views
 from alcore.oracle import LabelBook, LabelQueue
@@ -27,7 +27,7 @@ book = LabelBook(store(), run_id)
 progress = views.run_progress(store(), jobs(), run_id)
 
 st.title("Label X-rays")
-st.caption(f"`{run_id}` · {views.strategy_label(config)} on {views.data_label(config)} · "
+st.caption(f"`{run_id}` · {plots.strategy_label(config)} on {views.data_label(config)} · "
            f"{config['init_size']} initial images + {config['budget']} × {config['rounds']} rounds")
 if config.get("oracle") != "human":
     st.info("The true labels answer this run's queries (simulated oracle). To label X-rays yourself, "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alcore import race
+from alcore import plots, race
 from alcore.viewmodels import views
 from pages.common import (REFRESH_S, RUN_KEY, jobs, require_run, resume_button, reveal_prediction, rounds, run_charts,
                           store, thumbnails, via_entrypoint)
@@ -28,7 +28,7 @@ progress = views.run_progress(store(), jobs(), run_id)
 st.title("Live run")
 labels = ("every label of the train pool" if config.get("full_data") else
           f"{config['init_size']} initial labels + {config['budget']} × {config['rounds']} rounds")
-st.caption(f"`{run_id}` · {views.strategy_label(config)} on {views.data_label(config)} · {config['model']} "
+st.caption(f"`{run_id}` · {plots.strategy_label(config)} on {views.data_label(config)} · {config['model']} "
            f"({config['regime']}, {config['resolution']} px) · {labels} · seed {config['seed']}"
            + (f" · experiment {config['experiment']}" if config.get("experiment") else ""))
 

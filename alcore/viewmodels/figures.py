@@ -2,16 +2,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 
-from alcore.diagnostics import Diagnostics
 from alcore.metrics import METRIC_LABELS
+from alcore.plots import PALETTE, layout, transparent
 
 LIVE_METRICS = ("accuracy", "f1", "roc_auc", "balanced_accuracy")
 CLASS_COLORS = {"NORMAL": "#2e7d32", "PNEUMONIA": "#c62828", "unknown": "#9e9e9e", "hidden": "#9e9e9e"}
@@ -19,18 +17,8 @@ WAITING = "waiting for a person's label"  # in place of the id (a file name) of 
 STATUS_COLORS = {"unlabeled": "#c8c8c8", "labeled": "#1f77b4", "queried": "#ff7f0e"}
 COLOR_BY = {"cluster": "K-Means cluster", "label": "True label", "prob": "Predicted p(PNEUMONIA)",
             "score": "Strategy score", "status": "Labeled / unlabeled / queried"}
-PALETTE = qualitative.Plotly
 LABELED_X = "Labeled images (count)"
 MISSING_SCORE_COLOR = "#dddddd"
-
-
-def _layout(fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 420) -> go.Figure:
-    fig.update_layout(title=title, height=height, margin=dict(l=60, r=20, t=60, b=50),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),
-                      font=dict(size=13), hovermode="closest")
-    fig.update_xaxes(title_text=x_title)
-    fig.update_yaxes(title_text=y_title)
-    return fig
 
 
 def learning_curves_figure(rounds: Sequence[dict], metrics: Sequence[str] = LIVE_METRICS) -> go.Figure:
@@ -43,7 +31,7 @@ def learning_curves_figure(rounds: Sequence[dict], metrics: Sequence[str] = LIVE
                                  line=dict(color=PALETTE[k % len(PALETTE)]),
                                  hovertemplate="%{x} labels: %{y:.3f}<extra>" + METRIC_LABELS[metric] + "</extra>"))
     fig.update_yaxes(range=[0, 1.02])
-    return _layout(fig, "Test-set metrics vs labeled images", LABELED_X, "Score (0–1)")
+    return layout(fig, "Test-set metrics vs labeled images", LABELED_X, "Score (0–1)")
 
 
 def confusion_matrix_figure(matrix: Sequence[Sequence[int]], title: str) -> go.Figure:
@@ -56,7 +44,7 @@ def confusion_matrix_figure(matrix: Sequence[Sequence[int]], title: str) -> go.F
                                colorscale="Blues", showscale=False, textfont=dict(size=15),
                                hovertemplate="true %{y}, predicted %{x}: %{z} images<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, title, "Predicted class", "True class", height=360)
+    return layout(fig, title, "Predicted class", "True class", height=360)
 
 
 def embedding_figure(frame: pd.DataFrame, xy: np.ndarray, color_by: str, projection: str) -> go.Figure:
@@ -97,7 +85,7 @@ def embedding_figure(frame: pd.DataFrame, xy: np.ndarray, color_by: str, project
             add((categories == category) & ~queried, _category_name(color_by, category), dict(color=colors[category]))
         add(queried, "queried this round", dict(color=[colors[c] for c in categories[queried]]), on_top=True)
     fig.update_layout(dragmode="lasso", legend=dict(itemsizing="constant"))
-    return _layout(fig, f"Train pool, {projection} of the model's features, coloured by {COLOR_BY[color_by].lower()}",
+    return layout(fig, f"Train pool, {projection} of the model's features, coloured by {COLOR_BY[color_by].lower()}",
                    f"{projection} 1 (a.u.)", f"{projection} 2 (a.u.)", height=560)
 
 
@@ -141,7 +129,7 @@ def compare_figure(curves: pd.DataFrame, metric: str, baseline: float = math.nan
         if seeds > 1:
             upper, lower = group["mean"] + group["std"], group["mean"] - group["std"]
             fig.add_trace(go.Scatter(x=[*group.n_labeled, *group.n_labeled[::-1]], y=[*upper, *lower[::-1]],
-                                     mode="lines", fill="toself", fillcolor=_transparent(color, 0.18),
+                                     mode="lines", fill="toself", fillcolor=transparent(color, 0.18),
                                      line=dict(width=0),
                                      hoverinfo="skip", legendgroup=series, showlegend=False))
         name = f"{series} (mean ± std of {seeds} seeds)" if seeds > 1 else series
@@ -151,129 +139,11 @@ def compare_figure(curves: pd.DataFrame, metric: str, baseline: float = math.nan
     if not math.isnan(baseline):
         fig.add_hline(y=baseline, line=dict(dash="dash", color="#444"),
                       annotation_text=f"full-data baseline {baseline:.3f}", annotation_position="bottom right")
-    _layout(fig, f"{label} on the test set vs labeled images", LABELED_X, f"{label} (0–1)", height=520)
+    layout(fig, f"{label} on the test set vs labeled images", LABELED_X, f"{label} (0–1)", height=520)
     # series names can be long: the legend goes under the plot, where it cannot cover the title
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0),
                       margin=dict(b=60 + 22 * curves.strategy.nunique()))
     return fig
-
-
-def _transparent(hex_color: str, alpha: float) -> str:
-    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r},{g},{b},{alpha})"
-
-
-# --- one round's diagnostics: ROC, precision-recall, reliability ---------------------------------
-@dataclass(frozen=True)
-class CurveSeries:
-    """One run's round as the diagnostic figures draw it; `ci` holds the round record's bootstrap
-    intervals ({metric: [low, high]}) when the run has them."""
-
-    name: str
-    diagnostics: Diagnostics
-    ci: dict = field(default_factory=dict)
-
-
-def _interval(ci: dict, *metrics: str) -> tuple[float, float] | None:
-    for metric in metrics:
-        bounds = ci.get(metric)
-        if bounds and len(bounds) == 2 and None not in bounds:
-            return float(bounds[0]), float(bounds[1])
-    return None
-
-
-def _with_interval(text: str, value: float, ci: dict, *metrics: str) -> str:
-    bounds = _interval(ci, *metrics)
-    return f"{text} {value:.3f}" + (f" [{bounds[0]:.3f}, {bounds[1]:.3f}]" if bounds else "")
-
-
-def _error_bars(value: float, bounds: tuple[float, float] | None) -> dict:
-    """Plotly error bars around `value` reaching an interval's ends (none without an interval)."""
-    if bounds is None:
-        return dict(visible=False)
-    return dict(type="data", symmetric=False, array=[max(0.0, bounds[1] - value)],
-                arrayminus=[max(0.0, value - bounds[0])], thickness=1.5, width=6)
-
-
-def _unit_square(fig: go.Figure) -> go.Figure:
-    """Equal axes on [0, 1]; the legend under the plot, where one line per run of an overlay fits."""
-    fig.update_xaxes(range=[-0.01, 1.01], constrain="domain")
-    fig.update_yaxes(range=[-0.01, 1.02], scaleanchor="x", scaleratio=1, constrain="domain")
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0),
-                      margin=dict(l=60, r=20, t=50, b=40))
-    return fig
-
-
-def _reference_line(fig: go.Figure, x: list[float], y: list[float], name: str) -> None:
-    fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, hoverinfo="skip",
-                             line=dict(dash="dash", color="#888", width=1)))
-
-
-def _operating_point(fig: go.Figure, x: float, y: float, color: str, group: str, hover: str,
-                     error_x: dict, error_y: dict) -> None:
-    fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", legendgroup=group, showlegend=False,
-                             marker=dict(symbol="circle", size=12, color=color, line=dict(color="black", width=1.5)),
-                             error_x={**error_x, "color": color}, error_y={**error_y, "color": color},
-                             hovertemplate=hover + "<extra>" + group + "</extra>"))
-
-
-def roc_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
-    """ROC curves; the dot is each model's operating point at its threshold, its whiskers the
-    sensitivity / specificity intervals when the round has them."""
-    fig = go.Figure()
-    _reference_line(fig, [0, 1], [0, 1], "chance")
-    for k, s in enumerate(series):
-        d, color = s.diagnostics, PALETTE[k % len(PALETTE)]
-        fig.add_trace(go.Scatter(x=d.roc_fpr, y=d.roc_tpr, mode="lines", legendgroup=s.name, line=dict(color=color),
-                                 name=_with_interval(f"{s.name} · AUC", d.roc_auc, s.ci, "roc_auc"),
-                                 hovertemplate="FPR %{x:.3f}, TPR %{y:.3f}<extra>" + s.name + "</extra>"))
-        p = d.point
-        specificity = _interval(s.ci, "specificity")
-        _operating_point(fig, p.false_positive_rate, p.sensitivity, color, s.name,
-                         f"threshold {p.threshold:.2f}: sensitivity {p.sensitivity:.3f}, specificity {p.specificity:.3f}",
-                         _error_bars(p.false_positive_rate, None if specificity is None else
-                                     (1 - specificity[1], 1 - specificity[0])),
-                         _error_bars(p.sensitivity, _interval(s.ci, "sensitivity", "recall")))
-    return _unit_square(_layout(fig, title, "False-positive rate (1 − specificity)", "True-positive rate (sensitivity)",
-                                height=540))
-
-
-def pr_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
-    """Precision-recall curves (steps, as average precision sums them); the dashed line is the
-    precision of guessing (the PNEUMONIA share); the dot is the operating point."""
-    fig = go.Figure()
-    if series:
-        prevalence = series[0].diagnostics.prevalence
-        _reference_line(fig, [0, 1], [prevalence, prevalence], f"guessing (PNEUMONIA share {prevalence:.2f})")
-    for k, s in enumerate(series):
-        d, color = s.diagnostics, PALETTE[k % len(PALETTE)]
-        fig.add_trace(go.Scatter(x=d.pr_recall, y=d.pr_precision, mode="lines", line=dict(color=color, shape="hv"),
-                                 legendgroup=s.name, name=f"{s.name} · AP {d.average_precision:.3f}",
-                                 hovertemplate="recall %{x:.3f}, precision %{y:.3f}<extra>" + s.name + "</extra>"))
-        p = d.point
-        _operating_point(fig, p.sensitivity, p.precision, color, s.name,
-                         f"threshold {p.threshold:.2f}: recall {p.sensitivity:.3f}, precision {p.precision:.3f}",
-                         _error_bars(p.sensitivity, _interval(s.ci, "sensitivity", "recall")),
-                         _error_bars(p.precision, _interval(s.ci, "precision")))
-    return _unit_square(_layout(fig, title, "Recall (sensitivity)", "Precision (positive predictive value)", height=540))
-
-
-def reliability_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
-    """Reliability diagram: per bin of p(PNEUMONIA) (tenths), the observed PNEUMONIA share against
-    the mean prediction; on the diagonal the probabilities mean what they say. Dot area ~ images."""
-    fig = go.Figure()
-    _reference_line(fig, [0, 1], [0, 1], "perfectly calibrated")
-    for k, s in enumerate(series):
-        r, color = s.diagnostics.reliability, PALETTE[k % len(PALETTE)]
-        name = (_with_interval(f"{s.name} · Brier", r.brier, s.ci, "brier")
-                + " · " + _with_interval("ECE", r.ece, s.ci, "ece"))
-        size = 6 + 22 * np.sqrt(r.counts / max(int(r.counts.max()), 1))
-        fig.add_trace(go.Scatter(x=r.mean_predicted, y=r.fraction_positive, mode="lines+markers", name=name,
-                                 legendgroup=s.name, line=dict(color=color), marker=dict(size=size, color=color),
-                                 customdata=r.counts, hovertemplate="mean p %{x:.2f}: %{y:.2f} PNEUMONIA "
-                                 "(%{customdata} images)<extra>" + s.name + "</extra>"))
-    return _unit_square(_layout(fig, title, "Mean predicted p(PNEUMONIA) in the bin", "Observed share of PNEUMONIA",
-                                height=540))
 
 
 def stability_figure(rounds: Sequence[dict], threshold: float) -> go.Figure:
@@ -286,5 +156,5 @@ def stability_figure(rounds: Sequence[dict], threshold: float) -> go.Figure:
                                hovertemplate="%{x} labels: κ = %{y:.4f}<extra></extra>"))
     fig.add_hline(y=threshold, line=dict(dash="dash", color="#444"), annotation_text=f"stop at κ ≥ {threshold}",
                   annotation_position="bottom right")
-    return _layout(fig, "Stopping signal: agreement with the previous round on the stop set", LABELED_X,
+    return layout(fig, "Stopping signal: agreement with the previous round on the stop set", LABELED_X,
                    "Cohen's κ", height=360)

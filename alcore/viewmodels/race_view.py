@@ -19,7 +19,8 @@ from alcore.race import BASELINE, racers
 from alcore.runs import RunStore
 from alcore.strategies import registry
 from alcore.viewmodels import views
-from alcore.viewmodels.figures import LABELED_X, PALETTE, STATUS_COLORS, WAITING, _layout, _transparent
+from alcore.plots import PALETTE, layout, strategy_label, transparent
+from alcore.viewmodels.figures import LABELED_X, STATUS_COLORS, WAITING
 
 if TYPE_CHECKING:
     from alcore.jobs import JobManager
@@ -46,7 +47,7 @@ def race_racers(store: RunStore, jobs: JobManager, race_id: str) -> list[Racer]:
     run_ids = racers(store, race_id)
     configs = {run_id: store.load_config(run_id) for run_id in run_ids}
     several_seeds = len({c.get("seed") for c in configs.values()}) > 1
-    return [Racer(run_id, views.strategy_label(c) + (f" s{c.get('seed')}" if several_seeds else ""),
+    return [Racer(run_id, strategy_label(c) + (f" s{c.get('seed')}" if several_seeds else ""),
                   c.get("sampler", "?"), views.run_progress(store, jobs, run_id), tuple(store.load_rounds(run_id)))
             for run_id, c in configs.items()]
 
@@ -96,7 +97,7 @@ def race_curves_figure(racers: list[Racer], metric: str = "roc_auc") -> go.Figur
             bounds = [(r.get("ci") or {}).get(metric) or (math.nan, math.nan) for r in racer.records]
             if x and any(b[0] is not None and not math.isnan(b[0]) for b in bounds):
                 fig.add_trace(go.Scatter(x=x + x[::-1], y=[b[1] for b in bounds] + [b[0] for b in bounds][::-1],
-                                         fill="toself", fillcolor=_transparent(BASELINE_COLOR, 0.15),
+                                         fill="toself", fillcolor=transparent(BASELINE_COLOR, 0.15),
                                          line=dict(width=0), hoverinfo="skip", legendgroup=racer.run_id,
                                          name=f"{racer.name}: 95 % interval"))
             line = dict(color=BASELINE_COLOR, dash="dash", width=3)
@@ -106,7 +107,7 @@ def race_curves_figure(racers: list[Racer], metric: str = "roc_auc") -> go.Figur
                                                                                      else ""),
                                  line=line, legendgroup=racer.run_id,
                                  hovertemplate="%{x} labels: %{y:.3f}<extra>" + racer.name + "</extra>"))
-    fig = _layout(fig, f"Test {label} vs labeled images: above the grey band = better than random", LABELED_X, label)
+    fig = layout(fig, f"Test {label} vs labeled images: above the grey band = better than random", LABELED_X, label)
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0),
                       margin=dict(b=110))
     return fig
@@ -169,7 +170,7 @@ def picks_figure(frames: list[pd.DataFrame], names: list[str], xy: np.ndarray, t
                                      legendgroup=status, showlegend=col == 1, **extra), row=1, col=col)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
-    fig = _layout(fig, title, "", "", height=400)
+    fig = layout(fig, title, "", "", height=400)
     fig.update_layout(margin=dict(l=20, r=20, t=80, b=40),
                       legend=dict(orientation="h", yanchor="top", y=-0.02, xanchor="left", x=0))
     return fig

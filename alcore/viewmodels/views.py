@@ -23,11 +23,11 @@ from PIL import Image
 from alcore.config import ExperimentConfig
 from alcore.data.base import Dataset
 from alcore.oracle import LabelBook
-from alcore.diagnostics import Diagnostics, diagnostics
+from alcore.diagnostics import Diagnostics
+from alcore.plots import CurveSeries, round_diagnostics as diagnostics_of, strategy_label
 from alcore.stopping import StabilityRule
 from alcore.runs import ACTIVE_STATES, RunStore, WAITING_STATES, atomic_write_bytes, read_npz
 from alcore.summary import rounds_frame
-from alcore.viewmodels.figures import CurveSeries
 
 if TYPE_CHECKING:
     from alcore.jobs import JobManager
@@ -56,10 +56,6 @@ def data_label(config: dict) -> str:
         preset = "" if config.get("synthetic_preset", "standard") == "standard" else f" {config['synthetic_preset']}"
         return f"synthetic{preset} ({config.get('synthetic_size', '?')})"
     return Path(data).name or data
-
-
-def strategy_label(config: dict) -> str:
-    return "full-data baseline" if config.get("full_data") else str(config.get("sampler", "?"))
 
 
 def runs_table(store: RunStore) -> pd.DataFrame:
@@ -272,11 +268,6 @@ def latest_queried_round(rounds: list[dict]) -> dict | None:
     return queried[-1] if queried else None
 
 
-def at_labels(record: dict) -> str:
-    """The name of a round everywhere in the dashboard: the labels its model trained on."""
-    return f"at {record['n_labeled']} labels"
-
-
 def queried_frame(store: RunStore, run_id: str, rounds: list[dict], reveal_prediction: bool = False) -> pd.DataFrame:
     """The images queried in the given rounds (records), highest score first within a round; `labels`
     is the labeled count of the model that picked them (round_frame's `secret` marks those waiting)."""
@@ -414,16 +405,8 @@ def comparison_frame(store: RunStore, run_ids: list[str]) -> pd.DataFrame:
 
 # --- diagnostics of a round and the stopping signal --------------------------------------------
 def round_diagnostics(store: RunStore, run_id: str, record: dict) -> Diagnostics | None:
-    """The round's test-set curves at its operating threshold (the record's, else 0.5); None when
-    the round stores no test probabilities (runs from before they were kept) or one class only."""
-    arrays = round_arrays(store, run_id, record["round"])
-    if "test_prob" not in arrays:
-        return None
-    threshold = record.get("threshold")
-    try:
-        return diagnostics(arrays["test_label"], arrays["test_prob"], 0.5 if threshold is None else float(threshold))
-    except ValueError:
-        return None
+    """The round's test-set curves (plots.round_diagnostics) from its cached arrays."""
+    return diagnostics_of(record, round_arrays(store, run_id, record["round"]))
 
 
 def record_at(records: list[dict], round_index: int | None) -> dict:

@@ -8,7 +8,7 @@ from alcore.cli import main
 from alcore.config import ExperimentConfig
 from alcore.runner import create_run, execute_run
 from alcore.runs import RunStore
-from alcore.viewmodels import pictures
+from alcore import plots
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +23,8 @@ def finished_run(tmp_path_factory):
 
 
 def test_figures_writes_png_and_svg_per_round(finished_run, capsys):
-    if pictures.export_problem():
-        pytest.skip(pictures.export_problem())
+    if plots.export_problem():
+        pytest.skip(plots.export_problem())
     store, run_id = finished_run
     assert main(["--out", str(store.root), "figures", run_id, "--svg"]) == 0
     folder = store.run_dir(run_id) / "figures"
@@ -41,7 +41,7 @@ def test_figures_of_a_run_without_test_probabilities_or_unknown_is_a_message(fin
     store, run_id = finished_run
     with pytest.raises(SystemExit, match="no run 'nope'"):
         main(["--out", str(store.root), "figures", "nope"])
-    if pictures.export_problem():
+    if plots.export_problem():
         return
     for r in (0, 1):  # as runs recorded before test probabilities were kept
         path = store.round_path(run_id, r)
