@@ -71,21 +71,33 @@ def test_a_local_ray_instance_gives_the_same_numbers(tmp_path, reference):
     store = RunStore(tmp_path)
     try:
         executor = ray_executor.connect(store, "local")  # loopback, 2 CPUs, no Ray dashboard
-        run_ids = [create_run(tiny(), store) for _ in range(2)]
+        run_ids = [create_run(tiny(), store) for _ in range(4)]
         for run_id in run_ids:
             executor.submit(run_id)
         wait_done(store, run_ids)
         for run_id in run_ids:
             assert numbers(store, run_id) == reference
             assert store.load_status(run_id).executor == "ray local"
+        # two CPUs: two long-lived actors computed the four runs (a worker imports torch once, not per run)
+        assert len({store.load_status(run_id).pid for run_id in run_ids}) == 2
 
-        long_run = create_run(tiny(synthetic_size=1000, rounds=40, budget=20), store)  # progress, then a stop
+        # the long run takes both CPUs: the next one waits for room, and a stop ends it before it starts
+        long_run = create_run(tiny(synthetic_size=1000, rounds=40, budget=20, threads=2), store)
+        waiting = create_run(tiny(), store)
         executor.submit(long_run)
+        executor.submit(waiting)
         phases, deadline = set(), time.monotonic() + TIMEOUT
         while len(store.load_rounds(long_run)) < 3:  # several rounds: phases streamed back are seen
             assert store.load_status(long_run).active and time.monotonic() < deadline, store.read_log(long_run)
             phases.add(store.load_status(long_run).phase)
             time.sleep(0.05)
+        assert store.load_status(waiting).state == "queued"
+        executor.cancel(waiting)
+        while store.load_status(waiting).active:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert store.load_status(waiting).message == "cancelled before it started"
+        assert store.load_status(waiting).state == "cancelled" and store.load_rounds(waiting) == []
         executor.cancel(long_run)
         while store.load_status(long_run).active:
             assert time.monotonic() < deadline

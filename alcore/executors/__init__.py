@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Protocol
 
-from alcore.runs import HOST, RunStore
+from alcore.runs import HOST, RunStore, now_iso
 
 MAX_WAITING = 500  # runs an executor holds before it starts them; more is refused with a message
 
@@ -60,3 +60,11 @@ def mark_queued(store: RunStore, run_id: str, message: str, executor: str) -> No
     status.pid, status.host, status.executor = os.getpid(), HOST, executor
     store.write_status(run_id, status)
     store.beat(run_id)
+
+
+def cancel_before_start(store: RunStore, run_id: str) -> None:
+    """A queued run asked to stop ends `cancelled` without computing."""
+    status = store.stored_status(run_id)
+    status.state, status.message, status.ended_at = "cancelled", "cancelled before it started", now_iso()
+    store.write_status(run_id, status)
+    store.clear_cancel(run_id)

@@ -16,7 +16,8 @@ import os
 import threading
 import time
 
-from alcore.executors import MAX_WAITING, QueueFull, default_parallel, mark_queued, queue_full_message
+from alcore.executors import (MAX_WAITING, QueueFull, cancel_before_start, default_parallel, mark_queued,
+                              queue_full_message)
 from alcore.executors.zygote import zygote
 from alcore.runs import HEARTBEAT_S, HOST, WAITING_STATES, RunStore, now_iso, pid_alive
 
@@ -124,10 +125,7 @@ class LocalExecutor:
             group.remove(run_id)
             if not group:
                 self._waiting.remove(group)
-            status = self.store.stored_status(run_id)
-            status.state, status.message, status.ended_at = "cancelled", "cancelled before it started", now_iso()
-            self.store.write_status(run_id, status)
-            self.store.clear_cancel(run_id)
+            cancel_before_start(self.store, run_id)
 
 
 def _wait_for_exit(pid: int, timeout: float) -> None:
