@@ -1,7 +1,7 @@
 """python -m alcore {run, sweep, resume, next, pause, list, show, strategies, summary, figures}.
 
 `run`, `sweep` and `resume` hand their runs to an executor (each run in its own process here, or
-Ray tasks with --ray) and follow them through their run folders until they end.
+a Ray cluster's actors with --ray) and follow them through their run folders until they end.
 """
 from __future__ import annotations
 

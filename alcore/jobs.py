@@ -1,7 +1,7 @@
 """The dashboard's handle on runs (no streamlit here): launch, resume and stop through an executor,
 and snapshots of any run read from its folder.
 
-The computing happens in worker processes (or Ray tasks); this process only launches and follows.
+The computing happens in worker processes (or Ray actors); this process only launches and follows.
 A snapshot is built from status.json as every reader sees it (runs.py): a page of a restarted
 dashboard follows the runs of the previous one, and a run whose process died reads `interrupted`.
 """

@@ -1,6 +1,6 @@
 """Runs an experiment end to end: config -> data -> learner -> loop -> results store.
 
-Used by every executor (a worker process, a Ray task) and by the CLI alike. `create_run` validates
+Used by every executor (a worker process, a Ray actor) and by the CLI alike. `create_run` validates
 and writes the run folder at once (so a page can follow it); `execute_run` does the work in the
 calling process and always leaves a final status: done, failed (with the reason), cancelled or -
 if the process dies - an active status that every reader sees as interrupted (runs.py).
@@ -137,7 +137,7 @@ class _Watch(threading.Thread):
 def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = None,
                 on_event: EventFn | None = None, dataset: Dataset | None = None) -> RunStatus:
     """Run (or continue) a created run to its end in this process; every outcome is written to
-    status.json. `dataset`: the run's data already loaded (a Ray task gets it from the object store).
+    status.json. `dataset`: the run's data already loaded (a Ray actor gets it from the object store).
     Raises RunBusy when another process computes the run."""
     cancel = cancel or threading.Event()
     with store.claim(run_id):
