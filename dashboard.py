@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alcore.viewmodels import views
-from pages.common import REFRESH_S, RUN_KEY, jobs, store
+from alcore.executors.zygote import zygote
+
+zygote().start()  # first thing on a fresh server: the worker launcher's imports (~5 CPU s) run while Home renders
+
+from alcore.viewmodels import views  # noqa: E402
+from pages.common import REFRESH_S, RUN_KEY, jobs, store  # noqa: E402
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

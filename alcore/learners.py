@@ -34,7 +34,7 @@ from alcore.data.folder import patient_id
 from alcore.models import BinaryClassifier, WeightsInfo
 from alcore.runs import atomic_write_npz
 from alcore.metrics import REFERENCE_THRESHOLD, operating_threshold
-from alcore.train import (ResizedImages, TrainSettings, extract_features, fit_finetune, fit_head,
+from alcore.train import (FeatureExtractor, ResizedImages, TrainSettings, extract_features, fit_finetune, fit_head,
                           fit_logistic_head, head_probs, out_of_fold_threshold, stratified_folds)
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,8 @@ class FrozenLearner(Learner):
         super().__init__(*args, **kwargs)
         # with a second resolution, each image's features at both sizes side by side (two scales)
         sizes = [None] + ([second_resolution] if second_resolution else [])
-        self.features = {split: torch.cat([self._cached_features(split, weights, model_name, seed, size)
+        extractors: dict[int | None, FeatureExtractor] = {}  # prepared once per size, for every split
+        self.features = {split: torch.cat([self._cached_features(split, weights, model_name, seed, size, extractors)
                                            for size in sizes], 1)
                          for split in self.dataset.splits}
         train = self.features["train"]
@@ -170,16 +171,18 @@ class FrozenLearner(Learner):
                            f"{resized}".encode()).hexdigest()[:16]
         return cache_dir() / "features" / f"{key}-{split}.npz"
 
-    def _cached_features(self, split: str, weights: WeightsInfo, model_name: str, seed: int,
-                         size: int | None = None) -> torch.Tensor:
+    def _cached_features(self, split: str, weights: WeightsInfo, model_name: str, seed: int, size: int | None,
+                         extractors: dict[int | None, FeatureExtractor]) -> torch.Tensor:
         path = self._cache_path(split, weights, model_name, seed, size)
         if not path.is_file():
             with exclusive(path.with_suffix(".lock")):  # runs started together extract them once
                 if not path.is_file():
                     images = self._images(split)
                     images = ResizedImages(images, size) if size else images
-                    features = extract_features(self.model, images, self.device, self.settings.cancel,
-                                                on_batch=lambda d, t: self.progress(f"features {split}", d, t))
+                    if size not in extractors:
+                        extractors[size] = FeatureExtractor(self.model, images[:2].to(self.device), self.device)
+                    features = extractors[size](images, self.settings.cancel,
+                                                      lambda d, t: self.progress(f"features {split}", d, t))
                     atomic_write_npz(path, {"features": features.numpy()})
                     log.info("cached %s features of %d images at %s", split, len(images), path)
                     return features

@@ -375,36 +375,51 @@ def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
 
 
-@torch.inference_mode()
+class FeatureExtractor:
+    """The model's feature path prepared once for inference on images like `example` (a few of them,
+    on `device`): `inference_network` (BatchNorm folded, one-channel stem), batches sized to the
+    network's largest activation and weights prepacked on a CPU, mixed precision on GPU. Then applied
+    to any number of image sets of that size, for as long as the model's weights do not change."""
+
+    @torch.inference_mode()
+    def __init__(self, model: BinaryClassifier, example: torch.Tensor, device: torch.device,
+                 batch_size: int | None = None):
+        model.eval()
+        self.feature_dim, self.device = model.feature_dim, device
+        network = inference_network(model.preprocess, model.backbone, example)
+        network.to(device, memory_format=torch.channels_last)
+        if batch_size is None:
+            batch_size = GPU_BATCH if device.type == "cuda" else cpu_inference_batch(network, example[:1])
+        self.batch_size = batch_size
+        self.network = prepack_for_cpu(network, example, batch_size)
+
+    @torch.inference_mode()
+    def __call__(self, images: torch.Tensor, cancel: threading.Event | None = None,
+                 on_batch: Callable[[int, int], None] | None = None) -> torch.Tensor:
+        """Penultimate features (n, d) float32 on the CPU of `images`."""
+        out = torch.empty((len(images), self.feature_dim), dtype=torch.float32)
+        total = -(-len(images) // self.batch_size)
+        for i, start in enumerate(range(0, len(images), self.batch_size)):
+            _check_cancel(cancel)
+            batch = images[start:start + self.batch_size].to(self.device, non_blocking=True)
+            with COMPUTE.measure(self.device), _autocast(self.device):
+                out[start:start + len(batch)] = self.network(batch).float().cpu()
+            if on_batch:
+                on_batch(i + 1, total)
+        return out
+
+
 def extract_features(model: BinaryClassifier, images: torch.Tensor, device: torch.device,
                      cancel: threading.Event | None = None, batch_size: int | None = None,
                      on_batch: Callable[[int, int], None] | None = None,
                      rows: np.ndarray | None = None) -> torch.Tensor:
-    """Penultimate features (n, d) float32 on the CPU of `images` (or of images[rows], in that order):
-    eval mode, through `inference_network` (BatchNorm folded, one-channel stem), batched (on a CPU,
-    batches sized to the network's largest activation, weights prepacked), mixed precision on GPU."""
-    model.eval()
+    """Penultimate features (n, d) float32 on the CPU of `images` (or of images[rows], in that order),
+    through a FeatureExtractor prepared for this call."""
     if rows is not None:
-        index = torch.from_numpy(np.asarray(rows, dtype=np.int64)).to(images.device)
-        images = _RowView(images, index)
-    out = torch.empty((len(images), model.feature_dim), dtype=torch.float32)
+        images = _RowView(images, torch.from_numpy(np.asarray(rows, dtype=np.int64)).to(images.device))
     if not len(images):
-        return out
-    example = images[:2].to(device)
-    network = inference_network(model.preprocess, model.backbone, example)
-    network.to(device, memory_format=torch.channels_last)
-    if batch_size is None:
-        batch_size = GPU_BATCH if device.type == "cuda" else cpu_inference_batch(network, example[:1])
-    network = prepack_for_cpu(network, example, batch_size)
-    total = -(-len(images) // batch_size)
-    for i, start in enumerate(range(0, len(images), batch_size)):
-        _check_cancel(cancel)
-        batch = images[start:start + batch_size].to(device, non_blocking=True)
-        with COMPUTE.measure(device), _autocast(device):
-            out[start:start + len(batch)] = network(batch).float().cpu()
-        if on_batch:
-            on_batch(i + 1, total)
-    return out
+        return torch.empty((0, model.feature_dim), dtype=torch.float32)
+    return FeatureExtractor(model, images[:2].to(device), device, batch_size)(images, cancel, on_batch)
 
 
 class ResizedImages:

@@ -116,15 +116,22 @@ def ours_worker(job: dict) -> dict:
     if job.get("warm_only"):
         def refuse(*args, **kwargs):
             raise RuntimeError("feature cache is cold")
-        learners.extract_features = refuse
+        learners.extract_features = learners.FeatureExtractor = refuse
     inferred = []  # images per inference pass
-    extract = learners.extract_features
+    extract, extractor = learners.extract_features, learners.FeatureExtractor
 
     def counted(model, images, *args, rows=None, **kwargs):
         inferred.append(len(images) if rows is None else len(rows))
         return extract(model, images, *args, rows=rows, **kwargs)
 
+    class CountedExtractor(extractor):  # the frozen learner's cache fill
+        def __call__(self, images, *args, **kwargs):
+            inferred.append(len(images))
+            return super().__call__(images, *args, **kwargs)
+
     learners.extract_features = counted
+    if not job.get("warm_only"):
+        learners.FeatureExtractor = CountedExtractor
     store = RunStore(job["results"])
     # every core, as the naive pipeline has: a run's thread count is its own setting (default 1)
     cfg = ExperimentConfig(**{"threads": os.cpu_count() or 1, **job["config"]})

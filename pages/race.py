@@ -62,11 +62,14 @@ def race_section(race_id: str) -> None:
                 column.error(racer.progress.error)
     progress()
 
-    if not any(r.records for r in racers):
+    waiting = not any(r.records for r in racers)
+    if waiting:
         st.info("Waiting for the first round: loading data, preparing the models, training." if live
                 else "No racer has a finished round.")
-        return
+    # drawn empty while the racers start: the browser loads plotly now, not when the first points arrive
     st.plotly_chart(race_view.race_curves_figure(racers), key="race_curves", width="stretch")
+    if waiting:
+        return
     st.caption("The dashed black line is random sampling, the grey band its 95 % bootstrap interval over test "
                "images: a strategy above the band beats random at that many labels. Compare holds every metric.")
     picks_section(racers)
