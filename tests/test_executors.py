@@ -81,6 +81,15 @@ def test_a_local_ray_instance_gives_the_same_numbers(tmp_path, reference):
         # two CPUs: two long-lived actors computed the four runs (a worker imports torch once, not per run)
         assert len({store.load_status(run_id).pid for run_id in run_ids}) == 2
 
+        too_big = create_run(tiny(threads=3), store)  # more CPUs than the cluster has: a sentence, not a hang
+        executor.submit(too_big)
+        wait_ended = time.monotonic() + TIMEOUT
+        while store.load_status(too_big).active:
+            assert time.monotonic() < wait_ended
+            time.sleep(0.1)
+        assert store.load_status(too_big).state == "failed"
+        assert "asks for 3 CPUs (its threads); the Ray cluster has 2 CPUs" in store.load_status(too_big).error
+
         # the long run takes both CPUs: the next one waits for room, and a stop ends it before it starts
         long_run = create_run(tiny(synthetic_size=1000, rounds=40, budget=20, threads=2), store)
         waiting = create_run(tiny(), store)

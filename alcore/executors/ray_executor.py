@@ -195,6 +195,17 @@ class _ComputerPool:
         self._held.append(shape)
         return _Computer.options(num_cpus=shape.cpus, num_gpus=shape.gpus).remote()
 
+    @staticmethod
+    def too_big(shape: _Shape) -> str:
+        """Why a run of this shape can never start on the cluster as it is, or "" when it can."""
+        total = ray.cluster_resources()
+        cpus, gpus = int(total.get("CPU", 0)), int(total.get("GPU", 0))
+        if shape.cpus <= cpus and shape.gpus <= gpus:
+            return ""
+        return (f"the run asks for {shape.cpus} CPUs (its threads)" + (" and a GPU (device cuda)" if shape.gpus else "")
+                + f"; the Ray cluster has {cpus} CPUs and {gpus} GPUs in all: lower the threads, choose another "
+                "device, or add a node that has them")
+
     def _room_for(self, shape: _Shape) -> bool:
         total = ray.cluster_resources()
         return (sum(s.cpus for s in self._held) + shape.cpus <= total.get("CPU", 0)
@@ -265,7 +276,10 @@ class RayExecutor:
                                                  "with the local executor"})
                 folder = self.store.run_dir(run_id)
                 files = {name: (folder / name).read_bytes() for name in SHIPPED_FILES if (folder / name).is_file()}
-                dataset, shape = self._dataset(cfg), _Shape(cfg.threads, 1 if cfg.device == "cuda" else 0)
+                shape = _Shape(cfg.threads, 1 if cfg.device == "cuda" else 0)
+                if problem := self._computers.too_big(shape):
+                    raise ConfigError({"ray": problem})
+                dataset = self._dataset(cfg)
                 computer = self._computers.take(run_id, shape, lambda: self.store.cancel_requested(run_id))
                 if computer is None:  # stopped while it waited for room on the cluster
                     cancel_before_start(self.store, run_id)
