@@ -67,7 +67,9 @@ def race_section(race_id: str) -> None:
         st.info("Waiting for the first round: loading data, preparing the models, training." if live
                 else "No racer has a finished round.")
     # drawn empty while the racers start: the browser loads plotly now, not when the first points arrive
-    st.plotly_chart(race_view.race_curves_figure(racers), key="race_curves", width="stretch")
+    final_labels = first["init_size"] + first["budget"] * first["rounds"]
+    st.plotly_chart(race_view.race_curves_figure(racers, final_labels=final_labels), key="race_curves",
+                    width="stretch")
     if waiting:
         return
     st.caption("The dashed black line is random sampling, the grey band its 95 % bootstrap interval over test "

@@ -84,9 +84,10 @@ def step_state(store: RunStore, run_ids: list[str]) -> StepState:
 
 
 # --- curves ------------------------------------------------------------------------------------
-def race_curves_figure(racers: list[Racer], metric: str = "roc_auc") -> go.Figure:
+def race_curves_figure(racers: list[Racer], metric: str = "roc_auc", final_labels: int = 0) -> go.Figure:
     """Each racer's test metric against its labels; random drawn first, black and dashed, over its 95 %
-    bootstrap interval in grey: a curve above the grey band beats random at that many labels."""
+    bootstrap interval in grey: a curve above the grey band beats random at that many labels. With
+    `final_labels` the x axis spans the whole race from the start, so the curves grow across it."""
     fig = go.Figure()
     label = METRIC_LABELS[metric]
     colors = iter(PALETTE)
@@ -110,6 +111,12 @@ def race_curves_figure(racers: list[Racer], metric: str = "roc_auc") -> go.Figur
     fig = layout(fig, f"Test {label} vs labeled images: above the grey band = better than random", LABELED_X, label)
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0),
                       margin=dict(b=110))
+    if final_labels:
+        fig.update_xaxes(range=[0, final_labels * 1.03])
+    if not any(racer.records for racer in racers):
+        fig.update_yaxes(range=[0, 1])
+        fig.add_annotation(text="waiting for the first round", x=0.5, y=0.5, xref="paper", yref="paper",
+                           showarrow=False, font=dict(size=16, color="#888"))
     return fig
 
 

@@ -126,6 +126,16 @@ def test_random_is_drawn_over_its_interval_so_above_random_shows_at_a_glance():
     assert random.line.dash == "dash" and random.name == "random (baseline)" and entropy.name == "entropy"
 
 
+def test_before_the_first_round_the_curves_frame_spans_the_whole_race_and_says_it_waits():
+    racers = [race_view.Racer("a", "random", "random", None, ()), race_view.Racer("b", "entropy", "entropy", None, ())]
+    fig = race_view.race_curves_figure(racers, final_labels=330)
+    assert list(fig.layout.xaxis.range) == pytest.approx([0, 339.9]) and list(fig.layout.yaxis.range) == [0, 1]
+    assert [a.text for a in fig.layout.annotations] == ["waiting for the first round"]
+    records = ({"round": 0, "n_labeled": 30, "roc_auc": 0.8},)
+    started = race_view.race_curves_figure([race_view.Racer("a", "random", "random", None, records)], final_labels=330)
+    assert not started.layout.annotations and started.layout.yaxis.range is None
+
+
 def test_the_curves_need_no_random_racer_and_the_step_state_reads_the_run_folders(make_run, store):
     run_ids = [make_run(sampler="entropy", experiment=RACE, state="paused"),
                make_run(sampler="coreset", experiment=RACE)]
