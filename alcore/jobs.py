@@ -14,7 +14,6 @@ from pathlib import Path
 
 from alcore.config import ExperimentConfig
 from alcore.executors import Executor, make_executor
-from alcore.executors.zygote import zygote
 from alcore.race import as_race
 from alcore.runs import ACTIVE_STATES, RunStatus, RunStore
 
@@ -69,7 +68,6 @@ class JobManager:
         self._mine: set[str] = set()
         self._lock = threading.Lock()
         self.interrupted_at_start = store.mark_interrupted()
-        zygote().start()  # the worker launcher imports the engine now: a first launch need not wait for it
 
     def executor(self, ray: str | None = None) -> Executor:
         """The local executor, or the Ray one at `ray` (connected on first use)."""

@@ -182,7 +182,7 @@ class FrozenLearner(Learner):
                     if size not in extractors:
                         extractors[size] = FeatureExtractor(self.model, images[:2].to(self.device), self.device)
                     features = extractors[size](images, self.settings.cancel,
-                                                      lambda d, t: self.progress(f"features {split}", d, t))
+                                                lambda d, t: self.progress(f"features {split}", d, t))
                     atomic_write_npz(path, {"features": features.numpy()})
                     log.info("cached %s features of %d images at %s", split, len(images), path)
                     return features

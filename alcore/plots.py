@@ -23,10 +23,14 @@ from alcore.runs import RunStore
 PALETTE = qualitative.Plotly
 
 
-def layout(fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 420) -> go.Figure:
-    """Title, axis titles, height and the legend on top: every figure's frame."""
-    fig.update_layout(title=title, height=height, margin=dict(l=60, r=20, t=60, b=50),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0),
+def layout(fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 420,
+           legend_below: float | None = None) -> go.Figure:
+    """Title, axis titles, height and the legend: every figure's frame. The legend goes on top, or
+    under the plot with its top at `legend_below` (plot heights) where long names would cover the title."""
+    on_top = legend_below is None
+    legend = dict(orientation="h", xanchor="left", x=0, yanchor="bottom" if on_top else "top",
+                  y=1.0 if on_top else legend_below)
+    fig.update_layout(title=title, height=height, margin=dict(l=60, r=20, t=60, b=50), legend=legend,
                       font=dict(size=13), hovermode="closest")
     fig.update_xaxes(title_text=x_title)
     fig.update_yaxes(title_text=y_title)
@@ -71,11 +75,10 @@ def _error_bars(value: float, bounds: tuple[float, float] | None) -> dict:
 
 
 def _unit_square(fig: go.Figure) -> go.Figure:
-    """Equal axes on [0, 1]; the legend under the plot, where one line per run of an overlay fits."""
+    """Equal axes on [0, 1]."""
     fig.update_xaxes(range=[-0.01, 1.01], constrain="domain")
     fig.update_yaxes(range=[-0.01, 1.02], scaleanchor="x", scaleratio=1, constrain="domain")
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0),
-                      margin=dict(l=60, r=20, t=50, b=40))
+    fig.update_layout(margin=dict(l=60, r=20, t=50, b=40))
     return fig
 
 
@@ -110,7 +113,7 @@ def roc_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
                                      (1 - specificity[1], 1 - specificity[0])),
                          _error_bars(p.sensitivity, _interval(s.ci, "sensitivity", "recall")))
     return _unit_square(layout(fig, title, "False-positive rate (1 − specificity)", "True-positive rate (sensitivity)",
-                                height=540))
+                                height=540, legend_below=-0.16))
 
 
 def pr_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
@@ -130,7 +133,8 @@ def pr_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
                          f"threshold {p.threshold:.2f}: recall {p.sensitivity:.3f}, precision {p.precision:.3f}",
                          _error_bars(p.sensitivity, _interval(s.ci, "sensitivity", "recall")),
                          _error_bars(p.precision, _interval(s.ci, "precision")))
-    return _unit_square(layout(fig, title, "Recall (sensitivity)", "Precision (positive predictive value)", height=540))
+    return _unit_square(layout(fig, title, "Recall (sensitivity)", "Precision (positive predictive value)", height=540,
+                                legend_below=-0.16))
 
 
 def reliability_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
@@ -148,7 +152,7 @@ def reliability_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
                                  customdata=r.counts, hovertemplate="mean p %{x:.2f}: %{y:.2f} PNEUMONIA "
                                  "(%{customdata} images)<extra>" + s.name + "</extra>"))
     return _unit_square(layout(fig, title, "Mean predicted p(PNEUMONIA) in the bin", "Observed share of PNEUMONIA",
-                                height=540))
+                                height=540, legend_below=-0.16))
 
 
 def strategy_label(config: dict) -> str:

@@ -30,7 +30,7 @@ import torch
 
 import alcore
 from alcore.config import ExperimentConfig, check, ConfigError
-from alcore.data import load_dataset
+from alcore.data import load_run_data
 from alcore.data.base import DataError, Dataset
 from alcore.learners import make_learner
 from alcore.loop import TrainingDiverged, initial_rows, run_rounds
@@ -85,9 +85,7 @@ def pool_size(cfg: ExperimentConfig, scan: bool = False) -> int | None:
     if cfg.data == "synthetic":
         return cfg.synthetic_size if isinstance(cfg.synthetic_size, int) else None
     if scan:
-        return len(load_dataset(cfg.data, cfg.resolution, seed=cfg.seed, synthetic_size=cfg.synthetic_size,
-                                pneumonia_share=cfg.synthetic_pneumonia_share,
-                                synthetic_preset=cfg.synthetic_preset, allow_unlabeled=cfg.oracle == "human").train)
+        return len(load_run_data(cfg).train)
     path = Path(cfg.data).expanduser()
     if path.suffix == ".npz" and path.is_file():
         try:
@@ -178,11 +176,7 @@ def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventF
     try:
         torch.set_num_threads(cfg.threads)
         set_status(message="loading data")
-        dataset = preloaded or load_dataset(cfg.data, cfg.resolution, seed=cfg.seed,
-                                            synthetic_size=cfg.synthetic_size,
-                                            pneumonia_share=cfg.synthetic_pneumonia_share,
-                                            synthetic_preset=cfg.synthetic_preset,
-                                            allow_unlabeled=cfg.oracle == "human")
+        dataset = preloaded or load_run_data(cfg)
         for warning in dataset.notes:
             note(f"data: {warning}")
         pool = len(dataset.train)

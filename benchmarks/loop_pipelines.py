@@ -110,7 +110,7 @@ def ours_worker(job: dict) -> dict:
     from alcore.runs import RunStore
     from alcore.train import COMPUTE
 
-    decode = runner.load_dataset = Timed(runner.load_dataset)
+    decode = runner.load_run_data = Timed(runner.load_run_data)
     prepare = runner.make_learner = Timed(runner.make_learner)
     display = loop._display_layout = Timed(loop._display_layout)
     if job.get("warm_only"):

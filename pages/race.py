@@ -62,15 +62,13 @@ def race_section(race_id: str) -> None:
                 column.error(racer.progress.error)
     progress()
 
-    waiting = not any(r.records for r in racers)
-    if waiting:
-        st.info("Waiting for the first round: loading data, preparing the models, training." if live
-                else "No racer has a finished round.")
-    # drawn empty while the racers start: the browser loads plotly now, not when the first points arrive
+    # drawn (empty) while the racers start too: the browser loads plotly then, not when the first points arrive
     final_labels = first["init_size"] + first["budget"] * first["rounds"]
     st.plotly_chart(race_view.race_curves_figure(racers, final_labels=final_labels), key="race_curves",
                     width="stretch")
-    if waiting:
+    if not any(r.records for r in racers):
+        st.info("Waiting for the first round: loading data, preparing the models, training." if live
+                else "No racer has a finished round.")
         return
     st.caption("The dashed black line is random sampling, the grey band its 95 % bootstrap interval over test "
                "images: a strategy above the band beats random at that many labels. Compare holds every metric.")

@@ -20,6 +20,14 @@ def named(fig: go.Figure, prefix: str) -> go.Scatter:
     return next(t for t in fig.data if (t.name or "").startswith(prefix))
 
 
+def drawn_curve(fig: go.Figure, x: np.ndarray, y: np.ndarray) -> go.Scatter:
+    """The run's curve, checked point by point against scikit-learn's (x, y)."""
+    curve = named(fig, "entropy")
+    np.testing.assert_allclose(curve.x, x)
+    np.testing.assert_allclose(curve.y, y)
+    return curve
+
+
 def point_of(fig: go.Figure) -> go.Scatter:
     return next(t for t in fig.data if t.showlegend is False)
 
@@ -28,9 +36,7 @@ def test_roc_figure_draws_sklearns_roc_curve_and_the_operating_point():
     from sklearn.metrics import roc_auc_score, roc_curve
     fig = plots.roc_figure(series(threshold=0.5), "ROC")
     fpr, tpr, _ = roc_curve(LABELS, PROBS)
-    curve = named(fig, "entropy")
-    np.testing.assert_allclose(curve.x, fpr)
-    np.testing.assert_allclose(curve.y, tpr)
+    curve = drawn_curve(fig, fpr, tpr)
     assert f"AUC {roc_auc_score(LABELS, PROBS):.3f}" in curve.name
     # at 0.5: predicted positive 0.8 0.65 0.95 0.55 0.7 0.9 -> tp 5 of 7, fp 1 of 5
     point = point_of(fig)
@@ -43,9 +49,7 @@ def test_pr_figure_draws_sklearns_precision_recall_curve_and_the_guessing_line()
     from sklearn.metrics import average_precision_score, precision_recall_curve
     fig = plots.pr_figure(series(threshold=0.6), "PR")
     precision, recall, _ = precision_recall_curve(LABELS, PROBS)
-    curve = named(fig, "entropy")
-    np.testing.assert_allclose(curve.x, recall)
-    np.testing.assert_allclose(curve.y, precision)
+    curve = drawn_curve(fig, recall, precision)
     assert curve.line.shape == "hv" and f"AP {average_precision_score(LABELS, PROBS):.3f}" in curve.name
     point = point_of(fig)  # at 0.6: 0.8 0.65 0.95 0.7 0.9 -> all 5 PNEUMONIA
     assert point.x[0] == pytest.approx(5 / 7) and point.y[0] == pytest.approx(1.0)
@@ -57,9 +61,7 @@ def test_reliability_figure_draws_sklearns_calibration_curve_with_brier_and_ece(
     from sklearn.metrics import brier_score_loss
     fig = plots.reliability_figure(series(), "Reliability")
     fraction, mean = calibration_curve(LABELS, PROBS, n_bins=10)
-    curve = named(fig, "entropy")
-    np.testing.assert_allclose(curve.x, mean)
-    np.testing.assert_allclose(curve.y, fraction)
+    curve = drawn_curve(fig, mean, fraction)
     assert sum(curve.customdata) == len(LABELS)  # image counts per bin, in the hover
     assert f"Brier {brier_score_loss(LABELS, PROBS):.3f}" in curve.name and "ECE" in curve.name
 

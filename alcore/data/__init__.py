@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,10 +13,20 @@ from alcore.data.folder import SEED_SUFFIX, carve, load_folder
 from alcore.data.medmnist import load_npz
 from alcore.data.synthetic import load_synthetic
 
+if TYPE_CHECKING:
+    from alcore.config import ExperimentConfig
+
 __all__ = ["SPLITS", "UNKNOWN_LABEL", "DataError", "Dataset", "Split", "cache_dir", "describe_source",
-           "load_dataset", "load_thumbnail", "open_cached"]
+           "load_dataset", "load_run_data", "load_thumbnail", "open_cached"]
 
 SOURCE_HELP = "give 'synthetic', a folder of images, or a MedMNIST .npz file"
+
+
+def load_run_data(cfg: ExperimentConfig, progress: Progress | None = None) -> Dataset:
+    """The data set a run's config names: load_dataset with the config's data settings."""
+    return load_dataset(cfg.data, cfg.resolution, seed=cfg.seed, synthetic_size=cfg.synthetic_size,
+                        pneumonia_share=cfg.synthetic_pneumonia_share, progress=progress,
+                        allow_unlabeled=cfg.oracle == "human", synthetic_preset=cfg.synthetic_preset)
 
 
 def load_dataset(data: str, resolution: int, seed: int = 0, synthetic_size: int = 2000,

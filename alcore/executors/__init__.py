@@ -1,7 +1,8 @@
 """Where a run computes: `local` (each run in a fresh OS process on this machine, N at once, the
 rest queued) or `ray` (runs computed by Ray actors on a cluster). The CLI, the dashboard, the
-Python API and the benchmarks share them. Either way the run folder holds the truth (status, progress, heartbeat,
-rounds), so any reader follows any run and a stop is a `cancel` file the run sees between batches.
+Python API and the benchmarks share them. Either way the run folder holds the truth (status,
+progress, heartbeat, rounds), so any reader follows any run and a stop is a `cancel` file the run
+sees between batches.
 
 `ray` is imported only when a Ray executor is made: the dashboard's first page never pays for it.
 """

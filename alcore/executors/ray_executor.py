@@ -259,9 +259,8 @@ class RayExecutor:
         key = (cfg.data, cfg.resolution, cfg.seed, cfg.oracle)
         with self._lock:
             if key not in self._datasets:
-                from alcore.data import load_dataset
-                self._datasets[key] = ray.put(load_dataset(cfg.data, cfg.resolution, seed=cfg.seed,
-                                                           allow_unlabeled=cfg.oracle == "human"))
+                from alcore.data import load_run_data
+                self._datasets[key] = ray.put(load_run_data(cfg))
             return self._datasets[key]
 
     def _follow(self, run_id: str) -> None:

@@ -139,10 +139,10 @@ def compare_figure(curves: pd.DataFrame, metric: str, baseline: float = math.nan
     if not math.isnan(baseline):
         fig.add_hline(y=baseline, line=dict(dash="dash", color="#444"),
                       annotation_text=f"full-data baseline {baseline:.3f}", annotation_position="bottom right")
-    layout(fig, f"{label} on the test set vs labeled images", LABELED_X, f"{label} (0–1)", height=520)
     # series names can be long: the legend goes under the plot, where it cannot cover the title
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.16, xanchor="left", x=0),
-                      margin=dict(b=60 + 22 * curves.strategy.nunique()))
+    layout(fig, f"{label} on the test set vs labeled images", LABELED_X, f"{label} (0–1)", height=520,
+           legend_below=-0.16)
+    fig.update_layout(margin=dict(b=60 + 22 * curves.strategy.nunique()))
     return fig
 
 

@@ -108,9 +108,9 @@ def race_curves_figure(racers: list[Racer], metric: str = "roc_auc", final_label
                                                                                      else ""),
                                  line=line, legendgroup=racer.run_id,
                                  hovertemplate="%{x} labels: %{y:.3f}<extra>" + racer.name + "</extra>"))
-    fig = layout(fig, f"Test {label} vs labeled images: above the grey band = better than random", LABELED_X, label)
-    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0),
-                      margin=dict(b=110))
+    fig = layout(fig, f"Test {label} vs labeled images: above the grey band = better than random", LABELED_X, label,
+                 legend_below=-0.18)
+    fig.update_layout(margin=dict(b=110))
     if final_labels:
         fig.update_xaxes(range=[0, final_labels * 1.03])
     if not any(racer.records for racer in racers):
@@ -177,9 +177,8 @@ def picks_figure(frames: list[pd.DataFrame], names: list[str], xy: np.ndarray, t
                                      legendgroup=status, showlegend=col == 1, **extra), row=1, col=col)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
-    fig = layout(fig, title, "", "", height=400)
-    fig.update_layout(margin=dict(l=20, r=20, t=80, b=40),
-                      legend=dict(orientation="h", yanchor="top", y=-0.02, xanchor="left", x=0))
+    fig = layout(fig, title, "", "", height=400, legend_below=-0.02)
+    fig.update_layout(margin=dict(l=20, r=20, t=80, b=40))
     return fig
 
 

@@ -26,10 +26,8 @@ def pool_facts(cfg: ExperimentConfig) -> PoolFacts:
     """Decodes (and caches) a folder or .npz; a human run accepts unlabeled images. Raises DataError."""
     if cfg.data == "synthetic":
         return PoolFacts(cfg.synthetic_size, True)
-    from alcore.data import load_dataset
-    train = load_dataset(cfg.data, cfg.resolution, seed=cfg.seed, synthetic_size=cfg.synthetic_size,
-                         pneumonia_share=cfg.synthetic_pneumonia_share,
-                         synthetic_preset=cfg.synthetic_preset, allow_unlabeled=cfg.oracle == "human").train
+    from alcore.data import load_run_data
+    train = load_run_data(cfg).train
     return PoolFacts(len(train), bool(np.all(train.labels >= 0)))
 
 
