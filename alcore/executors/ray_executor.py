@@ -156,6 +156,17 @@ class _Shape:
     gpus: int
 
 
+def _too_big(shape: _Shape) -> str:
+    """Why a run of this shape can never start on the cluster as it is, or "" when it can."""
+    total = ray.cluster_resources()
+    cpus, gpus = int(total.get("CPU", 0)), int(total.get("GPU", 0))
+    if shape.cpus <= cpus and shape.gpus <= gpus:
+        return ""
+    return (f"the run asks for {shape.cpus} CPUs (its threads)" + (" and a GPU (device cuda)" if shape.gpus else "")
+            + f"; the Ray cluster has {cpus} CPUs and {gpus} GPUs in all: lower the threads, choose another "
+            "device, or add a node that has them")
+
+
 class _ComputerPool:
     """At most as many computing actors as the cluster has room for. A run takes an idle actor of its
     shape, else a new one while there is room, else waits its turn (first come, first served); an
@@ -194,17 +205,6 @@ class _ComputerPool:
             return None
         self._held.append(shape)
         return _Computer.options(num_cpus=shape.cpus, num_gpus=shape.gpus).remote()
-
-    @staticmethod
-    def too_big(shape: _Shape) -> str:
-        """Why a run of this shape can never start on the cluster as it is, or "" when it can."""
-        total = ray.cluster_resources()
-        cpus, gpus = int(total.get("CPU", 0)), int(total.get("GPU", 0))
-        if shape.cpus <= cpus and shape.gpus <= gpus:
-            return ""
-        return (f"the run asks for {shape.cpus} CPUs (its threads)" + (" and a GPU (device cuda)" if shape.gpus else "")
-                + f"; the Ray cluster has {cpus} CPUs and {gpus} GPUs in all: lower the threads, choose another "
-                "device, or add a node that has them")
 
     def _room_for(self, shape: _Shape) -> bool:
         total = ray.cluster_resources()
@@ -276,7 +276,7 @@ class RayExecutor:
                 folder = self.store.run_dir(run_id)
                 files = {name: (folder / name).read_bytes() for name in SHIPPED_FILES if (folder / name).is_file()}
                 shape = _Shape(cfg.threads, 1 if cfg.device == "cuda" else 0)
-                if problem := self._computers.too_big(shape):
+                if problem := _too_big(shape):
                     raise ConfigError({"ray": problem})
                 dataset = self._dataset(cfg)
                 computer = self._computers.take(run_id, shape, lambda: self.store.cancel_requested(run_id))
