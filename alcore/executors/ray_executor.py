@@ -162,9 +162,11 @@ def _too_big(shape: _Shape) -> str:
     cpus, gpus = int(total.get("CPU", 0)), int(total.get("GPU", 0))
     if shape.cpus <= cpus and shape.gpus <= gpus:
         return ""
+    fixes = [fix for fix, needed in (("lower the threads", shape.cpus > cpus), ("use device cpu", shape.gpus > gpus))
+             if needed]
     return (f"the run asks for {shape.cpus} CPUs (its threads)" + (" and a GPU (device cuda)" if shape.gpus else "")
-            + f"; the Ray cluster has {cpus} CPUs and {gpus} GPUs in all: lower the threads, choose another "
-            "device, or add a node that has them")
+            + f"; the Ray cluster has {cpus} CPUs and {gpus} GPUs in all: {' or '.join(fixes)}, or add a node "
+            "that has them")
 
 
 class _ComputerPool:
