@@ -16,7 +16,8 @@ from plotly.subplots import make_subplots
 
 from alcore.metrics import METRIC_LABELS
 from alcore.race import BASELINE, racers
-from alcore.runs import RunStore
+from alcore.records import RoundRecord
+from alcore.runs import RunState, RunStore
 from alcore.strategies import registry
 from alcore.viewmodels import image_view, progress_view, round_view
 from alcore.plots import PALETTE, layout, strategy_label, transparent
@@ -35,7 +36,7 @@ class Racer:
     name: str  # the strategy, with its seed when the race has several
     sampler: str
     progress: progress_view.RunProgress
-    records: tuple[dict, ...]
+    records: tuple[RoundRecord, ...]
 
     @property
     def is_baseline(self) -> bool:
@@ -46,9 +47,9 @@ def race_racers(store: RunStore, jobs: JobManager, race_id: str) -> list[Racer]:
     """The race's runs, random first, each with its progress and finished rounds."""
     run_ids = racers(store, race_id)
     configs = {run_id: store.load_config(run_id) for run_id in run_ids}
-    several_seeds = len({c.get("seed") for c in configs.values()}) > 1
-    return [Racer(run_id, strategy_label(c) + (f" s{c.get('seed')}" if several_seeds else ""),
-                  c.get("sampler", "?"), progress_view.run_progress(store, jobs, run_id), tuple(store.load_rounds(run_id)))
+    several_seeds = len({c.seed for c in configs.values()}) > 1
+    return [Racer(run_id, strategy_label(c) + (f" s{c.seed}" if several_seeds else ""),
+                  c.sampler, progress_view.run_progress(store, jobs, run_id), tuple(store.load_rounds(run_id)))
             for run_id, c in configs.items()]
 
 
@@ -78,9 +79,9 @@ class StepState:
 
 def step_state(store: RunStore, run_ids: list[str]) -> StepState:
     states = [store.load_status(run_id).state for run_id in run_ids]
-    live = [run_id for run_id, state in zip(run_ids, states) if state in progress_view.LIVE_STATES]
+    live = [run_id for run_id, state in zip(run_ids, states) if state.active]
     return StepState(bool(live) and all(store.step_control(run_id).pause for run_id in live), len(live),
-                     states.count("paused"))
+                     states.count(RunState.PAUSED))
 
 
 # --- curves ------------------------------------------------------------------------------------
@@ -92,11 +93,11 @@ def race_curves_figure(racers: list[Racer], metric: str = "roc_auc", final_label
     label = METRIC_LABELS[metric]
     colors = iter(PALETTE)
     for racer in sorted(racers, key=lambda r: not r.is_baseline):
-        x = [r["n_labeled"] for r in racer.records]
-        y = [math.nan if r.get(metric) is None else r[metric] for r in racer.records]
+        x = [r.n_labeled for r in racer.records]
+        y = [r.metric(metric) for r in racer.records]
         if racer.is_baseline:
-            bounds = [(r.get("ci") or {}).get(metric) or (math.nan, math.nan) for r in racer.records]
-            if x and any(b[0] is not None and not math.isnan(b[0]) for b in bounds):
+            bounds = [r.interval(metric) for r in racer.records]
+            if x and any(not math.isnan(b[0]) for b in bounds):
                 fig.add_trace(go.Scatter(x=x + x[::-1], y=[b[1] for b in bounds] + [b[0] for b in bounds][::-1],
                                          fill="toself", fillcolor=transparent(BASELINE_COLOR, 0.15),
                                          line=dict(width=0), hoverinfo="skip", legendgroup=racer.run_id,
@@ -123,7 +124,7 @@ def race_curves_figure(racers: list[Racer], metric: str = "roc_auc", final_label
 # --- side-by-side picks --------------------------------------------------------------------------
 def pick_rounds(racers: list[Racer]) -> list[int]:
     """The rounds every racer has finished and queried in: the ones the side-by-side picks can show."""
-    done = [{r["round"] for r in racer.records if r.get("queried_ids")} for racer in racers]
+    done = [{r.round for r in racer.records if r.queried_ids} for racer in racers]
     return sorted(set.intersection(*done)) if done else []
 
 

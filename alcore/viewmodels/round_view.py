@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from alcore.oracle import LabelBook
+from alcore.records import RoundRecord
 from alcore.runs import RunStore, read_npz
 
 CLASS_NAMES = ("NORMAL", "PNEUMONIA")
@@ -30,17 +31,17 @@ def cached_npz(path: str, mtime_ns: int) -> dict[str, np.ndarray]:
 
 def records_embeddings(store: RunStore, run_id: str) -> bool:
     """Whether the run stores each round's layout (runs from before the setting always did)."""
-    return store.load_config(run_id).get("record_embeddings", True) is not False
+    return store.load_config(run_id).record_embeddings
 
 
 def waiting_ids(store: RunStore, run_id: str) -> frozenset[str]:
     """The images of a human run queued or queried and not yet labeled NORMAL or PNEUMONIA: until a person
     answers them, no page shows their true label, their file name or (unless asked) the model's guess."""
-    if store.load_config(run_id).get("oracle") != "human":
+    if store.load_config(run_id).oracle != "human":
         return frozenset()
     book = LabelBook(store, run_id)
     queue = book.queue()
-    asked = {i for record in store.load_rounds(run_id) for i in record.get("queried_ids", [])}
+    asked = {i for record in store.load_rounds(run_id) for i in record.queried_ids}
     asked |= set(queue.ids if queue is not None else ())
     return frozenset(asked - {i for i, (label, _) in book.answers().items() if label in CLASS_NAMES})
 
@@ -72,19 +73,19 @@ def _pool_frame(path: str, mtime_ns: int) -> pd.DataFrame:
     })
 
 
-def latest_queried_round(rounds: list[dict]) -> dict | None:
+def latest_queried_round(rounds: list[RoundRecord]) -> RoundRecord | None:
     """The record of the last round that queried images (the final round only evaluates)."""
-    queried = [r for r in rounds if r.get("queried_ids")]
+    queried = [r for r in rounds if r.queried_ids]
     return queried[-1] if queried else None
 
 
-def queried_frame(store: RunStore, run_id: str, rounds: list[dict], reveal_prediction: bool = False) -> pd.DataFrame:
+def queried_frame(store: RunStore, run_id: str, rounds: list[RoundRecord], reveal_prediction: bool = False) -> pd.DataFrame:
     """The images queried in the given rounds (records), highest score first within a round; `labels`
     is the labeled count of the model that picked them (round_frame's `secret` marks those waiting)."""
     frames = []
     for record in rounds:
-        frame = round_frame(store, run_id, record["round"], reveal_prediction)
+        frame = round_frame(store, run_id, record.round, reveal_prediction)
         frames.append(frame[frame.status == "queried"].sort_values("score", ascending=False)
-                      .assign(round=record["round"], labels=record["n_labeled"]))
+                      .assign(round=record.round, labels=record.n_labeled))
     columns = ["round", "labels", "id", "label", "prob", "score", "secret"]
     return pd.concat(frames)[columns].reset_index(drop=True) if frames else pd.DataFrame(columns=columns)

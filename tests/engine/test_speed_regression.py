@@ -27,6 +27,7 @@ import pytest
 import torch
 
 from alcore.config import ExperimentConfig
+from alcore.records import RoundRecord
 from alcore.runner import create_run, execute_run
 from alcore.runs import RunStore
 
@@ -73,7 +74,7 @@ def one_thread():
     torch.set_num_threads(previous)
 
 
-def run_rounds_of(regime: str, results, record_embeddings: bool = True) -> list[dict]:
+def run_rounds_of(regime: str, results, record_embeddings: bool = True) -> list[RoundRecord]:
     cfg = ExperimentConfig(model="tiny_cnn", regime=regime, resolution=32, synthetic_size=200, init_size=20,
                            budget=10, rounds=2, epochs=1, batch_size=16, sampler="entropy", seed=3,
                            record_embeddings=record_embeddings)
@@ -90,9 +91,10 @@ def test_tiny_run_results_unchanged(tmp_path, one_thread, regime, record_embeddi
     """Also without embeddings: inferring only the unlabeled rows must not change a pick."""
     rounds = run_rounds_of(regime, tmp_path, record_embeddings)
     assert len(rounds) == len(RECORDED[regime])
-    for got, expected in zip(rounds, RECORDED[regime]):
+    for record, expected in zip(rounds, RECORDED[regime]):
+        got = record.to_dict()  # the line of rounds.jsonl
         for key in METRICS:
-            assert got[key] == pytest.approx(expected[key], abs=TOLERANCE), (regime, got["round"], key)
+            assert got[key] == pytest.approx(expected[key], abs=TOLERANCE), (regime, record.round, key)
         # the labeled set is what later rounds depend on; the order inside a batch is the rank of
         # near-equal entropy scores, so the ids are compared as a set, exactly
-        assert sorted(got["queried_ids"]) == sorted(expected["queried_ids"]), (regime, got["round"])
+        assert sorted(record.queried_ids) == sorted(expected["queried_ids"]), (regime, record.round)

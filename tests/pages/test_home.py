@@ -32,7 +32,7 @@ def test_demo_button_starts_a_race_of_four_strategies_and_opens_its_live_view(op
     race_id = at.query_params["race"]
     assert at.title[0].value == "Live race" and not at.exception
     run_ids = racers(jobs.store, race_id)
-    assert [jobs.store.load_config(r)["sampler"] for r in run_ids] == list(DEFAULT_RACERS)
+    assert [jobs.store.load_config(r).sampler for r in run_ids] == list(DEFAULT_RACERS)
     assert all(jobs.store.step_control(r).pause for r in run_ids)  # step mode ticked on Home
     jobs.set_pause(run_ids, False)
     assert [jobs.wait(r, timeout=300).state for r in run_ids] == ["done"] * 4
