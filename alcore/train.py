@@ -15,7 +15,7 @@ from scipy.special import expit
 from sklearn.model_selection import StratifiedGroupKFold
 from torch import nn
 
-from alcore.inference import GPU_BATCH, cpu_inference_batch, inference_network, prepack_for_cpu
+from alcore.inference import GPU_BATCH, cpu_inference_batch, inference_network
 from alcore.metrics import operating_threshold
 from alcore.models import BinaryClassifier, dropout_generator
 
@@ -378,7 +378,7 @@ def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
 class FeatureExtractor:
     """The model's feature path prepared once for inference on images like `example` (a few of them,
     on `device`): `inference_network` (BatchNorm folded, one-channel stem), batches sized to the
-    network's largest activation and weights prepacked on a CPU, mixed precision on GPU. Then applied
+    network's largest activation on a CPU, mixed precision on GPU. Then applied
     to any number of image sets of that size, for as long as the model's weights do not change."""
 
     @torch.inference_mode()
@@ -391,7 +391,7 @@ class FeatureExtractor:
         if batch_size is None:
             batch_size = GPU_BATCH if device.type == "cuda" else cpu_inference_batch(network, example[:1])
         self.batch_size = batch_size
-        self.network = prepack_for_cpu(network, example, batch_size)
+        self.network = network
 
     @torch.inference_mode()
     def __call__(self, images: torch.Tensor, cancel: threading.Event | None = None,

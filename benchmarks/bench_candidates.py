@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from alcore.data import cache_dir, load_dataset
 from alcore.data.folder import patient_id
 from alcore.diagnostics import reliability
-from alcore.inference import cpu_inference_batch, inference_network, prepack_for_cpu
+from alcore.inference import cpu_inference_batch, inference_network
 from alcore.learners import HEAD_COMPONENTS, principal_directions
 from alcore.loop import round_seed
 from alcore.metrics import bootstrap_intervals, choose_threshold, classification_metrics, operating_threshold
@@ -89,7 +89,6 @@ def extract(dataset, path) -> None:
             example = images[:2]
             network = inference_network(model.preprocess, model.backbone, example).to(memory_format=torch.channels_last)
             batch = cpu_inference_batch(network, example[:1])
-            network = prepack_for_cpu(network, example, batch)
             blocks = next(m for m in network.modules() if hasattr(m, "_blocks"))._blocks
             pooled: dict[int, torch.Tensor] = {}
             hooks = [blocks[i].register_forward_hook(lambda _m, _i, out, i=i: pooled.__setitem__(i, out.mean((2, 3))))
