@@ -6,7 +6,7 @@ import copy
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
@@ -71,13 +71,23 @@ class TrainSettings:
 
 @dataclass
 class ComputeClock:
-    """Seconds spent inside model forward/backward passes (for the compute-share benchmark)."""
+    """Seconds the run's thread spends on model forward/backward passes, for the benchmarks' compute
+    share. Off unless a benchmark calls `start()`: on a GPU each measurement synchronises with the
+    device, which would stop the CPU from queueing the next batch while the GPU computes."""
 
+    enabled: bool = False
     seconds: float = 0.0
-    calls: int = field(default=0)
+    calls: int = 0
+
+    def start(self) -> None:
+        """Measure from now on, from zero."""
+        self.enabled, self.seconds, self.calls = True, 0.0, 0
 
     @contextlib.contextmanager
     def measure(self, device: torch.device):
+        if not self.enabled:
+            yield
+            return
         start = time.perf_counter()
         yield
         if device.type == "cuda":
@@ -86,7 +96,7 @@ class ComputeClock:
         self.calls += 1
 
 
-COMPUTE = ComputeClock()
+COMPUTE = ComputeClock()  # the process's clock: benchmarks call COMPUTE.start()
 
 
 def _check_cancel(cancel: threading.Event | None) -> None:
@@ -302,8 +312,10 @@ def _newton_logistic(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, c:
     return theta, hessian
 
 
-def _fit(x: np.ndarray, y: np.ndarray, c: float, class_weighted: bool,
-         start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def fit_logistic(x: np.ndarray, y: np.ndarray, c: float, class_weighted: bool,
+                 start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The L2 logistic regression of strength `c` on (x, y), from `start` ([w, b]) when given:
+    ([w, b], the Hessian at the optimum); `class_weighted` weighs each class by its inverse share."""
     counts = np.bincount(y, minlength=2)
     sample_weight = (len(y) / (2 * counts))[y] if class_weighted else np.ones(len(y))
     return _newton_logistic(x, y, sample_weight, c, start)
@@ -333,12 +345,12 @@ def fit_logistic_head(x: np.ndarray, y: np.ndarray, class_weighted: bool, seed: 
             _check_cancel(cancel)
             theta = None  # each C starts from the previous (weaker regularisation: a short way on)
             for k, candidate in enumerate(C_GRID):
-                theta, _ = _fit(x[fit_rows], y[fit_rows], candidate, class_weighted, theta)
+                theta, _ = fit_logistic(x[fit_rows], y[fit_rows], candidate, class_weighted, theta)
                 out_of_fold[k, held_out] = expit(x[held_out] @ theta[:-1] + theta[-1])
-        best = int(np.argmin([_log_loss(y, p) for p in out_of_fold]))
+        best = int(np.argmin([log_loss(y, p) for p in out_of_fold]))
         c, best_out_of_fold = C_GRID[best], out_of_fold[best]
     threshold = operating_threshold(threshold_rule, y, best_out_of_fold, class_weighted)
-    theta, hessian = _fit(x, y, c, class_weighted)
+    theta, hessian = fit_logistic(x, y, c, class_weighted)
     # Laplace approximation. The objective c * loss + |w|^2 / 2 is c times the negative log posterior
     # of a logistic likelihood under a N(0, c) prior, so the posterior covariance is c H^-1 = c P^-T P^-1
     factor = np.sqrt(c) * np.linalg.inv(np.linalg.cholesky(hessian)).T
@@ -370,7 +382,8 @@ def out_of_fold_threshold(fit_predict: Callable[[np.ndarray, np.ndarray], np.nda
     return operating_threshold(rule, labels, out_of_fold, class_weighted)
 
 
-def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
+def log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    """Mean binary cross-entropy of probabilities `p` for labels `y` (p clipped away from 0 and 1)."""
     p = np.clip(p, 1e-12, 1 - 1e-12)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
 

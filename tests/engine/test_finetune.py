@@ -10,7 +10,7 @@ from alcore.data.folder import patient_id
 from alcore.models import build_classifier
 from alcore.runner import create_run, execute_run
 from alcore.runs import RunStore
-from alcore.train import TrainSettings, augment_batch, fit_finetune
+from alcore.train import COMPUTE, ComputeClock, TrainSettings, augment_batch, fit_finetune
 
 
 def _settings(**changes) -> TrainSettings:
@@ -76,3 +76,15 @@ def test_patients_of_the_validation_slice_are_not_trained_on():
     fit_rows, held_out = stratified_folds(labels, 0, groups, folds=4)[0]
     assert not set(groups[fit_rows]) & set(groups[held_out])
     assert set(labels[held_out]) == {0, 1}
+
+
+def test_the_compute_clock_is_off_unless_a_benchmark_starts_it():
+    """Measuring synchronises a GPU after every batch: a run must not pay that for a benchmark's counter."""
+    clock = ComputeClock()
+    with clock.measure(torch.device("cpu")):
+        pass
+    assert (clock.seconds, clock.calls) == (0.0, 0) and not COMPUTE.enabled
+    clock.start()
+    with clock.measure(torch.device("cpu")):
+        pass
+    assert clock.calls == 1 and clock.seconds >= 0
