@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from alcore.data import DataError, cache_dir, describe_source, load_dataset, load_thumbnail, open_cached
-from alcore.data import folder as folder_source
+from alcore.data import decode as folder_source
 
 
 @pytest.fixture
@@ -76,7 +76,7 @@ def test_open_cached_and_thumbnails(two_class_folder):
 def test_dispatch_errors_and_descriptions(tmp_path):
     note = tmp_path / "notes.txt"
     note.write_text("x")
-    with pytest.raises(DataError, match="not an .npz"):
+    with pytest.raises(DataError, match="not a label table or an .npz"):
         load_dataset(str(note), 16)
     with pytest.raises(DataError, match="data not found"):
         load_dataset(str(tmp_path / "nowhere"), 16)
