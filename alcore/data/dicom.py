@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alcore.data.pixels import resize_float, robust_unit, unit_to_uint8
+from alcore.data.pixels import resize_float, robust_range, scale_unit, unit_to_uint8
 
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic"})
 PREAMBLE = 128  # the DICM magic follows a 128-byte preamble (DICOM part 10)
@@ -58,12 +58,12 @@ def read_dicom(path: Path, resolution: int) -> DicomImage:
     if "VOILUTSequence" in ds and "WindowCenter" not in ds:
         from pydicom.pixels import apply_voi
         bits = int(ds.VOILUTSequence[0].LUTDescriptor[2])
-        values = apply_voi(values, ds, 0).astype(np.float32) / float(2 ** bits - 1)
+        values = apply_voi(np.rint(values).astype(np.int64), ds, 0).astype(np.float32) / float(2 ** bits - 1)
         unit = np.clip(resize_float(values, resolution), 0.0, 1.0)
     else:
         small = resize_float(values, resolution)
-        keep = None if padded is None else ~padded
-        unit = _window(small, ds) if "WindowCenter" in ds and "WindowWidth" in ds else robust_unit(small, keep)
+        unit = _window(small, ds) if "WindowCenter" in ds and "WindowWidth" in ds else \
+            scale_unit(small, *robust_range(values, None if padding is None else padding < 0.5))
     if str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip() == "MONOCHROME1":
         unit = 1.0 - unit  # high values are dark: inverted once, here, so dark lungs stay dark
     if padded is not None:

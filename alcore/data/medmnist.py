@@ -15,7 +15,7 @@ from PIL import Image
 
 from alcore.data import cache
 from alcore.data.base import SPLITS, DataError, Dataset, Split
-from alcore.data.pixels import robust_unit, unit_to_uint8
+from alcore.data.pixels import robust_range, scale_unit, unit_to_uint8
 
 KEYS = tuple(f"{split}_{part}" for split in SPLITS for part in ("images", "labels"))
 OFFICIAL_NAME = re.compile(r"pneumoniamnist(?:_(64|128|224))?\.npz")
@@ -77,7 +77,7 @@ def _images(images: np.ndarray, split: str, high_bit: bool) -> np.ndarray:
     if images.ndim != 3:
         raise DataError(f"{split}_images must have shape (n, h, w), got {images.shape}")
     if high_bit:
-        return np.stack([unit_to_uint8(robust_unit(image.astype(np.float32))) for image in images]) \
+        return np.stack([unit_to_uint8(scale_unit(image, *robust_range(image))) for image in images]) \
             if len(images) else np.zeros(images.shape, np.uint8)
     if images.dtype != np.uint8:
         scale = 255.0 if images.size and images.max() <= 1.0 else 1.0

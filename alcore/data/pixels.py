@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image
 
 ROBUST_PERCENTILES = (0.5, 99.5)  # a marker or a collimator edge covers less than 0.5 % of an X-ray
+PERCENTILE_SAMPLE = 250_000  # pixels the percentiles are taken on (a regular grid of a big image)
 
 
 def resize_float(values: np.ndarray, resolution: int) -> np.ndarray:
@@ -16,14 +17,20 @@ def resize_float(values: np.ndarray, resolution: int) -> np.ndarray:
     return np.asarray(image, np.float32)
 
 
-def robust_unit(values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """Values scaled to 0..1 between their 0.5th and 99.5th percentiles (of the pixels in `mask`)."""
-    sample = values[mask] if mask is not None else values
+def robust_range(values: np.ndarray, mask: np.ndarray | None = None) -> tuple[float, float]:
+    """The 0.5th and 99.5th percentiles of the full-resolution values (of the pixels in `mask`), taken
+    on a regular grid of at most PERCENTILE_SAMPLE pixels; min and max when those coincide."""
+    step = max(1, int(np.sqrt(values.size / PERCENTILE_SAMPLE)))
+    sample = values[::step, ::step]
+    sample = sample[mask[::step, ::step]] if mask is not None else sample.ravel()
     if sample.size == 0:
-        return np.zeros_like(values, np.float32)
-    lo, hi = np.percentile(sample, ROBUST_PERCENTILES)
-    if hi <= lo:
-        lo, hi = float(sample.min()), float(sample.max())
+        return 0.0, 0.0
+    lo, hi = (float(v) for v in np.percentile(sample, ROBUST_PERCENTILES))
+    return (lo, hi) if hi > lo else (float(sample.min()), float(sample.max()))
+
+
+def scale_unit(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Values scaled so lo..hi spans 0..1, clipped; zeros when the range is empty."""
     if hi <= lo:
         return np.zeros_like(values, np.float32)
     return np.clip((values - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
@@ -35,5 +42,5 @@ def unit_to_uint8(unit: np.ndarray) -> np.ndarray:
 
 
 def high_bit_to_uint8(values: np.ndarray, resolution: int) -> np.ndarray:
-    """A 16-bit (or float) grayscale image without a window: resized, then robust percentiles."""
-    return unit_to_uint8(robust_unit(resize_float(values, resolution)))
+    """A 16-bit (or float) grayscale image without a window: robust percentiles, resized."""
+    return unit_to_uint8(scale_unit(resize_float(values, resolution), *robust_range(values)))
