@@ -31,9 +31,12 @@ Progress = Callable[[int, int], None]
 
 
 def cache_dir() -> Path:
-    """The cache root: $ALCORE_CACHE, else <repo>/.cache/alcore."""
+    """The cache root: $ALCORE_CACHE, else <repo>/.cache/alcore in a source checkout, else
+    ~/.cache/alcore (an installed package)."""
     env = os.environ.get("ALCORE_CACHE")
-    return Path(env).expanduser() if env else REPO / ".cache" / "alcore"
+    if env:
+        return Path(env).expanduser()
+    return (REPO if (REPO / "pyproject.toml").is_file() else Path.home()) / ".cache" / "alcore"
 
 
 def fingerprint(kind: str, *parts: object) -> str:

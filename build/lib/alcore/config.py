@@ -1,0 +1,291 @@
+"""The experiment configuration and its validation (one message per offending field)."""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alcore.metrics import THRESHOLD_RULES
+
+MODELS = ("efficientnet_lite0", "resnet18", "vgg16", "tiny_cnn")
+REGIMES = ("frozen", "finetune")
+INIT_MODES = ("random", "stratified")
+DEVICES = ("auto", "cpu", "cuda")
+ORACLES = ("simulated", "human")
+WEIGHTS = ("auto", "imagenet", "none")
+HEADS = ("logistic", "adamw")
+SYNTHETIC_PRESETS = ("standard", "teaching")  # the generators of alcore.data.synthetic
+DEFAULT_SEEDS = 5  # seeds per strategy of an experiment (a 624-image test set needs several)
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything that defines one active-learning run. Defaults: a quick synthetic run."""
+
+    data: str = "synthetic"  # "synthetic", a folder path, or a MedMNIST-style .npz path
+    synthetic_size: int = 2000  # synthetic train-pool size (val/test scale with it)
+    synthetic_pneumonia_share: float = 0.75
+    # "standard", or "teaching": sub-populations, a borderline band and clear lesions, where the
+    # textbook effects of the strategies show (a teaching preset, not realistic data; docs/teaching.md)
+    synthetic_preset: str = "standard"
+    model: str = "efficientnet_lite0"
+    weights: str = "auto"  # auto | imagenet | none | path to a local state-dict file
+    regime: str = "frozen"
+    resolution: int = 128
+    sampler: str = "entropy"
+    sampler_options: dict[str, Any] = field(default_factory=dict)
+    init_size: int = 100
+    init_mode: str = "random"
+    budget: int = 90
+    rounds: int = 10
+    epochs: int = 3  # finetune: passes over the labeled set per round
+    finetune_steps: int = 0  # finetune: optimiser steps per round instead (0: `epochs` passes)
+    val_share: float = 0.0  # finetune: labeled share held out for early stopping and the threshold (0: none)
+    augment: bool = False  # finetune: light augmentation (small rotation, scale, shift, brightness, contrast)
+    hflip: bool = False  # finetune, with augment: also random horizontal flips
+    # frozen: "logistic" (L2 logistic regression, C and threshold cross-validated on the labeled rows)
+    # or "adamw" (the earlier dropout + linear head, `head_steps` AdamW steps)
+    head: str = "logistic"
+    head_steps: int = 200  # frozen, head "adamw": optimiser steps of the head per round
+    # the decision threshold from the labeled rows: "prior" (their PNEUMONIA share, the balanced-accuracy
+    # point of calibrated probabilities) or "cv" (searched on out-of-fold / validation probabilities,
+    # shrunk towards the prior when a class has few images); metrics.operating_threshold
+    threshold_rule: str = "cv"
+    # frozen: features also of the images resized to this size, concatenated with those at `resolution`
+    # (two scales; 0: off). Real data, 224 + 288 px: README, results
+    second_resolution: int = 0
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    class_weighted: bool = False
+    seed: int = 0
+    device: str = "auto"
+    # torch threads of the run: training results depend on the thread count (measured), so it is a
+    # setting of the run, not a share of whatever else computes at the time
+    threads: int = 1
+    oracle: str = "simulated"
+    experiment: str = ""  # group id shared by the runs of one multi-strategy / multi-seed launch
+    full_data: bool = False  # baseline: train once on the whole train pool (init/budget/rounds ignored)
+    # False: skip the inference only the Embeddings page uses (labeled rows each round, the final
+    # round's pool pass) and store no layouts; metrics and picks are the same either way
+    record_embeddings: bool = True
+    # the stopping signal (stabilizing predictions): kappa between successive rounds' predictions
+    # on `stop_set_size` unlabeled pool images (0: off); stable when kappa >= stop_kappa for
+    # stop_window rounds; stop_when_stable ends the run there (no more labels asked for). 0.99 is the
+    # paper's; the deterministic logistic head reaches it on the real data (README, stopping)
+    stop_set_size: int = 1000
+    stop_kappa: float = 0.99
+    stop_window: int = 3
+    stop_when_stable: bool = False
+    # the data layer (issue 25; README, data): the user's class names in order, the last positive, each
+    # with what it matches ("NORMAL=No Finding,PNEUMONIA=Pneumonia"; empty: guessed only when
+    # unambiguous); a label table's columns ("image=Path,label=Pneumonia"); what CheXpert's -1 becomes
+    # (drop | positive | negative); where patients come from (auto | folder: the first folder below the class)
+    classes: str = ""
+    columns: str = ""
+    uncertain: str = "drop"
+    patient_from: str = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "ExperimentConfig":
+        """Build from a dict, refusing unknown keys (a typo must not silently do nothing)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError({k: f"unknown setting '{k}'" + "".join(
+                f"; did you mean '{m}'?" for m in difflib.get_close_matches(k, sorted(known), n=1)) for k in unknown})
+        return cls(**values)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> "ExperimentConfig":
+        values = read_json_object(path, "config")
+        values.pop("resolved", None)  # config.json of a run carries extra resolved facts
+        return cls.from_dict({k: v for k, v in values.items() if k != "run_id"})
+
+    @property
+    def n_evaluations(self) -> int:
+        return 1 if self.full_data else self.rounds + 1
+
+    @property
+    def final_labeled(self) -> int:
+        return self.init_size + self.budget * self.rounds
+
+
+class ConfigError(ValueError):
+    """Invalid settings; `problems` maps each field to a message a person can act on."""
+
+    def __init__(self, problems: dict[str, str]):
+        self.problems = problems
+        super().__init__("; ".join(f"{k}: {v}" for k, v in problems.items()))
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, str]:
+    """Return {field: message} for every invalid setting; empty when the config can run.
+
+    `pool_size` (the unlabeled train pool) enables the size checks that need the data.
+    """
+    from alcore.strategies import registry  # late: strategies import numpy/sklearn
+
+    problems: dict[str, str] = {}
+
+    def choice(name: str, options: tuple[str, ...]) -> None:
+        value = getattr(cfg, name)
+        if value not in options:
+            problems[name] = f"unknown {name} '{value}'; choose one of: {', '.join(options)}"
+
+    choice("model", MODELS)
+    choice("regime", REGIMES)
+    choice("init_mode", INIT_MODES)
+    choice("device", DEVICES)
+    choice("oracle", ORACLES)
+    choice("head", HEADS)
+    choice("synthetic_preset", SYNTHETIC_PRESETS)
+    choice("threshold_rule", THRESHOLD_RULES)
+    problems.update(_data_layer_problems(cfg))
+    if cfg.weights not in WEIGHTS and not Path(cfg.weights).is_file():
+        problems["weights"] = (f"weights must be one of {', '.join(WEIGHTS)} or an existing file; "
+                               f"'{cfg.weights}' was not found")
+    if not registry.is_known(cfg.sampler):
+        problems["sampler"] = (f"unknown sampler '{cfg.sampler}'; choose one of: "
+                               f"{', '.join(registry.names())}")
+    for name in ("synthetic_size", "resolution", "init_size", "budget", "rounds", "epochs",
+                 "head_steps", "batch_size", "threads"):
+        if not _positive_int(getattr(cfg, name)):
+            problems[name] = f"{name} must be a whole number above 0 (got {getattr(cfg, name)!r})"
+    if cfg.second_resolution != 0 and not (_positive_int(cfg.second_resolution) and 16 <= cfg.second_resolution <= 1024):
+        problems["second_resolution"] = (f"second_resolution must be 0 (off) or between 16 and 1024 pixels "
+                                         f"(got {cfg.second_resolution!r})")
+    elif cfg.second_resolution and cfg.regime != "frozen":
+        problems["second_resolution"] = "second_resolution is for the frozen regime (its features are cached); use 0"
+    if _positive_int(cfg.resolution) and not 16 <= cfg.resolution <= 1024:
+        problems["resolution"] = f"resolution must be between 16 and 1024 pixels (got {cfg.resolution})"
+    elif cfg.model == "vgg16" and _positive_int(cfg.resolution) and cfg.resolution < 32:
+        problems["resolution"] = f"vgg16 halves the image five times: it needs 32 pixels or more (got {cfg.resolution})"
+    for name in ("lr",):
+        value = getattr(cfg, name)
+        if not isinstance(value, (int, float)) or not value > 0:
+            problems[name] = f"{name} must be a number above 0 (got {value!r})"
+    if not isinstance(cfg.weight_decay, (int, float)) or cfg.weight_decay < 0:
+        problems["weight_decay"] = f"weight_decay must be 0 or more (got {cfg.weight_decay!r})"
+    if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool) or cfg.seed < 0:
+        problems["seed"] = f"seed must be a whole number, 0 or more (got {cfg.seed!r})"
+    if not isinstance(cfg.finetune_steps, int) or isinstance(cfg.finetune_steps, bool) or cfg.finetune_steps < 0:
+        problems["finetune_steps"] = f"finetune_steps must be a whole number, 0 or more (got {cfg.finetune_steps!r})"
+    if not isinstance(cfg.val_share, (int, float)) or isinstance(cfg.val_share, bool) or not 0 <= cfg.val_share <= 0.5:
+        problems["val_share"] = f"val_share must be between 0 (no early stopping) and 0.5 (got {cfg.val_share!r})"
+    for name in ("class_weighted", "full_data", "record_embeddings", "augment", "hflip"):
+        if not isinstance(getattr(cfg, name), bool):
+            problems[name] = f"{name} must be true or false (got {getattr(cfg, name)!r})"
+    problems.update(_stopping_problems(cfg))
+    share = cfg.synthetic_pneumonia_share
+    if not isinstance(share, (int, float)) or not 0.05 <= share <= 0.95:
+        problems["synthetic_pneumonia_share"] = f"the PNEUMONIA share must be between 0.05 and 0.95 (got {share!r})"
+    if not isinstance(cfg.sampler_options, dict):
+        problems["sampler_options"] = "sampler_options must be a JSON object, e.g. {\"pca_components\": 10}"
+    elif "sampler" not in problems:
+        problems.update(registry.validate_options(cfg.sampler, cfg.sampler_options))
+    if cfg.full_data is True and cfg.oracle == "human":
+        problems["full_data"] = ("the full-data baseline trains on every image of the pool, which nobody has "
+                                 "labeled in human mode: drop the baseline, or run it with the simulated oracle")
+    if cfg.device == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            problems["device"] = "device 'cuda' was asked for but no CUDA GPU is visible; use 'auto' or 'cpu'"
+    if not isinstance(cfg.data, str) or not cfg.data.strip():
+        problems["data"] = "data must be 'synthetic', a folder path, a label table or an .npz file path"
+    elif cfg.data != "synthetic" and not Path(cfg.data).expanduser().exists():
+        problems["data"] = f"data path not found: {cfg.data} (give 'synthetic', a folder, a label table or an .npz file)"
+    if pool_size is not None and not cfg.full_data and "init_size" not in problems and "budget" not in problems \
+            and "rounds" not in problems:
+        if cfg.init_size > pool_size:
+            problems["init_size"] = f"initial labeled size {cfg.init_size} exceeds the pool of {pool_size} images"
+        elif cfg.final_labeled > pool_size:
+            problems["budget"] = (f"init {cfg.init_size} + budget {cfg.budget} x {cfg.rounds} rounds = "
+                                  f"{cfg.final_labeled} labels, more than the pool of {pool_size} images; "
+                                  "lower the budget or the rounds")
+    return problems
+
+
+def _data_layer_problems(cfg: ExperimentConfig) -> dict[str, str]:
+    """The data layer's settings: choices, and --classes / --columns that parse."""
+    from alcore.data import PATIENT_SOURCES, UNCERTAIN_POLICIES, DataError, parse_classes, parse_columns
+    problems = {}
+    for name, options in (("uncertain", UNCERTAIN_POLICIES), ("patient_from", PATIENT_SOURCES)):
+        if getattr(cfg, name) not in options:
+            problems[name] = f"unknown {name} '{getattr(cfg, name)}'; choose one of: {', '.join(options)}"
+    for name, parse in (("classes", parse_classes), ("columns", parse_columns)):
+        if not isinstance(getattr(cfg, name), str):
+            problems[name] = f"{name} must be text like the --{name} flag's (got {getattr(cfg, name)!r})"
+            continue
+        try:
+            parse(getattr(cfg, name))
+        except DataError as exc:
+            problems[name] = str(exc)
+    return problems
+
+
+def _stopping_problems(cfg: ExperimentConfig) -> dict[str, str]:
+    problems = {}
+    if not isinstance(cfg.stop_set_size, int) or isinstance(cfg.stop_set_size, bool) or cfg.stop_set_size < 0:
+        problems["stop_set_size"] = f"stop_set_size must be a whole number, 0 (off) or more (got {cfg.stop_set_size!r})"
+    if not isinstance(cfg.stop_kappa, (int, float)) or isinstance(cfg.stop_kappa, bool) or not 0 < cfg.stop_kappa <= 1:
+        problems["stop_kappa"] = f"stop_kappa must be a number in (0, 1], e.g. 0.99 (got {cfg.stop_kappa!r})"
+    if not _positive_int(cfg.stop_window):
+        problems["stop_window"] = f"stop_window must be a whole number above 0 (got {cfg.stop_window!r})"
+    if not isinstance(cfg.stop_when_stable, bool):
+        problems["stop_when_stable"] = f"stop_when_stable must be true or false (got {cfg.stop_when_stable!r})"
+    elif cfg.stop_when_stable and cfg.stop_set_size == 0:
+        problems["stop_when_stable"] = "stop_when_stable needs a stop set: set stop_set_size above 0"
+    return problems
+
+
+def check(cfg: ExperimentConfig, pool_size: int | None = None) -> None:
+    """Raise ConfigError listing every problem, or return if the config can run."""
+    problems = validate(cfg, pool_size)
+    if problems:
+        raise ConfigError(problems)
+
+
+def new_experiment_name() -> str:
+    """Time plus 24 random bits: two launches in the same second stay two experiments."""
+    return datetime.now().strftime("exp-%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def experiment_configs(base: ExperimentConfig, samplers: dict[str, dict], seeds: int, baseline: bool,
+                       experiment: str = "") -> list[ExperimentConfig]:
+    """One config per sampler x seed (seeds base.seed, base.seed + 1, ...), plus the full-data baseline.
+
+    `samplers` maps each sampler to its options. Several runs share one experiment name.
+    """
+    several = len(samplers) * seeds + baseline > 1
+    name = experiment or base.experiment or (new_experiment_name() if several else "")
+    configs = [replace(base, sampler=sampler, sampler_options=dict(options), seed=base.seed + k, experiment=name)
+               for sampler, options in samplers.items() for k in range(seeds)]
+    if baseline:
+        configs.append(replace(base, sampler="random", sampler_options={}, full_data=True, experiment=name))
+    return configs
+
+
+def read_json_object(path: str | Path, what: str) -> dict:
+    """A JSON file holding one object; ConfigError (under the key `what`) naming the file otherwise."""
+    try:
+        values = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError({what: f"{what} file not found: {path}"}) from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError({what: f"{path} is not valid JSON ({exc.msg}, line {exc.lineno})"}) from None
+    if not isinstance(values, dict):
+        raise ConfigError({what: f"{path} must hold a JSON object"})
+    return values

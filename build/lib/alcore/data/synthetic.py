@@ -1,0 +1,368 @@
+"""Procedural chest X-rays (PA view) for quick, data-free runs.
+
+Each image is a density map (soft tissue, air-filled lungs, heart, diaphragm, ribs,
+clavicles, spine, vessel markings) turned into film brightness. PNEUMONIA adds patchy or
+confluent opacities, sometimes a diffuse haze, inside the lung fields. About a fifth of the
+images are deliberately ambiguous (faint small opacities; or normals that are poorly
+inflated, with dense markings or a small benign density) so query strategies differ.
+The smooth anatomy is drawn at <= ANATOMY_PX, bones and vessel texture at <= DETAIL_PX,
+both upsampled; film grain at the output resolution. The data set never depends on the run seed.
+
+The teaching preset (below) draws the same anatomy with sub-populations, a clear lesion for most
+images and a borderline band, for teaching demos (docs/teaching.md); it is not realistic data.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from alcore.config import SYNTHETIC_PRESETS as PRESETS
+from alcore.data import cache
+from alcore.data.base import DataError, Dataset, Split
+
+DATA_SEED = 1234  # fixed: every run shares one synthetic data set
+VERSION = 4  # bump when the standard generator changes (it is part of the cache key)
+TEACHING_VERSION = 1  # the same for the teaching preset
+AMBIGUOUS_SHARE = 0.22
+ANATOMY_PX = 48  # smooth anatomy is drawn at most this size
+DETAIL_PX = 128  # bones and texture at most this size; only the film grain at the full resolution
+CHUNK_PIXELS = 64 * 128 * 128  # pixels per generator chunk: bounds memory at large resolutions
+
+
+def split_sizes(size: int, preset: str = "standard") -> dict[str, int]:
+    """Images per split; the teaching preset tests on as many images as it trains on (smoother curves)."""
+    test = max(100, size // 4) if preset == "standard" else max(200, size)
+    return {"train": size, "val": max(16, size // 10), "test": test}
+
+
+def load_synthetic(size: int, pneumonia_share: float, resolution: int,
+                   progress: cache.Progress | None = None, preset: str = "standard") -> Dataset:
+    """The synthetic data set (generated once, then read from the disk cache)."""
+    if preset not in PRESETS:
+        raise DataError(f"unknown synthetic preset '{preset}'; choose one of: {', '.join(PRESETS)}")
+    share = round(pneumonia_share, 6)
+    key = (cache.fingerprint("synthetic", VERSION, DATA_SEED, size, share, resolution) if preset == "standard"
+           else cache.fingerprint("synthetic", preset, TEACHING_VERSION, DATA_SEED, size, share, resolution))
+
+    def build() -> Dataset:
+        splits = generate(split_sizes(size, preset), pneumonia_share, resolution, preset, DATA_SEED, progress)
+        text = f"{pneumonia_share:.0%} PNEUMONIA"
+        kind = "" if preset == "standard" else f", {preset} preset"
+        return Dataset(name=f"synthetic ({size} train, {text}{kind})", fingerprint=key, resolution=resolution,
+                       splits=splits, kind="synthetic",
+                       notes=[f"synthetic chest X-rays{kind} (fixed data seed {DATA_SEED}), {text}"])
+
+    return cache.cached(key, build, progress)
+
+
+def generate(sizes: dict[str, int], pneumonia_share: float, resolution: int, preset: str, data_seed: int,
+             progress: cache.Progress | None = None) -> dict[str, Split]:
+    """Every split's images, labels, ids and sources, drawn from `data_seed` alone."""
+    splits, done, total = {}, 0, sum(sizes.values())
+    for index, (name, n) in enumerate(sizes.items()):
+        labels = np.zeros(n, np.int64)
+        labels[: round(pneumonia_share * n)] = 1
+        np.random.default_rng([data_seed, index]).shuffle(labels)
+        chunk = max(1, CHUNK_PIXELS // resolution ** 2)
+        starts = range(0, n, chunk)
+        # one generator per chunk: the same images whatever the thread scheduling
+        jobs = [(labels[i:i + chunk], np.random.default_rng([data_seed, index, i])) for i in starts]
+        images = np.empty((n, resolution, resolution), np.uint8)
+        sources = np.array([f"synthetic:{name}:{i}" for i in range(n)], dtype=object)
+        # two chunks at a time (numpy releases the GIL); BLAS threads would only spin against them
+        with ThreadPoolExecutor(2) as pool, threadpool_limits(limits=1, user_api="blas"):
+            for i, (batch, traits) in zip(starts, pool.map(lambda job: _render(job[0], resolution, job[1], preset),
+                                                          jobs)):
+                images[i:i + len(batch)] = batch
+                if traits is not None:  # the teaching preset names each image's sub-population and kind
+                    for j, trait in enumerate(traits.describe()):
+                        sources[i + j] += f":{trait}"
+                done += len(batch)
+                if progress is not None:
+                    progress(done, total)
+        splits[name] = Split(images, labels, np.array([f"syn-{name}-{i:05d}" for i in range(n)]),
+                             sources.astype(str))
+    return splits
+
+
+def _render(labels: np.ndarray, resolution: int, rng: np.random.Generator,
+            preset: str) -> tuple[np.ndarray, "Traits | None"]:
+    if preset == "standard":
+        return render(labels, resolution, rng), None
+    return render_teaching(labels, resolution, rng)
+
+
+def render(labels: np.ndarray, resolution: int, rng: np.random.Generator) -> np.ndarray:
+    """Images (b, resolution, resolution) uint8 for the given labels (1 = PNEUMONIA)."""
+    return _film(_Patients(labels, rng), resolution)
+
+
+def render_teaching(labels: np.ndarray, resolution: int, rng: np.random.Generator) -> tuple[np.ndarray, "Traits"]:
+    """The teaching preset's images and each image's sub-population and kind (clear or borderline)."""
+    p = _TeachingPatients(labels, rng)
+    return _film(p, resolution), p.traits
+
+
+def _film(p: "_Patients", resolution: int) -> np.ndarray:
+    rng = p.rng
+    detail = min(resolution, DETAIL_PX)
+    density, vessel_weight, bone_weight = (
+        _resize(a, detail) for a in _soft_tissue(p, min(resolution, ANATOMY_PX)))
+    x, y = p.grid(detail)
+    density += bone_weight * _bones(p, x, y) + p.devices(x, y)
+    # vessel markings: thin ridges of band-passed noise (a coarse and a fine net) and mottling
+    ridges = _noise(rng, p.b, 12, detail) * 3.3
+    texture = np.exp(-ridges * ridges)
+    ridges = _noise(rng, p.b, 22, detail) * 3.3
+    texture += 0.6 * np.exp(-ridges * ridges) + 0.3 * _noise(rng, p.b, 30, detail)
+    density += vessel_weight * texture
+    film = _resize((1 - np.exp(-p.exposure * density) - p.level) / p.window, resolution)
+    film += p.grain * (rng.random(film.shape, dtype=np.float32) - 0.5)
+    return (np.clip(film, 0, 1) * 255).astype(np.uint8)
+
+
+class _Patients:
+    """Per-image random anatomy, pose and exposure; every field has shape (b, 1, 1)."""
+
+    def __init__(self, labels: np.ndarray, rng: np.random.Generator):
+        b = len(labels)
+        self.rng, self.labels, self.b = rng, labels, b
+        ambiguous = rng.random(b) < AMBIGUOUS_SHARE
+        self.faint = ambiguous & (labels == 1)  # small, faint opacities only
+        self.benign = ambiguous & (labels == 0)  # poor inspiration, dense markings, a benign density
+        hazy = self.col(self.benign)
+        u = self.uniform
+        self.angle, self.scale, self.dx, self.dy = u(-0.05, 0.05), u(0.9, 1.05), u(-0.05, 0.05), u(-0.05, 0.06)
+        self.body_w, self.top, self.base = u(0.9, 1.12), u(-0.78, -0.66), u(0.5, 0.62) - 0.08 * hazy
+        self.lung_w, self.dome = u(0.3, 0.36), u(0.12, 0.2)
+        self.rib_gap, self.rib_first = u(0.135, 0.16), u(-1.0, -0.9)
+        self.heart_x, self.heart_y, self.heart_r = u(0.08, 0.14), u(0.2, 0.3), u(0.3, 0.36)
+        self.air = u(0.33, 0.4) - hazy * u(0.03, 0.07)
+        self.markings = u(0.07, 0.1) * (1 + 0.7 * hazy)
+        self.exposure, self.level, self.window = u(1.6, 2.1), u(-0.03, 0.05), u(0.85, 1.0)
+        self.grain = u(0.03, 0.07)
+
+    def uniform(self, lo: float, hi: float) -> np.ndarray:
+        return self.rng.uniform(lo, hi, (self.b, 1, 1)).astype(np.float32)
+
+    @staticmethod
+    def col(values: np.ndarray) -> np.ndarray:
+        return np.asarray(values, np.float32)[:, None, None]
+
+    def grid(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """Body coordinates (x right, y down, about -1..1) of every pixel, after the pose."""
+        g = (np.arange(size, dtype=np.float32) + 0.5) / size * 2 - 1
+        x0, y0 = g[None, None, :] - self.dx, g[None, :, None] - self.dy
+        c, s = np.cos(self.angle), np.sin(self.angle)
+        return (c * x0 + s * y0) / self.scale, (c * y0 - s * x0) / self.scale
+
+    def opacities(self, x: np.ndarray, y: np.ndarray, s: int) -> np.ndarray:
+        return _opacities(self, x, y, s)
+
+    def devices(self, x: np.ndarray, y: np.ndarray) -> np.ndarray | float:
+        """Metal outside the body's own anatomy (none in the standard set)."""
+        return 0.0
+
+
+def _soft_tissue(p: _Patients, s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Smooth density, the weight of vessel texture and the visibility of bone; each (b, s, s)."""
+    x, y = p.grid(s)
+    ax = np.abs(x)
+    neck = np.clip((-0.78 - y) / 0.22, 0, 1) ** 2  # the body narrows from the shoulders up
+    body_w = p.body_w * (1 - 0.5 * neck) - 0.05 * np.clip(y, 0, 1)
+    body = _soft(ax - body_w, 0.12) * (0.8 + 0.2 * np.clip(1 - (x / body_w) ** 2, 0, 1))
+
+    # lungs: boxy superellipses leaning outward downward, cut by the mediastinum and the domes
+    base = p.base + 0.04 * (x > 0)  # the liver lifts the image-left dome
+    cy = 0.5 * (p.top + base)
+    dx, dy = np.abs(ax - 0.4 - 0.1 * (y - cy)) / p.lung_w, np.abs(y - cy) / (0.5 * (base - p.top) + 0.1)
+    outline = dx * dx * np.sqrt(dx) + dy * dy * np.sqrt(dy) - 1
+    diaphragm = base - p.dome * np.exp(-((ax - 0.33) / 0.22) ** 2)
+    lung = _soft(np.maximum(np.maximum(0.11 - ax, outline * 0.2), y - diaphragm), 0.05)
+    below = _soft(diaphragm - y, 0.08)
+
+    hx, hy = x - p.heart_x, y - p.heart_y  # the heart leans to image right and merges upward
+    tilt_x, tilt_y = (0.94 * hx - 0.34 * hy) / (p.heart_r * 1.25), (0.34 * hx + 0.94 * hy) / p.heart_r
+    heart = _soft(np.sqrt(tilt_x * tilt_x + tilt_y * tilt_y) - 1, 0.14)
+    heart = np.maximum(heart, _soft(ax - 0.12 - 0.1 * np.clip(y + 0.2, 0, 1), 0.08) * _soft(-0.25 - y, 0.2))
+    trachea = _soft(ax - 0.035, 0.02) * _soft(y + 0.3, 0.08)
+    lung_free = lung * (1 - heart)
+    bubble = p.col(p.rng.random(p.b) < 0.6) * np.exp(-((x - 0.4) ** 2 + (y - p.base - 0.12) ** 2 * 2) / 0.012)
+    hilum = np.exp(-((ax - 0.2) ** 2 + (y + 0.02) ** 2 * 0.4) / 0.01)
+    tissue = (0.6 + 0.12 * below * (1 - lung) + 0.05 * heart + 0.03 * _noise(p.rng, p.b, 6, s)
+              - 0.15 * bubble * below)
+    filled = np.minimum(p.opacities(x, y, s), p.air)  # fluid replaces air: at most soft-tissue dense
+    density = body * tissue - lung_free * (p.air - 0.08 * hilum - filled) - 0.1 * trachea
+    vessel_weight = lung_free * p.markings * (0.35 + 0.65 * np.exp(-((ax - 0.15) ** 2 + y * y) / 0.15))
+    cage = _soft(ax - 0.85, 0.1) * _soft(y - p.base - 0.2, 0.16) * body
+    return density, vessel_weight, 0.17 * cage * (0.45 + 0.55 * lung_free)
+
+
+def _opacities(p: _Patients, x: np.ndarray, y: np.ndarray, s: int) -> np.ndarray:
+    """Added lung density: consolidations and haze (PNEUMONIA), or a small benign spot."""
+    rng, b, faint, sick = p.rng, p.b, p.faint, p.labels == 1
+    patch = np.clip(0.6 + 0.45 * _noise(rng, b, 14, s), 0, 1.5)
+    total = np.zeros_like(x)
+    for k, chance in enumerate((1.0, 0.55, 0.3, 0.15)):
+        present = sick & (rng.random(b) < chance) & ((k == 0) | ~faint)
+        cx = p.col(rng.choice((-1, 1), b) * rng.uniform(0.22, 0.55, b))
+        cy = p.col(rng.uniform(-0.45, 0.45, b))
+        r = p.col(np.where(faint, rng.uniform(0.05, 0.09, b), rng.uniform(0.1, 0.28, b)))
+        amp = p.col(np.where(faint, rng.uniform(0.06, 0.12, b), rng.uniform(0.3, 0.6, b)) * present)
+        total += amp * np.exp(-((x - cx) ** 2 + ((y - cy) / 1.3) ** 2) / (r * r))
+    total *= patch
+    # diffuse bronchopneumonia-like haze over one or both lungs
+    diffuse = sick & ~faint & (rng.random(b) < 0.5)
+    side = p.col(rng.choice((-1, 0, 1), b))  # 0: both lungs
+    amount = p.col(rng.uniform(0.08, 0.16, b) * diffuse)
+    total += amount * np.clip(0.6 + 0.4 * _noise(rng, b, 4, s), 0, 1) * ((side == 0) | (side * x > 0))
+    # benign look-alike: a small round density (a nipple shadow, a vessel seen end-on)
+    spot = p.col((p.benign & (rng.random(b) < 0.5)) * rng.uniform(0.06, 0.12, b))
+    sx, sy = p.col(rng.choice((-1, 1), b) * rng.uniform(0.25, 0.5, b)), p.col(rng.uniform(0.05, 0.4, b))
+    return total + spot * np.exp(-((x - sx) ** 2 + (y - sy) ** 2) / 0.003)
+
+
+# --- the teaching preset ---------------------------------------------------------------------------
+# Built so that what strategies do can be seen and measured, not to look like real data (docs/teaching.md):
+# - sub-populations of unequal size that look different on the film (patient type, projection,
+#   exposure); the bedside and large-patient films have hazier lungs without any pneumonia, so a
+#   model that has seen few of them misreads them, and a random initial set holds few of them;
+# - a clear lesion for most images: a dense lower-zone consolidation, or none;
+# - a borderline band in both classes: the same consolidation, faint, whose density alone decides
+#   the label (above THRESHOLD: PNEUMONIA): learnable, but only with labels near the line;
+# - less pose and exposure variation than the standard set within each sub-population.
+GROUPS = ("adult PA", "child", "portable AP", "large patient")
+GROUP_SHARES = (0.6, 0.2, 0.13, 0.07)
+BORDERLINE_SHARE = 0.2  # of each class
+THRESHOLD = 0.12  # a borderline consolidation denser than this is PNEUMONIA, a fainter one is not
+BAND = 0.1  # borderline densities lie within THRESHOLD +- BAND
+CLEAR_DENSITY = (0.25, 0.45)  # a clear PNEUMONIA's consolidation (the lungs' air is about 0.3-0.4)
+LESION_TOP = (-0.6, -0.1)  # the consolidation fills the lung below this height (body coordinates, -1 top)
+PATCHINESS = 0.3  # how unevenly a consolidation fills its zone
+CONFOUND = 0.09  # air missing from the lungs of portable AP and large-patient films, pneumonia or not
+NUISANCE = 0.35  # the standard set's spread of pose and exposure, scaled by this
+POSE_AND_EXPOSURE = {"angle": 0.0, "scale": 0.975, "dx": 0.0, "dy": 0.005, "body_w": 1.01, "exposure": 1.85,
+                     "level": 0.01, "window": 0.925, "grain": 0.05}  # the middles of the standard ranges
+
+
+@dataclass
+class Traits:
+    """What the teaching preset drew for each image: its sub-population, and whether it is borderline
+    (with its consolidation's density) or clear (PNEUMONIA: a dense consolidation; NORMAL: none)."""
+
+    group: np.ndarray  # (b,) index into GROUPS
+    borderline: np.ndarray  # (b,) bool
+    density: np.ndarray  # (b,) a borderline image's consolidation density, 0 for clear images
+
+    def describe(self) -> list[str]:
+        return [f"{GROUPS[g]}:{'borderline' if b else 'clear'}" for g, b in zip(self.group, self.borderline)]
+
+
+class _TeachingPatients(_Patients):
+    """The standard anatomy, changed per sub-population; lesions drawn as clear or borderline."""
+
+    def __init__(self, labels: np.ndarray, rng: np.random.Generator):
+        super().__init__(labels, rng)
+        b = self.b
+        group = rng.choice(len(GROUPS), size=b, p=GROUP_SHARES)
+        borderline = rng.random(b) < BORDERLINE_SHARE
+        above = np.where(labels == 1, rng.uniform(0, BAND, b), -rng.uniform(0, BAND, b))
+        self.traits = Traits(group, borderline, np.where(borderline, THRESHOLD + above, 0.0).astype(np.float32))
+        self.faint = self.benign = np.zeros(b, bool)  # the standard set's ambiguous share is replaced
+        for name, middle in POSE_AND_EXPOSURE.items():  # less variation within a sub-population
+            setattr(self, name, middle + NUISANCE * (getattr(self, name) - middle))
+        child, portable, large = (self.col(group == k) for k in (1, 2, 3))
+        self.scale *= 1 - 0.24 * child  # a small thorax in a larger field
+        self.dy += 0.06 * child
+        self.heart_r *= 1 + 0.12 * child + 0.22 * portable  # AP magnifies the heart
+        self.rib_gap *= 1 - 0.1 * child
+        self.base -= 0.07 * portable  # supine: a high diaphragm and hazier lungs
+        self.air -= CONFOUND * (portable + large)
+        self.level += 0.1 * portable  # a greyer bedside film
+        self.angle += portable * self.uniform(-0.08, 0.08)
+        self.body_w *= 1 + 0.12 * large
+        self.exposure *= 1 - 0.4 * large  # under-penetrated: low contrast, heavy grain
+        self.grain *= 1 + 1.5 * large
+        self.portable = portable
+        self.electrodes = [(self.uniform(-0.75, 0.75), self.uniform(-0.7, 0.3)) for _ in range(3)]
+
+    def opacities(self, x: np.ndarray, y: np.ndarray, s: int) -> np.ndarray:
+        """A lower-zone consolidation of one lung or both: the same shape in both classes, only its
+        density differs (dense in clear PNEUMONIA, near THRESHOLD when borderline, none in a clear NORMAL)."""
+        rng, b = self.rng, self.b
+        side = self.col(rng.choice((-1, 0, 1), b))  # 0: both lungs
+        upper = self.col(rng.uniform(*LESION_TOP, b))  # the consolidation fills the lung below this height
+        zone = _soft(upper - y, 0.12) * ((side == 0) | (side * x > 0))
+        patch = np.clip(1.05 - PATCHINESS + PATCHINESS * _noise(rng, b, 10, s), 0, 1.5)
+        clear_sick = (self.labels == 1) & ~self.traits.borderline
+        density = np.where(clear_sick, rng.uniform(*CLEAR_DENSITY, b), self.traits.density)
+        return self.col(density) * zone * patch
+
+    def devices(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """ECG electrodes on the bedside (portable AP) films: small, very dense discs."""
+        discs = sum(np.exp(-((x - ex) ** 2 + (y - ey) ** 2) / 0.0015) for ex, ey in self.electrodes)
+        return 1.2 * self.portable * discs
+
+
+def _bones(p: _Patients, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Ribs (posterior arcs, fainter anterior ones), clavicles and vertebrae, drawn sharp."""
+    ax = np.abs(x)
+    arc = y - p.rib_first + ax * (0.15 - 1.4 * ax * ax)  # posterior ribs leave the spine flat, fall laterally
+    phase = arc / p.rib_gap * (1 - 0.08 * arc)
+    phase -= np.floor(phase) + 0.5
+    u = _bump(phase, 0.7)
+    posterior = u * (1 - 0.6 * u * u)  # a brighter cortex around a paler core
+    phase = (y + 0.5 * ax - p.rib_first) / (1.3 * p.rib_gap)
+    phase -= np.floor(phase) + 0.5
+    anterior = _bump(phase, 0.45) * _soft(0.25 - ax, 0.12) * _soft(y - 0.2, 0.2)
+    lateral = _soft(0.08 - ax, 0.04)  # off the spine
+    clavicle = _bump(y - p.top - 0.08 + ax * (0.3 - 0.1 * ax), 0.14) * _soft(ax - 0.62, 0.08)
+    spine = (1 - lateral) * (0.5 + 0.5 * posterior)  # vertebrae line up with the ribs
+    return lateral * (posterior + 3 * clavicle) + 0.4 * anterior + 1.5 * spine
+
+
+def _soft(d: np.ndarray, width: float) -> np.ndarray:
+    """A soft step: 1 inside (d < 0), 0 outside, a smoothstep over `width` around the edge."""
+    t = np.clip(0.5 - d * (0.5 / width), 0, 1)
+    return t * t * (3 - 2 * t)
+
+
+def _bump(d: np.ndarray, width: float) -> np.ndarray:
+    """A smooth bump: 1 at d = 0, falling to 0 at |d| = width/2."""
+    t = np.clip(1 - d * d * (4 / (width * width)), 0, 1)
+    return t * t
+
+
+def _noise(rng: np.random.Generator, b: int, cells: int, size: int) -> np.ndarray:
+    """Smooth, roughly unit-variance noise (b, size, size) with about `cells` blobs per side."""
+    pos = _positions(cells, size)
+    w = np.exp(-0.5 * ((pos[:, None] - np.arange(cells)[None, :]) / 0.55) ** 2)
+    low = rng.standard_normal((b, cells, cells), dtype=np.float32)
+    return _separable(w / w.sum(axis=1, keepdims=True), low) * 1.6
+
+
+def _resize(a: np.ndarray, n_out: int) -> np.ndarray:
+    """Bilinear resize of a batch (b, n, n) to (b, n_out, n_out)."""
+    n = a.shape[-1]
+    if n == n_out:
+        return a
+    pos = np.clip(_positions(n, n_out), 0, n - 1)
+    w = np.clip(1 - np.abs(pos[:, None] - np.arange(n)[None, :]), 0, None)
+    return _separable(w, a)
+
+
+def _positions(n_in: int, n_out: int) -> np.ndarray:
+    """Where each output pixel centre falls on the input pixel grid."""
+    return (np.arange(n_out) + 0.5) * n_in / n_out - 0.5
+
+
+def _separable(m: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """m @ a[i] @ m.T for a batch a (b, n, n), m (n_out, n): two plain GEMMs (fast BLAS)."""
+    b, n, _ = a.shape
+    m = m.astype(np.float32)
+    rows = (a.reshape(b * n, n) @ m.T).reshape(b, n, len(m))
+    both = m @ rows.transpose(1, 0, 2).reshape(n, b * len(m))
+    return np.ascontiguousarray(both.reshape(len(m), b, len(m)).transpose(1, 0, 2))

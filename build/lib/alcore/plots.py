@@ -1,0 +1,238 @@
+"""A round's diagnostic figures - ROC, precision-recall and reliability, with their intervals - and
+their export to PNG / SVG files. Drawn with plotly; `python -m alcore figures RUN_ID` writes them and
+the dashboard's Diagnostics page shows them (its other figures are the view models').
+
+plotly's static export (kaleido 1.x) renders in a headless Chrome or Chromium it finds on the
+machine (Debian: `apt-get install chromium`); nothing is downloaded, so it works offline.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.colors import qualitative
+
+from alcore.diagnostics import Diagnostics, diagnostics
+from alcore.runs import RunStore
+
+PALETTE = qualitative.Plotly
+
+
+def layout(fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 420,
+           legend_below: float | None = None) -> go.Figure:
+    """Title, axis titles, height and the legend: every figure's frame. The legend goes on top, or
+    under the plot with its top at `legend_below` (plot heights) where long names would cover the title."""
+    on_top = legend_below is None
+    legend = dict(orientation="h", xanchor="left", x=0, yanchor="bottom" if on_top else "top",
+                  y=1.0 if on_top else legend_below)
+    fig.update_layout(title=title, height=height, margin=dict(l=60, r=20, t=60, b=50), legend=legend,
+                      font=dict(size=13), hovermode="closest")
+    fig.update_xaxes(title_text=x_title)
+    fig.update_yaxes(title_text=y_title)
+    return fig
+
+
+def transparent(hex_color: str, alpha: float) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+# --- one round's diagnostics: ROC, precision-recall, reliability ---------------------------------
+@dataclass(frozen=True)
+class CurveSeries:
+    """One run's round as the diagnostic figures draw it; `ci` holds the round record's bootstrap
+    intervals ({metric: [low, high]}) when the run has them."""
+
+    name: str
+    diagnostics: Diagnostics
+    ci: dict = field(default_factory=dict)
+
+
+def _interval(ci: dict, *metrics: str) -> tuple[float, float] | None:
+    for metric in metrics:
+        bounds = ci.get(metric)
+        if bounds and len(bounds) == 2 and None not in bounds:
+            return float(bounds[0]), float(bounds[1])
+    return None
+
+
+def _with_interval(text: str, value: float, ci: dict, *metrics: str) -> str:
+    bounds = _interval(ci, *metrics)
+    return f"{text} {value:.3f}" + (f" [{bounds[0]:.3f}, {bounds[1]:.3f}]" if bounds else "")
+
+
+def _error_bars(value: float, bounds: tuple[float, float] | None) -> dict:
+    """Plotly error bars around `value` reaching an interval's ends (none without an interval)."""
+    if bounds is None:
+        return dict(visible=False)
+    return dict(type="data", symmetric=False, array=[max(0.0, bounds[1] - value)],
+                arrayminus=[max(0.0, value - bounds[0])], thickness=1.5, width=6)
+
+
+def _unit_square(fig: go.Figure) -> go.Figure:
+    """Equal axes on [0, 1]."""
+    fig.update_xaxes(range=[-0.01, 1.01], constrain="domain")
+    fig.update_yaxes(range=[-0.01, 1.02], scaleanchor="x", scaleratio=1, constrain="domain")
+    fig.update_layout(margin=dict(l=60, r=20, t=50, b=40))
+    return fig
+
+
+def _reference_line(fig: go.Figure, x: list[float], y: list[float], name: str) -> None:
+    fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, hoverinfo="skip",
+                             line=dict(dash="dash", color="#888", width=1)))
+
+
+def _operating_point(fig: go.Figure, x: float, y: float, color: str, group: str, hover: str,
+                     error_x: dict, error_y: dict) -> None:
+    fig.add_trace(go.Scatter(x=[x], y=[y], mode="markers", legendgroup=group, showlegend=False,
+                             marker=dict(symbol="circle", size=12, color=color, line=dict(color="black", width=1.5)),
+                             error_x={**error_x, "color": color}, error_y={**error_y, "color": color},
+                             hovertemplate=hover + "<extra>" + group + "</extra>"))
+
+
+def roc_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
+    """ROC curves; the dot is each model's operating point at its threshold, its whiskers the
+    sensitivity / specificity intervals when the round has them."""
+    fig = go.Figure()
+    _reference_line(fig, [0, 1], [0, 1], "chance")
+    for k, s in enumerate(series):
+        d, color = s.diagnostics, PALETTE[k % len(PALETTE)]
+        fig.add_trace(go.Scatter(x=d.roc_fpr, y=d.roc_tpr, mode="lines", legendgroup=s.name, line=dict(color=color),
+                                 name=_with_interval(f"{s.name} · AUC", d.roc_auc, s.ci, "roc_auc"),
+                                 hovertemplate="FPR %{x:.3f}, TPR %{y:.3f}<extra>" + s.name + "</extra>"))
+        p = d.point
+        specificity = _interval(s.ci, "specificity")
+        _operating_point(fig, p.false_positive_rate, p.sensitivity, color, s.name,
+                         f"threshold {p.threshold:.2f}: sensitivity {p.sensitivity:.3f}, specificity {p.specificity:.3f}",
+                         _error_bars(p.false_positive_rate, None if specificity is None else
+                                     (1 - specificity[1], 1 - specificity[0])),
+                         _error_bars(p.sensitivity, _interval(s.ci, "sensitivity", "recall")))
+    return _unit_square(layout(fig, title, "False-positive rate (1 − specificity)", "True-positive rate (sensitivity)",
+                                height=540, legend_below=-0.16))
+
+
+def pr_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
+    """Precision-recall curves (steps, as average precision sums them); the dashed line is the
+    precision of guessing (the PNEUMONIA share); the dot is the operating point."""
+    fig = go.Figure()
+    if series:
+        prevalence = series[0].diagnostics.prevalence
+        _reference_line(fig, [0, 1], [prevalence, prevalence], f"guessing (PNEUMONIA share {prevalence:.2f})")
+    for k, s in enumerate(series):
+        d, color = s.diagnostics, PALETTE[k % len(PALETTE)]
+        fig.add_trace(go.Scatter(x=d.pr_recall, y=d.pr_precision, mode="lines", line=dict(color=color, shape="hv"),
+                                 legendgroup=s.name, name=f"{s.name} · AP {d.average_precision:.3f}",
+                                 hovertemplate="recall %{x:.3f}, precision %{y:.3f}<extra>" + s.name + "</extra>"))
+        p = d.point
+        _operating_point(fig, p.sensitivity, p.precision, color, s.name,
+                         f"threshold {p.threshold:.2f}: recall {p.sensitivity:.3f}, precision {p.precision:.3f}",
+                         _error_bars(p.sensitivity, _interval(s.ci, "sensitivity", "recall")),
+                         _error_bars(p.precision, _interval(s.ci, "precision")))
+    return _unit_square(layout(fig, title, "Recall (sensitivity)", "Precision (positive predictive value)", height=540,
+                                legend_below=-0.16))
+
+
+def reliability_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
+    """Reliability diagram: per bin of p(PNEUMONIA) (tenths), the observed PNEUMONIA share against
+    the mean prediction; on the diagonal the probabilities mean what they say. Dot area ~ images."""
+    fig = go.Figure()
+    _reference_line(fig, [0, 1], [0, 1], "perfectly calibrated")
+    for k, s in enumerate(series):
+        r, color = s.diagnostics.reliability, PALETTE[k % len(PALETTE)]
+        name = (_with_interval(f"{s.name} · Brier", r.brier, s.ci, "brier")
+                + " · " + _with_interval("ECE", r.ece, s.ci, "ece"))
+        size = 6 + 22 * np.sqrt(r.counts / max(int(r.counts.max()), 1))
+        fig.add_trace(go.Scatter(x=r.mean_predicted, y=r.fraction_positive, mode="lines+markers", name=name,
+                                 legendgroup=s.name, line=dict(color=color), marker=dict(size=size, color=color),
+                                 customdata=r.counts, hovertemplate="mean p %{x:.2f}: %{y:.2f} PNEUMONIA "
+                                 "(%{customdata} images)<extra>" + s.name + "</extra>"))
+    return _unit_square(layout(fig, title, "Mean predicted p(PNEUMONIA) in the bin", "Observed share of PNEUMONIA",
+                                height=540, legend_below=-0.16))
+
+
+def strategy_label(config: dict) -> str:
+    """A run's strategy as figures and tables name it."""
+    return "full-data baseline" if config.get("full_data") else str(config.get("sampler", "?"))
+
+
+def at_labels(record: dict) -> str:
+    """The name of a round everywhere: the labels its model trained on."""
+    return f"at {record['n_labeled']} labels"
+
+
+def round_diagnostics(record: dict, arrays: dict[str, np.ndarray]) -> Diagnostics | None:
+    """The round's test-set curves at its operating threshold (the record's, else 0.5), from its
+    arrays; None when the round stores no test probabilities (runs from before they were kept) or
+    one class only."""
+    if "test_prob" not in arrays:
+        return None
+    threshold = record.get("threshold")
+    try:
+        return diagnostics(arrays["test_label"], arrays["test_prob"], 0.5 if threshold is None else float(threshold))
+    except ValueError:
+        return None
+
+
+# --- files ---------------------------------------------------------------------------------------
+WIDTH, HEIGHT = 640, 620  # pixels of an exported picture (SVG: its view box)
+FORMATS = ("png", "svg")
+KINDS = {"roc": ("ROC curve", roc_figure), "pr": ("Precision-recall curve", pr_figure),
+         "reliability": ("Reliability diagram", reliability_figure)}  # file stem suffix: (title, figure)
+
+
+@lru_cache(maxsize=1)
+def export_problem() -> str | None:
+    """Why figures cannot be exported to files here, or None when they can."""
+    try:
+        from choreographer.browsers.chromium import Chromium
+        import kaleido  # noqa: F401  (plotly's exporter)
+    except ImportError:
+        return "PNG / SVG export needs the 'kaleido' package (pip install -r requirements.txt)"
+    if Chromium.find_browser(skip_local=False) is None:
+        return ("PNG / SVG export needs Chrome or Chromium on this machine (Debian: apt-get install chromium; "
+                "or set BROWSER_PATH to one)")
+    return None
+
+
+def figure_bytes(fig: go.Figure, fmt: str) -> bytes:
+    """One figure as PNG or SVG bytes."""
+    problem = export_problem()
+    if problem:
+        raise RuntimeError(problem)
+    return pio.to_image(fig, format=fmt, width=WIDTH, height=HEIGHT)
+
+
+def round_figures(store: RunStore, run_id: str) -> dict[str, go.Figure]:
+    """{file stem: figure}: one ROC, one precision-recall and one reliability diagram per round
+    that stores test probabilities."""
+    config = store.load_config(run_id)
+    out = {}
+    for record in store.load_rounds(run_id):
+        found = round_diagnostics(record, store.load_round_arrays(run_id, record["round"]))
+        if found is None:
+            continue
+        series = [CurveSeries(strategy_label(config), found, record.get("ci") or {})]
+        for kind, (title, build) in KINDS.items():
+            out[f"round_{record['round']:03d}_{kind}"] = build(series, f"{title}, test set, {at_labels(record)}")
+    return out
+
+
+def write_run_figures(store: RunStore, run_id: str, svg: bool = False) -> list[Path]:
+    """Write the run's round figures into <run>/figures/ as PNG (and SVG); returns the files written."""
+    problem = export_problem()
+    if problem:
+        raise RuntimeError(problem)
+    drawn = round_figures(store, run_id)
+    if not drawn:
+        raise ValueError(f"run {run_id} has no round with test-set probabilities to draw (runs recorded before "
+                         "they were kept, or a test set of one class)")
+    folder = store.run_dir(run_id) / "figures"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{stem}.{fmt}" for fmt in (FORMATS if svg else ("png",)) for stem in drawn]
+    pio.write_images([drawn[p.stem] for p in paths], paths, width=WIDTH, height=HEIGHT)  # one browser for all
+    return paths

@@ -1,0 +1,44 @@
+"""The one contract every query strategy follows: a view of the pool in, indices out."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+EPS = 1e-12
+
+
+@dataclass(frozen=True)
+class Pool:
+    """What a strategy may look at. Rows of every per-sample array are the unlabeled pool."""
+
+    probs: np.ndarray  # (n,) mean p(PNEUMONIA) of the current model
+    features: np.ndarray  # (n, d) penultimate-layer features
+    labeled_features: np.ndarray  # (m, d) features of the labeled set
+    rng: np.random.Generator
+    mc_probs: np.ndarray | None = None  # (T, n) p(PNEUMONIA) of T MC-dropout passes, if asked for
+    options: dict[str, Any] = field(default_factory=dict)  # the run's sampler_options
+
+    def __len__(self) -> int:
+        return len(self.probs)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The chosen pool rows, plus each row's score (NaN where the strategy has none)."""
+
+    indices: np.ndarray  # (budget,) int, distinct rows of the pool, in pick order
+    scores: np.ndarray  # (n,) float
+    clusters: np.ndarray | None = None  # (n,) int, when the strategy clusters the pool
+
+    @staticmethod
+    def top_k(scores: np.ndarray, budget: int) -> "Selection":
+        """Highest scores first; ties broken by the lower index (stable, deterministic)."""
+        order = np.argsort(-scores, kind="stable")[:budget]
+        return Selection(indices=order.astype(np.int64), scores=scores.astype(np.float64))
+
+    @staticmethod
+    def unscored(indices: np.ndarray, n: int, clusters: np.ndarray | None = None) -> "Selection":
+        return Selection(indices=np.asarray(indices, dtype=np.int64),
+                         scores=np.full(n, np.nan), clusters=clusters)

@@ -1,0 +1,52 @@
+"""Hybrids: uncertain images that are also unlike each other."""
+from __future__ import annotations
+
+import numpy as np
+
+from alcore.strategies._geometry import (SUBSAMPLE, as_f32, d2_sampler, greedy_centers, kmeans, nearest_distinct,
+                                         sq_norms, subsampled)
+from alcore.strategies.base import Pool, Selection
+from alcore.strategies.registry import Option, register
+from alcore.strategies.uncertainty import binary_entropy
+
+
+@register("badge", "Prefers images with large and mutually different last-layer gradient embeddings "
+          "(BADGE): uncertain images, spread out by k-means++ seeding.",
+          options=(SUBSAMPLE,), family="hybrid",
+          reason="a large gradient embedding unlike the other picks (norm {score}): p = {p}")
+@subsampled
+def badge(pool: Pool, budget: int) -> Selection:
+    """Ash et al., ICLR 2020. Scores are gradient-embedding norms."""
+    gradients = gradient_embedding(pool.probs, pool.features)
+    norms_sq = sq_norms(gradients)
+    picks = greedy_centers(gradients, budget, int(np.argmax(norms_sq)), d2_sampler(pool.rng))
+    return Selection(picks, np.sqrt(norms_sq).astype(np.float64))
+
+
+def gradient_embedding(probs: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """(n, d + 1) gradient of the BCE loss w.r.t. a single-logit linear last layer (weights, bias),
+    taking the predicted label y = 1[p > 0.5] as the target: (p - y) * [features, 1].
+
+    `features` must be the last layer's own input (the loop's Pool.features are: the learner
+    returns what its head reads), else this is the gradient of some other model."""
+    p = np.asarray(probs, dtype=np.float32)
+    with_bias = np.hstack([as_f32(features), np.ones((len(p), 1), dtype=np.float32)])
+    return with_bias * (p - (p > 0.5))[:, None]
+
+
+@register("uncertain_kmeans", "Prefers uncertain images that are unlike each other: K-Means on the "
+          "factor x budget highest-entropy images, then the image nearest each centroid.",
+          options=(Option("factor", 5, "how many times the budget to keep as uncertain candidates",
+                          minimum=1),),
+          family="hybrid",
+          reason="uncertain (p = {p}, entropy {score}) and central among the uncertain images")
+def uncertain_kmeans(pool: Pool, budget: int) -> Selection:
+    """Scores are entropies; clusters are -1 outside the candidates."""
+    scores = binary_entropy(pool.probs)
+    n_candidates = min(len(pool), max(budget, round(pool.options["factor"] * budget)))
+    candidates = Selection.top_k(scores, n_candidates).indices
+    features = as_f32(pool.features[candidates])
+    labels, centers = kmeans(features, budget, pool.rng)
+    clusters = np.full(len(pool), -1, dtype=np.int64)
+    clusters[candidates] = labels
+    return Selection(candidates[nearest_distinct(features, centers)], scores, clusters)

@@ -1,0 +1,467 @@
+"""Fit, predict and extract features on in-memory uint8 tensors (no DataLoader, no decoding)."""
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+from scipy.special import expit
+from sklearn.model_selection import StratifiedGroupKFold
+from torch import nn
+
+from alcore.inference import GPU_BATCH, cpu_inference_batch, inference_network, prepack_for_cpu
+from alcore.metrics import operating_threshold
+from alcore.models import BinaryClassifier, dropout_generator
+
+HEAD_BATCH = 256  # rows per head step in the frozen regime: bounded cost however many labels
+C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # the logistic head's inverse L2 strengths
+CV_FOLDS = 5  # folds of the labeled set that choose C and the threshold
+EARLY_STOPPING_PATIENCE = 3  # validation checks without a lower loss before fine-tuning stops
+NEWTON_MAX_STEPS = 50
+NEWTON_TOL = 1e-6  # largest gradient entry at convergence
+
+
+class Cancelled(Exception):
+    """The user asked the run to stop; raised between batches."""
+
+
+class LossNotFinite(ArithmeticError):
+    """The training loss became NaN or infinite (a learning rate too high, usually)."""
+
+
+def _step(loss: torch.Tensor, optimiser: torch.optim.Optimizer) -> None:
+    """One optimiser step on `loss`, refused when it is not finite (it would make every weight NaN)."""
+    if not torch.isfinite(loss):
+        raise LossNotFinite()
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+
+
+def _check_finite(model: nn.Module) -> None:
+    """After training: a last step with a huge gradient can leave weights infinite, the next loss NaN."""
+    if not all(torch.isfinite(t).all() for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()):
+        raise LossNotFinite()
+
+
+@dataclass
+class TrainSettings:
+    epochs: int
+    head_steps: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    class_weighted: bool
+    device: torch.device
+    cancel: threading.Event | None = None
+    on_batch: Callable[[int, int], None] | None = None  # (batches done, batches total)
+    steps: int = 0  # finetune: optimiser steps per round (0: `epochs` passes over the labeled set)
+    augment: bool = False  # finetune: light chest-X-ray augmentation of each training batch
+    hflip: bool = False  # ... plus random horizontal flips (off: the heart is on the left)
+    val_share: float = 0.0  # finetune: share of the labeled set held out for early stopping (0: none)
+    patience: int = EARLY_STOPPING_PATIENCE  # finetune with a validation slice: checks without gain
+    threshold_rule: str = "cv"  # how the operating point is chosen (metrics.operating_threshold)
+
+
+@dataclass
+class ComputeClock:
+    """Seconds spent inside model forward/backward passes (for the compute-share benchmark)."""
+
+    seconds: float = 0.0
+    calls: int = field(default=0)
+
+    @contextlib.contextmanager
+    def measure(self, device: torch.device):
+        start = time.perf_counter()
+        yield
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        self.seconds += time.perf_counter() - start
+        self.calls += 1
+
+
+COMPUTE = ComputeClock()
+
+
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled()
+
+
+def _autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _loss_fn(labels: torch.Tensor, class_weighted: bool) -> nn.BCEWithLogitsLoss:
+    if not class_weighted:
+        return nn.BCEWithLogitsLoss()
+    n_pos = labels.sum().clamp(min=1)
+    n_neg = (labels.numel() - labels.sum()).clamp(min=1)
+    return nn.BCEWithLogitsLoss(pos_weight=(n_neg / n_pos).to(labels.device))
+
+
+@dataclass
+class FitReport:
+    """What a fine-tuning round did: optimiser steps taken and, with a validation slice, the step
+    whose weights were kept and their validation loss."""
+
+    steps: int
+    best_step: int | None = None
+    val_loss: float | None = None
+
+
+def fit_finetune(model: BinaryClassifier, images: torch.Tensor, labels: torch.Tensor,
+                 settings: TrainSettings, generator: torch.Generator,
+                 val: tuple[torch.Tensor, torch.Tensor] | None = None) -> FitReport:
+    """Train the whole network on (images, labels): `settings.steps` optimiser steps, or `epochs`
+    passes when it is 0; `generator` draws the order, the augmentation and the dropout masks. With
+    `val` (images, labels) the validation loss is checked every pass (or every 1/10 of the steps),
+    the weights of the lowest one are kept, and training stops after `patience` checks without
+    improvement (early stopping)."""
+    with dropout_generator(model, generator):
+        return _fit_finetune(model, images, labels, settings, generator, val)
+
+
+def _fit_finetune(model: BinaryClassifier, images: torch.Tensor, labels: torch.Tensor, settings: TrainSettings,
+                  generator: torch.Generator, val: tuple[torch.Tensor, torch.Tensor] | None) -> FitReport:
+    device = settings.device
+    model.train()
+    optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    targets = labels.float().to(device)
+    loss_fn = _loss_fn(targets, settings.class_weighted)
+    n = len(labels)
+    per_epoch = n // settings.batch_size + (n % settings.batch_size >= 2 or n < 2)  # batches _batches yields
+    total = settings.steps or per_epoch * settings.epochs
+    check_every = per_epoch if not settings.steps else max(1, total // 10)
+    best = (math.inf, None, None)  # (validation loss, step, weights)
+    checks_without_gain = done = 0
+    for idx in _batches(n, settings.batch_size, generator, images.device):
+        if done == total:
+            break
+        _check_cancel(settings.cancel)
+        batch = images[idx].to(device, non_blocking=True)
+        if settings.augment:
+            batch = augment_batch(batch, generator, settings.hflip)
+        with COMPUTE.measure(device):
+            with _autocast(device):
+                loss = loss_fn(model(batch).float(), targets[idx.to(device)])
+            _step(loss, optimiser)
+        done += 1
+        if settings.on_batch:
+            settings.on_batch(done, total)
+        if val is not None and (done % check_every == 0 or done == total):
+            val_loss = _validation_loss(model, *val, loss_fn, device)
+            if val_loss < best[0]:
+                best, checks_without_gain = (val_loss, done, copy.deepcopy(model.state_dict())), 0
+            else:
+                checks_without_gain += 1
+                if checks_without_gain >= settings.patience:
+                    break
+    _check_finite(model)
+    if best[2] is None:
+        return FitReport(done)
+    model.load_state_dict(best[2])
+    return FitReport(done, best[1], best[0])
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator, device: torch.device) -> Iterator[torch.Tensor]:
+    """Row indices of shuffled batches, pass after pass; a last batch of one is skipped (BatchNorm
+    cannot train on it) unless the whole set is one row."""
+    while True:
+        order = torch.randperm(n, generator=generator).to(device)
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size]
+            if len(idx) >= 2 or n < 2:
+                yield idx
+
+
+@torch.no_grad()
+def _validation_loss(model: BinaryClassifier, images: torch.Tensor, labels: torch.Tensor,
+                     loss_fn: nn.Module, device: torch.device) -> float:
+    model.eval()
+    logits = torch.cat([model(images[start:start + 64].to(device)).float() for start in range(0, len(images), 64)])
+    model.train()
+    return float(loss_fn(logits, labels.float().to(device)))
+
+
+def augment_batch(images: torch.Tensor, generator: torch.Generator, hflip: bool = False) -> torch.Tensor:
+    """Light augmentation for chest X-rays, one draw per image: rotation within +-5 degrees, scale
+    0.95-1.05, shift within +-4 % of the side, brightness and contrast within +-10 %; a horizontal
+    flip only when asked (it moves the heart to the wrong side). (B, H, W) uint8 -> float 0..255."""
+    b = len(images)
+
+    def uniform(low: float, high: float) -> torch.Tensor:
+        return (low + (high - low) * torch.rand(b, generator=generator)).to(images.device)
+
+    angle, scale = uniform(-5, 5) * math.pi / 180, uniform(0.95, 1.05)
+    flip = torch.where(torch.rand(b, generator=generator) < 0.5, -1.0, 1.0).to(images.device) if hflip \
+        else torch.ones(b, device=images.device)
+    theta = torch.stack([
+        torch.stack([flip * torch.cos(angle) / scale, -torch.sin(angle) / scale, uniform(-0.08, 0.08)], 1),
+        torch.stack([flip * torch.sin(angle) / scale, torch.cos(angle) / scale, uniform(-0.08, 0.08)], 1)], 1)
+    x = images.float().unsqueeze(1)
+    grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
+    x = torch.nn.functional.grid_sample(x, grid, padding_mode="border", align_corners=False).squeeze(1)
+    mean = x.mean(dim=(1, 2), keepdim=True)
+    x = (x - mean) * uniform(0.9, 1.1)[:, None, None] + mean * uniform(0.9, 1.1)[:, None, None]
+    return x.clamp(0, 255)
+
+
+@contextlib.contextmanager
+def single_thread():
+    """Tiny ops run faster on one thread: OpenMP's fork/join costs more than the work, and on a
+    busy machine a team of threads waits for descheduled members (measured 5x slower on 2 cores)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def fit_head(head: nn.Module, features: torch.Tensor, labels: torch.Tensor, settings: TrainSettings,
+             generator: torch.Generator) -> None:
+    """Train only the head on fixed (standardised) features: AdamW, `head_steps` steps, each on
+    all rows or on a random HEAD_BATCH of them; `generator` draws the rows and the dropout masks."""
+    head.train()
+    optimiser = torch.optim.AdamW(head.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    targets = labels.float()
+    loss_fn = _loss_fn(targets, settings.class_weighted)
+    n = len(targets)
+    with single_thread(), dropout_generator(head, generator):
+        for step in range(settings.head_steps):
+            if step % 20 == 0:
+                _check_cancel(settings.cancel)
+            rows = torch.randint(n, (HEAD_BATCH,), generator=generator) if n > HEAD_BATCH else slice(None)
+            _step(loss_fn(head(features[rows]).squeeze(1), targets[rows]), optimiser)
+            if settings.on_batch and (step + 1) % 20 == 0:
+                settings.on_batch(step + 1, settings.head_steps)
+    _check_finite(head)
+
+
+@dataclass
+class LogisticHead:
+    """An L2 logistic regression on standardised features, p = sigmoid(x @ weight + bias), fitted to
+    convergence (L-BFGS): deterministic, and calibrated by its log loss.
+
+    `c` (inverse L2 strength) and `threshold` (maximal balanced accuracy) were chosen on
+    out-of-fold probabilities of the labeled rows: nothing else is read. `posterior_factor` is
+    the factor of the inverse Hessian at the optimum (Laplace approximation), from which
+    `sample_probs` draws the model's uncertainty for BALD.
+    """
+
+    weight: np.ndarray  # (d,)
+    bias: float
+    c: float
+    threshold: float
+    posterior_factor: np.ndarray  # (d + 1, d + 1): a factor L of the posterior covariance L @ L.T
+
+    def probs(self, x: np.ndarray) -> np.ndarray:
+        return expit(np.asarray(x, dtype=np.float64) @ self.weight + self.bias)
+
+    def sample_probs(self, x: np.ndarray, passes: int, rng: np.random.Generator) -> np.ndarray:
+        """(passes, n) probabilities under weights drawn from the Laplace posterior."""
+        draws = rng.standard_normal((len(self.posterior_factor), passes))
+        weights = np.r_[self.weight, self.bias][:, None] + self.posterior_factor @ draws
+        return expit(np.asarray(x, dtype=np.float64) @ weights[:-1] + weights[-1]).T
+
+
+def _newton_logistic(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, c: float,
+                     start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Minimise c * sum_i s_i * logloss_i + |w|^2 / 2 (bias unpenalised) by Newton's method with
+    step halving, to a gradient below NEWTON_TOL. Returns ([w, b], the Hessian at the optimum)."""
+    with_bias = np.c_[x, np.ones(len(x))]
+    theta = np.zeros(with_bias.shape[1]) if start is None else start.copy()
+    penalty = np.ones(with_bias.shape[1])
+    penalty[-1] = 1e-6  # the bias: a tiny prior keeps the Hessian invertible when a class is rare
+
+    def objective(t: np.ndarray) -> float:
+        z = with_bias @ t
+        return c * float(sample_weight @ (np.logaddexp(0, z) - y * z)) + 0.5 * float(penalty * t @ t)
+
+    for _ in range(NEWTON_MAX_STEPS):
+        p = expit(with_bias @ theta)
+        gradient = c * with_bias.T @ (sample_weight * (p - y)) + penalty * theta
+        hessian = (with_bias * (c * sample_weight * p * (1 - p))[:, None]).T @ with_bias
+        hessian[np.diag_indices_from(hessian)] += penalty
+        if np.abs(gradient).max() < NEWTON_TOL:
+            break
+        step = np.linalg.solve(hessian, gradient)
+        before, size = objective(theta), 1.0
+        while objective(theta - size * step) > before and size > 1e-4:
+            size /= 2
+        theta = theta - size * step
+    return theta, hessian
+
+
+def _fit(x: np.ndarray, y: np.ndarray, c: float, class_weighted: bool,
+         start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    counts = np.bincount(y, minlength=2)
+    sample_weight = (len(y) / (2 * counts))[y] if class_weighted else np.ones(len(y))
+    return _newton_logistic(x, y, sample_weight, c, start)
+
+
+def fit_logistic_head(x: np.ndarray, y: np.ndarray, class_weighted: bool, seed: int,
+                      groups: np.ndarray | None = None, cancel: threading.Event | None = None,
+                      threshold_rule: str = "cv") -> LogisticHead:
+    """Choose C from C_GRID by the out-of-fold log loss of stratified_folds of (x, y) (a patient's
+    images never on both sides, when `groups` says who), the threshold by `threshold_rule` (for
+    "cv", on those out-of-fold probabilities; metrics.operating_threshold), and refit on all rows.
+
+    With fewer than two rows of a class there is nothing to cross-validate: the smallest C
+    (strongest regularisation) and the prior threshold are used; with one class only, a constant
+    prediction."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y).astype(int)
+    counts = np.bincount(y, minlength=2)
+    if counts.min() == 0:  # one class only: a constant prediction, smoothed towards 0.5
+        share = (counts[1] + 0.5) / (len(y) + 1)
+        factor = np.zeros((x.shape[1] + 1, x.shape[1] + 1))
+        return LogisticHead(np.zeros(x.shape[1]), float(np.log(share / (1 - share))), C_GRID[0], 0.5, factor)
+    folds = stratified_folds(y, seed, groups)
+    c, best_out_of_fold = C_GRID[0], None
+    if folds:
+        out_of_fold = np.zeros((len(C_GRID), len(y)))
+        for fit_rows, held_out in folds:
+            _check_cancel(cancel)
+            theta = None  # each C starts from the previous (weaker regularisation: a short way on)
+            for k, candidate in enumerate(C_GRID):
+                theta, _ = _fit(x[fit_rows], y[fit_rows], candidate, class_weighted, theta)
+                out_of_fold[k, held_out] = expit(x[held_out] @ theta[:-1] + theta[-1])
+        best = int(np.argmin([_log_loss(y, p) for p in out_of_fold]))
+        c, best_out_of_fold = C_GRID[best], out_of_fold[best]
+    threshold = operating_threshold(threshold_rule, y, best_out_of_fold, class_weighted)
+    theta, hessian = _fit(x, y, c, class_weighted)
+    # Laplace approximation. The objective c * loss + |w|^2 / 2 is c times the negative log posterior
+    # of a logistic likelihood under a N(0, c) prior, so the posterior covariance is c H^-1 = c P^-T P^-1
+    factor = np.sqrt(c) * np.linalg.inv(np.linalg.cholesky(hessian)).T
+    return LogisticHead(theta[:-1], float(theta[-1]), c, threshold, factor)
+
+
+def stratified_folds(labels: np.ndarray, seed: int, groups: np.ndarray | None = None, folds: int = CV_FOLDS
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`folds` (fit rows, held-out rows) pairs of the labeled set, stratified by label and keeping
+    each group (patient) on one side; fewer folds when a class has fewer groups, none below two."""
+    groups = np.arange(len(labels)) if groups is None else np.asarray(groups)
+    groups_per_class = [len(np.unique(groups[labels == c])) for c in (0, 1)]
+    folds = min(folds, *groups_per_class)
+    if folds < 2:
+        return []
+    splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed % 2**32)
+    return list(splitter.split(np.zeros(len(labels)), labels, groups))
+
+
+def out_of_fold_threshold(fit_predict: Callable[[np.ndarray, np.ndarray], np.ndarray], labels: np.ndarray,
+                          seed: int, groups: np.ndarray | None = None, rule: str = "cv",
+                          class_weighted: bool = False) -> float:
+    """metrics.operating_threshold by `rule`; for "cv", of out-of-fold probabilities: fit_predict(fit
+    rows, held-out rows) -> p of the held-out rows, over stratified_folds (none: the prior)."""
+    folds = stratified_folds(labels, seed, groups) if rule == "cv" else []
+    out_of_fold = np.zeros(len(labels)) if folds else None
+    for fit_rows, held_out in folds:
+        out_of_fold[held_out] = fit_predict(fit_rows, held_out)
+    return operating_threshold(rule, labels, out_of_fold, class_weighted)
+
+
+def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
+
+
+class FeatureExtractor:
+    """The model's feature path prepared once for inference on images like `example` (a few of them,
+    on `device`): `inference_network` (BatchNorm folded, one-channel stem), batches sized to the
+    network's largest activation and weights prepacked on a CPU, mixed precision on GPU. Then applied
+    to any number of image sets of that size, for as long as the model's weights do not change."""
+
+    @torch.inference_mode()
+    def __init__(self, model: BinaryClassifier, example: torch.Tensor, device: torch.device,
+                 batch_size: int | None = None):
+        model.eval()
+        self.feature_dim, self.device = model.feature_dim, device
+        network = inference_network(model.preprocess, model.backbone, example)
+        network.to(device, memory_format=torch.channels_last)
+        if batch_size is None:
+            batch_size = GPU_BATCH if device.type == "cuda" else cpu_inference_batch(network, example[:1])
+        self.batch_size = batch_size
+        self.network = prepack_for_cpu(network, example, batch_size)
+
+    @torch.inference_mode()
+    def __call__(self, images: torch.Tensor, cancel: threading.Event | None = None,
+                 on_batch: Callable[[int, int], None] | None = None) -> torch.Tensor:
+        """Penultimate features (n, d) float32 on the CPU of `images`."""
+        out = torch.empty((len(images), self.feature_dim), dtype=torch.float32)
+        total = -(-len(images) // self.batch_size)
+        for i, start in enumerate(range(0, len(images), self.batch_size)):
+            _check_cancel(cancel)
+            batch = images[start:start + self.batch_size].to(self.device, non_blocking=True)
+            with COMPUTE.measure(self.device), _autocast(self.device):
+                out[start:start + len(batch)] = self.network(batch).float().cpu()
+            if on_batch:
+                on_batch(i + 1, total)
+        return out
+
+
+def extract_features(model: BinaryClassifier, images: torch.Tensor, device: torch.device,
+                     cancel: threading.Event | None = None, batch_size: int | None = None,
+                     on_batch: Callable[[int, int], None] | None = None,
+                     rows: np.ndarray | None = None) -> torch.Tensor:
+    """Penultimate features (n, d) float32 on the CPU of `images` (or of images[rows], in that order),
+    through a FeatureExtractor prepared for this call."""
+    if rows is not None:
+        images = _RowView(images, torch.from_numpy(np.asarray(rows, dtype=np.int64)).to(images.device))
+    if not len(images):
+        return torch.empty((0, model.feature_dim), dtype=torch.float32)
+    return FeatureExtractor(model, images[:2].to(device), device, batch_size)(images, cancel, on_batch)
+
+
+class ResizedImages:
+    """(n, H, W) images resized (bilinear) to size x size one slice at a time, as float 0..255: the
+    input of a second feature scale, never held whole."""
+
+    def __init__(self, images: torch.Tensor, size: int):
+        self.images, self.size = images, size
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, part: slice) -> torch.Tensor:
+        batch = self.images[part].float().unsqueeze(1)
+        return nn.functional.interpolate(batch, size=(self.size, self.size), mode="bilinear",
+                                         align_corners=False).squeeze(1)
+
+
+class _RowView:
+    """images[index] gathered one slice at a time, so a subset is never copied whole."""
+
+    def __init__(self, images: torch.Tensor, index: torch.Tensor):
+        self.images, self.index = images, index
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, part: slice) -> torch.Tensor:
+        return self.images[self.index[part]]
+
+
+@torch.inference_mode()
+def head_probs(head: nn.Module, features: torch.Tensor, mc_passes: int = 0,
+               generator_seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """p(PNEUMONIA) with dropout off, and optionally (T, n) probabilities of T MC-dropout passes,
+    their masks drawn from a generator seeded by `generator_seed`."""
+    head.eval()
+    probs = torch.sigmoid(head(features).squeeze(1).float())
+    if mc_passes <= 0:
+        return probs, None
+    head.train()  # dropout on: each pass samples a different sub-network
+    with dropout_generator(head, torch.Generator().manual_seed(generator_seed)):
+        mc = torch.stack([torch.sigmoid(head(features).squeeze(1).float()) for _ in range(mc_passes)])
+    head.eval()
+    return probs, mc

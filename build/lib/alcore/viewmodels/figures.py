@@ -1,0 +1,160 @@
+"""Plotly figures of the dashboard, built from plain data (round records, frames). No streamlit."""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from alcore.metrics import METRIC_LABELS
+from alcore.plots import PALETTE, layout, transparent
+
+LIVE_METRICS = ("accuracy", "f1", "roc_auc", "balanced_accuracy")
+CLASS_COLORS = {"NORMAL": "#2e7d32", "PNEUMONIA": "#c62828", "unknown": "#9e9e9e", "hidden": "#9e9e9e"}
+WAITING = "waiting for a person's label"  # in place of the id (a file name) of an image a person has not labeled
+STATUS_COLORS = {"unlabeled": "#c8c8c8", "labeled": "#1f77b4", "queried": "#ff7f0e"}
+COLOR_BY = {"cluster": "K-Means cluster", "label": "True label", "prob": "Predicted p(PNEUMONIA)",
+            "score": "Strategy score", "status": "Labeled / unlabeled / queried"}
+LABELED_X = "Labeled images (count)"
+MISSING_SCORE_COLOR = "#dddddd"
+
+
+def learning_curves_figure(rounds: Sequence[dict], metrics: Sequence[str] = LIVE_METRICS) -> go.Figure:
+    """Test metrics of one run against its labeled count, one line per metric."""
+    fig = go.Figure()
+    x = [r["n_labeled"] for r in rounds]
+    for k, metric in enumerate(metrics):
+        y = [math.nan if r.get(metric) is None else r[metric] for r in rounds]
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=METRIC_LABELS[metric],
+                                 line=dict(color=PALETTE[k % len(PALETTE)]),
+                                 hovertemplate="%{x} labels: %{y:.3f}<extra>" + METRIC_LABELS[metric] + "</extra>"))
+    fig.update_yaxes(range=[0, 1.02])
+    return layout(fig, "Test-set metrics vs labeled images", LABELED_X, "Score (0–1)")
+
+
+def confusion_matrix_figure(matrix: Sequence[Sequence[int]], title: str) -> go.Figure:
+    """Counts with the share of each true class; NORMAL first, PNEUMONIA second."""
+    counts = np.asarray(matrix, dtype=int)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    names = ["NORMAL", "PNEUMONIA"]
+    text = [[f"{counts[i, j]}<br>({shares[i, j]:.0%})" for j in range(2)] for i in range(2)]
+    fig = go.Figure(go.Heatmap(z=counts, x=names, y=names, text=text, texttemplate="%{text}",
+                               colorscale="Blues", showscale=False, textfont=dict(size=15),
+                               hovertemplate="true %{y}, predicted %{x}: %{z} images<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    return layout(fig, title, "Predicted class", "True class", height=360)
+
+
+def embedding_figure(frame: pd.DataFrame, xy: np.ndarray, color_by: str, projection: str) -> go.Figure:
+    """The train pool in 2-D (WebGL). Each point's customdata is its row in `frame`; the images
+    queried this round are drawn last (on top) as outlined diamonds."""
+    fig = go.Figure()
+    queried = (frame.status == "queried").to_numpy()
+    rows = np.arange(len(frame))
+    names = frame.id.where(~frame.secret, WAITING) if "secret" in frame else frame.id
+    hover = (names + "<br>" + frame.label + " · p=" + frame.prob.map(_hover_number("{:.2f}"))
+             + " · score " + frame.score.map(_hover_number("{:.3g}")) + " · " + frame.status).to_numpy()
+
+    def add(mask: np.ndarray, name: str, marker: dict, on_top: bool = False) -> None:
+        if not mask.any():
+            return
+        if on_top:
+            marker = {**marker, "symbol": "diamond", "size": 10, "line": dict(color="black", width=1)}
+        fig.add_trace(go.Scattergl(x=xy[mask, 0], y=xy[mask, 1], mode="markers", name=name, customdata=rows[mask],
+                                   text=hover[mask], hovertemplate="%{text}<extra></extra>",
+                                   marker={"size": 5, "opacity": 0.85, **marker}))
+
+    if color_by in ("prob", "score"):
+        values = frame[color_by].to_numpy(dtype=float)
+        scored = np.isfinite(values)
+        low, high = (0.0, 1.0) if color_by == "prob" else (
+            (float(values[scored].min()), float(values[scored].max())) if scored.any() else (0.0, 1.0))
+        scale = dict(colorscale="RdBu_r" if color_by == "prob" else "Viridis", cmin=low, cmax=high)
+        add(~scored, "no score" if color_by == "score" else "not inferred", dict(color=MISSING_SCORE_COLOR))
+        add(scored & ~queried, COLOR_BY[color_by],
+            dict(color=values[scored & ~queried], colorbar=dict(title=dict(text=COLOR_BY[color_by])), **scale))
+        add(scored & queried, "queried this round", dict(color=values[scored & queried], **scale), on_top=True)
+        add(~scored & queried, "queried this round", dict(color=MISSING_SCORE_COLOR), on_top=True)
+    else:
+        categories = frame[color_by].to_numpy()
+        colors = _category_colors(color_by, categories)
+        order = list(STATUS_COLORS) if color_by == "status" else sorted(set(categories.tolist()))
+        for category in order:
+            add((categories == category) & ~queried, _category_name(color_by, category), dict(color=colors[category]))
+        add(queried, "queried this round", dict(color=[colors[c] for c in categories[queried]]), on_top=True)
+    fig.update_layout(dragmode="lasso", legend=dict(itemsizing="constant"))
+    return layout(fig, f"Train pool, {projection} of the model's features, coloured by {COLOR_BY[color_by].lower()}",
+                   f"{projection} 1 (a.u.)", f"{projection} 2 (a.u.)", height=560)
+
+
+def has_scores(frame: pd.DataFrame) -> bool:
+    """Whether the strategy scored any image of this round (the last round queries nothing)."""
+    return bool(np.isfinite(frame.score.to_numpy(dtype=float)).any())
+
+
+def _hover_number(template: str):
+    return lambda value: "–" if pd.isna(value) else template.format(value)
+
+
+def _category_colors(color_by: str, categories: np.ndarray) -> dict:
+    if color_by == "label":
+        return CLASS_COLORS
+    if color_by == "status":
+        return STATUS_COLORS
+    return {c: PALETTE[int(c) % len(PALETTE)] for c in set(categories.tolist())}
+
+
+def _category_name(color_by: str, category: object) -> str:
+    if color_by != "cluster":
+        return str(category)
+    return f"cluster {category}" if int(category) >= 0 else "no cluster (labeled)"
+
+
+def selected_rows(fig: go.Figure, points: Sequence[dict]) -> list[int]:
+    """Rows of the embedding frame behind the points of a plotly selection event."""
+    return sorted({int(fig.data[p["curve_number"]].customdata[p["point_index"]]) for p in points})
+
+
+def compare_figure(curves: pd.DataFrame, metric: str, baseline: float = math.nan) -> go.Figure:
+    """One line per series (summary.strategy_curves): a mean with a +-1 std band where several seeds
+    were averaged; the full-data baseline as a dashed horizontal line."""
+    fig = go.Figure()
+    label = METRIC_LABELS[metric]
+    for k, (series, group) in enumerate(curves.groupby("strategy", sort=True)):
+        group = group.sort_values("n_labeled")
+        color = PALETTE[k % len(PALETTE)]
+        seeds = int(group["count"].max())
+        if seeds > 1:
+            upper, lower = group["mean"] + group["std"], group["mean"] - group["std"]
+            fig.add_trace(go.Scatter(x=[*group.n_labeled, *group.n_labeled[::-1]], y=[*upper, *lower[::-1]],
+                                     mode="lines", fill="toself", fillcolor=transparent(color, 0.18),
+                                     line=dict(width=0),
+                                     hoverinfo="skip", legendgroup=series, showlegend=False))
+        name = f"{series} (mean ± std of {seeds} seeds)" if seeds > 1 else series
+        fig.add_trace(go.Scatter(x=group.n_labeled, y=group["mean"], mode="lines+markers", name=name,
+                                 legendgroup=series, line=dict(color=color),
+                                 hovertemplate="%{x} labels: %{y:.3f}<extra>" + series + "</extra>"))
+    if not math.isnan(baseline):
+        fig.add_hline(y=baseline, line=dict(dash="dash", color="#444"),
+                      annotation_text=f"full-data baseline {baseline:.3f}", annotation_position="bottom right")
+    # series names can be long: the legend goes under the plot, where it cannot cover the title
+    layout(fig, f"{label} on the test set vs labeled images", LABELED_X, f"{label} (0–1)", height=520,
+           legend_below=-0.16)
+    fig.update_layout(margin=dict(b=60 + 22 * curves.strategy.nunique()))
+    return fig
+
+
+def stability_figure(rounds: Sequence[dict], threshold: float) -> go.Figure:
+    """The stopping signal: Cohen's kappa between successive rounds' predictions on the stop set;
+    at or above the dashed line for `window` rounds, the model has stopped changing."""
+    kept = [r for r in rounds if r.get("stop_kappa") is not None]
+    fig = go.Figure(go.Scatter(x=[r["n_labeled"] for r in kept], y=[r["stop_kappa"] for r in kept],
+                               mode="lines+markers", name="κ vs previous round",
+                               marker=dict(color=["#2e7d32" if r.get("predictions_stable") else PALETTE[0] for r in kept]),
+                               hovertemplate="%{x} labels: κ = %{y:.4f}<extra></extra>"))
+    fig.add_hline(y=threshold, line=dict(dash="dash", color="#444"), annotation_text=f"stop at κ ≥ {threshold}",
+                  annotation_position="bottom right")
+    return layout(fig, "Stopping signal: agreement with the previous round on the stop set", LABELED_X,
+                   "Cohen's κ", height=360)

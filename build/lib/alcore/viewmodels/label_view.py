@@ -1,0 +1,109 @@
+"""What the Label page shows: the X-ray at a readable size, zoom / window, the model's view of an
+image, a person's agreement with the truth and the simulated twin of a human run. No streamlit."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from alcore.runs import RunStore
+from alcore.viewmodels.views import CLASS_NAMES, experiments, images_by_id, original_file, round_arrays, run_images
+
+LARGEST_SHOWN = 1024  # px: an original file is shown at most this large on the Label page
+
+
+def label_image(store: RunStore, run_id: str, sample_id: str) -> np.ndarray:
+    """The X-ray a person labels, (H, W) uint8: the original file when it is on disk (its aspect
+    ratio and detail kept), else the decoded array the model sees."""
+    original = original_file(store, run_id, sample_id)
+    if original is None:
+        return images_by_id(store, run_id, [sample_id])[0]
+    return _grayscale(str(original), original.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=8)
+def _grayscale(path: str, mtime_ns: int) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        im.draft("L", (LARGEST_SHOWN, LARGEST_SHOWN))  # JPEG: decode at a reduced scale
+        im.thumbnail((LARGEST_SHOWN, LARGEST_SHOWN))
+        if not (im.mode == "F" or im.mode.startswith("I")):
+            return np.asarray(im.convert("L"))
+        pixels = np.asarray(im, np.float32)  # 16-bit or float: its own min..max becomes 0..255
+    span = max(float(pixels.max() - pixels.min()), 1e-6)
+    return np.rint((pixels - pixels.min()) * 255 / span).astype(np.uint8)
+
+
+def adjust_image(image: np.ndarray, zoom: float = 1.0, centre: tuple[float, float] = (0.5, 0.5),
+                 level: int = 128, width: int = 256) -> np.ndarray:
+    """Zoom: the crop of 1/zoom of each side around `centre` (x, y as fractions of the image).
+    Window: intensities level - width/2 .. level + width/2 stretched to 0..255 (128/256: unchanged)."""
+    h, w = image.shape[:2]
+    crop_h, crop_w = max(1, round(h / zoom)), max(1, round(w / zoom))
+    top = int(np.clip(round(centre[1] * h - crop_h / 2), 0, h - crop_h))
+    left = int(np.clip(round(centre[0] * w - crop_w / 2), 0, w - crop_w))
+    crop = image[top:top + crop_h, left:left + crop_w].astype(np.float32)
+    low = level - width // 2
+    return np.clip(np.rint((crop - low) * 255 / max(width - 1, 1)), 0, 255).astype(np.uint8)
+
+
+def batch_name(round_index: int, records: list[dict]) -> str:
+    """A batch waiting for labels, named as rounds are everywhere: by the labels of the model that picked it."""
+    if round_index == 0:
+        return "Initial set"
+    picker = next((r for r in records if r["round"] == round_index - 1), None)
+    return "Next batch" if picker is None else f"Picked by the model trained on {picker['n_labeled']} labels"
+
+
+def model_view(store: RunStore, run_id: str, round_index: int, sample_id: str) -> tuple[float, float] | None:
+    """(p(PNEUMONIA), strategy score) of an image queued for round r, from round r - 1 whose model
+    picked it; None for the initial set (no model yet)."""
+    if round_index < 1 or not store.round_path(run_id, round_index - 1).is_file():
+        return None
+    arrays = round_arrays(store, run_id, round_index - 1)
+    hit = np.flatnonzero(arrays["ids"] == sample_id)
+    return (float(arrays["prob"][hit[0]]), float(arrays["score"][hit[0]])) if hit.size else None
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """A person's labels against the true ones, over the labeled images whose truth is known."""
+
+    n: int
+    agreeing: int
+    table: pd.DataFrame  # counts: a row per true class, a column per given label
+
+    @property
+    def share(self) -> float:
+        return self.agreeing / self.n
+
+
+def label_agreement(store: RunStore, run_id: str, answers: dict[str, tuple[str, int]]) -> Agreement | None:
+    """`answers` (LabelBook.answers) against the truth; None when no labeled image has a known one."""
+    images = run_images(store, run_id)
+    counts = np.zeros((2, 2), dtype=int)
+    for sample_id, (answer, _) in answers.items():
+        truth = images.label(sample_id)
+        if answer in CLASS_NAMES and truth >= 0:
+            counts[truth, CLASS_NAMES.index(answer)] += 1
+    if not counts.sum():
+        return None
+    table = pd.DataFrame(counts, index=[f"true {c}" for c in CLASS_NAMES],
+                         columns=[f"labeled {c}" for c in CLASS_NAMES])
+    return Agreement(int(counts.sum()), int(np.trace(counts)), table)
+
+
+def simulated_twin(store: RunStore, run_id: str) -> str | None:
+    """The run of the same experiment and settings whose labels came from the truth, if any."""
+    def settings(config: dict) -> dict:
+        return {k: v for k, v in config.items() if k not in ("run_id", "resolved", "oracle")}
+
+    config = store.load_config(run_id)
+    for other in experiments(store).get(config.get("experiment", ""), []):
+        twin = store.load_config(other)
+        if twin.get("oracle") == "simulated" and settings(twin) == settings(config):
+            return other
+    return None

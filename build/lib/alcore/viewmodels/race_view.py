@@ -1,0 +1,191 @@
+"""What the Live page shows of a race (alcore.race) and of step mode: each racer's progress, the
+racers' learning curves over the random baseline's interval, and the side-by-side picks of a round
+on one shared map of the pool, with each pick's score, p(PNEUMONIA) and the strategy's reason.
+No streamlit."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from alcore.metrics import METRIC_LABELS
+from alcore.race import BASELINE, racers
+from alcore.runs import RunStore
+from alcore.strategies import registry
+from alcore.viewmodels import views
+from alcore.plots import PALETTE, layout, strategy_label, transparent
+from alcore.viewmodels.figures import LABELED_X, STATUS_COLORS, WAITING
+
+if TYPE_CHECKING:
+    from alcore.jobs import JobManager
+
+BASELINE_COLOR = "#444444"
+PICKED = "picked this round"
+
+
+@dataclass(frozen=True)
+class Racer:
+    run_id: str
+    name: str  # the strategy, with its seed when the race has several
+    sampler: str
+    progress: views.RunProgress
+    records: tuple[dict, ...]
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.sampler == BASELINE
+
+
+def race_racers(store: RunStore, jobs: JobManager, race_id: str) -> list[Racer]:
+    """The race's runs, random first, each with its progress and finished rounds."""
+    run_ids = racers(store, race_id)
+    configs = {run_id: store.load_config(run_id) for run_id in run_ids}
+    several_seeds = len({c.get("seed") for c in configs.values()}) > 1
+    return [Racer(run_id, strategy_label(c) + (f" s{c.get('seed')}" if several_seeds else ""),
+                  c.get("sampler", "?"), views.run_progress(store, jobs, run_id), tuple(store.load_rounds(run_id)))
+            for run_id, c in configs.items()]
+
+
+@dataclass(frozen=True)
+class StepState:
+    """Step mode across a set of runs (one run, or a race's racers): pause and Next apply to all."""
+
+    pausing: bool  # step mode is on for every live run
+    live: int
+    paused: int
+
+    @property
+    def all_paused(self) -> bool:
+        """Next round is for when every live run waits for it."""
+        return self.live > 0 and self.paused == self.live
+
+    @property
+    def text(self) -> str:
+        if not self.live:
+            return "Finished."
+        if self.all_paused:
+            return "Paused after the query: explain the picks, then **Next round**."
+        if self.paused:
+            return f"{self.paused} of {self.live} paused; the others pause when their query is done."
+        return "Pauses after the next query." if self.pausing else "Running."
+
+
+def step_state(store: RunStore, run_ids: list[str]) -> StepState:
+    states = [store.load_status(run_id).state for run_id in run_ids]
+    live = [run_id for run_id, state in zip(run_ids, states) if state in views.LIVE_STATES]
+    return StepState(bool(live) and all(store.step_control(run_id).pause for run_id in live), len(live),
+                     states.count("paused"))
+
+
+# --- curves ------------------------------------------------------------------------------------
+def race_curves_figure(racers: list[Racer], metric: str = "roc_auc", final_labels: int = 0) -> go.Figure:
+    """Each racer's test metric against its labels; random drawn first, black and dashed, over its 95 %
+    bootstrap interval in grey: a curve above the grey band beats random at that many labels. With
+    `final_labels` the x axis spans the whole race from the start, so the curves grow across it."""
+    fig = go.Figure()
+    label = METRIC_LABELS[metric]
+    colors = iter(PALETTE)
+    for racer in sorted(racers, key=lambda r: not r.is_baseline):
+        x = [r["n_labeled"] for r in racer.records]
+        y = [math.nan if r.get(metric) is None else r[metric] for r in racer.records]
+        if racer.is_baseline:
+            bounds = [(r.get("ci") or {}).get(metric) or (math.nan, math.nan) for r in racer.records]
+            if x and any(b[0] is not None and not math.isnan(b[0]) for b in bounds):
+                fig.add_trace(go.Scatter(x=x + x[::-1], y=[b[1] for b in bounds] + [b[0] for b in bounds][::-1],
+                                         fill="toself", fillcolor=transparent(BASELINE_COLOR, 0.15),
+                                         line=dict(width=0), hoverinfo="skip", legendgroup=racer.run_id,
+                                         name=f"{racer.name}: 95 % interval"))
+            line = dict(color=BASELINE_COLOR, dash="dash", width=3)
+        else:
+            line = dict(color=next(colors), width=3)
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=racer.name + (" (baseline)" if racer.is_baseline
+                                                                                     else ""),
+                                 line=line, legendgroup=racer.run_id,
+                                 hovertemplate="%{x} labels: %{y:.3f}<extra>" + racer.name + "</extra>"))
+    fig = layout(fig, f"Test {label} vs labeled images: above the grey band = better than random", LABELED_X, label,
+                 legend_below=-0.18)
+    fig.update_layout(margin=dict(b=110))
+    if final_labels:
+        fig.update_xaxes(range=[0, final_labels * 1.03])
+    if not any(racer.records for racer in racers):
+        fig.update_yaxes(range=[0, 1])
+        fig.add_annotation(text="waiting for the first round", x=0.5, y=0.5, xref="paper", yref="paper",
+                           showarrow=False, font=dict(size=16, color="#888"))
+    return fig
+
+
+# --- side-by-side picks --------------------------------------------------------------------------
+def pick_rounds(racers: list[Racer]) -> list[int]:
+    """The rounds every racer has finished and queried in: the ones the side-by-side picks can show."""
+    done = [{r["round"] for r in racer.records if r.get("queried_ids")} for racer in racers]
+    return sorted(set.intersection(*done)) if done else []
+
+
+def shared_layout(store: RunStore, racers: list[Racer]) -> np.ndarray | None:
+    """One 2-D map of the pool for every panel and round: the layout of round 0, whose model all racers
+    share (same data, initial set and seed). None when the race recorded no embeddings."""
+    for racer in racers:
+        if racer.records and views.records_embeddings(store, racer.run_id):
+            path = store.round_path(racer.run_id, 0)
+            return _layout_of(str(path), path.stat().st_mtime_ns)
+    return None
+
+
+@lru_cache(maxsize=8)
+def _layout_of(path: str, mtime_ns: int) -> np.ndarray | None:
+    arrays = views._npz(path, mtime_ns)
+    return arrays["embedding"] if "embedding" in arrays else None
+
+
+def picks_frame(store: RunStore, racer: Racer, round_index: int, reveal_prediction: bool = False) -> pd.DataFrame:
+    """The pool at a racer's round: id, status, p, score, and for the picks the strategy's reason."""
+    frame = views.round_frame(store, racer.run_id, round_index, reveal_prediction)
+    frame = frame.assign(reason="")
+    picked = frame.status == "queried"
+    frame.loc[picked, "reason"] = [registry.reason(racer.sampler, p, s) if registry.is_known(racer.sampler) else ""
+                                   for p, s in zip(frame.prob[picked], frame.score[picked])]
+    return frame
+
+
+def picks_figure(frames: list[pd.DataFrame], names: list[str], xy: np.ndarray, title: str) -> go.Figure:
+    """Small multiples: one panel per racer on the same map, labeled / unlabeled / picked this round.
+    Hovering a pick shows its id, score, p(PNEUMONIA) and the reason its strategy gives."""
+    fig = make_subplots(rows=1, cols=len(frames), subplot_titles=names, shared_xaxes=True, shared_yaxes=True,
+                        horizontal_spacing=0.02)
+    for col, frame in enumerate(frames, start=1):
+        for status, name, size in (("unlabeled", "unlabeled", 4), ("labeled", "labeled", 5), ("queried", PICKED, 10)):
+            mask = (frame.status == status).to_numpy()
+            if not mask.any():
+                continue
+            marker = dict(color=STATUS_COLORS[status], size=size)
+            if status == "queried":
+                marker.update(symbol="diamond", line=dict(color="black", width=1))
+                names_shown = frame.id.where(~frame.secret, WAITING)[mask]
+                hover = (names_shown.map(views.short_id) + "<br>score " + frame.score[mask].map(_number("{:.3g}"))
+                         + " · p(PNEUMONIA) " + frame.prob[mask].map(_number("{:.2f}"))
+                         + "<br>" + frame.reason[mask]).to_numpy()
+                extra = dict(text=hover, hovertemplate="%{text}<extra></extra>")
+            else:
+                extra = dict(hoverinfo="skip")
+            fig.add_trace(go.Scatter(x=xy[mask, 0], y=xy[mask, 1], mode="markers", name=name, marker=marker,
+                                     legendgroup=status, showlegend=col == 1, **extra), row=1, col=col)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False)
+    fig = layout(fig, title, "", "", height=400, legend_below=-0.02)
+    fig.update_layout(margin=dict(l=20, r=20, t=80, b=40))
+    return fig
+
+
+def _number(template: str):
+    return lambda value: "–" if pd.isna(value) else template.format(value)
+
+
+def picked_samples(frame: pd.DataFrame) -> pd.DataFrame:
+    """A racer's picks of the round, highest score first (ties: pick order is the pool's)."""
+    return frame[frame.status == "queried"].sort_values("score", ascending=False, na_position="last")

@@ -1,0 +1,151 @@
+"""The Setup page's form, a flat dict of widget values, to and from configs; the facts it checks
+before a launch (pool size, labels, GPU). No streamlit."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from alcore.config import (DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, SYNTHETIC_PRESETS, THRESHOLD_RULES,
+                           WEIGHTS, ConfigError, ExperimentConfig, experiment_configs, new_experiment_name, validate)
+from alcore.paths import PathRefused, allowed_path
+
+def gpu_name() -> str | None:
+    import torch
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+
+
+@dataclass(frozen=True)
+class PoolFacts:
+    size: int  # images in the train pool
+    labeled: bool  # every one has a true label, so a simulated twin of a human run can answer
+
+
+def pool_facts(cfg: ExperimentConfig) -> PoolFacts:
+    """Decodes (and caches) a folder or .npz; a human run accepts unlabeled images. Raises DataError."""
+    if cfg.data == "synthetic":
+        return PoolFacts(cfg.synthetic_size, True)
+    from alcore.data import load_run_data
+    train = load_run_data(cfg).train
+    return PoolFacts(len(train), bool(np.all(train.labels >= 0)))
+
+
+
+
+def with_twins(configs: list[ExperimentConfig]) -> list[ExperimentConfig]:
+    """Each human-labeled run again with the true labels as its oracle, all in one experiment: the
+    curve the strategy would have drawn had every answer been right."""
+    twins = [replace(cfg, oracle="simulated") for cfg in configs if cfg.oracle == "human" and not cfg.full_data]
+    if not twins:
+        return configs
+    name = configs[0].experiment or new_experiment_name()
+    return [replace(cfg, experiment=name) for cfg in [*configs, *twins]]
+
+
+# --- the Setup page's form: a flat dict of widget values <-> configs ----------------------------
+FORM_FIELDS = tuple(f.name for f in fields(ExperimentConfig)
+                    if f.name not in ("data", "sampler", "sampler_options", "full_data"))
+FORM_CHOICES = {"model": MODELS, "regime": REGIMES, "head": HEADS, "init_mode": INIT_MODES, "device": DEVICES,
+                "oracle": ORACLES, "synthetic_preset": SYNTHETIC_PRESETS, "threshold_rule": THRESHOLD_RULES}
+FORM_DEFAULTS = ExperimentConfig()
+
+
+def option_field(sampler: str, option: str) -> str:
+    return f"opt_{sampler}_{option}"
+
+
+def form_values(cfg: ExperimentConfig) -> dict[str, object]:
+    """The form that shows `cfg`: one sampler, one seed, no baseline, a simulated twin of a human run.
+    Also every sampler's options.
+
+    Raises ConfigError for a value no widget can hold (a typo in a loaded file)."""
+    from alcore.strategies import registry
+
+    problems = {}
+    if not isinstance(cfg.data, str):
+        problems["data"] = f"data must be text: 'synthetic', a folder or an .npz file (got {cfg.data!r})"
+    if not isinstance(cfg.sampler, str) or not registry.is_known(cfg.sampler):
+        problems["sampler"] = f"unknown sampler {cfg.sampler!r}; choose one of: {', '.join(registry.names())}"
+    if problems:
+        raise ConfigError(problems)
+    sampler = registry.canonical(cfg.sampler)
+    known = {o.name for o in registry.get(sampler).options}
+    if not isinstance(cfg.sampler_options, dict) or set(cfg.sampler_options) - known:
+        raise ConfigError({"sampler_options": f"{sampler} takes the options: {', '.join(sorted(known)) or 'none'}"})
+    source = "synthetic" if cfg.data == "synthetic" else "npz" if cfg.data.endswith(".npz") else "folder"
+    form = {name: _form_value(name, getattr(cfg, name), getattr(FORM_DEFAULTS, name)) for name in FORM_FIELDS}
+    form.update(source=source, path="" if source == "synthetic" else cfg.data, samplers=[sampler], seeds=1,
+                baseline=False, twin=True)
+    for info in registry.all_strategies():
+        given = cfg.sampler_options if info.name == sampler else {}
+        form.update({option_field(info.name, o.name): _form_value(o.name, given.get(o.name, o.default), o.default)
+                     for o in info.options})
+    return form
+
+
+def _form_value(name: str, value: object, default: object) -> object:
+    """`value` as the widget of a field with this default holds it, else ConfigError."""
+    if name in FORM_CHOICES and value not in FORM_CHOICES[name]:
+        raise ConfigError({name: f"unknown {name} {value!r}; choose one of: {', '.join(FORM_CHOICES[name])}"})
+    numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+    if not numeric:
+        if type(value) is not type(default):
+            raise ConfigError({name: f"{name} must be {type(default).__name__} (got {value!r})"})
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            isinstance(default, int) and not float(value).is_integer()):
+        raise ConfigError({name: f"{name} must be a {type(default).__name__} number (got {value!r})"})
+    return type(default)(value)
+
+
+def form_configs(form: dict[str, object]) -> tuple[ExperimentConfig, list[ExperimentConfig]]:
+    """The form's own config (its first sampler and seed: what Save writes) and the runs Launch starts."""
+    from alcore.strategies import registry
+
+    samplers = {name: {o.name: form[option_field(name, o.name)] for o in registry.get(name).options
+                       if form[option_field(name, o.name)] != o.default}
+                for name in form["samplers"]}
+    first = next(iter(samplers), "")
+    data = "synthetic" if form["source"] == "synthetic" else str(form["path"]).strip()
+    base = ExperimentConfig(data=data, sampler=first, sampler_options=samplers.get(first, {}),
+                            **{name: form[name] for name in FORM_FIELDS})
+    seeds = form["seeds"] if _positive_int(form["seeds"]) else 1
+    return base, experiment_configs(base, samplers, seeds, bool(form["baseline"]), base.experiment.strip())
+
+
+def form_problems(form: dict[str, object], base: ExperimentConfig, configs: list[ExperimentConfig],
+                  data_check: int | str | None, roots: tuple[Path, ...]) -> dict[str, str]:
+    """{field: message} for everything that stops a launch. `data_check` is a folder's or .npz's
+    pool size, or what is wrong with it, once checked; a sampler's options are 'sampler_options.<name>'.
+    A data or weights path outside `roots` is refused before anything looks at it."""
+    problems = path_problems(base, roots)
+    if not form["samplers"]:
+        problems["sampler"] = "choose at least one sampler"
+    if not _positive_int(form["seeds"]):
+        problems["seeds"] = f"the number of seeds must be 1 or more (got {form['seeds']})"
+    if isinstance(data_check, str):
+        problems["data"] = data_check
+    pool = data_check if isinstance(data_check, int) else None
+    if base.data == "synthetic" and _positive_int(base.synthetic_size):
+        pool = base.synthetic_size
+    for cfg in configs or [base]:  # no sampler chosen: still check everything else
+        for name, message in validate(cfg, pool).items():
+            problems.setdefault(f"sampler_options.{cfg.sampler}" if name == "sampler_options" else name, message)
+    return problems
+
+
+def path_problems(cfg: ExperimentConfig, roots: tuple[Path, ...]) -> dict[str, str]:
+    """The data and weights paths of `cfg` that lie outside the allowed roots."""
+    problems = {}
+    for name, value, keywords in (("data", cfg.data, ("synthetic",)), ("weights", cfg.weights, WEIGHTS)):
+        if isinstance(value, str) and value.strip() and value not in keywords:
+            try:
+                allowed_path(value, roots)
+            except PathRefused as exc:
+                problems[name] = str(exc)
+    return problems
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
