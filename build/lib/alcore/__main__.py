@@ -1,5 +1,0 @@
-import sys
-
-from alcore.cli import main
-
-sys.exit(main())
