@@ -19,13 +19,12 @@ from alcore.race import BASELINE, racers
 from alcore.runs import RunStore
 from alcore.strategies import registry
 from alcore.viewmodels import views
-from alcore.plots import PALETTE, layout, strategy_label, transparent
+from alcore.plots import layout, run_styles, strategy_label, transparent
 from alcore.viewmodels.figures import LABELED_X, STATUS_COLORS, WAITING
 
 if TYPE_CHECKING:
     from alcore.jobs import JobManager
 
-BASELINE_COLOR = "#444444"
 PICKED = "picked this round"
 
 
@@ -85,25 +84,24 @@ def step_state(store: RunStore, run_ids: list[str]) -> StepState:
 
 # --- curves ------------------------------------------------------------------------------------
 def race_curves_figure(racers: list[Racer], metric: str = "roc_auc", final_labels: int = 0) -> go.Figure:
-    """Each racer's test metric against its labels; random drawn first, black and dashed, over its 95 %
+    """Each racer's test metric against its labels; random drawn first, dark grey and dashed, over its 95 %
     bootstrap interval in grey: a curve above the grey band beats random at that many labels. With
     `final_labels` the x axis spans the whole race from the start, so the curves grow across it."""
     fig = go.Figure()
     label = METRIC_LABELS[metric]
-    colors = iter(PALETTE)
-    for racer in sorted(racers, key=lambda r: not r.is_baseline):
+    ordered = sorted(racers, key=lambda r: not r.is_baseline)
+    for racer, line in zip(ordered, run_styles([r.name for r in ordered])):
         x = [r["n_labeled"] for r in racer.records]
         y = [math.nan if r.get(metric) is None else r[metric] for r in racer.records]
         if racer.is_baseline:
             bounds = [(r.get("ci") or {}).get(metric) or (math.nan, math.nan) for r in racer.records]
             if x and any(b[0] is not None and not math.isnan(b[0]) for b in bounds):
                 fig.add_trace(go.Scatter(x=x + x[::-1], y=[b[1] for b in bounds] + [b[0] for b in bounds][::-1],
-                                         fill="toself", fillcolor=transparent(BASELINE_COLOR, 0.15),
+                                         mode="lines", fill="toself", fillcolor=transparent(line["color"], 0.15),
                                          line=dict(width=0), hoverinfo="skip", legendgroup=racer.run_id,
                                          name=f"{racer.name}: 95 % interval"))
-            line = dict(color=BASELINE_COLOR, dash="dash", width=3)
-        else:
-            line = dict(color=next(colors), width=3)
+            line = dict(line, dash="dash")
+        line = dict(line, width=3)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=racer.name + (" (baseline)" if racer.is_baseline
                                                                                      else ""),
                                  line=line, legendgroup=racer.run_id,

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from alcore import plots
 from alcore.jobs import JobManager
 from alcore.runs import RunStore
 from alcore.viewmodels import race_view
@@ -124,6 +125,18 @@ def test_random_is_drawn_over_its_interval_so_above_random_shows_at_a_glance():
     assert band.fill == "toself"
     assert list(band.y) == pytest.approx([0.7, 0.8, 0.9, 0.7, 0.6, 0.5])  # the upper bounds out, the lower back
     assert random.line.dash == "dash" and random.name == "random (baseline)" and entropy.name == "entropy"
+
+
+def test_the_band_has_no_markers_and_each_strategy_its_own_colour_as_on_every_chart():
+    """Issue 29, items 2 and 10: the band's corners were drawn as markers (plotly's default for a short
+    trace), as if they were data; racers took palette colours by position."""
+    records = tuple({"round": r, "n_labeled": 10 * (r + 1), "roc_auc": 0.6 + 0.1 * r,
+                     "ci": {"roc_auc": [0.5 + 0.1 * r, 0.7 + 0.1 * r]}} for r in range(3))
+    racers = [race_view.Racer(s, s, s, None, records) for s in ("random", "coreset", "entropy")]
+    band, random, coreset, entropy = race_view.race_curves_figure(racers).data
+    assert band.mode == "lines"
+    assert [random.line.color, coreset.line.color, entropy.line.color] == [
+        plots.strategy_color("random"), plots.strategy_color("coreset"), plots.strategy_color("entropy")]
 
 
 def test_before_the_first_round_the_curves_frame_spans_the_whole_race_and_says_it_waits():
