@@ -58,14 +58,30 @@ def data_label(config: dict) -> str:
     return Path(data).name or data
 
 
+def twin_settings(config: dict) -> dict:
+    """A run's config without what a human run and its simulated twin differ in."""
+    return {k: v for k, v in config.items() if k not in ("run_id", "resolved", "oracle")}
+
+
+def withheld_runs(store: RunStore) -> frozenset[str]:
+    """The simulated twins of human runs that may still ask for labels (asks_for_labels): their picks
+    and labels are the truth's, so no list shows them until the human run is done."""
+    configs = {run_id: store.load_config(run_id) for run_id in store.run_ids()}
+    asking = [twin_settings(c) for run_id, c in configs.items()
+              if c.get("oracle") == "human" and asks_for_labels(store, run_id)]
+    return frozenset(run_id for run_id, c in configs.items()
+                     if c.get("oracle", "simulated") == "simulated" and twin_settings(c) in asking)
+
+
 def runs_table(store: RunStore) -> pd.DataFrame:
-    """One row per run, newest first: what the Home page lists."""
+    """One row per run, newest first, but the withheld twins: what the Home page lists."""
+    withheld = withheld_runs(store)
     rows = [{"run_id": run.run_id, "state": run.status.state, "strategy": strategy_label(run.config),
              "oracle": run.config.get("oracle", "simulated"), "data": data_label(run.config),
              "labels": run.last.get("n_labeled", 0),
              "best_accuracy": run.best_accuracy, "best_auc": run.best_auc,
              "started": _local_time(run.status.started_at), "experiment": run.config.get("experiment", "")}
-            for run in store.list_runs()]
+            for run in store.list_runs() if run.run_id not in withheld]
     columns = ["run_id", "state", "strategy", "oracle", "data", "labels", "best_accuracy", "best_auc", "started",
                "experiment"]
     return pd.DataFrame(rows, columns=columns)
@@ -79,9 +95,12 @@ def _local_time(iso: str) -> str:
 
 
 def experiments(store: RunStore) -> dict[str, list[str]]:
-    """Experiment name -> its run ids, newest experiment first."""
+    """Experiment name -> its run ids (but the withheld twins), newest experiment first."""
     groups: dict[str, list[str]] = {}
+    withheld = withheld_runs(store)
     for run_id in store.run_ids():
+        if run_id in withheld:
+            continue
         name = store.load_config(run_id).get("experiment", "")
         if name:
             groups.setdefault(name, []).append(run_id)
@@ -172,14 +191,29 @@ def waiting_ids(store: RunStore, run_id: str) -> frozenset[str]:
     return frozenset(asked - {i for i, (label, _) in book.answers().items() if label in CLASS_NAMES})
 
 
+def asks_for_labels(store: RunStore, run_id: str) -> bool:
+    """Whether a human run may still ask a person for labels: in any state but done (a stopped or failed
+    one can be resumed). While it may, no view shows anything of the truth (agreement, true classes,
+    the simulated twin), so nothing biases the person."""
+    return store.load_config(run_id).get("oracle") == "human" and store.load_status(run_id).state != "done"
+
+
+def given_labels(store: RunStore, run_id: str) -> dict[str, str]:
+    """A human run's NORMAL / PNEUMONIA answers by sample id (skips left out)."""
+    return {i: label for i, (label, _) in LabelBook(store, run_id).answers().items() if label in CLASS_NAMES}
+
+
 def round_frame(store: RunStore, run_id: str, round_index: int, reveal_prediction: bool = False) -> pd.DataFrame:
     """The train pool at one round: id, PCA x/y, cluster, label, p(PNEUMONIA), score, status, secret.
-    x/y are NaN and cluster -1 where the run recorded no embeddings. `secret` rows wait for a person:
-    their label reads 'hidden', their prob and score are NaN unless `reveal_prediction`."""
+    x/y are NaN and cluster -1 where the run recorded no embeddings. A human run's labels are the
+    person's (never the truth; 'hidden' where none was given). `secret` rows wait for a person:
+    their prob and score are NaN unless `reveal_prediction`."""
     path = store.round_path(run_id, round_index)
     frame = _pool_frame(str(path), path.stat().st_mtime_ns).copy()
     frame["secret"] = frame.id.isin(waiting_ids(store, run_id))
-    frame.loc[frame.secret, "label"] = HIDDEN
+    if store.load_config(run_id).get("oracle") == "human":
+        answers = given_labels(store, run_id)
+        frame["label"] = [answers.get(sample_id, HIDDEN) for sample_id in frame.id]
     if not reveal_prediction:
         frame.loc[frame.secret, ["prob", "score"]] = np.nan
     return frame
