@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 
 from alcore.runs import RunStore
-from alcore.viewmodels.views import (CLASS_NAMES, asks_for_labels, experiments, images_by_id, original_file,
-                                     round_arrays, run_images, twin_settings)
+from alcore.viewmodels.image_view import images_by_id, original_file, run_images
+from alcore.viewmodels.round_view import CLASS_NAMES, asks_for_labels, round_arrays
+from alcore.viewmodels.run_list import experiments, twin_settings
 
 LARGEST_SHOWN = 1024  # px: an original file is shown at most this large on the Label page
 
@@ -84,7 +85,7 @@ class Agreement:
 
 def label_agreement(store: RunStore, run_id: str, answers: dict[str, tuple[str, int]]) -> Agreement | None:
     """`answers` (LabelBook.answers) against the truth; None while the run may still ask for labels
-    (views.asks_for_labels) and when no labeled image has a known one."""
+    (round_view.asks_for_labels) and when no labeled image has a known one."""
     if asks_for_labels(store, run_id):
         return None
     images = run_images(store, run_id)
