@@ -159,3 +159,31 @@ def test_the_curves_need_no_random_racer_and_the_step_state_reads_the_run_folder
     assert (state.live, state.paused, state.all_paused, state.pausing) == (1, 1, True, False)
     assert race_view.pick_rounds(racers) == [0, 1]
     assert race_view.step_state(RunStore(store.root), [run_ids[1]]).text == "Finished."
+
+
+def lesson_racer(sampler: str, found: list[int], auc: list[float], counts=(570, 30)) -> race_view.Racer:
+    records = tuple({"round": r, "n_labeled": 30 * (r + 1), "roc_auc": a, "n_labeled_per_class": {"PNEUMONIA": k},
+                     "ci": {"roc_auc": [a - 0.03, a + 0.03]}} for r, (k, a) in enumerate(zip(found, auc)))
+    return race_view.Racer(sampler, sampler, sampler, None, records, counts)
+
+
+def test_the_race_states_its_lesson_from_its_rounds():
+    """Issue 29, item 3: the chart's title said 'above the grey band = better than random' while no curve was
+    above it, and the page never said so; the demo's rare finding was not named."""
+    racers = [lesson_racer("random", [1, 3, 4], [0.7, 0.80, 0.82]),
+              lesson_racer("entropy", [1, 9, 16], [0.7, 0.82, 0.84]),
+              lesson_racer("coreset", [1, 10], [0.7, 0.88])]  # one round behind
+    lesson = race_view.race_lesson(racers)
+    assert lesson.startswith("**PNEUMONIA is rare here** (5% of the pool: 30 of 600 images). "
+                             "Found among the first 60 labels: coreset 10, entropy 9, random 3.")
+    assert "coreset has found 7 more" in lesson  # at the labels every racer has reached
+    assert "At 60 labels coreset is above random's grey band (its 95 % interval of test ROC-AUC: 0.770-0.830)" in lesson
+    racers[1] = lesson_racer("entropy", [1, 9, 16], [0.7, 0.84, 0.84])
+    assert "At 60 labels entropy and coreset are above random's grey band" in race_view.race_lesson(racers)
+    racers[2] = lesson_racer("coreset", [1, 10, 12], [0.7, 0.80, 0.83])
+    lesson = race_view.race_lesson(racers)
+    assert "Found among the first 90 labels: entropy 16, coreset 12, random 4." in lesson
+    assert "At 90 labels no strategy is above random's grey band (test ROC-AUC 0.790-0.850, 0.060 wide)" in lesson
+    common = [lesson_racer(s, [9, 18, 27], [0.7, 0.8, 0.9], counts=(70, 30)) for s in ("random", "entropy")]
+    assert "rare" not in race_view.race_lesson(common)  # 30 % PNEUMONIA: no rare finding to count
+    assert race_view.race_lesson([race_view.Racer("a", "random", "random", None, ())]) == ""
