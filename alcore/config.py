@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from alcore.data.synthetic import PRESETS
+from alcore.data.synthetic import PRESETS, RARE_FINDING_SHARE
 from alcore.metrics import THRESHOLD_RULES
 
 MODELS = ("efficientnet_lite0", "resnet18", "vgg16", "tiny_cnn")
@@ -120,12 +120,12 @@ class ExperimentConfig:
         return self.init_size + self.budget * self.rounds
 
 
-# The one-click demo: EfficientNet-Lite0 ImageNet features (frozen) on the synthetic teaching preset, where
-# the model visibly learns and the strategies' effects were measured over 5 seeds (docs/teaching.md).
+# The one-click demo: EfficientNet-Lite0 ImageNet features (frozen) on the synthetic teaching preset with a
+# rare finding (5 % PNEUMONIA), where the model visibly learns and uncertainty sampling finds the rare class
+# far sooner than random: measured over 5 seeds (docs/teaching.md; at 30 % no strategy's lead was measurable).
 # Small, so that its 11 rounds compute in about 10 s on one CPU core: 600 + 60 + 600 images at 64 px.
-# PNEUMONIA is the minority, as in screening.
 DEMO_CONFIG = ExperimentConfig(resolution=64, synthetic_size=600, synthetic_preset="teaching",
-                               synthetic_pneumonia_share=0.3, init_size=30, budget=30, rounds=10)
+                               synthetic_pneumonia_share=RARE_FINDING_SHARE, init_size=30, budget=30, rounds=10)
 
 
 class ConfigError(ValueError):
