@@ -15,7 +15,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
 from alcore import plots
-from alcore.viewmodels import figures, views
+from alcore.viewmodels import figures, image_view, round_view, run_list
 from alcore.config import ConfigError
 from alcore.executors import QueueFull
 from alcore.jobs import JobManager, manager_for
@@ -25,7 +25,7 @@ from alcore.runs import RoundsReader, RunStore
 REFRESH_S = 2.0  # how often a page following a live run re-reads it
 RUN_KEY = "run"  # session-state key of the current run (the sidebar picker); also its URL query parameter
 LIVE_PAGE = "pages/live.py"
-CLASS_COLOR = {"NORMAL": "green", "PNEUMONIA": "red", "unknown": "gray", views.HIDDEN: "gray"}
+CLASS_COLOR = {"NORMAL": "green", "PNEUMONIA": "red", "unknown": "gray", round_view.HIDDEN: "gray"}
 SHOW_PREDICTION = "show_model_prediction"  # session key: Label's "Show model prediction", kept across pages
 ENTRYPOINT = Path(__file__).resolve().parents[1] / "dashboard.py"
 
@@ -43,12 +43,12 @@ def via_entrypoint() -> None:
 
 
 def store() -> RunStore:
-    return RunStore(views.results_root())
+    return RunStore(run_list.results_root())
 
 
 def jobs() -> JobManager:
     # one per results folder per process: one launch queue for every session
-    return manager_for(views.results_root())
+    return manager_for(run_list.results_root())
 
 
 def path_roots() -> tuple[Path, ...]:
@@ -70,7 +70,7 @@ def require_run() -> str:
     run_id = current_run()
     wanted = st.query_params.get(RUN_KEY)
     if run_id is None and wanted:  # the sidebar picked none: the URL names a run that is not there
-        st.warning(f"There is no run '{wanted}' in {views.results_root()}/: pick one under **Current run** in "
+        st.warning(f"There is no run '{wanted}' in {run_list.results_root()}/: pick one under **Current run** in "
                    "the sidebar, or start one on Home.", icon=":material/search_off:")
         st.stop()
     if run_id is None:
@@ -113,7 +113,7 @@ def thumbnails(run_id: str, samples: pd.DataFrame, key: str, per_row: int = 6, e
     """A grid of X-rays (columns id, label, prob, score, secret), each with its id, true label and scores;
     one waiting for a person shows neither its id (a file name) nor its label."""
     try:
-        images = views.thumbnail_uris(store(), run_id, samples.id.tolist())
+        images = image_view.thumbnail_uris(store(), run_id, samples.id.tolist())
     except (OSError, KeyError, ValueError) as exc:  # DataError is a ValueError
         st.warning(f"The images of this run cannot be shown: {exc}")
         return
@@ -123,7 +123,7 @@ def thumbnails(run_id: str, samples: pd.DataFrame, key: str, per_row: int = 6, e
             for column, sample, image in zip(st.columns(per_row), samples.iloc[start:start + per_row].itertuples(),
                                              images[start:start + per_row]):
                 with column:
-                    name = figures.WAITING if sample.secret else views.short_id(sample.id)
+                    name = figures.WAITING if sample.secret else image_view.short_id(sample.id)
                     st.image(image, caption=name, width="stretch", alt=f"X-ray {name}")
                     st.markdown(describe(sample) + (f" · picked at {sample.labels} labels" if several_rounds else ""))
                     # the row, not the id, in the key: a widget key reaches the browser, an id may be a file name
@@ -141,8 +141,8 @@ def describe(sample) -> str:
 
 @st.dialog("X-ray", width="large")
 def large_image(run_id: str, sample) -> None:
-    original = views.original_file(store(), run_id, sample.id)
-    image = str(original) if original else views.images_by_id(store(), run_id, [sample.id])[0]
+    original = image_view.original_file(store(), run_id, sample.id)
+    image = str(original) if original else image_view.images_by_id(store(), run_id, [sample.id])[0]
     name = figures.WAITING if sample.secret else sample.id
     st.image(image, width="stretch", alt=f"X-ray {name}, large")
     st.markdown(f"`{name}` · {describe(sample)}")
