@@ -11,21 +11,22 @@ import os
 
 import streamlit as st
 
-from alcore.viewmodels import setup_form
+from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
+
 from alcore.config import (DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, SYNTHETIC_PRESETS, THRESHOLD_RULES,
                            ConfigError, ExperimentConfig)
 from alcore.data import DataError
 from alcore.executors import QueueFull, default_parallel
 from alcore.runs import StoreError
 from alcore.strategies import registry
-from pages.common import LIVE_PAGE, RUN_KEY, jobs, path_roots, via_entrypoint
-from pages.race import RACE_KEY
+from alcore.viewmodels import setup_form
+from ui import navigation
+from ui.state import RACE_KEY, RUN_KEY, jobs, path_roots
 
-via_entrypoint()
+page_frame()
 
 SOURCES = {"synthetic": "Synthetic X-rays", "folder": "Image folder", "npz": "MedMNIST-style .npz file"}
 ORACLE_NAMES = {"simulated": "Simulated (the true labels)", "human": "Human (you label in the browser)"}
-LABEL_PAGE = "pages/label.py"
 EXAMPLE_FOLDER = "/work/shared/data/chest_xray"
 
 
@@ -302,7 +303,7 @@ if launch.button("Launch", type="primary", key="setup_launch", disabled=bool(pro
     try:
         if race_them:
             race_id = jobs().launch_race(configs, ray=ray_address, pause=pause)
-            st.switch_page(LIVE_PAGE, query_params={RACE_KEY: race_id})
+            st.switch_page(navigation.LIVE, query_params={RACE_KEY: race_id})
         for cfg in configs:
             run_ids.append(jobs().launch(cfg, ray=ray_address, pause=pause))
     except (ConfigError, StoreError, QueueFull) as exc:  # a results folder that cannot be written, an
@@ -310,7 +311,7 @@ if launch.button("Launch", type="primary", key="setup_launch", disabled=bool(pro
         done = f"{len(run_ids)} of {len(configs)} runs were launched, then" if run_ids else "Nothing was launched"
         st.error(f"{done}: {exc}", icon=":material/error:")
         st.stop()
-    st.switch_page(LABEL_PAGE if configs[0].oracle == "human" else LIVE_PAGE, query_params={RUN_KEY: run_ids[0]})
+    st.switch_page(navigation.LABEL if configs[0].oracle == "human" else navigation.LIVE, query_params={RUN_KEY: run_ids[0]})
 save.download_button("Save config (JSON)", json.dumps(base.to_dict(), indent=2), "alcore-config.json",
                      "application/json", key="setup_save", icon=":material/download:",
                      help="The settings of the first sampler; `python -m alcore run --config FILE` reads it too.")

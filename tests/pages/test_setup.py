@@ -166,7 +166,7 @@ def test_the_real_folder_is_checked_and_a_run_on_it_shows_its_x_rays(open_page, 
 def test_settings_survive_a_visit_to_another_page(open_page):
     at = open_page("pages/setup.py")
     at.number_input(key="setup_budget").set_value(42).run()
-    at.switch_page("pages/home.py").run()
+    at.switch_page("dashboard.py").run()
     at.switch_page("pages/setup.py").run()
     assert at.number_input(key="setup_budget").value == 42
 
