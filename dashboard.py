@@ -14,8 +14,9 @@ import streamlit as st
 
 from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
 
+from alcore.config import DEMO_CONFIG
 from alcore.race import DEFAULT_RACERS, race_configs
-from alcore.viewmodels import views
+from alcore.viewmodels import run_list
 from ui import navigation
 from ui.state import RACE_KEY, RUN_KEY, jobs, store
 
@@ -30,7 +31,7 @@ st.markdown(
     "Start with the synthetic demo below, or set up a run on your own images under **Setup**."
 )
 
-demo = views.DEMO_CONFIG
+demo = DEMO_CONFIG
 pause = st.checkbox("Pause after each round", key="home_demo_pause",
                     help="Step mode: every racer waits after its query so the picks can be explained; "
                          "'Next round' on the Live page goes on.")
@@ -42,9 +43,9 @@ st.caption(f"Demo: {', '.join(DEFAULT_RACERS)} race on the same {demo.synthetic_
            f"labels + {demo.budget} × {demo.rounds} rounds; one Live view overlays their curves.")
 
 st.subheader("Runs")
-table = views.runs_table(store())
+table = run_list.runs_table(store())
 if table.empty:
-    st.info(f"No runs in {views.results_root()}/ yet.")
+    st.info(f"No runs in {run_list.results_root()}/ yet.")
 else:
     picked = st.dataframe(
         table, key="home_runs", hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",

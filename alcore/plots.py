@@ -165,7 +165,7 @@ def at_labels(record: dict) -> str:
     return f"at {record['n_labeled']} labels"
 
 
-def round_diagnostics(record: dict, arrays: dict[str, np.ndarray]) -> Diagnostics | None:
+def diagnostics_from_arrays(record: dict, arrays: dict[str, np.ndarray]) -> Diagnostics | None:
     """The round's test-set curves at its operating threshold (the record's, else 0.5), from its
     arrays; None when the round stores no test probabilities (runs from before they were kept) or
     one class only."""
@@ -213,7 +213,7 @@ def round_figures(store: RunStore, run_id: str) -> dict[str, go.Figure]:
     config = store.load_config(run_id)
     out = {}
     for record in store.load_rounds(run_id):
-        found = round_diagnostics(record, store.load_round_arrays(run_id, record["round"]))
+        found = diagnostics_from_arrays(record, store.load_round_arrays(run_id, record["round"]))
         if found is None:
             continue
         series = [CurveSeries(strategy_label(config), found, record.get("ci") or {})]

@@ -52,9 +52,3 @@ def racers(store: RunStore, race_id: str) -> list[str]:
         sampler = config.get("sampler", "")
         return (order.get(sampler, len(order)), sampler, config.get("seed", 0), run_id)
     return [run_id for _, run_id in sorted(members, key=rank)]
-
-
-def race_of(store: RunStore, run_id: str) -> str | None:
-    """The race a run belongs to, if any."""
-    experiment = store.load_config(run_id).get("experiment", "")
-    return experiment if is_race(experiment) else None

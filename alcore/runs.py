@@ -31,7 +31,6 @@ import numpy as np
 
 # a run waits for a person: their labels (human oracle), or a "Next round" (step mode)
 WAITING_STATES = ("waiting_for_labels", "paused")
-STATES = ("queued", "running", *WAITING_STATES, "done", "failed", "cancelled", "interrupted")
 ACTIVE_STATES = ("queued", "running", *WAITING_STATES)
 DEFAULT_ROOT = Path("results")
 HEARTBEAT_S = 2.0  # how often the process owning an active run touches its heartbeat file

@@ -32,7 +32,7 @@ def time_race(results: Path) -> dict[str, float]:
     from alcore.jobs import JobManager
     from alcore.race import race_configs, racers
     from alcore.runs import RunStore
-    from alcore.viewmodels.views import DEMO_CONFIG
+    from alcore.config import DEMO_CONFIG
 
     store = RunStore(results)
     manager = JobManager(store)
@@ -91,7 +91,7 @@ def time_race_in_browser(work: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    from alcore.viewmodels.views import DEMO_CONFIG
+    from alcore.config import DEMO_CONFIG
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--browser", action="store_true", help="a fresh server and Chromium, as a teacher clicks")

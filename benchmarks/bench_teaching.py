@@ -30,7 +30,7 @@ from alcore import api  # noqa: E402
 from alcore.metrics import area_under_curve  # noqa: E402
 from alcore.runs import RunStore  # noqa: E402
 from alcore.summary import experiment_runs, paired_interval, rounds_frame  # noqa: E402
-from alcore.viewmodels.views import DEMO_CONFIG  # noqa: E402
+from alcore.config import DEMO_CONFIG  # noqa: E402
 
 SAMPLERS = ("random", "entropy", "pca_kmeans", "coreset", "typiclust")
 UNCERTAINTY, DIVERSITY = ("entropy",), ("pca_kmeans", "coreset", "typiclust")

@@ -7,7 +7,7 @@ from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/si
 
 from alcore.metrics import METRIC_LABELS, METRIC_NAMES
 from alcore.summary import baseline_value, final_table, strategy_curves, text_table
-from alcore.viewmodels import figures, views
+from alcore.viewmodels import compare_view, figures, progress_view, run_list
 from ui.diagnostic_sections import compare_section
 from ui.state import REFRESH_S, current_run, store
 
@@ -15,21 +15,21 @@ page_frame()
 
 NO_EXPERIMENT = ""
 st.title("Compare runs")
-every_run = views.runs_table(store())
+every_run = run_list.runs_table(store())
 runs = every_run[every_run.labels > 0]
 if runs.empty:
     st.info("No run has finished a round yet.")
     st.stop()
 names = dict(zip(runs.run_id, runs.run_id + " · " + runs.strategy + " · " + runs.state))
-members = views.experiments(store())  # every run of each experiment, finished a round or not
+members = run_list.experiments(store())  # every run of each experiment, finished a round or not
 groups = {name: [r for r in ids if r in names] for name, ids in members.items()}
 groups = {name: ids for name, ids in groups.items() if ids}
 
 
-@st.fragment(run_every=REFRESH_S if every_run.state.isin(views.LIVE_STATES).any() else None)
+@st.fragment(run_every=REFRESH_S if every_run.state.isin(progress_view.LIVE_STATES).any() else None)
 def watch() -> None:
     """Draws nothing: while a run is live, reruns the page when a run or a round is added or a run ends."""
-    now = views.runs_table(store())
+    now = run_list.runs_table(store())
     if now[["run_id", "state", "labels"]].values.tolist() != every_run[["run_id", "state", "labels"]].values.tolist():
         st.rerun()
 
@@ -69,7 +69,7 @@ if not run_ids:
     st.info("Pick one or more runs, or an experiment.")
     st.stop()
 
-frame = views.comparison_frame(store(), run_ids)
+frame = compare_view.comparison_frame(store(), run_ids)
 baseline = baseline_value(frame, metric)
 st.plotly_chart(figures.compare_figure(strategy_curves(frame, metric), metric, baseline), key="compare_chart",
                 width="stretch")

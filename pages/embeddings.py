@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
 
-from alcore.viewmodels import figures, views
+from alcore.viewmodels import figures, progress_view, projections, round_view
 from ui.state import REFRESH_S, jobs, require_run, reveal_prediction, rounds, store
 from ui.widgets import thumbnails
 
@@ -14,7 +14,7 @@ page_frame()
 MAX_SELECTED_SHOWN = 48
 run_id = require_run()
 st.title("Embeddings")
-live = views.run_progress(store(), jobs(), run_id).live
+live = progress_view.run_progress(store(), jobs(), run_id).live
 
 
 def follow_latest(latest: int) -> None:
@@ -32,7 +32,7 @@ records = list(rounds(run_id))
 @st.fragment(run_every=REFRESH_S if live else None)
 def watch() -> None:
     """Draws nothing: ticks while the run is live and reruns the page when a round lands or it ends."""
-    if len(rounds(run_id)) != len(records) or views.run_progress(store(), jobs(), run_id).live != live:
+    if len(rounds(run_id)) != len(records) or progress_view.run_progress(store(), jobs(), run_id).live != live:
         st.rerun()
 
 
@@ -41,13 +41,13 @@ def embedding_view() -> None:
     if not records:
         st.info("No finished round yet; the pool appears here after the first one.")
         return
-    if not views.records_embeddings(store(), run_id):
+    if not round_view.records_embeddings(store(), run_id):
         st.info("This run was recorded without embeddings (`record_embeddings` off, `--no-embeddings` on the "
                 "command line), which skips the passes only this page needs. Its curves, queried images and "
                 "labels are on the other pages; to see its pool here, launch it again with "
                 "**Record embeddings** ticked on Setup.", icon=":material/visibility_off:")
         return
-    views.warm_up_umap()  # in the background while the PCA view is looked at
+    projections.warm_up_umap()  # in the background while the PCA view is looked at
     latest = records[-1]["round"]
     follow_latest(latest)
     labels_at = {r["round"]: r["n_labeled"] for r in records}
@@ -61,21 +61,21 @@ def embedding_view() -> None:
         else:
             round_index = 0
             st.markdown(f"**{labels_at[0]} labels** (the only round so far)")
-    projection = pick_projection.radio("Projection", views.PROJECTIONS, key="emb_projection", horizontal=True,
+    projection = pick_projection.radio("Projection", projections.PROJECTIONS, key="emb_projection", horizontal=True,
                                        help="PCA is stored with each round; UMAP is computed once per round "
                                             "and cached in the run folder.")
     color_by = pick_color.selectbox("Colour by", list(figures.COLOR_BY), format_func=figures.COLOR_BY.get,
                                     key="emb_color")
-    frame = views.round_frame(store(), run_id, round_index, reveal_prediction())
+    frame = round_view.round_frame(store(), run_id, round_index, reveal_prediction())
     if color_by == "score" and not figures.has_scores(frame):
         st.info(f"The model trained on {labels_at[round_index]} labels queried nothing (the last round only "
                 "tests), so no image has a strategy score: coloured by status instead.", icon=":material/info:")
         color_by = "status"
-    first_umap = projection == "UMAP" and not views.umap_compiled()
+    first_umap = projection == "UMAP" and not projections.umap_compiled()
     with st.spinner(f"Computing the {projection} layout at {labels_at[round_index]} labels…" + (
             " The first UMAP since the server started compiles its code first: up to a minute on a small CPU; "
             "the next ones take seconds." if first_umap else "")):
-        xy = views.projection(store(), run_id, round_index, projection)
+        xy = projections.projection(store(), run_id, round_index, projection)
     fig = figures.embedding_figure(frame, xy, color_by, projection)
     event = st.plotly_chart(fig, key=f"emb_chart_{round_index}_{projection}_{color_by}", on_select="rerun",
                             selection_mode=("box", "lasso"), width="stretch")

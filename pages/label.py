@@ -14,7 +14,7 @@ from alcore import export, plots
 from alcore.oracle import LabelBook, LabelQueue
 from alcore.paths import PathRefused, allowed_path
 from alcore.summary import strategy_curves
-from alcore.viewmodels import figures, label_view, views
+from alcore.viewmodels import compare_view, figures, image_view, label_view, progress_view, run_list
 from ui import navigation
 from ui.state import REFRESH_S, SHOW_PREDICTION, jobs, path_roots, require_run, reveal_prediction, rounds, store
 from ui.widgets import resume_button
@@ -27,10 +27,10 @@ CURVE_METRIC = "accuracy"
 run_id = require_run()
 config = store().load_config(run_id)
 book = LabelBook(store(), run_id)
-progress = views.run_progress(store(), jobs(), run_id)
+progress = progress_view.run_progress(store(), jobs(), run_id)
 
 st.title("Label X-rays")
-st.caption(f"`{run_id}` · {plots.strategy_label(config)} on {views.data_label(config)} · "
+st.caption(f"`{run_id}` · {plots.strategy_label(config)} on {run_list.data_label(config)} · "
            f"{config['init_size']} initial images + {config['budget']} × {config['rounds']} rounds")
 if config.get("oracle") != "human":
     st.info("The true labels answer this run's queries (simulated oracle). To label X-rays yourself, "
@@ -115,7 +115,7 @@ def label_one(queue: LabelQueue, pending: list[str]) -> None:
 @st.fragment(run_every=REFRESH_S)
 def wait_for_batch() -> None:
     """Ticks while the run trains; the next batch, or the run's end, reruns the page."""
-    now = views.run_progress(store(), jobs(), run_id)
+    now = progress_view.run_progress(store(), jobs(), run_id)
     if book.pending() or not now.live:
         st.rerun()
     waiting = "Training on your labels…" if book.rows() else "Preparing the run (data, model)…"
@@ -140,7 +140,7 @@ def agreement_and_curves() -> None:
         share.caption(f"{agreement.agreeing} of {agreement.n} labels match.")
         table.dataframe(agreement.table, key="label_agreement")
     twin = label_view.simulated_twin(store(), run_id)
-    frame = views.comparison_frame(store(), [run_id, twin]) if twin else None
+    frame = compare_view.comparison_frame(store(), [run_id, twin]) if twin else None
     if frame is not None and frame.run_id.nunique() == 2:
         st.plotly_chart(figures.compare_figure(strategy_curves(frame, CURVE_METRIC), CURVE_METRIC),
                         key="label_curves", width="stretch")
@@ -162,7 +162,7 @@ def export_section() -> None:
         try:
             dest = st.session_state["label_dest"]
             done = export.export_tree(rows, allowed_path(dest, path_roots()) if dest.strip() else dest,
-                                      views.run_images(store(), run_id).image,
+                                      image_view.run_images(store(), run_id).image,
                                       st.session_state["label_export_mode"])
         except (PathRefused, export.ExportError) as exc:
             st.error(f"Nothing was written: {exc}.")

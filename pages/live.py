@@ -11,7 +11,7 @@ import streamlit as st
 from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
 
 from alcore import plots, race
-from alcore.viewmodels import views
+from alcore.viewmodels import progress_view, round_view, run_list
 from ui import navigation
 from ui.diagnostic_sections import round_section, stopping_section
 from ui.race_sections import race_section, step_controls
@@ -26,12 +26,12 @@ if st.query_params.get(RACE_KEY):
     st.stop()
 run_id = require_run()
 config = store().load_config(run_id)
-progress = views.run_progress(store(), jobs(), run_id)
+progress = progress_view.run_progress(store(), jobs(), run_id)
 
 st.title("Live run")
 labels = ("every label of the train pool" if config.get("full_data") else
           f"{config['init_size']} initial labels + {config['budget']} × {config['rounds']} rounds")
-st.caption(f"`{run_id}` · {plots.strategy_label(config)} on {views.data_label(config)} · {config['model']} "
+st.caption(f"`{run_id}` · {plots.strategy_label(config)} on {run_list.data_label(config)} · {config['model']} "
            f"({config['regime']}, {config['resolution']} px) · {labels} · seed {config['seed']}"
            + (f" · experiment {config['experiment']}" if config.get("experiment") else ""))
 
@@ -55,7 +55,7 @@ records = list(rounds(run_id))
 @st.fragment(run_every=REFRESH_S if progress.live else None)
 def live_progress() -> None:
     """Ticks while the run is live; a new round or a new state reruns the page (charts redraw per round)."""
-    now = views.run_progress(store(), jobs(), run_id)
+    now = progress_view.run_progress(store(), jobs(), run_id)
     if now.state != progress.state or len(rounds(run_id)) != len(records):
         st.rerun()
     st.progress(now.fraction, text=now.text)
@@ -73,13 +73,13 @@ if not records:
             else "This run has no finished round.")
 else:
     curves, confusion = st.columns([3, 2])
-    curves_figure, confusion_figure = run_charts(str(views.results_root()), run_id, len(records))
+    curves_figure, confusion_figure = run_charts(str(run_list.results_root()), run_id, len(records))
     curves.plotly_chart(curves_figure, key="live_curves", width="stretch")
     confusion.plotly_chart(confusion_figure, key="live_confusion", width="stretch")
     stopping_section(run_id, records, config)
-    last_query = views.latest_queried_round(records)
+    last_query = round_view.latest_queried_round(records)
     if last_query is not None:
-        queried = views.queried_frame(store(), run_id, [last_query], reveal_prediction())
+        queried = round_view.queried_frame(store(), run_id, [last_query], reveal_prediction())
         st.subheader(f"Queried by the model trained on {last_query['n_labeled']} labels")
         st.caption(f"{len(queried)} images picked for labeling, highest score first"
                    + (f"; the first {LIVE_THUMBNAILS} shown (all on Queried samples)."

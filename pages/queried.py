@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
 
-from alcore.viewmodels import views
+from alcore.viewmodels import round_view
 from ui.state import require_run, reveal_prediction, rounds, store
 from ui.widgets import thumbnails
 
@@ -24,13 +24,13 @@ pick_round, pick_class = st.columns([1, 2])
 chosen = pick_round.selectbox("Picked by the model trained on", [*reversed(queried_rounds), ALL_ROUNDS],
                               key="queried_round", format_func=lambda r: "any number of labels" if r == ALL_ROUNDS
                               else f"{queried_rounds[r]['n_labeled']} labels")
-classes = pick_class.multiselect("True class", views.CLASS_NAMES, default=list(views.CLASS_NAMES),
+classes = pick_class.multiselect("True class", round_view.CLASS_NAMES, default=list(round_view.CLASS_NAMES),
                                  key="queried_classes")
-samples = views.queried_frame(store(), run_id, list(queried_rounds.values()) if chosen == ALL_ROUNDS
+samples = round_view.queried_frame(store(), run_id, list(queried_rounds.values()) if chosen == ALL_ROUNDS
                               else [queried_rounds[chosen]], reveal_prediction())
 samples = samples[samples.label.isin(classes) | samples.secret]  # a hidden label is in no class: always shown
 counts = samples.label.value_counts()
-st.caption(f"{len(samples)} images · " + " · ".join(f"{name} {counts.get(name, 0)}" for name in views.CLASS_NAMES)
+st.caption(f"{len(samples)} images · " + " · ".join(f"{name} {counts.get(name, 0)}" for name in round_view.CLASS_NAMES)
            + " · highest strategy score first within a batch · p = predicted p(PNEUMONIA) when queried")
 if samples.empty:
     st.info("No queried image matches these filters.")

@@ -12,7 +12,7 @@ import pytest
 
 from alcore.jobs import JobManager
 from alcore.oracle import StepGate
-from alcore.race import DEFAULT_RACERS, is_race, race_configs, race_of, racers
+from alcore.race import DEFAULT_RACERS, is_race, race_configs, racers
 from alcore.runs import RunStore, StepControl
 from alcore.train import Cancelled
 from tests.test_jobs import TIMEOUT, tiny
@@ -90,7 +90,7 @@ def test_a_race_starts_its_racers_together_on_one_initial_set_and_each_gives_its
     assert is_race(race_id)
     run_ids = racers(store, race_id)
     assert [store.load_config(r)["sampler"] for r in run_ids] == ["random", "entropy", "coreset"]
-    assert race_of(store, run_ids[0]) == race_id
+    assert {store.load_config(r)["experiment"] for r in run_ids} == {race_id}
     wait_until(lambda: all(store.load_status(r).state == "paused" for r in run_ids), "every racer paused")
     initial = {tuple(store.load_config(r)["resolved"]["initial_ids"]) for r in run_ids}
     assert len(initial) == 1  # same data, initial set and seed

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from alcore import plots
-from alcore.viewmodels import figures, views
+from alcore.viewmodels import diagnostics_view, figures
 from ui.state import store
 
 NO_CURVES = ("This round stores no test-set probabilities (runs recorded before they were kept), or its test set "
@@ -44,9 +44,9 @@ def _value(value: float, ci: dict, metric: str) -> tuple[str, str]:
 def stopping_section(run_id: str, records: list[dict], config: dict) -> None:
     """'When can I stop labeling?': the stabilizing-predictions signal, in a sentence and a chart."""
     st.subheader("When can labeling stop?")
-    st.markdown(views.stopping_summary(records, config))
+    st.markdown(diagnostics_view.stopping_summary(records, config))
     if any(r.get("stop_kappa") is not None for r in records):
-        st.plotly_chart(figures.stability_figure(records, views.stability_rule(config).threshold),
+        st.plotly_chart(figures.stability_figure(records, diagnostics_view.stability_rule(config).threshold),
                         key="live_stability", width="stretch")
         st.caption("Bloodgood & Vijay-Shanker (2009), stabilizing predictions: Cohen's κ between each round's "
                    f"predicted classes and the previous round's on a fixed set of {config.get('stop_set_size', '?')} "
@@ -71,8 +71,8 @@ def round_section(run_id: str, records: list[dict]) -> None:
     labels = {r["round"]: r["n_labeled"] for r in records}
     chosen = (st.select_slider("Labels used", rounds, key=key, format_func=lambda r: f"{labels[r]} labels")
               if len(rounds) > 1 else rounds[0])
-    record = views.record_at(records, chosen)
-    found = views.round_diagnostics(store(), run_id, record)
+    record = diagnostics_view.record_at(records, chosen)
+    found = diagnostics_view.stored_round_diagnostics(store(), run_id, record)
     if found is None:
         st.info(NO_CURVES)
         return
@@ -113,12 +113,12 @@ def compare_section(run_ids: list[str]) -> None:
     options = ["last", *range(longest)]
     chosen = st.select_slider("Round", options, value="last", key="compare_diag_round",
                               help="Each run at this round; runs that ended earlier show their last round.")
-    series = views.curve_series(store(), run_ids, None if chosen == "last" else int(chosen))
+    series = diagnostics_view.curve_series(store(), run_ids, None if chosen == "last" else int(chosen))
     if not series:
         st.info(NO_CURVES)
         return
     where = "last round" if chosen == "last" else f"round {chosen}"
-    st.dataframe(views.diagnostics_table(series).round(4), key="compare_diag_table", hide_index=True, width="stretch")
+    st.dataframe(diagnostics_view.diagnostics_table(series).round(4), key="compare_diag_table", hide_index=True, width="stretch")
     st.caption("Sensitivity, specificity and precision at each run's operating threshold (dots on the curves). "
                "Brier score and ECE: lower is better calibrated.")
     stem = f"compare_{where.replace(' ', '_')}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alcore.viewmodels import race_view, views
+from alcore.viewmodels import image_view, race_view, run_list
 from ui import navigation
 from ui.diagnostic_sections import follow_latest
 from ui.state import REFRESH_S, RUN_KEY, jobs, reveal_prediction, store
@@ -36,14 +36,14 @@ def race_section(race_id: str) -> None:
     """The whole race on one page: progress, curves, step mode and the side-by-side picks."""
     racers = race_view.race_racers(store(), jobs(), race_id)
     if not racers:
-        st.warning(f"There is no race '{race_id}' in {views.results_root()}/: start one on Home or Setup.",
+        st.warning(f"There is no race '{race_id}' in {run_list.results_root()}/: start one on Home or Setup.",
                    icon=":material/search_off:")
         return
     run_ids = [r.run_id for r in racers]
     live = any(r.progress.live for r in racers)
     first = store().load_config(run_ids[0])
     st.title("Live race")
-    st.caption(f"`{race_id}` · {len(racers)} strategies on {views.data_label(first)} · {first['model']} "
+    st.caption(f"`{race_id}` · {len(racers)} strategies on {run_list.data_label(first)} · {first['model']} "
                f"({first['regime']}, {first['resolution']} px) · {first['init_size']} initial labels (the same for "
                f"all) + {first['budget']} × {first['rounds']} rounds · seed {first['seed']}")
     step_controls(run_ids, "race")
@@ -105,7 +105,7 @@ def picks_section(racers: list[race_view.Racer]) -> None:
         if picked.empty:
             continue
         try:
-            images = views.thumbnail_uris(store(), racer.run_id, picked.id.tolist())
+            images = image_view.thumbnail_uris(store(), racer.run_id, picked.id.tolist())
         except (OSError, KeyError, ValueError) as exc:  # DataError is a ValueError
             column.warning(f"The images of {racer.name} cannot be shown: {exc}")
             continue

@@ -14,7 +14,7 @@ from alcore.executors.zygote import zygote
 # (torch & co, ~5 CPU s) then run while the page's imports and its first render go on.
 zygote().start()
 
-from alcore.viewmodels import views  # noqa: E402
+from alcore.viewmodels import progress_view, run_list  # noqa: E402
 from ui.navigation import NAVIGATION  # noqa: E402
 from ui.state import REFRESH_S, RUN_KEY, jobs, store  # noqa: E402
 
@@ -46,7 +46,7 @@ def run_picker() -> None:
     wanted = st.query_params.get(RUN_KEY)
     unknown = bool(wanted) and wanted not in run_ids
     if unknown:
-        st.warning(f"There is no run '{wanted}' in {views.results_root()}/. Pick one below.")
+        st.warning(f"There is no run '{wanted}' in {run_list.results_root()}/. Pick one below.")
         st.session_state[RUN_KEY] = None
     else:
         current = wanted or st.session_state.get(RUN_KEY)
@@ -64,11 +64,11 @@ def run_picker() -> None:
 
 
 def run_state(run_id: str) -> None:
-    live = views.run_progress(store(), jobs(), run_id).live
+    live = progress_view.run_progress(store(), jobs(), run_id).live
 
     @st.fragment(run_every=REFRESH_S if live else None)
     def show() -> None:
-        progress = views.run_progress(store(), jobs(), run_id)
+        progress = progress_view.run_progress(store(), jobs(), run_id)
         if progress.live != live:  # started or ended: a full rerun turns the timer on or off
             st.rerun()
         st.progress(progress.fraction, text=f"{progress.state} · {progress.text}")

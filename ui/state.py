@@ -13,7 +13,7 @@ import streamlit as st
 from alcore.jobs import JobManager, manager_for
 from alcore.paths import allowed_roots
 from alcore.runs import RoundsReader, RunStore
-from alcore.viewmodels import views
+from alcore.viewmodels import run_list
 from ui import navigation
 
 REFRESH_S = 2.0  # how often a page following a live run re-reads it
@@ -23,12 +23,12 @@ SHOW_PREDICTION = "show_model_prediction"  # session key: Label's "Show model pr
 
 
 def store() -> RunStore:
-    return RunStore(views.results_root())
+    return RunStore(run_list.results_root())
 
 
 def jobs() -> JobManager:
     # one per results folder per process: one launch queue for every session
-    return manager_for(views.results_root())
+    return manager_for(run_list.results_root())
 
 
 def path_roots() -> tuple[Path, ...]:
@@ -50,7 +50,7 @@ def require_run() -> str:
     run_id = current_run()
     wanted = st.query_params.get(RUN_KEY)
     if run_id is None and wanted:  # the sidebar picked none: the URL names a run that is not there
-        st.warning(f"There is no run '{wanted}' in {views.results_root()}/: pick one under **Current run** in "
+        st.warning(f"There is no run '{wanted}' in {run_list.results_root()}/: pick one under **Current run** in "
                    "the sidebar, or start one on Home.", icon=":material/search_off:")
         st.stop()
     if run_id is None:

@@ -9,10 +9,10 @@ from alcore import plots
 from alcore.config import ConfigError
 from alcore.executors import QueueFull
 from alcore.runs import RunStore
-from alcore.viewmodels import figures, views
+from alcore.viewmodels import figures, image_view, round_view
 from ui.state import jobs, store
 
-CLASS_COLOR = {"NORMAL": "green", "PNEUMONIA": "red", "unknown": "gray", views.HIDDEN: "gray"}
+CLASS_COLOR = {"NORMAL": "green", "PNEUMONIA": "red", "unknown": "gray", round_view.HIDDEN: "gray"}
 
 
 def resume_button(run_id: str, key: str, help: str | None = None) -> None:
@@ -40,7 +40,7 @@ def thumbnails(run_id: str, samples: pd.DataFrame, key: str, per_row: int = 6, e
     """A grid of X-rays (columns id, label, prob, score, secret), each with its id, true label and scores;
     one waiting for a person shows neither its id (a file name) nor its label."""
     try:
-        images = views.thumbnail_uris(store(), run_id, samples.id.tolist())
+        images = image_view.thumbnail_uris(store(), run_id, samples.id.tolist())
     except (OSError, KeyError, ValueError) as exc:  # DataError is a ValueError
         st.warning(f"The images of this run cannot be shown: {exc}")
         return
@@ -50,7 +50,7 @@ def thumbnails(run_id: str, samples: pd.DataFrame, key: str, per_row: int = 6, e
             for column, sample, image in zip(st.columns(per_row), samples.iloc[start:start + per_row].itertuples(),
                                              images[start:start + per_row]):
                 with column:
-                    name = figures.WAITING if sample.secret else views.short_id(sample.id)
+                    name = figures.WAITING if sample.secret else image_view.short_id(sample.id)
                     st.image(image, caption=name, width="stretch", alt=f"X-ray {name}")
                     st.markdown(describe(sample) + (f" · picked at {sample.labels} labels" if several_rounds else ""))
                     # the row, not the id, in the key: a widget key reaches the browser, an id may be a file name
@@ -68,8 +68,8 @@ def describe(sample) -> str:
 
 @st.dialog("X-ray", width="large")
 def large_image(run_id: str, sample) -> None:
-    original = views.original_file(store(), run_id, sample.id)
-    image = str(original) if original else views.images_by_id(store(), run_id, [sample.id])[0]
+    original = image_view.original_file(store(), run_id, sample.id)
+    image = str(original) if original else image_view.images_by_id(store(), run_id, [sample.id])[0]
     name = figures.WAITING if sample.secret else sample.id
     st.image(image, width="stretch", alt=f"X-ray {name}, large")
     st.markdown(f"`{name}` · {describe(sample)}")

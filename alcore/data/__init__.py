@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 
 from alcore.data import cache
 from alcore.data.base import SPLITS, UNKNOWN_LABEL, DataError, Dataset, Split
@@ -16,8 +15,8 @@ from alcore.data.synthetic import load_synthetic
 if TYPE_CHECKING:
     from alcore.config import ExperimentConfig
 
-__all__ = ["SPLITS", "UNKNOWN_LABEL", "DataError", "Dataset", "Split", "cache_dir", "describe_source",
-           "load_dataset", "load_run_data", "load_thumbnail", "open_cached"]
+__all__ = ["SPLITS", "UNKNOWN_LABEL", "DataError", "Dataset", "Split", "cache_dir", "load_dataset",
+           "load_run_data", "open_cached"]
 
 SOURCE_HELP = "give 'synthetic', a folder of images, or a MedMNIST .npz file"
 
@@ -51,38 +50,14 @@ def load_dataset(data: str, resolution: int, seed: int = 0, synthetic_size: int 
     raise DataError(f"data not found: {data}; {SOURCE_HELP}")
 
 
-def describe_source(data: str) -> str:
-    """A one-line, person-readable description of a data setting (reads no image)."""
-    if data == "synthetic":
-        return "synthetic chest X-rays (procedural, the same for every run)"
-    path = Path(data).expanduser()
-    if path.suffix.lower() == ".npz":
-        return f"MedMNIST file {path.name}" + ("" if path.is_file() else " (not downloaded yet)")
-    if path.is_dir():
-        return f"image folder {path}"
-    return f"unknown data source {data!r} ({SOURCE_HELP})"
-
-
 def open_cached(fingerprint: str) -> Dataset | None:
     """A data set already in the cache, images memory-mapped (nothing decoded); None if absent.
 
     For a carved folder (fingerprint '<pool>-seed<n>') the splits are re-carved, which
-    copies the images; prefer `load_thumbnail` to fetch single images.
+    copies the images.
     """
     carved = SEED_SUFFIX.fullmatch(fingerprint)
     if carved is None:
         return cache.load(fingerprint, mmap=True)
     pool = cache.load(carved["pool"], mmap=True)
     return None if pool is None else carve(pool, int(carved["seed"]))
-
-
-def load_thumbnail(fingerprint: str, sample_id: str) -> np.ndarray | None:
-    """One cached image (H, W) uint8 by sample id, read from disk; None if not cached."""
-    carved = SEED_SUFFIX.fullmatch(fingerprint)  # carving moves images between splits, ids stay
-    dataset = cache.load(carved["pool"] if carved else fingerprint, mmap=True)
-    if dataset is None:
-        return None
-    try:
-        return np.array(dataset.image_by_id(sample_id))
-    except KeyError:
-        return None

@@ -45,10 +45,3 @@ class Dataset:
     @property
     def val(self) -> Split:
         return self.splits["val"]
-
-    def image_by_id(self, sample_id: str) -> np.ndarray:
-        for split in self.splits.values():
-            hit = np.flatnonzero(split.ids == sample_id)
-            if hit.size:
-                return split.images[hit[0]]
-        raise KeyError(f"no sample with id {sample_id!r} in {self.name}")

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from alcore.config import SYNTHETIC_PRESETS as PRESETS
 from alcore.data import cache
 from alcore.data.base import DataError, Dataset, Split
 
@@ -34,8 +34,7 @@ CHUNK_PIXELS = 64 * 128 * 128  # pixels per generator chunk: bounds memory at la
 
 def split_sizes(size: int, preset: str = "standard") -> dict[str, int]:
     """Images per split; the teaching preset tests on as many images as it trains on (smoother curves)."""
-    test = max(100, size // 4) if preset == "standard" else max(200, size)
-    return {"train": size, "val": max(16, size // 10), "test": test}
+    return {"train": size, "val": max(16, size // 10), "test": PRESETS[preset].test_size(size)}
 
 
 def load_synthetic(size: int, pneumonia_share: float, resolution: int,
@@ -44,13 +43,12 @@ def load_synthetic(size: int, pneumonia_share: float, resolution: int,
     if preset not in PRESETS:
         raise DataError(f"unknown synthetic preset '{preset}'; choose one of: {', '.join(PRESETS)}")
     share = round(pneumonia_share, 6)
-    key = (cache.fingerprint("synthetic", VERSION, DATA_SEED, size, share, resolution) if preset == "standard"
-           else cache.fingerprint("synthetic", preset, TEACHING_VERSION, DATA_SEED, size, share, resolution))
+    key = cache.fingerprint(*PRESETS[preset].key, DATA_SEED, size, share, resolution)
 
     def build() -> Dataset:
         splits = generate(split_sizes(size, preset), pneumonia_share, resolution, preset, DATA_SEED, progress)
         text = f"{pneumonia_share:.0%} PNEUMONIA"
-        kind = "" if preset == "standard" else f", {preset} preset"
+        kind = PRESETS[preset].label
         return Dataset(name=f"synthetic ({size} train, {text}{kind})", fingerprint=key, resolution=resolution,
                        splits=splits,
                        notes=[f"synthetic chest X-rays{kind} (fixed data seed {DATA_SEED}), {text}"])
@@ -74,7 +72,7 @@ def generate(sizes: dict[str, int], pneumonia_share: float, resolution: int, pre
         sources = np.array([f"synthetic:{name}:{i}" for i in range(n)], dtype=object)
         # two chunks at a time (numpy releases the GIL); BLAS threads would only spin against them
         with ThreadPoolExecutor(2) as pool, threadpool_limits(limits=1, user_api="blas"):
-            for i, (batch, traits) in zip(starts, pool.map(lambda job: _render(job[0], resolution, job[1], preset),
+            for i, (batch, traits) in zip(starts, pool.map(lambda job: PRESETS[preset].draw(job[0], resolution, job[1]),
                                                           jobs)):
                 images[i:i + len(batch)] = batch
                 if traits is not None:  # the teaching preset names each image's sub-population and kind
@@ -86,13 +84,6 @@ def generate(sizes: dict[str, int], pneumonia_share: float, resolution: int, pre
         splits[name] = Split(images, labels, np.array([f"syn-{name}-{i:05d}" for i in range(n)]),
                              sources.astype(str))
     return splits
-
-
-def _render(labels: np.ndarray, resolution: int, rng: np.random.Generator,
-            preset: str) -> tuple[np.ndarray, "Traits | None"]:
-    if preset == "standard":
-        return render(labels, resolution, rng), None
-    return render_teaching(labels, resolution, rng)
 
 
 def render(labels: np.ndarray, resolution: int, rng: np.random.Generator) -> np.ndarray:
@@ -366,3 +357,25 @@ def _separable(m: np.ndarray, a: np.ndarray) -> np.ndarray:
     rows = (a.reshape(b * n, n) @ m.T).reshape(b, n, len(m))
     both = m @ rows.transpose(1, 0, 2).reshape(n, b * len(m))
     return np.ascontiguousarray(both.reshape(len(m), b, len(m)).transpose(1, 0, 2))
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One synthetic generator: how it draws a batch, its test split's size, its cache key's leading fields."""
+
+    key: tuple  # the standard set's key predates the presets: it names none (cached sets stay valid)
+    label: str  # what the data set's name adds
+    test_size: Callable[[int], int]
+    draw: Callable[[np.ndarray, int, np.random.Generator], tuple[np.ndarray, Traits | None]]
+
+
+def _draw_standard(labels: np.ndarray, resolution: int, rng: np.random.Generator) -> tuple[np.ndarray, None]:
+    return render(labels, resolution, rng), None
+
+
+# The one list of presets (config.SYNTHETIC_PRESETS names these keys).
+PRESETS = {
+    "standard": Preset(("synthetic", VERSION), "", lambda size: max(100, size // 4), _draw_standard),
+    "teaching": Preset(("synthetic", "teaching", TEACHING_VERSION), ", teaching preset", lambda size: max(200, size),
+                       render_teaching),
+}

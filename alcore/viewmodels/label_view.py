@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 
 from alcore.runs import RunStore
-from alcore.viewmodels.views import CLASS_NAMES, experiments, images_by_id, original_file, round_arrays, run_images
+from alcore.viewmodels.image_view import images_by_id, original_file, run_images
+from alcore.viewmodels.round_view import CLASS_NAMES, round_arrays
+from alcore.viewmodels.run_list import experiments
 
 LARGEST_SHOWN = 1024  # px: an original file is shown at most this large on the Label page
 

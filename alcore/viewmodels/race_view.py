@@ -18,7 +18,7 @@ from alcore.metrics import METRIC_LABELS
 from alcore.race import BASELINE, racers
 from alcore.runs import RunStore
 from alcore.strategies import registry
-from alcore.viewmodels import views
+from alcore.viewmodels import image_view, progress_view, round_view
 from alcore.plots import PALETTE, layout, strategy_label, transparent
 from alcore.viewmodels.figures import LABELED_X, STATUS_COLORS, WAITING
 
@@ -34,7 +34,7 @@ class Racer:
     run_id: str
     name: str  # the strategy, with its seed when the race has several
     sampler: str
-    progress: views.RunProgress
+    progress: progress_view.RunProgress
     records: tuple[dict, ...]
 
     @property
@@ -48,7 +48,7 @@ def race_racers(store: RunStore, jobs: JobManager, race_id: str) -> list[Racer]:
     configs = {run_id: store.load_config(run_id) for run_id in run_ids}
     several_seeds = len({c.get("seed") for c in configs.values()}) > 1
     return [Racer(run_id, strategy_label(c) + (f" s{c.get('seed')}" if several_seeds else ""),
-                  c.get("sampler", "?"), views.run_progress(store, jobs, run_id), tuple(store.load_rounds(run_id)))
+                  c.get("sampler", "?"), progress_view.run_progress(store, jobs, run_id), tuple(store.load_rounds(run_id)))
             for run_id, c in configs.items()]
 
 
@@ -78,7 +78,7 @@ class StepState:
 
 def step_state(store: RunStore, run_ids: list[str]) -> StepState:
     states = [store.load_status(run_id).state for run_id in run_ids]
-    live = [run_id for run_id, state in zip(run_ids, states) if state in views.LIVE_STATES]
+    live = [run_id for run_id, state in zip(run_ids, states) if state in progress_view.LIVE_STATES]
     return StepState(bool(live) and all(store.step_control(run_id).pause for run_id in live), len(live),
                      states.count("paused"))
 
@@ -131,7 +131,7 @@ def shared_layout(store: RunStore, racers: list[Racer]) -> np.ndarray | None:
     """One 2-D map of the pool for every panel and round: the layout of round 0, whose model all racers
     share (same data, initial set and seed). None when the race recorded no embeddings."""
     for racer in racers:
-        if racer.records and views.records_embeddings(store, racer.run_id):
+        if racer.records and round_view.records_embeddings(store, racer.run_id):
             path = store.round_path(racer.run_id, 0)
             return _layout_of(str(path), path.stat().st_mtime_ns)
     return None
@@ -139,13 +139,13 @@ def shared_layout(store: RunStore, racers: list[Racer]) -> np.ndarray | None:
 
 @lru_cache(maxsize=8)
 def _layout_of(path: str, mtime_ns: int) -> np.ndarray | None:
-    arrays = views._npz(path, mtime_ns)
+    arrays = round_view.cached_npz(path, mtime_ns)
     return arrays["embedding"] if "embedding" in arrays else None
 
 
 def picks_frame(store: RunStore, racer: Racer, round_index: int, reveal_prediction: bool = False) -> pd.DataFrame:
     """The pool at a racer's round: id, status, p, score, and for the picks the strategy's reason."""
-    frame = views.round_frame(store, racer.run_id, round_index, reveal_prediction)
+    frame = round_view.round_frame(store, racer.run_id, round_index, reveal_prediction)
     frame = frame.assign(reason="")
     picked = frame.status == "queried"
     frame.loc[picked, "reason"] = [registry.reason(racer.sampler, p, s) if registry.is_known(racer.sampler) else ""
@@ -167,7 +167,7 @@ def picks_figure(frames: list[pd.DataFrame], names: list[str], xy: np.ndarray, t
             if status == "queried":
                 marker.update(symbol="diamond", line=dict(color="black", width=1))
                 names_shown = frame.id.where(~frame.secret, WAITING)[mask]
-                hover = (names_shown.map(views.short_id) + "<br>score " + frame.score[mask].map(_number("{:.3g}"))
+                hover = (names_shown.map(image_view.short_id) + "<br>score " + frame.score[mask].map(_number("{:.3g}"))
                          + " · p(PNEUMONIA) " + frame.prob[mask].map(_number("{:.2f}"))
                          + "<br>" + frame.reason[mask]).to_numpy()
                 extra = dict(text=hover, hovertemplate="%{text}<extra></extra>")

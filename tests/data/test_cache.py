@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alcore.data import DataError, cache_dir, describe_source, load_dataset, load_thumbnail, open_cached
+from alcore.data import DataError, cache_dir, load_dataset, open_cached
 from alcore.data import folder as folder_source
 
 
@@ -57,33 +57,25 @@ def test_cache_entries_are_complete_and_a_broken_one_is_rebuilt(two_class_folder
     assert (pool / "train_labels.npy").is_file()
 
 
-def test_open_cached_and_thumbnails(two_class_folder):
+def test_open_cached(two_class_folder):
     data = load_dataset(str(two_class_folder), 20, seed=2)
     reopened = open_cached(data.fingerprint)
     np.testing.assert_array_equal(reopened.test.images, data.test.images)
-    sample = data.test.ids[0]
-    np.testing.assert_array_equal(load_thumbnail(data.fingerprint, sample), data.test.images[0])
-    assert load_thumbnail(data.fingerprint, "nope.png") is None
-    assert open_cached("folder-0000") is None and load_thumbnail("folder-0000", sample) is None
+    assert open_cached("folder-0000") is None
 
     synthetic = load_dataset("synthetic", 16, synthetic_size=20)
     mapped = open_cached(synthetic.fingerprint)
     assert isinstance(mapped.train.images, np.memmap)
-    thumbnail = load_thumbnail(synthetic.fingerprint, "syn-val-00003")
-    np.testing.assert_array_equal(thumbnail, synthetic.val.images[3])
+    np.testing.assert_array_equal(mapped.val.images[3], synthetic.val.images[3])
 
 
-def test_dispatch_errors_and_descriptions(tmp_path):
+def test_dispatch_errors(tmp_path):
     note = tmp_path / "notes.txt"
     note.write_text("x")
     with pytest.raises(DataError, match="not an .npz"):
         load_dataset(str(note), 16)
     with pytest.raises(DataError, match="data not found"):
         load_dataset(str(tmp_path / "nowhere"), 16)
-    assert "synthetic" in describe_source("synthetic")
-    assert "MedMNIST" in describe_source(str(tmp_path / "pneumoniamnist.npz"))
-    assert "folder" in describe_source(str(tmp_path))
-    assert "unknown" in describe_source(str(tmp_path / "nowhere"))
 
 
 def test_cache_dir_follows_the_environment(monkeypatch, tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from alcore.viewmodels.views import DEMO_CONFIG
+from alcore.config import DEMO_CONFIG
 
 pytestmark = pytest.mark.e2e
 

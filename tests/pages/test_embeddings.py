@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alcore.viewmodels import figures, views
+from alcore.viewmodels import figures, projections
 
 
 def test_embeddings_default_to_the_latest_round_and_every_colouring_draws(open_page, make_run):
@@ -30,7 +30,7 @@ def test_umap_projection_is_drawn_and_cached(open_page, make_run, store, monkeyp
     assert not at.exception and at.get("plotly_chart")[0].key == "emb_chart_0_UMAP_cluster"
     layout = np.load(store.run_dir(run_id) / "rounds" / "umap_000.npy")
     assert layout.shape == (60, 2) and np.isfinite(layout).all() and layout.std(axis=0).min() > 0
-    monkeypatch.setattr(views, "umap_layout", lambda features: pytest.fail("UMAP computed twice"))
+    monkeypatch.setattr(projections, "umap_layout", lambda features: pytest.fail("UMAP computed twice"))
     at.radio(key="emb_projection").set_value("PCA").run()
     at.radio(key="emb_projection").set_value("UMAP").run()  # read from the file this time
     assert not at.exception and at.get("plotly_chart")[0].key == "emb_chart_0_UMAP_cluster"

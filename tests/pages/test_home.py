@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 from alcore.race import DEFAULT_RACERS, racers
-from alcore.viewmodels import views
+from alcore import config
 from alcore.config import validate
 
 
@@ -25,7 +25,7 @@ def test_home_without_runs_says_so(open_page):
 
 def test_demo_button_starts_a_race_of_four_strategies_and_opens_its_live_view(open_page, jobs, tiny_config,
                                                                              monkeypatch):
-    monkeypatch.setattr(views, "DEMO_CONFIG", tiny_config())
+    monkeypatch.setattr(config, "DEMO_CONFIG", tiny_config())
     at = open_page("dashboard.py")
     at.checkbox(key="home_demo_pause").check().run()
     at.button(key="home_demo").click().run()
@@ -39,7 +39,7 @@ def test_demo_button_starts_a_race_of_four_strategies_and_opens_its_live_view(op
 
 
 def test_the_demo_settings_are_valid_and_fit_the_synthetic_pool():
-    demo = views.DEMO_CONFIG
+    demo = config.DEMO_CONFIG
     assert validate(demo, pool_size=demo.synthetic_size) == {} and demo.data == "synthetic"
 
 

@@ -1,4 +1,4 @@
-"""alcore.viewmodels.views, the engine-side helpers of the pages, on runs written by hand."""
+"""The pages' view models (run list, progress, round, images, comparison) on runs written by hand."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alcore.viewmodels import setup_form, views
+from alcore.viewmodels import compare_view, image_view, progress_view, projections, round_view, run_list, setup_form
 from alcore.config import ConfigError, ExperimentConfig, experiment_configs
 from alcore.jobs import JobManager
 
@@ -16,7 +16,7 @@ EVERYWHERE = (Path("/"),)  # allowed roots that refuse no path
 def test_runs_table_lists_each_run_with_its_best_metrics(store, make_run):
     done = make_run(sampler="entropy")
     failed = make_run(sampler="random", rounds=1, state="failed", error="boom")
-    table = views.runs_table(store).set_index("run_id")
+    table = run_list.runs_table(store).set_index("run_id")
     assert table.loc[done, "state"] == "done" and table.loc[failed, "state"] == "failed"
     assert table.loc[done, "labels"] == 30 and table.loc[done, "best_accuracy"] == 0.8
     assert table.loc[done, "data"] == "synthetic (60)" and table.loc[done, "strategy"] == "entropy"
@@ -24,7 +24,7 @@ def test_runs_table_lists_each_run_with_its_best_metrics(store, make_run):
 
 def test_progress_of_a_run_without_a_job_comes_from_its_status(store, make_run):
     run_id = make_run(state="cancelled")
-    progress = views.run_progress(store, JobManager(store), run_id)
+    progress = progress_view.run_progress(store, JobManager(store), run_id)
     assert (progress.state, progress.round, progress.rounds_total, progress.n_labeled) == ("cancelled", 2, 3, 30)
     assert progress.resumable and not progress.live and not progress.attached
     assert progress.text.startswith("30 labels used · 3 of 3 rounds done")
@@ -32,7 +32,7 @@ def test_progress_of_a_run_without_a_job_comes_from_its_status(store, make_run):
 
 def test_round_frame_marks_labeled_unlabeled_and_queried(store, make_run):
     run_id = make_run()
-    frame = views.round_frame(store, run_id, 0)
+    frame = round_view.round_frame(store, run_id, 0)
     assert frame.status.value_counts().to_dict() == {"unlabeled": 40, "labeled": 10, "queried": 10}
     assert set(frame.label) == {"NORMAL", "PNEUMONIA"}
     assert frame.loc[frame.status == "labeled", "score"].isna().all()
@@ -41,27 +41,27 @@ def test_round_frame_marks_labeled_unlabeled_and_queried(store, make_run):
 def test_queried_frame_holds_every_round_that_queried(store, make_run):
     run_id = make_run(rounds=3)
     records = store.load_rounds(run_id)
-    frame = views.queried_frame(store, run_id, records[:2])
+    frame = round_view.queried_frame(store, run_id, records[:2])
     assert len(frame) == 20 and list(frame.columns) == ["round", "labels", "id", "label", "prob", "score", "secret"]
     assert frame[frame["round"] == 0].score.is_monotonic_decreasing
     assert frame.groupby("round").labels.first().to_dict() == {0: 10, 1: 20}
-    assert views.latest_queried_round(records) == records[1]
+    assert round_view.latest_queried_round(records) == records[1]
 
 
 def test_umap_is_computed_once_and_cached_in_the_run_folder(store, make_run):
     run_id = make_run(rounds=1)
-    layout = views.projection(store, run_id, 0, "UMAP")
+    layout = projections.projection(store, run_id, 0, "UMAP")
     cached = store.run_dir(run_id) / "rounds" / "umap_000.npy"
     assert layout.shape == (60, 2) and cached.is_file()
-    np.testing.assert_array_equal(views.projection(store, run_id, 0, "UMAP"), np.load(cached))
-    assert views.projection(store, run_id, 0, "PCA").shape == (60, 2)
+    np.testing.assert_array_equal(projections.projection(store, run_id, 0, "UMAP"), np.load(cached))
+    assert projections.projection(store, run_id, 0, "PCA").shape == (60, 2)
 
 
 def test_thumbnails_come_from_the_decoded_cache_by_id(store, make_run):
     run_id = make_run(rounds=1)
-    images = views.images_by_id(store, run_id, ["fake-train-003", "fake-test-001"])
+    images = image_view.images_by_id(store, run_id, ["fake-train-003", "fake-test-001"])
     assert [image.shape for image in images] == [(16, 16), (16, 16)]
-    assert views.original_file(store, run_id, "fake-train-003") is None  # a synthetic sample has no file
+    assert image_view.original_file(store, run_id, "fake-train-003") is None  # a synthetic sample has no file
 
 
 def test_experiment_configs_cross_samplers_and_seeds_and_add_the_baseline():
@@ -79,11 +79,11 @@ def test_comparison_series_average_only_runs_that_differ_in_seed(store, make_run
     seeds = [make_run(sampler="entropy", seed=s, experiment="e", record_embeddings=s == 0) for s in (0, 1)]
     other = make_run(sampler="entropy", seed=0, rounds=2, experiment="e")
     baseline = make_run(sampler="random", full_data=True, rounds=1, experiment="e")
-    frame = views.comparison_frame(store, [*seeds, other, baseline])
+    frame = compare_view.comparison_frame(store, [*seeds, other, baseline])
     series = frame.groupby("run_id").strategy.first()
     assert series[seeds[0]] == series[seeds[1]] == "entropy (rounds=2)"
     assert series[other] == "entropy (rounds=1)" and series[baseline] == "full-data baseline"
-    assert views.experiments(store) == {"e": sorted([*seeds, other, baseline], reverse=True)}
+    assert run_list.experiments(store) == {"e": sorted([*seeds, other, baseline], reverse=True)}
 
 
 def test_the_setup_form_shows_a_config_and_gives_it_back():

@@ -1,0 +1,76 @@
+"""A round's test-set diagnostics and the stopping signal, as the pages show them. No streamlit."""
+from __future__ import annotations
+
+import pandas as pd
+
+from alcore.diagnostics import Diagnostics
+from alcore.plots import CurveSeries, diagnostics_from_arrays, strategy_label
+from alcore.runs import RunStore
+from alcore.stopping import StabilityRule
+from alcore.viewmodels.round_view import round_arrays
+
+
+def stored_round_diagnostics(store: RunStore, run_id: str, record: dict) -> Diagnostics | None:
+    """The round's test-set curves (plots.diagnostics_from_arrays) from its cached arrays."""
+    return diagnostics_from_arrays(record, round_arrays(store, run_id, record["round"]))
+
+
+def record_at(records: list[dict], round_index: int | None) -> dict:
+    """The record of a round, or the last one when the run has not got that far (or None is asked)."""
+    return next((r for r in records if r["round"] == round_index), records[-1])
+
+
+def curve_series(store: RunStore, run_ids: list[str], round_index: int | None) -> list[CurveSeries]:
+    """One entry per run that can draw the round (its last round when it has fewer), for the overlays."""
+    series = []
+    for run_id in run_ids:
+        records = store.load_rounds(run_id)
+        if not records:
+            continue
+        record = record_at(records, round_index)
+        found = stored_round_diagnostics(store, run_id, record)
+        if found is not None:
+            config = store.load_config(run_id)
+            name = f"{strategy_label(config)} s{config.get('seed', '?')} · {record['n_labeled']} labels"
+            series.append(CurveSeries(name, found, record.get("ci") or {}))
+    return series
+
+
+def diagnostics_table(series: list[CurveSeries]) -> pd.DataFrame:
+    """What a radiologist reads per model: sensitivity and specificity at the threshold, and the rest."""
+    rows = [{"model": s.name, "threshold": s.diagnostics.point.threshold,
+             "sensitivity": s.diagnostics.point.sensitivity, "specificity": s.diagnostics.point.specificity,
+             "precision": s.diagnostics.point.precision, "roc_auc": s.diagnostics.roc_auc,
+             "average_precision": s.diagnostics.average_precision, "brier": s.diagnostics.reliability.brier,
+             "ece": s.diagnostics.reliability.ece} for s in series]
+    return pd.DataFrame(rows, columns=["model", "threshold", "sensitivity", "specificity", "precision", "roc_auc",
+                                       "average_precision", "brier", "ece"])
+
+
+def stability_rule(config: dict) -> StabilityRule:
+    """The run's stopping rule (the defaults for runs recorded before it had one)."""
+    return StabilityRule(float(config.get("stop_kappa", StabilityRule.threshold)),
+                         int(config.get("stop_window", StabilityRule.window)))
+
+
+def stopping_summary(records: list[dict], config: dict) -> str:
+    """The stopping signal in a sentence: since when the model has stopped changing, or how far it is."""
+    kappas = [r.get("stop_kappa") for r in records]
+    if not config.get("stop_set_size", 1) or all(k is None for k in kappas):
+        return ("No stopping signal: this run predicts no stop set (stop_set_size 0, or recorded before the signal "
+                "existed)." if len(records) > 1 or not config.get("stop_set_size", 1) else
+                "The stopping signal needs two rounds: it compares each round's predictions with the previous one's.")
+    rule = stability_rule(config)
+    what = f"κ ≥ {rule.threshold} between successive rounds' predictions on the stop set for {rule.window} rounds"
+    labels = [r["n_labeled"] for r in records]  # kappas[i] belongs to records[i]
+    since = rule.stable_since(kappas)
+    if since is not None:
+        text = (f"**The model has stopped changing since {labels[since]} labels** ({what}): more labels are "
+                "unlikely to change what it predicts.")
+        if records[-1].get("stopped_by_rule"):
+            text += f" The stopping rule ended the run at {records[-1]['n_labeled']} labels."
+        return text
+    first = rule.first_stop(kappas)
+    last = next(k for k in reversed(kappas) if k is not None)
+    return (f"Still changing: κ = {last:.4f} against the previous round (it says stop at {what})."
+            + (f" It held at {labels[first]} labels, then the predictions moved again." if first is not None else ""))

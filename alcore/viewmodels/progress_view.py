@@ -1,0 +1,68 @@
+"""A run's progress as the pages show it: from its live job, else from status.json. No streamlit."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from alcore.runs import ACTIVE_STATES, RunStore, WAITING_STATES
+
+if TYPE_CHECKING:
+    from alcore.jobs import JobManager
+
+LIVE_STATES = ACTIVE_STATES
+RESUMABLE_STATES = ("interrupted", "cancelled", "failed")
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """A run's progress from its live job (any process's: the run folder says), else from status.json."""
+
+    state: str
+    round: int  # last finished round, -1 before the first
+    rounds_total: int
+    n_labeled: int
+    fraction: float
+    eta_seconds: float | None
+    detail: str  # what it is doing now
+    error: str
+    attached: bool  # a live worker (of any process, here or on Ray) computes it, so Stop reaches it
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE_STATES
+
+    @property
+    def resumable(self) -> bool:
+        return self.state in RESUMABLE_STATES
+
+    @property
+    def text(self) -> str:
+        """Rounds are named by the labels they trained on (as everywhere in the dashboard, CLI and log)."""
+        parts = [f"{self.n_labeled} labels used", f"{self.round + 1} of {self.rounds_total} rounds done"]
+        if self.state == "waiting_for_labels":
+            parts.append("waiting for your labels")
+        elif self.state == "paused":
+            parts.append("paused after its query: Next round goes on")
+        elif self.eta_seconds is not None:
+            parts.append(f"about {format_duration(self.eta_seconds)} left")
+        return " · ".join(parts)
+
+
+def run_progress(store: RunStore, jobs: JobManager, run_id: str) -> RunProgress:
+    snap = jobs.snapshot(run_id)
+    status = store.load_status(run_id)
+    if snap is None or not snap.running:  # status.json holds the rounds; a finished job knows how it ended
+        state, error = (status.state, status.error) if snap is None else (snap.state, snap.error or status.error)
+        return RunProgress(state, status.round, status.rounds_total, status.n_labeled, status.progress,
+                           None, status.message, error, attached=False)
+    detail = snap.message
+    if snap.phase_total:
+        detail = f"{snap.phase} {snap.phase_done}/{snap.phase_total}"
+    return RunProgress(snap.state, snap.round, snap.rounds_total, max(snap.n_labeled, status.n_labeled),
+                       snap.progress, None if snap.state in WAITING_STATES else snap.eta_seconds, detail,
+                       snap.error, attached=True)  # a person's pace is not the machine's: no ETA while waiting
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"

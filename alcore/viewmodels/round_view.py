@@ -1,0 +1,90 @@
+"""One round of a run as the pages show it: the train pool's frame and the queried images.
+
+Round files never change once listed, so their arrays and frames are cached in-process. No streamlit.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from alcore.oracle import LabelBook
+from alcore.runs import RunStore, read_npz
+
+CLASS_NAMES = ("NORMAL", "PNEUMONIA")
+HIDDEN = "hidden"  # the label shown for an image waiting for a person (human oracle)
+
+
+def round_arrays(store: RunStore, run_id: str, round_index: int) -> dict[str, np.ndarray]:
+    path = store.round_path(run_id, round_index)
+    return cached_npz(str(path), path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=48)
+def cached_npz(path: str, mtime_ns: int) -> dict[str, np.ndarray]:
+    """A round file's arrays, read once per process (the mtime keys a file written again)."""
+    return read_npz(Path(path))
+
+
+def records_embeddings(store: RunStore, run_id: str) -> bool:
+    """Whether the run stores each round's layout (runs from before the setting always did)."""
+    return store.load_config(run_id).get("record_embeddings", True) is not False
+
+
+def waiting_ids(store: RunStore, run_id: str) -> frozenset[str]:
+    """The images of a human run queued or queried and not yet labeled NORMAL or PNEUMONIA: until a person
+    answers them, no page shows their true label, their file name or (unless asked) the model's guess."""
+    if store.load_config(run_id).get("oracle") != "human":
+        return frozenset()
+    book = LabelBook(store, run_id)
+    queue = book.queue()
+    asked = {i for record in store.load_rounds(run_id) for i in record.get("queried_ids", [])}
+    asked |= set(queue.ids if queue is not None else ())
+    return frozenset(asked - {i for i, (label, _) in book.answers().items() if label in CLASS_NAMES})
+
+
+def round_frame(store: RunStore, run_id: str, round_index: int, reveal_prediction: bool = False) -> pd.DataFrame:
+    """The train pool at one round: id, PCA x/y, cluster, label, p(PNEUMONIA), score, status, secret.
+    x/y are NaN and cluster -1 where the run recorded no embeddings. `secret` rows wait for a person:
+    their label reads 'hidden', their prob and score are NaN unless `reveal_prediction`."""
+    path = store.round_path(run_id, round_index)
+    frame = _pool_frame(str(path), path.stat().st_mtime_ns).copy()
+    frame["secret"] = frame.id.isin(waiting_ids(store, run_id))
+    frame.loc[frame.secret, "label"] = HIDDEN
+    if not reveal_prediction:
+        frame.loc[frame.secret, ["prob", "score"]] = np.nan
+    return frame
+
+
+@lru_cache(maxsize=48)
+def _pool_frame(path: str, mtime_ns: int) -> pd.DataFrame:
+    """A round file as a frame, built once per process (every session following a run reads it)."""
+    a = cached_npz(path, mtime_ns)
+    status = np.where(a["queried"], "queried", np.where(a["labeled"], "labeled", "unlabeled"))
+    labels = a["label"].astype(int)
+    xy = a["embedding"] if "embedding" in a else np.full((len(a["ids"]), 2), np.nan, np.float32)
+    return pd.DataFrame({
+        "id": a["ids"], "x": xy[:, 0], "y": xy[:, 1], "cluster": a.get("cluster", np.full(len(a["ids"]), -1)),
+        "label": np.where(labels < 0, "unknown", np.array(CLASS_NAMES)[labels.clip(0)]),
+        "prob": a["prob"].astype(float), "score": a["score"].astype(float), "status": status,
+    })
+
+
+def latest_queried_round(rounds: list[dict]) -> dict | None:
+    """The record of the last round that queried images (the final round only evaluates)."""
+    queried = [r for r in rounds if r.get("queried_ids")]
+    return queried[-1] if queried else None
+
+
+def queried_frame(store: RunStore, run_id: str, rounds: list[dict], reveal_prediction: bool = False) -> pd.DataFrame:
+    """The images queried in the given rounds (records), highest score first within a round; `labels`
+    is the labeled count of the model that picked them (round_frame's `secret` marks those waiting)."""
+    frames = []
+    for record in rounds:
+        frame = round_frame(store, run_id, record["round"], reveal_prediction)
+        frames.append(frame[frame.status == "queried"].sort_values("score", ascending=False)
+                      .assign(round=record["round"], labels=record["n_labeled"]))
+    columns = ["round", "labels", "id", "label", "prob", "score", "secret"]
+    return pd.concat(frames)[columns].reset_index(drop=True) if frames else pd.DataFrame(columns=columns)
