@@ -113,6 +113,8 @@ def worker_pages(job: dict) -> dict:
         seconds[name] = time.perf_counter() - started
         if at.exception:
             return {"error": f"{name}: {at.exception[0].value}"}
+        if name == "embeddings" and not at.get("plotly_chart"):
+            return {"error": "the Embeddings page drew no chart"}
     return {"seconds": seconds, "figure": embeddings_figure_cost(job), "peak_mib": peak_rss_mib()}
 
 
