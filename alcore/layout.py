@@ -6,7 +6,8 @@ K-Means are refitted each round on the sample's current features (as the whole p
 and a small pool is its own sample), and UMAP, when asked for, is fitted once, on the first round's
 sample, then places every image of every round by its nearest sample images in that space. With
 the frozen backbone the features never change, so every round's map is the first one; when
-fine-tuning, images move on one map as the model learns.
+fine-tuning, images move on one map as the model learns. `umap_positions` is the same UMAP for one
+round's features on demand (a page's route, instead of the loop's).
 """
 from __future__ import annotations
 
@@ -40,6 +41,21 @@ class RoundLayout:
         """The round file's arrays (the names the pages read)."""
         arrays = {"embedding": self.embedding, "features_pca": self.features_pca, "cluster": self.cluster}
         return arrays if self.umap is None else {**arrays, "umap": self.umap}
+
+
+def fit_rows(n: int, seed: int, sample_rows: int = SAMPLE_ROWS) -> np.ndarray:
+    """Ascending rows the layout models are fitted on: all of a small pool, else a random subset."""
+    if n <= sample_rows:
+        return np.arange(n)
+    return np.sort(np.random.default_rng([seed, 4099]).choice(n, size=sample_rows, replace=False))
+
+
+def umap_positions(features: np.ndarray, seed: int, sample_rows: int = SAMPLE_ROWS) -> np.ndarray:
+    """(n, 2) UMAP layout of one round's features, computed on demand (the page's route): fitted on
+    a sample, every row placed by its nearest sample rows; a small pool is UMAP of every row."""
+    umap_map = UmapMap(seed)
+    umap_map.fit(np.asarray(features)[fit_rows(len(features), seed, sample_rows)])
+    return umap_map.transform(features)
 
 
 class UmapMap:
@@ -107,11 +123,8 @@ class PoolLayout:
                            self._umap(features, pca, reduced) if self.with_umap else None)
 
     def _sample(self, n: int) -> np.ndarray:
-        """The rows the models are fitted on: all of a small pool, else a random subset drawn once."""
-        if self.sample is None:
-            rows = np.arange(n) if n <= self.sample_rows else np.random.default_rng(
-                [self.seed, 4099]).choice(n, size=self.sample_rows, replace=False)
-            self.sample, self.pool_size = np.sort(rows), n
+        if self.sample is None:  # drawn once: the same rows every round
+            self.sample, self.pool_size = fit_rows(n, self.seed, self.sample_rows), n
         if n != self.pool_size:
             raise ValueError(f"the layout was made for a pool of {self.pool_size} images, not {n}: "
                              "use a new PoolLayout for another pool")

@@ -8,7 +8,7 @@ from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
 
-from alcore.layout import PoolLayout, UmapMap
+from alcore.layout import PoolLayout, UmapMap, umap_positions
 
 
 def _blobs(n: int, d: int = 40, blobs: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -89,3 +89,8 @@ def test_umap_is_fitted_once_and_places_every_round():
     moved = pool_layout(features + np.random.default_rng(0).normal(0, 0.05, features.shape).astype(np.float32))
     assert pool_layout.umap_map.reference is reference  # not fitted again
     assert (np.linalg.norm(moved.umap[:, None] - centres[None], axis=2).argmin(axis=1) == blob).all()
+
+    on_demand = umap_positions(features, seed=2, sample_rows=200)  # the page's route: one round, fitted here
+    centres = np.stack([on_demand[blob == b].mean(axis=0) for b in range(3)])
+    assert (np.linalg.norm(on_demand[:, None] - centres[None], axis=2).argmin(axis=1) == blob).all()
+    np.testing.assert_array_equal(umap_positions(features, seed=2, sample_rows=200), on_demand)
