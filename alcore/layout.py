@@ -6,8 +6,9 @@ K-Means are refitted each round on the sample's current features (as the whole p
 and a small pool is its own sample), and UMAP, when asked for, is fitted once, on the first round's
 sample, then places every image of every round by its nearest sample images in that space. With
 the frozen backbone the features never change, so every round's map is the first one; when
-fine-tuning, images move on one map as the model learns. `umap_positions` is the same UMAP for one
-round's features on demand (a page's route, instead of the loop's).
+fine-tuning, images move on one map as the model learns (a resumed fine-tuning run's map is fitted
+at the round it resumes from: display only, no metric or pick depends on it). `umap_positions` is
+the same UMAP for one round's features on demand (a page's route, instead of the loop's).
 """
 from __future__ import annotations
 
