@@ -284,9 +284,9 @@ def seeds_and_device_section(problems: dict[str, str]) -> None:
     flag_row(problems, cols, ("seed", "seeds", "full_data", "experiment"))
     cols = st.columns(3)
     cols[0].selectbox("Device", DEVICES, key=key("device"), help="auto uses the GPU when there is one.")
-    cols[1].number_input("Threads per run", step=1, key=key("threads"),
-                         help="PyTorch threads of each run. Its results depend on the thread count, so it is one "
-                              "of the run's settings; runs at once × threads should not exceed the cores.")
+    cols[1].number_input("Cores per run", min_value=0, step=1, key=key("threads"),
+                         help="The CPU cores each run may use. 0: its share of this machine (all of them for a "
+                              "run alone). Its numbers are the same on any number of cores.")
     cols[2].checkbox("Record embeddings (for the Embeddings page)", key=key("record_embeddings"),
                      help="Off: each round infers only the images its strategy reads and the last round infers "
                           "none, so finetune runs take about a quarter less time; the metrics and picks are the "

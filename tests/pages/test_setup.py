@@ -60,12 +60,12 @@ def test_every_setting_has_a_labelled_widget_and_the_default_is_valid(open_page)
     assert all(shown[k].strip() for keys in wanted.values() for k in keys)  # each with a label
 
 
-def test_the_threads_setting_is_checked_next_to_its_field(open_page):
+def test_the_cores_per_run_default_to_the_runs_share_and_go_down_to_zero(open_page):
     at = open_page("pages/setup.py")
-    assert at.number_input(key="setup_threads").value == ExperimentConfig().threads
-    at.number_input(key="setup_threads").set_value(0).run()
-    assert "threads must be a whole number above 0 (got 0)" in errors(at)
-    assert at.button(key="setup_launch").disabled
+    cores = at.number_input(key="setup_threads")
+    assert cores.value == ExperimentConfig().threads == 0 and cores.min == 0  # 0: the run's share of the machine
+    cores.set_value(2).run()
+    assert not errors(at) and not at.button(key="setup_launch").disabled
 
 
 def test_invalid_values_are_flagged_and_block_the_launch(open_page):
