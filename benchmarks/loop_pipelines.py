@@ -100,9 +100,7 @@ class Timed:
 
 # --- workers: each runs in its own subprocess and prints one RESULT line -------------------------
 def ours_worker(job: dict) -> dict:
-    """One run through the engine; `job["cold_features_only"]` refuses to extract features."""
-    import torch
-
+    """One run through the engine; `job["warm_only"]` refuses to extract features."""
     import alcore.learners as learners
     import alcore.runner as runner
     from alcore.config import ExperimentConfig
@@ -132,8 +130,7 @@ def ours_worker(job: dict) -> dict:
     if not job.get("warm_only"):
         learners.FeatureExtractor = CountedExtractor
     store = RunStore(job["results"])
-    # every core, as the naive pipeline has: a run's thread count is its own setting (default 1)
-    cfg = ExperimentConfig(**{"threads": os.cpu_count() or 1, **job["config"]})
+    cfg = ExperimentConfig(**job["config"])  # threads 0 (the default): every core, as the naive pipeline has
     cpu0 = cpu_seconds()
     with PeakMemory() as memory:
         start = time.perf_counter()
@@ -153,9 +150,10 @@ def ours_worker(job: dict) -> dict:
     return {"wall": wall, "cpu": cpu_seconds() - cpu0, "compute": COMPUTE.seconds, "parts": parts,
             "peak_mib": PeakMemory.peak_self_mib(), "peak_children_mib": memory.peak_with_children_kib / 1024,
             "n_images": sum(sizes.values()), "initial_ids": config["initial_ids"], "passes": passes,
-            "weights": config["weights_used"], "threads": torch.get_num_threads(),
+            "weights": config["weights_used"], "threads": config["threads"],
             "cache": str(__import__("alcore.data", fromlist=["cache_dir"]).cache_dir()),
-            "rounds": [{k: r[k] for k in ("n_labeled", "accuracy", "roc_auc")} for r in rounds]}
+            "rounds": [{k: r[k] for k in ("n_labeled", "accuracy", "roc_auc")} for r in rounds],
+            "picks": [r["queried_ids"] for r in rounds]}
 
 
 def naive_worker(job: dict) -> dict:

@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from threadpoolctl import threadpool_limits
+
 from alcore.strategies.base import Pool, Selection
 
 StrategyFn = Callable[[Pool, int], Selection]
@@ -106,13 +108,16 @@ def validate_options(name: str, given: dict[str, Any]) -> dict[str, str]:
 
 
 def query(name: str, pool: Pool, budget: int) -> Selection:
-    """Run a strategy with its resolved options; checks the contract on the way out."""
+    """Run a strategy with its resolved options; checks the contract on the way out. BLAS and OpenMP
+    (scikit-learn's KMeans) compute it on one thread: split over threads, their sums would make the
+    picks depend on the machine's cores (docs/performance.md, "Threads")."""
     info = get(name)
     if budget > len(pool):
         raise ValueError(f"budget {budget} is larger than the unlabeled pool ({len(pool)})")
     resolved = Pool(pool.probs, pool.features, pool.labeled_features, pool.rng, pool.mc_probs,
                     info.option_values(pool.options))
-    selection = info.fn(resolved, budget)
+    with threadpool_limits(1):
+        selection = info.fn(resolved, budget)
     if len(selection.indices) != budget or len(set(selection.indices.tolist())) != budget:
         raise RuntimeError(f"strategy {info.name} returned {len(selection.indices)} indices "
                            f"({len(set(selection.indices.tolist()))} distinct) for a budget of {budget}")
