@@ -31,7 +31,7 @@ import torch
 import alcore
 from alcore.config import ExperimentConfig, check, ConfigError
 from alcore.cores import run_cores
-from alcore.data import load_run_data
+from alcore.data import load_run_data, summarize
 from alcore.data.base import DataError, Dataset
 from alcore.learners import make_learner
 from alcore.loop import TrainingDiverged, initial_rows, run_rounds
@@ -208,6 +208,7 @@ def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventF
                 "device": str(device), "device_name": _device_name(device),
                 "weights_used": weights.used, "weights_detail": weights.detail, "weights_notice": weights.notice,
                 "dataset": dataset.name, "data_fingerprint": dataset.fingerprint, "data_notes": dataset.notes,
+                "data_summary": summarize(dataset, cfg.data).to_dict(),
                 "split_sizes": {k: len(v) for k, v in dataset.splits.items()},
                 "train_class_counts": np.bincount(dataset.train.labels.clip(0), minlength=2).tolist(),
                 "initial_ids": dataset.train.ids[rows].tolist(), "threads": cores, "versions": _versions(),
