@@ -8,6 +8,7 @@ common torchvision pipeline (ImageFolder + DataLoader, decoding every JPEG on ev
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import resource
@@ -164,7 +165,6 @@ def naive_worker(job: dict) -> dict:
     from torchvision import datasets, transforms
 
     from alcore.config import ExperimentConfig
-    from alcore.learners import Learner
     from alcore.loop import round_seed
     from alcore.metrics import classification_metrics
     from alcore.models import build_classifier, dropout_generator
@@ -179,9 +179,9 @@ def naive_worker(job: dict) -> dict:
     with PeakMemory() as memory:
         start = time.perf_counter()
         model, _ = build_classifier(cfg["model"], cfg["weights"], cfg["resolution"], cfg["seed"])
-        # the engine's model preparation (device, memory format), so both sides run the same network
-        net = Learner(model, None, settings)
-        model, initial_state = net.model, net.initial_state
+        # the engine's memory format (learners.Learner), so both sides run the same network
+        model = model.to(memory_format=torch.channels_last)
+        initial_state = copy.deepcopy(model.state_dict())
         mean = (model.preprocess.mean.flatten() / 255).tolist()
         std = (1 / (model.preprocess.inv_std.flatten() * 255)).tolist()
         tf = transforms.Compose([transforms.Grayscale(3), transforms.Resize((cfg["resolution"],) * 2),
