@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from alcore.metrics import METRIC_LABELS
-from alcore.plots import PALETTE, layout, transparent
+from alcore.plots import PALETTE, STRATEGY_COLORS, layout, run_styles, transparent
 
 LIVE_METRICS = ("accuracy", "f1", "roc_auc", "balanced_accuracy")
 CLASS_COLORS = {"NORMAL": "#2e7d32", "PNEUMONIA": "#c62828", "unknown": "#9e9e9e", "hidden": "#9e9e9e"}
@@ -122,9 +122,10 @@ def compare_figure(curves: pd.DataFrame, metric: str, baseline: float = math.nan
     were averaged; the full-data baseline as a dashed horizontal line."""
     fig = go.Figure()
     label = METRIC_LABELS[metric]
-    for k, (series, group) in enumerate(curves.groupby("strategy", sort=True)):
+    grouped = list(curves.groupby("strategy", sort=True))
+    for (series, group), line in zip(grouped, run_styles([series for series, _ in grouped])):
         group = group.sort_values("n_labeled")
-        color = PALETTE[k % len(PALETTE)]
+        color = line["color"]
         seeds = int(group["count"].max())
         if seeds > 1:
             upper, lower = group["mean"] + group["std"], group["mean"] - group["std"]
@@ -134,10 +135,10 @@ def compare_figure(curves: pd.DataFrame, metric: str, baseline: float = math.nan
                                      hoverinfo="skip", legendgroup=series, showlegend=False))
         name = f"{series} (mean ± std of {seeds} seeds)" if seeds > 1 else series
         fig.add_trace(go.Scatter(x=group.n_labeled, y=group["mean"], mode="lines+markers", name=name,
-                                 legendgroup=series, line=dict(color=color),
+                                 legendgroup=series, line=line,
                                  hovertemplate="%{x} labels: %{y:.3f}<extra>" + series + "</extra>"))
     if not math.isnan(baseline):
-        fig.add_hline(y=baseline, line=dict(dash="dash", color="#444"),
+        fig.add_hline(y=baseline, line=dict(dash="dash", color=STRATEGY_COLORS["full-data baseline"]),
                       annotation_text=f"full-data baseline {baseline:.3f}", annotation_position="bottom right")
     # series names can be long: the legend goes under the plot, where it cannot cover the title
     layout(fig, f"{label} on the test set vs labeled images", LABELED_X, f"{label} (0–1)", height=520,

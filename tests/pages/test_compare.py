@@ -81,3 +81,20 @@ def test_compare_overlays_roc_pr_and_reliability_of_the_selected_runs_at_a_round
     downloads = [b.proto.label for b in at.get("download_button")]
     assert downloads.count("PNG") == 3 and downloads.count("SVG") == 3
     assert sorted(runs) == sorted(at.multiselect(key="compare_runs").value)
+
+
+def test_a_strategy_has_one_colour_in_every_chart_of_compare(open_page, make_run):
+    """Issue 29, item 2: entropy was blue and random red on the learning curves, the reverse on ROC / PR /
+    reliability: each chart coloured its series by position."""
+    for sampler in ("random", "entropy", "margin"):
+        make_run(sampler=sampler, experiment="exp-3")
+    at = open_page("pages/compare.py")
+    colours: dict[str, set[str]] = {}
+    for chart in at.get("plotly_chart"):
+        for trace in json.loads(chart.proto.spec)["data"]:
+            strategy = (trace.get("name") or "").split(" ")[0]
+            if strategy in ("random", "entropy", "margin") and trace.get("line", {}).get("color"):
+                colours.setdefault(strategy, set()).add(trace["line"]["color"])
+    assert len(at.get("plotly_chart")) == 4
+    assert all(len(found) == 1 for found in colours.values()), colours
+    assert len(set.union(*colours.values())) == 3  # three strategies, three colours
