@@ -10,7 +10,7 @@ from alcore.data.cache import Progress, cache_dir
 from alcore.data.classes import parse_classes
 from alcore.data.folder import PATIENT_SOURCES, SEED_SUFFIX, carve, load_folder
 from alcore.data.medmnist import load_npz
-from alcore.data.summary import DataSummary, split_warnings, summarize
+from alcore.data.summary import DataSummary, class_thumbnails, split_warnings, summarize
 from alcore.data.synthetic import load_synthetic
 from alcore.data.table import UNCERTAIN_POLICIES, is_table, load_table, parse_columns
 
@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from alcore.config import ExperimentConfig
 
 __all__ = ["PATIENT_SOURCES", "SPLITS", "UNCERTAIN_POLICIES", "UNKNOWN_LABEL", "DataError", "DataSummary", "Dataset",
-           "Dropped", "Split", "cache_dir", "load_dataset", "load_run_data", "open_cached", "parse_classes",
-           "parse_columns", "run_data_summary", "summarize"]
+           "Dropped", "Split", "cache_dir", "class_thumbnails", "load_dataset", "load_run_data", "open_cached",
+           "parse_classes", "parse_columns", "run_data_summary", "summarize"]
 
 SOURCE_HELP = "give 'synthetic', a folder of images (or DICOM), a label table (.csv / .tsv), or a MedMNIST .npz file"
 HUMAN_NOTE = ("human oracle: the pool's labels are not used (a person labels the images asked for); val and test "
