@@ -80,6 +80,9 @@ def _load(data: str, resolution: int, seed: int, synthetic_size: int, pneumonia_
     if path.suffix.lower() == ".npz":
         return _named(load_npz(path, resolution, progress), rules)
     if is_table(path):
+        if patient_from != "auto":
+            raise DataError("--patient-from folder is for image folders; a label table's patients come from its "
+                            "patient column (--columns patient=COLUMN) or the DICOM PatientID")
         return load_table(path, resolution, seed, progress, rules, parse_columns(columns), uncertain)
     if path.is_dir():
         return load_folder(path, resolution, seed, allow_unlabeled, progress, rules, patient_from)
