@@ -37,8 +37,8 @@ class RunProgress:
 
     @property
     def text(self) -> str:
-        """Rounds are named by the labels they trained on (as everywhere in the dashboard, CLI and log)."""
-        parts = [f"{self.n_labeled} labels used", f"{self.round + 1} of {self.rounds_total} rounds done"]
+        """Rounds counted as the user set them (Setup's *Rounds*: the query rounds after the initial model)."""
+        parts = [f"{self.n_labeled} labels used", f"{max(self.round, 0)} of {self.rounds_total - 1} rounds done"]
         if self.state == "waiting_for_labels":
             parts.append("waiting for your labels")
         elif self.state == "paused":

@@ -126,7 +126,7 @@ def test_launching_a_tiny_run_opens_its_live_page_which_shows_its_rounds(open_pa
     assert at.title[0].value == "Live run"
     assert jobs.wait(run_id, timeout=120).state == "done", jobs.store.read_log(run_id)
     at.switch_page("pages/live.py").run()  # AppTest's own page stays Setup until told otherwise
-    assert at.main.get("progress")[0].proto.text.startswith("40 labels used · 3 of 3 rounds done")
+    assert at.main.get("progress")[0].proto.text.startswith("40 labels used · 2 of 2 rounds done")  # Rounds 2, as set
     assert at.get("plotly_chart")[0].key == "live_curves"
     assert len(captions(at)) == 10
 
