@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import secrets
 from dataclasses import dataclass, field, replace
@@ -65,9 +66,9 @@ class ExperimentConfig:
     class_weighted: bool = False
     seed: int = 0
     device: str = "auto"
-    # torch threads of the run: training results depend on the thread count (measured), so it is a
-    # setting of the run, not a share of whatever else computes at the time
-    threads: int = 1
+    # cores the run may use (0: its executor's share, or the whole machine when it runs alone; the count
+    # used is in config.json's resolved facts). Its numbers are the same on any number (alcore.cores)
+    threads: int = 0
     oracle: str = "simulated"
     experiment: str = ""  # group id shared by the runs of one multi-strategy / multi-seed launch
     full_data: bool = False  # baseline: train once on the whole train pool (init/budget/rounds ignored)
@@ -82,6 +83,14 @@ class ExperimentConfig:
     stop_kappa: float = 0.99
     stop_window: int = 3
     stop_when_stable: bool = False
+    # the data layer (issue 25; README, data): the user's class names in order, the last positive, each
+    # with what it matches ("NORMAL=No Finding,PNEUMONIA=Pneumonia"; empty: guessed only when
+    # unambiguous); a label table's columns ("image=Path,label=Pneumonia"); what CheXpert's -1 becomes
+    # (drop | positive | negative); where patients come from (auto | folder: the first folder below the class)
+    classes: str = ""
+    columns: str = ""
+    uncertain: str = "drop"
+    patient_from: str = "auto"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -92,7 +101,8 @@ class ExperimentConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ConfigError({k: f"unknown setting '{k}'" for k in unknown})
+            raise ConfigError({k: f"unknown setting '{k}'" + "".join(
+                f"; did you mean '{m}'?" for m in difflib.get_close_matches(k, sorted(known), n=1)) for k in unknown})
         return cls(**values)
 
     @classmethod
@@ -152,6 +162,7 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
     choice("head", HEADS)
     choice("synthetic_preset", SYNTHETIC_PRESETS)
     choice("threshold_rule", THRESHOLD_RULES)
+    problems.update(_data_layer_problems(cfg))
     if cfg.weights not in WEIGHTS and not Path(cfg.weights).is_file():
         problems["weights"] = (f"weights must be one of {', '.join(WEIGHTS)} or an existing file; "
                                f"'{cfg.weights}' was not found")
@@ -159,9 +170,12 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
         problems["sampler"] = (f"unknown sampler '{cfg.sampler}'; choose one of: "
                                f"{', '.join(registry.names())}")
     for name in ("synthetic_size", "resolution", "init_size", "budget", "rounds", "epochs",
-                 "head_steps", "batch_size", "threads"):
+                 "head_steps", "batch_size"):
         if not _positive_int(getattr(cfg, name)):
             problems[name] = f"{name} must be a whole number above 0 (got {getattr(cfg, name)!r})"
+    if not (_positive_int(cfg.threads) or (type(cfg.threads) is int and cfg.threads == 0)):
+        problems["threads"] = (f"threads must be 0 (every core the run is given) or a whole number of cores "
+                               f"(got {cfg.threads!r})")
     if cfg.second_resolution != 0 and not (_positive_int(cfg.second_resolution) and 16 <= cfg.second_resolution <= 1024):
         problems["second_resolution"] = (f"second_resolution must be 0 (off) or between 16 and 1024 pixels "
                                          f"(got {cfg.second_resolution!r})")
@@ -202,9 +216,9 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
         if not torch.cuda.is_available():
             problems["device"] = "device 'cuda' was asked for but no CUDA GPU is visible; use 'auto' or 'cpu'"
     if not isinstance(cfg.data, str) or not cfg.data.strip():
-        problems["data"] = "data must be 'synthetic', a folder path or an .npz file path"
+        problems["data"] = "data must be 'synthetic', a folder path, a label table or an .npz file path"
     elif cfg.data != "synthetic" and not Path(cfg.data).expanduser().exists():
-        problems["data"] = f"data path not found: {cfg.data} (give 'synthetic', a folder or an .npz file)"
+        problems["data"] = f"data path not found: {cfg.data} (give 'synthetic', a folder, a label table or an .npz file)"
     if pool_size is not None and not cfg.full_data and "init_size" not in problems and "budget" not in problems \
             and "rounds" not in problems:
         if cfg.init_size > pool_size:
@@ -213,6 +227,24 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
             problems["budget"] = (f"init {cfg.init_size} + budget {cfg.budget} x {cfg.rounds} rounds = "
                                   f"{cfg.final_labeled} labels, more than the pool of {pool_size} images; "
                                   "lower the budget or the rounds")
+    return problems
+
+
+def _data_layer_problems(cfg: ExperimentConfig) -> dict[str, str]:
+    """The data layer's settings: choices, and --classes / --columns that parse."""
+    from alcore.data import PATIENT_SOURCES, UNCERTAIN_POLICIES, DataError, parse_classes, parse_columns
+    problems = {}
+    for name, options in (("uncertain", UNCERTAIN_POLICIES), ("patient_from", PATIENT_SOURCES)):
+        if getattr(cfg, name) not in options:
+            problems[name] = f"unknown {name} '{getattr(cfg, name)}'; choose one of: {', '.join(options)}"
+    for name, parse in (("classes", parse_classes), ("columns", parse_columns)):
+        if not isinstance(getattr(cfg, name), str):
+            problems[name] = f"{name} must be text like the --{name} flag's (got {getattr(cfg, name)!r})"
+            continue
+        try:
+            parse(getattr(cfg, name))
+        except DataError as exc:
+            problems[name] = str(exc)
     return problems
 
 

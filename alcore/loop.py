@@ -153,9 +153,8 @@ def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_lab
             labeled_features = pool.features[rows if whole_pool else []]
             view = Pool(probs=pool.probs[unlabeled], features=pool.features[unlabeled],
                         labeled_features=labeled_features, rng=np.random.default_rng([cfg.seed, r]),
-                        mc_probs=None if pool.mc_probs is None else pool.mc_probs[:, unlabeled],
-                        options=cfg.sampler_options)
-            selection = registry.query(cfg.sampler, view, cfg.budget)
+                        mc_probs=None if pool.mc_probs is None else pool.mc_probs[:, unlabeled])
+            selection = registry.query(cfg.sampler, view, cfg.budget, cfg.sampler_options)
             picked = unlabeled[selection.indices]
             scores[unlabeled] = selection.scores
             queried[picked] = True

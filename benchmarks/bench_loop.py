@@ -169,7 +169,7 @@ def decode_rates(folder: Path, resolution: int, passes: int = 3) -> dict[str, fl
     from PIL import Image
     from torchvision import transforms
 
-    from alcore.data.folder import decode_image
+    from alcore.data.decode import decode_image
 
     paths = sorted(p for p in folder.rglob("*") if p.is_file())
     naive_tf = transforms.Compose([transforms.Grayscale(3), transforms.Resize((resolution, resolution))])

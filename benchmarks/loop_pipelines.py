@@ -104,15 +104,14 @@ def ours_worker(job: dict) -> dict:
     import torch
 
     import alcore.learners as learners
-    import alcore.loop as loop
     import alcore.runner as runner
     from alcore.config import ExperimentConfig
     from alcore.runs import RunStore
     from alcore.train import COMPUTE
 
+    COMPUTE.start()
     decode = runner.load_run_data = Timed(runner.load_run_data)
     prepare = runner.make_learner = Timed(runner.make_learner)
-    display = loop._display_layout = Timed(loop._display_layout)
     if job.get("warm_only"):
         def refuse(*args, **kwargs):
             raise RuntimeError("feature cache is cold")
@@ -147,7 +146,7 @@ def ours_worker(job: dict) -> dict:
     config = store.load_config(run_id)["resolved"]
     parts = {"decode": decode.seconds, "prepare": prepare.seconds,
              "train": sum(r["train_seconds"] for r in rounds), "eval": sum(r["eval_seconds"] for r in rounds),
-             "query": sum(r["query_seconds"] for r in rounds), "display": display.seconds}
+             "query": sum(r["query_seconds"] for r in rounds)}
     sizes = config["split_sizes"]
     passes = None if cfg.regime != "finetune" else {"train": cfg.epochs * sum(r["n_labeled"] for r in rounds),
                                                     "infer": sum(inferred)}

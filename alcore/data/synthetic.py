@@ -50,7 +50,7 @@ def load_synthetic(size: int, pneumonia_share: float, resolution: int,
         text = f"{pneumonia_share:.0%} PNEUMONIA"
         kind = PRESETS[preset].label
         return Dataset(name=f"synthetic ({size} train, {text}{kind})", fingerprint=key, resolution=resolution,
-                       splits=splits,
+                       splits=splits, kind="synthetic",
                        notes=[f"synthetic chest X-rays{kind} (fixed data seed {DATA_SEED}), {text}"])
 
     return cache.cached(key, build, progress)
