@@ -143,3 +143,15 @@ def test_compare_names_its_rounds_by_labels_and_its_table_columns_in_words(store
                       "Labels to 95 % of the baseline's accuracy (seeds reaching it)"]
     table = compare_view.readable_table(final_table(compare_view.comparison_frame(store, [short, longer])))
     assert not [c for c in table.columns if "_" in c]
+
+
+def test_feature_extraction_has_a_bar_of_its_own_with_an_eta():
+    """Issue 29, item 11: a real-data run spent ~110 s extracting features while the bar stayed at 0."""
+    sizes = {"train": 5000, "val": 100, "test": 900}
+    first = progress_view.feature_progress("run-a", "features train", 10, 100, sizes, now=100.0)
+    assert first.fraction == pytest.approx(500 / 6000) and first.text.endswith("500 of 6,000 images")
+    later = progress_view.feature_progress("run-a", "features test", 1, 2, sizes, now=200.0)  # 5,100 + 450 done
+    assert later.fraction == pytest.approx(5550 / 6000)
+    assert later.text.endswith("5,550 of 6,000 images · about 9 s left")  # 5,050 images in 100 s, 450 to go
+    assert progress_view.feature_progress("run-a", "train", 1, 2, sizes) is None
+    assert progress_view.feature_progress("run-b", "features train", 0, 0, sizes) is None
