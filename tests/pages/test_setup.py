@@ -40,14 +40,17 @@ def test_every_setting_has_a_labelled_widget_and_the_default_is_valid(open_page)
 
 def test_invalid_values_are_flagged_and_block_the_launch(open_page):
     at = open_page("pages/setup.py")
+    at.number_input(key="setup_lr").set_value(0.0).run()
+    assert not errors(at)  # issue 29, item 9: the frozen logistic head has no learning rate to check
+    at.radio(key="setup_regime").set_value("finetune")
     at.number_input(key="setup_budget").set_value(500)
-    at.number_input(key="setup_lr").set_value(0.0)
     at.multiselect(key="setup_samplers").set_value([])
     at.run()
     messages = errors(at)
-    assert any("init 100 + budget 500 x 10 rounds = 5100 labels, more than the pool of 2000" in m for m in messages)
-    assert any("lr must be a number above 0" in m for m in messages)
-    assert any("choose at least one sampler" in m for m in messages)
+    assert any("Initial labeled images 100 + Budget per round 500 × Rounds 10 = 5,100 labels: more than the "
+               "pool's 2,000 images" in m for m in messages)  # the fields' names, not the config's (item 9)
+    assert any("Learning rate must be a number above 0" in m for m in messages)
+    assert any("Choose at least one sampler" in m for m in messages)
     assert any("Fix the 3 settings" in m for m in messages)
     assert at.button(key="setup_launch").disabled
     assert not at.exception
@@ -57,7 +60,7 @@ def test_a_missing_folder_is_flagged(open_page, tmp_path):
     at = open_page("pages/setup.py")
     at.radio(key="setup_source").set_value("folder").run()
     at.text_input(key="setup_path").set_value(str(tmp_path / "nowhere")).run()
-    assert any("data path not found" in m for m in errors(at))
+    assert any(f"Nothing at {tmp_path / 'nowhere'}: give the path of a folder of X-rays" in m for m in errors(at))
     assert at.button(key="setup_check").disabled
 
 

@@ -114,8 +114,9 @@ def test_form_problems_check_the_pool_and_every_run_of_the_experiment():
     assert set(problems) == {"seeds", "budget", "sampler_options.bald"}
     folder = {**setup_form.form_values(ExperimentConfig(data="/nowhere/folder"))}
     base, configs = setup_form.form_configs(folder)
-    assert "data path not found" in setup_form.form_problems(folder, base, configs, None, EVERYWHERE)["data"]
-    assert setup_form.form_problems(folder, base, configs, "only NORMAL images", EVERYWHERE)["data"] == "only NORMAL images"
+    assert setup_form.form_problems(folder, base, configs, None, EVERYWHERE)["data"] == (
+        "Nothing at /nowhere/folder: give the path of a folder of X-rays, a label table or an .npz file")
+    assert setup_form.form_problems(folder, base, configs, "only NORMAL images", EVERYWHERE)["data"] == "Only NORMAL images"
     refused = setup_form.form_problems(folder, base, configs, None, (Path("/srv/xrays"),))["data"]
     assert "outside the folders this dashboard may use. Allowed: /srv/xrays" in refused
 
