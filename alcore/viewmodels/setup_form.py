@@ -165,6 +165,16 @@ def form_problems(form: dict[str, object], base: ExperimentConfig, configs: list
     return in_page_words(problems, base, pool)
 
 
+def example_folder(roots: tuple[Path, ...]) -> str:
+    """A Folder placeholder the dashboard accepts: the Kaggle download's `chest_xray` folder where one lies
+    in (or in `data/` of) an allowed root, else where one would go in the first root."""
+    for root in roots:
+        for folder in (root / "chest_xray", root / "data" / "chest_xray"):
+            if folder.is_dir():
+                return str(folder)
+    return str(roots[0] / "chest_xray") if roots else "/path/to/chest_xray"
+
+
 def path_problems(cfg: ExperimentConfig, roots: tuple[Path, ...]) -> dict[str, str]:
     """The data and weights paths of `cfg` that lie outside the allowed roots."""
     problems = {}

@@ -156,3 +156,13 @@ def test_feature_extraction_has_a_bar_of_its_own_with_an_eta():
     assert later.text.endswith("5,550 of 6,000 images · about 9 s left")  # 5,050 images in 100 s, 450 to go
     assert progress_view.feature_progress("run-a", "train", 1, 2, sizes) is None
     assert progress_view.feature_progress("run-b", "features train", 0, 0, sizes) is None
+
+
+def test_the_folder_placeholder_is_a_path_the_dashboard_accepts(tmp_path):
+    """Issue 29, item 6: the placeholder was a path the dashboard then refused ('outside the folders ...')."""
+    home, shared = tmp_path / "home", tmp_path / "shared"
+    (shared / "chest_xray" / "train").mkdir(parents=True)
+    roots = (home, shared)
+    example = setup_form.example_folder(roots)
+    assert example == str(shared / "chest_xray") and setup_form.allowed_path(example, roots)
+    assert setup_form.example_folder((home,)) == str(home / "chest_xray")  # where the download would go
