@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alcore.viewmodels import compare_view, figures, progress_view, run_list
+from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
+
 from alcore.metrics import METRIC_LABELS, METRIC_NAMES
 from alcore.summary import baseline_value, final_table, strategy_curves, text_table
-from pages.common import REFRESH_S, current_run, store, via_entrypoint
-from pages.diagnostics import compare_section
+from alcore.viewmodels import compare_view, figures, progress_view, run_list
+from ui.diagnostic_sections import compare_section
+from ui.state import REFRESH_S, current_run, store
 
-via_entrypoint()
+page_frame()
 
 NO_EXPERIMENT = ""
 st.title("Compare runs")

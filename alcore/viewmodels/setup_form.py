@@ -59,44 +59,63 @@ def form_values(cfg: ExperimentConfig) -> dict[str, object]:
     """The form that shows `cfg`: one sampler, one seed, no baseline, a simulated twin of a human run.
     Also every sampler's options.
 
-    Raises ConfigError for a value no widget can hold (a typo in a loaded file)."""
+    Raises ConfigError for a setting no widget can show: a value of another type than the field's, or
+    (with the engine's message) a choice, sampler or sampler option the engine does not know."""
     from alcore.strategies import registry
 
-    problems = {}
-    if not isinstance(cfg.data, str):
-        problems["data"] = f"data must be text: 'synthetic', a folder or an .npz file (got {cfg.data!r})"
-    if not isinstance(cfg.sampler, str) or not registry.is_known(cfg.sampler):
-        problems["sampler"] = f"unknown sampler {cfg.sampler!r}; choose one of: {', '.join(registry.names())}"
+    problems = unshowable_settings(cfg)
     if problems:
         raise ConfigError(problems)
     sampler = registry.canonical(cfg.sampler)
-    known = {o.name for o in registry.get(sampler).options}
-    if not isinstance(cfg.sampler_options, dict) or set(cfg.sampler_options) - known:
-        raise ConfigError({"sampler_options": f"{sampler} takes the options: {', '.join(sorted(known)) or 'none'}"})
     source = "synthetic" if cfg.data == "synthetic" else "npz" if cfg.data.endswith(".npz") else "folder"
-    form = {name: _form_value(name, getattr(cfg, name), getattr(FORM_DEFAULTS, name)) for name in FORM_FIELDS}
+    form = {name: _widget_value(getattr(cfg, name), getattr(FORM_DEFAULTS, name)) for name in FORM_FIELDS}
     form.update(source=source, path="" if source == "synthetic" else cfg.data, samplers=[sampler], seeds=1,
                 baseline=False, twin=True)
     for info in registry.all_strategies():
         given = cfg.sampler_options if info.name == sampler else {}
-        form.update({option_field(info.name, o.name): _form_value(o.name, given.get(o.name, o.default), o.default)
+        form.update({option_field(info.name, o.name): _widget_value(given.get(o.name, o.default), o.default)
                      for o in info.options})
     return form
 
 
-def _form_value(name: str, value: object, default: object) -> object:
-    """`value` as the widget of a field with this default holds it, else ConfigError."""
-    if name in FORM_CHOICES and value not in FORM_CHOICES[name]:
-        raise ConfigError({name: f"unknown {name} {value!r}; choose one of: {', '.join(FORM_CHOICES[name])}"})
-    numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
-    if not numeric:
-        if type(value) is not type(default):
-            raise ConfigError({name: f"{name} must be {type(default).__name__} (got {value!r})"})
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-            isinstance(default, int) and not float(value).is_integer()):
-        raise ConfigError({name: f"{name} must be a {type(default).__name__} number (got {value!r})"})
-    return type(default)(value)
+def unshowable_settings(cfg: ExperimentConfig) -> dict[str, str]:
+    """{field: message} for the settings of `cfg` that no widget of the form can hold. Other problems
+    (a budget too large, a missing folder) load and are flagged next to their field."""
+    wrong_type = {name: f"{name} must be {_KINDS[type(getattr(FORM_DEFAULTS, name))]} (got {getattr(cfg, name)!r})"
+                  for name in (*FORM_FIELDS, "data", "sampler")
+                  if not _holds(getattr(cfg, name), getattr(FORM_DEFAULTS, name))}
+    if not isinstance(cfg.sampler_options, dict):
+        wrong_type["sampler_options"] = "sampler_options must be a JSON object, e.g. {\"mc_passes\": 10}"
+    if wrong_type:
+        return wrong_type
+    unknown = {name: message for name, message in engine_problems(cfg).items() if name in SHOWN_AS_CHOICES}
+    if unknown:
+        return unknown
+    from alcore.strategies import registry
+    wrong_options = [f"{o.name} must be {_KINDS[type(o.default)]} (got {cfg.sampler_options[o.name]!r})"
+                     for o in registry.get(cfg.sampler).options
+                     if o.name in cfg.sampler_options and not _holds(cfg.sampler_options[o.name], o.default)]
+    return {"sampler_options": "; ".join(wrong_options)} if wrong_options else {}
+
+
+_KINDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+SHOWN_AS_CHOICES = ("sampler", "sampler_options", *FORM_CHOICES)  # a widget lists what it may hold
+
+
+def _holds(value: object, default: object) -> bool:
+    """Whether the widget of a field with this default can hold `value` (a float field takes an int)."""
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return type(value) is type(default)
+
+
+def _widget_value(value: object, default: object) -> object:
+    return float(value) if isinstance(default, float) else value
+
+
+def engine_problems(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, str]:
+    """The engine's per-field problems of `cfg` (config.validate): the one place the form asks for them."""
+    return validate(cfg, pool_size)
 
 
 def form_configs(form: dict[str, object]) -> tuple[ExperimentConfig, list[ExperimentConfig]]:
@@ -160,7 +179,7 @@ def form_problems(form: dict[str, object], base: ExperimentConfig, configs: list
     if base.data == "synthetic" and _positive_int(base.synthetic_size):
         pool = base.synthetic_size
     for cfg in configs or [base]:  # no sampler chosen: still check everything else
-        for name, message in validate(cfg, pool).items():
+        for name, message in engine_problems(cfg, pool).items():
             problems.setdefault(f"sampler_options.{cfg.sampler}" if name == "sampler_options" else name, message)
     return in_page_words(problems, base, pool)
 

@@ -35,7 +35,7 @@ def test_without_runs_the_page_points_to_home(open_page):
 
 def test_an_unknown_run_in_the_url_is_reported(open_page, make_run):
     make_run()
-    at = open_page("pages/home.py", run="no-such-run")
+    at = open_page("dashboard.py", run="no-such-run")
     assert any("no-such-run" in w.value for w in at.sidebar.warning)
 
 

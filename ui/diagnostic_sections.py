@@ -10,7 +10,7 @@ import streamlit as st
 
 from alcore import plots
 from alcore.viewmodels import diagnostics_view, figures
-from pages.common import store
+from ui.state import store
 
 NO_CURVES = ("This round stores no test-set probabilities (runs recorded before they were kept), or its test set "
              "holds one class only: no curves to draw.")
