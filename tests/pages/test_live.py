@@ -153,3 +153,19 @@ def test_a_run_without_test_probabilities_says_it_has_no_curves(open_page, make_
         np.savez(path, **arrays)
     at = open_page("pages/live.py", run=run_id)
     assert any("no test-set probabilities" in i.value for i in at.info)
+
+
+def test_feature_extraction_shows_in_a_bar_of_its_own(open_page, make_run, store):
+    """Issue 29, item 11: ~110 s of feature extraction while the bar stayed at 0 and small text counted batches."""
+    from alcore.runs import RunStatus
+
+    run_id = make_run(state="running", rounds=1)
+    config = store.load_config(run_id)
+    config["resolved"]["split_sizes"] = {"train": 5000, "val": 100, "test": 900}
+    store.write_config(run_id, config)
+    store.write_status(run_id, RunStatus("running", round=-1, rounds_total=11, phase="features train",
+                                         phase_done=50, phase_total=100))
+    at = open_page("pages/live.py", run=run_id)
+    bars = [bar.proto for bar in at.main.get("progress")]
+    assert len(bars) == 2 and bars[1].text.endswith("2,500 of 6,000 images") and "features" in bars[1].text
+    assert bars[1].value == int(100 * 2500 / 6000)
