@@ -22,7 +22,7 @@ from alcore.runs import StoreError
 from alcore.strategies import registry
 from alcore.viewmodels import setup_form
 from ui import navigation
-from ui.state import RACE_KEY, RUN_KEY, jobs, path_roots
+from ui.state import RUN_KEY, jobs, open_race, path_roots
 
 page_frame()
 
@@ -405,8 +405,7 @@ def launch_runs(plan: Plan, target: Target, race_them: bool, pause: bool) -> Non
     run_ids: list[str] = []
     try:
         if race_them:
-            race_id = jobs().launch_race(plan.configs, ray=target.ray_address, pause=pause)
-            st.switch_page(navigation.LIVE, query_params={RACE_KEY: race_id})
+            open_race(jobs().launch_race(plan.configs, ray=target.ray_address, pause=pause))
         for cfg in plan.configs:
             run_ids.append(jobs().launch(cfg, ray=target.ray_address, pause=pause))
     except (ConfigError, StoreError, QueueFull) as exc:  # a results folder that cannot be written, an

@@ -162,11 +162,41 @@ def form_configs(form: dict[str, object]) -> tuple[ExperimentConfig, list[Experi
     return base, experiment_configs(base, samplers, seeds, bool(form["baseline"]), base.experiment.strip())
 
 
+# The Setup page's names of the settings: its messages name a setting as its field does, not as the config does.
+FIELD_LABELS = {"synthetic_size": "Synthetic pool size", "synthetic_pneumonia_share": "PNEUMONIA share",
+                "model": "Model", "resolution": "Resolution", "weights": "Weights", "epochs": "Epochs",
+                "head_steps": "Head steps", "batch_size": "Batch size", "lr": "Learning rate",
+                "weight_decay": "Weight decay", "finetune_steps": "Fine-tune steps per round",
+                "val_share": "Validation share", "second_resolution": "Second resolution",
+                "init_size": "Initial labeled images", "budget": "Budget per round", "rounds": "Rounds",
+                "stop_set_size": "Stop set", "stop_kappa": "Stable at κ", "stop_window": "For rounds",
+                "seed": "First seed", "seeds": "Seeds per sampler"}
+
+
+def in_page_words(problems: dict[str, str], cfg: ExperimentConfig, pool: int | None) -> dict[str, str]:
+    """The engine's messages as the Setup page says them: settings by their fields' names, the data by
+    what the page asks for (a folder, a label table or an .npz file), the pool limit in its fields' terms."""
+    worded = {}
+    for name, message in problems.items():
+        label = FIELD_LABELS.get(name)
+        if name == "data" and message.startswith("data path not found: "):
+            message = f"Nothing at {cfg.data}: give the path of a folder of X-rays, a label table or an .npz file"
+        elif name == "budget" and message.startswith("init ") and pool is not None:
+            message = (f"Initial labeled images {cfg.init_size} + Budget per round {cfg.budget} × Rounds "
+                       f"{cfg.rounds} = {cfg.final_labeled:,} labels: more than the pool's {pool:,} images. "
+                       "Lower the budget or the rounds.")
+        elif label and message.startswith(f"{name} "):
+            message = label + message[len(name):]
+        first_word = message.split(" ", 1)[0]
+        worded[name] = message[:1].upper() + message[1:] if first_word.isalpha() else message  # not a path
+    return worded
+
+
 def form_problems(form: dict[str, object], base: ExperimentConfig, configs: list[ExperimentConfig],
                   data_check: int | str | None, roots: tuple[Path, ...]) -> dict[str, str]:
-    """{field: message} for everything that stops a launch. `data_check` is a folder's or .npz's
-    pool size, or what is wrong with it, once checked; a sampler's options are 'sampler_options.<name>'.
-    A data or weights path outside `roots` is refused before anything looks at it."""
+    """{field: message}, in the page's words, for everything that stops a launch. `data_check` is a
+    folder's or .npz's pool size, or what is wrong with it, once checked; a sampler's options are
+    'sampler_options.<name>'. A data or weights path outside `roots` is refused before anything looks at it."""
     problems = path_problems(base, roots)
     if not form["samplers"]:
         problems["sampler"] = "choose at least one sampler"
@@ -180,7 +210,17 @@ def form_problems(form: dict[str, object], base: ExperimentConfig, configs: list
     for cfg in configs or [base]:  # no sampler chosen: still check everything else
         for name, message in engine_problems(cfg, pool).items():
             problems.setdefault(f"sampler_options.{cfg.sampler}" if name == "sampler_options" else name, message)
-    return problems
+    return in_page_words(problems, base, pool)
+
+
+def example_folder(roots: tuple[Path, ...]) -> str:
+    """A Folder placeholder the dashboard accepts: the Kaggle download's `chest_xray` folder where one lies
+    in (or in `data/` of) an allowed root, else where one would go in the first root."""
+    for root in roots:
+        for folder in (root / "chest_xray", root / "data" / "chest_xray"):
+            if folder.is_dir():
+                return str(folder)
+    return str(roots[0] / "chest_xray") if roots else "/path/to/chest_xray"
 
 
 def path_problems(cfg: ExperimentConfig, roots: tuple[Path, ...]) -> dict[str, str]:

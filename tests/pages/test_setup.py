@@ -72,14 +72,17 @@ def test_the_cores_per_run_default_to_the_runs_share_and_go_down_to_zero(open_pa
 
 def test_invalid_values_are_flagged_and_block_the_launch(open_page):
     at = open_page("pages/setup.py")
+    at.number_input(key="setup_lr").set_value(0.0).run()
+    assert not errors(at)  # issue 29, item 9: the frozen logistic head has no learning rate to check
+    at.radio(key="setup_regime").set_value("finetune")
     at.number_input(key="setup_budget").set_value(500)
-    at.number_input(key="setup_lr").set_value(0.0)
     at.multiselect(key="setup_samplers").set_value([])
     at.run()
     messages = errors(at)
-    assert any("init 100 + budget 500 x 10 rounds = 5100 labels, more than the pool of 2000" in m for m in messages)
-    assert any("lr must be a number above 0" in m for m in messages)
-    assert any("choose at least one sampler" in m for m in messages)
+    assert any("Initial labeled images 100 + Budget per round 500 × Rounds 10 = 5,100 labels: more than the "
+               "pool's 2,000 images" in m for m in messages)  # the fields' names, not the config's (item 9)
+    assert any("Learning rate must be a number above 0" in m for m in messages)
+    assert any("Choose at least one sampler" in m for m in messages)
     assert any("Fix the 3 settings" in m for m in messages)
     assert at.button(key="setup_launch").disabled
     assert not at.exception
@@ -89,7 +92,7 @@ def test_a_missing_folder_is_flagged(open_page, tmp_path):
     at = open_page("pages/setup.py")
     at.radio(key="setup_source").set_value("folder").run()
     at.text_input(key="setup_path").set_value(str(tmp_path / "nowhere")).run()
-    assert any("data path not found" in m for m in errors(at))
+    assert any(f"Nothing at {tmp_path / 'nowhere'}: give the path of a folder of X-rays" in m for m in errors(at))
     assert at.button(key="setup_check").disabled
 
 
@@ -198,7 +201,7 @@ def test_launching_a_tiny_run_opens_its_live_page_which_shows_its_rounds(open_pa
     assert at.title[0].value == "Live run"
     assert jobs.wait(run_id, timeout=120).state == "done", jobs.store.read_log(run_id)
     at.switch_page("pages/live.py").run()  # AppTest's own page stays Setup until told otherwise
-    assert at.main.get("progress")[0].proto.text.startswith("40 labels used · 3 of 3 rounds done")
+    assert at.main.get("progress")[0].proto.text.startswith("40 labels used · 2 of 2 rounds done")  # Rounds 2, as set
     assert at.get("plotly_chart")[0].key == "live_curves"
     assert len(captions(at)) == 10
 
