@@ -5,14 +5,17 @@ on an executor), read the rounds of runs or of an experiment as a pandas DataFra
     cfg = api.config(sampler="entropy", rounds=5)
     run_ids = api.run(api.sweep(cfg, samplers=["random", "entropy"], seeds=3))  # one process per run
     frame = api.rounds(run_ids)        # or api.rounds("my-experiment")
+    print(api.data_summary(data=Path("labels.csv"), classes="NORMAL=No Finding,PNEUMONIA=Pneumonia").text())
 """
 from __future__ import annotations
 
 import time
+from pathlib import PurePath
 
 import pandas as pd
 
 from alcore.config import ExperimentConfig, check
+from alcore.data import DataError, DataSummary, Dataset, load_run_data, summarize  # noqa: F401 - api.DataError
 from alcore.executors import make_executor
 from alcore.runs import DEFAULT_ROOT, RunStore
 from alcore.summary import rounds_frame
@@ -23,6 +26,7 @@ WAIT_POLL_S = 0.5
 
 def config(base: ExperimentConfig | None = None, **settings) -> ExperimentConfig:
     """A checked run config: the defaults (or `base`) with `settings` changed. Raises ConfigError."""
+    settings = {k: str(v) if isinstance(v, PurePath) else v for k, v in settings.items()}  # data=Path(...)
     values = {**(base or ExperimentConfig()).to_dict(), **settings}
     cfg = ExperimentConfig.from_dict(values)
     check(cfg)
@@ -49,6 +53,7 @@ def run(what: ExperimentConfig | Sweep | list[ExperimentConfig], out: str = str(
         else list(what)
     for cfg in configs:
         check(cfg)
+    _check_data(configs)
     store = RunStore(out)
     executor = make_executor(store, ray, parallel)
     run_ids = [create_run(cfg, store) for cfg in configs]
@@ -57,6 +62,31 @@ def run(what: ExperimentConfig | Sweep | list[ExperimentConfig], out: str = str(
     while wait and any(store.load_status(run_id).active for run_id in run_ids):
         time.sleep(WAIT_POLL_S)
     return run_ids
+
+
+def data(cfg: ExperimentConfig | None = None, **settings) -> Dataset:
+    """The decoded data set of a config (or of the defaults with `settings`, e.g. data=Path(...),
+    classes=...): images, labels, ids, patients per split. Raises DataError with the CLI's message."""
+    return load_run_data(config(cfg, **settings) if settings or cfg is None else cfg)
+
+
+def data_summary(cfg: ExperimentConfig | None = None, **settings) -> DataSummary:
+    """What the data layer makes of the data (classes, counts, patients, what was dropped and why):
+    the summary `python -m alcore data` prints; `.text()` for the same lines."""
+    cfg = config(cfg, **settings) if settings or cfg is None else cfg
+    return summarize(load_run_data(cfg), cfg.data)
+
+
+def _check_data(configs: list[ExperimentConfig]) -> None:
+    """Each distinct data setting loaded once (decoded and cached for the runs); DataError for unusable
+    data and ConfigError for a pool too small, before any run folder exists."""
+    sizes: dict[str, int] = {}
+    for cfg in configs:
+        key = repr((cfg.data, cfg.resolution, cfg.seed, cfg.synthetic_size, cfg.synthetic_pneumonia_share,
+                    cfg.synthetic_preset, cfg.classes, cfg.columns, cfg.uncertain, cfg.patient_from, cfg.oracle))
+        if key not in sizes:
+            sizes[key] = len(load_run_data(cfg).train)
+        check(cfg, pool_size=sizes[key])
 
 
 def rounds(runs: str | list[str], out: str = str(DEFAULT_ROOT)) -> pd.DataFrame:

@@ -31,6 +31,7 @@ RUN_FLAGS = {
     "synthetic_size": int, "oracle": str, "stop_set_size": int, "stop_kappa": float, "stop_window": int,
     "head": str, "threshold_rule": str, "second_resolution": int, "finetune_steps": int, "val_share": float,
     "threads": int, "synthetic_preset": str,
+    "classes": str, "columns": str, "uncertain": str, "patient_from": str,  # the data layer (issue 25)
 }
 FIELD_OF_FLAG = {"init": "init_size"}
 
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     out = argparse.ArgumentParser(add_help=False)
     out.add_argument("--out", default=argparse.SUPPRESS, help="results folder (default: results/)")
     sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{run,sweep,resume,next,pause,list,show,strategies,summary,figures}")
+                                metavar="{run,sweep,resume,next,pause,list,show,strategies,summary,data,figures}")
 
     run = sub.add_parser("run", parents=[out], help="run active learning (one run per sampler x seed)")
     run.add_argument("--config", help="a JSON file of settings (flags given here override it)")
@@ -123,10 +124,34 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("experiment")
     summary.add_argument("--csv", help="also write the table to this CSV file")
     summary.add_argument("--markdown", action="store_true", help="print a markdown table (mean ± std cells)")
+    _data_parser(sub)
     figures = sub.add_parser("figures", parents=[out], help="write a run's ROC, precision-recall and reliability pictures per round")
     figures.add_argument("run_id")
     figures.add_argument("--svg", action="store_true", help="also write SVG files next to the PNG files")
     return parser
+
+
+DATA_FLAG_HELP = {
+    "classes": "class names in order, the positive one last, each with what it matches: "
+               "\"NORMAL=No Finding,PNEUMONIA=Pneumonia\" (table values) or \"Normal,Lung Opacity\" (folders; a "
+               "glob on the path below the split folder works too); default: guessed when unambiguous",
+    "columns": "a label table's columns: image=...,label=...,patient=...,split=... (default: by their usual names)",
+    "uncertain": "a 1/0/-1 label column's -1: drop (default), positive or negative",
+    "patient_from": "auto (DICOM PatientID, Kermany file names, a table's patient column) or folder (the first "
+                    "folder below the class folder)",
+}
+
+
+def _data_parser(sub) -> None:
+    """`data PATH [options]`: the data summary alone, nothing run."""
+    data = sub.add_parser("data", help="what the data layer makes of a data source (the summary; nothing is run)")
+    data.add_argument("path", help="a folder, a label table (.csv / .tsv), an .npz file or 'synthetic'")
+    for flag, text in DATA_FLAG_HELP.items():
+        data.add_argument(f"--{flag.replace('_', '-')}", default=None, help=text)
+    data.add_argument("--resolution", type=int, default=None, help="decode at this size (default: the run default)")
+    data.add_argument("--seed", type=int, default=None, help="the seed carving missing val/test splits")
+    data.add_argument("--oracle", default=None, help="human: unlabeled images join the pool")
+    data.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
 def _executor_flags(parser: argparse.ArgumentParser) -> None:
@@ -301,17 +326,37 @@ def launch(store: RunStore, run_ids: list[str], args: argparse.Namespace) -> int
 
 
 def cmd_run(args, store: RunStore) -> int:
-    from alcore.data import DataError
-    from alcore.runner import create_run, pool_size
+    from alcore.runner import create_run
     configs = configs_from_args(args)
-    try:  # the data once (the runs share it), and every refusal before any run folder is written
-        size = pool_size(configs[0], scan=True)
-    except DataError as exc:
-        raise ConfigError({"data": str(exc)}) from None
+    # the data once (the runs share it), and every refusal before any run folder is written
+    size = len(_data_summary(configs[0])[0].train)
     for cfg in configs:
         check(cfg, pool_size=size)
     ray_address(args)  # a bad --ray is refused before any run folder is made
     return launch(store, [create_run(cfg, store) for cfg in configs], args)
+
+
+def _data_summary(cfg: ExperimentConfig, quiet: bool = False):
+    """Load the config's data, print its summary unless `quiet`; (data set, summary). A DataError
+    becomes the data setting's ConfigError (the message the API raises too)."""
+    from alcore.data import DataError, run_data_summary
+    try:
+        dataset, summary = run_data_summary(cfg)
+    except DataError as exc:
+        raise ConfigError({"data": str(exc)}) from None
+    if not quiet:
+        print(summary.text(), flush=True)
+    return dataset, summary
+
+
+def cmd_data(args, store: RunStore) -> int:
+    settings = {name: getattr(args, name) for name in (*DATA_FLAG_HELP, "resolution", "seed", "oracle")
+                if getattr(args, name) is not None}
+    cfg = ExperimentConfig.from_dict({"data": args.path, **settings})
+    check(cfg)
+    summary = _data_summary(cfg, quiet=True)[1]
+    print(json.dumps(summary.to_dict(), indent=1) if args.json else summary.text())
+    return 0
 
 
 def sweep_from_args(args: argparse.Namespace) -> Sweep:
@@ -443,7 +488,8 @@ def cmd_figures(args, store: RunStore) -> int:
 
 COMMANDS = {"run": cmd_run, "sweep": cmd_sweep, "resume": cmd_resume, "next": cmd_next, "pause": cmd_pause,
             "worker": cmd_worker, "list": cmd_list,
-            "show": cmd_show, "strategies": cmd_strategies, "summary": cmd_summary, "figures": cmd_figures}
+            "show": cmd_show, "strategies": cmd_strategies, "summary": cmd_summary, "data": cmd_data,
+            "figures": cmd_figures}
 
 
 def main(argv: list[str] | None = None) -> int:

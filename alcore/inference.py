@@ -5,8 +5,9 @@
   CPU cores: 79 -> 88 images/s) and the stem convolution run on the one grayscale channel instead
   of three identical ones (the 7x7 stem of ResNet18 at 128 px: 29 -> 14 ms a batch of 24, 6 % of
   the pass). Outputs differ by ~1e-6 relative; each step is checked on real inputs.
-- `prepack_for_cpu`: each convolution's weight reordered once into oneDNN's blocked layout instead
-  of on every call (aten's convolution does that: 2-4 ms a call for ResNet18's 512-channel layers).
+- No weight prepacking: oneDNN's private reorder ops saved 3-5 % of a one-thread ResNet18 batch at
+  128 px; public torch has no route to them (torch.jit.freeze + optimize_for_inference was slower
+  here and changed outputs by 7e-6; torch.compile costs minutes of compilation per network).
 - `cpu_inference_batch`: on a CPU, the largest batch whose biggest activation stays under
   glibc's 32 MiB mmap threshold. Above it every layer output is a fresh mmap that the kernel
   zero-fills page by page: EfficientNet-Lite0 at 224 px ran 3x slower at 256 images per batch.
@@ -124,56 +125,6 @@ def inference_network(preprocess: nn.Module, backbone: nn.Module, example: torch
             return candidate
         log.warning("conv-bn folding changed the outputs of %s; inferring unfused", type(backbone).__name__)
     return copy.deepcopy(original)
-
-
-class PackedConv2d(nn.Module):
-    """A zero-padded Conv2d for float32 channels_last CPU inputs, its weight reordered by oneDNN
-    once, for one input shape, into the layout its kernel wants (other shapes still work)."""
-
-    def __init__(self, conv: nn.Conv2d, input_size: list[int]):
-        super().__init__()
-        self.geometry = (list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups)
-        weight = conv.weight.detach().contiguous(memory_format=torch.channels_last)
-        self.packed_weight = torch.ops.mkldnn._reorder_convolution_weight(weight, *self.geometry, input_size)
-        self.bias = None if conv.bias is None else conv.bias.detach()
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return torch.ops.mkldnn._convolution_pointwise(images, self.packed_weight, self.bias, *self.geometry,
-                                                       "none", [None], "")
-
-
-def prepack_for_cpu(network: nn.Module, example: torch.Tensor, batch_size: int) -> nn.Module:
-    """A copy of `network` (CPU, channels_last) whose plain zero-padded convolutions hold weights
-    packed for batches of `batch_size`, when oneDNN is there and the copy's outputs on `example`
-    match; else `network` itself. The copy cannot be deep-copied or moved to another device."""
-    if example.device.type != "cpu" or not torch.backends.mkldnn.is_available():
-        return network
-    packed = copy.deepcopy(network).eval()
-    convs = [m for m in packed.modules() if type(m) is nn.Conv2d and m.padding_mode == "zeros"
-             and not isinstance(m.padding, str) and m.weight.dtype == torch.float32]
-    input_sizes: dict[nn.Module, list[int]] = {}
-
-    def record(conv: nn.Module, inputs: tuple, _output) -> None:
-        input_sizes.setdefault(conv, list(inputs[0].shape))
-
-    handles = [conv.register_forward_hook(record) for conv in convs]
-    try:
-        with torch.inference_mode():
-            expected = packed(example)  # not packed yet: what `network` outputs
-    finally:
-        for handle in handles:
-            handle.remove()
-    try:
-        for parent in list(packed.modules()):
-            for name, conv in list(parent.named_children()):
-                if conv in input_sizes:
-                    setattr(parent, name, PackedConv2d(conv, [batch_size, *input_sizes[conv][1:]]))
-        if _same_outputs(packed, example, expected):
-            return packed
-        log.warning("prepacked convolutions changed the outputs of the network; inferring unpacked")
-    except (RuntimeError, AttributeError) as error:  # an op missing or refusing this build's oneDNN
-        log.warning("could not prepack convolutions (%s); inferring unpacked", error)
-    return network
 
 
 def cpu_inference_batch(network: nn.Module, example: torch.Tensor) -> int:

@@ -27,15 +27,16 @@ import torch
 
 from threadpoolctl import threadpool_limits
 
+from alcore.cores import workers_for
 from alcore.data import cache_dir
 from alcore.data.cache import exclusive
 from alcore.data.base import Dataset
-from alcore.data.folder import patient_id
 from alcore.models import BinaryClassifier, WeightsInfo
 from alcore.runs import atomic_write_npz
 from alcore.metrics import REFERENCE_THRESHOLD, operating_threshold
 from alcore.train import (FeatureExtractor, ResizedImages, TrainSettings, extract_features, fit_finetune, fit_head,
-                          fit_logistic_head, head_probs, out_of_fold_threshold, stratified_folds)
+                          fit_logistic_head, head_probs, out_of_fold_threshold, single_thread,
+                          stratified_folds)
 
 log = logging.getLogger(__name__)
 HEAD_COMPONENTS = 64  # principal directions the logistic head reads: Newton steps in all 1,280
@@ -62,13 +63,15 @@ class Learner:
         self.model = model.to(self.device, memory_format=torch.channels_last)
         self.dataset = dataset
         self.settings = settings
+        self.computing = workers_for(self.device, settings.cores)  # who computes what depends on threads
         self.progress = progress or (lambda phase, done, total: None)
         self.initial_state = copy.deepcopy(self.model.state_dict())
         self.threshold = REFERENCE_THRESHOLD  # set by fit from the labeled rows alone
         self.fit_info: dict = {}  # what the last fit chose (C, early-stopping step...), for the round's record
         # a patient's images stay on one side of every split of the labeled set (CV folds, the
         # validation slice): neighbours of a held-out image would flatter the choices made on it
-        _, self.patients = np.unique([patient_id(i) for i in dataset.train.ids], return_inverse=True)
+        # (Split.patients: the data layer's; for Kermany names, synthetic and npz the same groups as before)
+        _, self.patients = np.unique(dataset.train.patients, return_inverse=True)
 
     def _images(self, split: str) -> torch.Tensor:
         images = torch.from_numpy(np.ascontiguousarray(self.dataset.splits[split].images))
@@ -126,14 +129,14 @@ class FinetuneLearner(Learner):
     def infer(self, split: str, mc_passes: int = 0, seed: int = 0, rows: np.ndarray | None = None) -> Inference:
         images = self.images(split)
         extracted = extract_features(self.model, images, self.device, self.settings.cancel, rows=rows,
-                                     on_batch=lambda d, t: self.progress(f"predict {split}", d, t))
+                                     on_batch=lambda d, t: self.progress(f"predict {split}", d, t),
+                                     cores=self.settings.cores)
         if rows is None:
             features = extracted
         else:  # the head still sees every row, so MC-dropout masks match a whole-split pass
             features = torch.zeros((len(images), extracted.shape[1]), dtype=extracted.dtype)
             features[torch.from_numpy(np.asarray(rows, dtype=np.int64))] = extracted
-        head = self.model.head
-        probs, mc = head_probs(head, features.to(self.device), mc_passes, seed)
+        probs, mc = self.computing.call(head_probs, self.model.head, features.to(self.device), mc_passes, seed)
         return Inference(probs.cpu().numpy(), features.numpy(), None if mc is None else mc.cpu().numpy())
 
 
@@ -147,15 +150,17 @@ class FrozenLearner(Learner):
         self.features = {split: torch.cat([self._cached_features(split, weights, model_name, seed, size, extractors)
                                            for size in sizes], 1)
                          for split in self.dataset.splits}
-        train = self.features["train"]
-        self.mean, self.std = train.mean(0), train.std(0) + 1e-6
         self.head_kind = head
         self.head = self.model.head.cpu()
         self.initial_head = copy.deepcopy(self.head.state_dict())
         self.logistic = None
-        if head == "logistic":
-            self.directions = principal_directions(self._standardised("train").numpy(), HEAD_COMPONENTS)
-        self.inputs = {split: self._head_input(split) for split in self.dataset.splits}
+        # sums over thousands of rows: on one thread, so their last bits do not depend on the cores
+        with single_thread(), threadpool_limits(1, user_api="blas"):
+            train = self.features["train"]
+            self.mean, self.std = train.mean(0), train.std(0) + 1e-6
+            if head == "logistic":
+                self.directions = principal_directions(self._standardised("train").numpy(), HEAD_COMPONENTS)
+            self.inputs = {split: self._head_input(split) for split in self.dataset.splits}
 
     def _cache_path(self, split: str, weights: WeightsInfo, model_name: str, seed: int, size: int | None) -> Path:
         """Keyed by everything that changes the features: the data, the backbone, its weights (a file's
@@ -180,7 +185,8 @@ class FrozenLearner(Learner):
                     images = self._images(split)
                     images = ResizedImages(images, size) if size else images
                     if size not in extractors:
-                        extractors[size] = FeatureExtractor(self.model, images[:2].to(self.device), self.device)
+                        extractors[size] = FeatureExtractor(self.model, images[:2].to(self.device), self.device,
+                                                            cores=self.settings.cores)
                     features = extractors[size](images, self.settings.cancel,
                                                 lambda d, t: self.progress(f"features {split}", d, t))
                     atomic_write_npz(path, {"features": features.numpy()})
@@ -212,7 +218,7 @@ class FrozenLearner(Learner):
 
         def fit_predict(fit_rows: np.ndarray, predict_rows: np.ndarray) -> np.ndarray:
             self.fit_adamw(x[fit_rows], labels[fit_rows], seed)
-            return head_probs(self.head, torch.from_numpy(x[predict_rows]))[0].numpy()
+            return self.computing.call(head_probs, self.head, torch.from_numpy(x[predict_rows]))[0].numpy()
         self.threshold = out_of_fold_threshold(fit_predict, labels, seed, self.patients[rows],
                                                 self.settings.threshold_rule, self.settings.class_weighted)
         self.fit_adamw(x, labels, seed)
@@ -232,7 +238,7 @@ class FrozenLearner(Learner):
                 mc = (self.logistic.sample_probs(x, mc_passes, np.random.default_rng([seed, 31]))
                       if mc_passes > 0 else None)
             return Inference(probs, x, None if mc is None else mc.astype(np.float32))
-        probs, mc = head_probs(self.head, torch.from_numpy(x), mc_passes, seed)
+        probs, mc = self.computing.call(head_probs, self.head, torch.from_numpy(x), mc_passes, seed)
         return Inference(probs.numpy(), x, None if mc is None else mc.numpy())
 
 

@@ -8,6 +8,7 @@ machine (Debian: `apt-get install chromium`); nothing is downloaded, so it works
 from __future__ import annotations
 
 import math
+import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +25,14 @@ from alcore.records import RoundRecord
 from alcore.runs import RunStore
 
 PALETTE = qualitative.Plotly
+# One colour per strategy in every chart of the product (learning curves, race, ROC / PR / reliability):
+# random is the race's grey baseline; the uncertainty family blues and purples, diversity warm colours.
+STRATEGY_COLORS = {"random": "#444444", "full-data baseline": "#000000",
+                   "entropy": "#636efa", "least_confidence": "#19d3f3", "margin": "#ab63fa", "bald": "#1f3a93",
+                   "pca_kmeans": "#ef553b", "coreset": "#00cc96", "typiclust": "#ffa15a", "badge": "#b6e880",
+                   "uncertain_kmeans": "#ff6692"}
+OTHER_COLORS = [c.lower() for c in qualitative.Dark24 if c.lower() not in STRATEGY_COLORS.values()]
+RUN_DASHES = ("solid", "dot", "dash", "dashdot", "longdash", "longdashdot")  # runs of one strategy in one chart
 
 
 def layout(fig: go.Figure, title: str, x_title: str, y_title: str, height: int = 420,
@@ -38,6 +47,31 @@ def layout(fig: go.Figure, title: str, x_title: str, y_title: str, height: int =
     fig.update_xaxes(title_text=x_title)
     fig.update_yaxes(title_text=y_title)
     return fig
+
+
+def strategy_color(strategy: str) -> str:
+    """The strategy's colour; a strategy without one gets a fixed colour from its name."""
+    known = STRATEGY_COLORS.get(strategy)
+    return known or OTHER_COLORS[zlib.crc32(strategy.encode()) % len(OTHER_COLORS)]
+
+
+def strategy_of(series_name: str) -> str:
+    """The strategy a series or run name starts with: strategy_label, then ' (' settings or ' s' seed."""
+    name = series_name.split(" (")[0].split(" · ")[0]
+    return next((known for known in STRATEGY_COLORS if name == known or name.startswith(known + " ")),
+                name.split(" ")[0])
+
+
+def run_styles(names: Sequence[str]) -> list[dict]:
+    """A line style per series: its strategy's colour; runs of one strategy told apart by their dashes."""
+    seen: dict[str, int] = {}
+    styles = []
+    for name in names:
+        strategy = strategy_of(name)
+        repeat = seen.get(strategy, 0)
+        seen[strategy] = repeat + 1
+        styles.append(dict(color=strategy_color(strategy), dash=RUN_DASHES[repeat % len(RUN_DASHES)]))
+    return styles
 
 
 def transparent(hex_color: str, alpha: float) -> str:
@@ -103,9 +137,9 @@ def roc_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
     sensitivity / specificity intervals when the round has them."""
     fig = go.Figure()
     _reference_line(fig, [0, 1], [0, 1], "chance")
-    for k, s in enumerate(series):
-        d, color = s.diagnostics, PALETTE[k % len(PALETTE)]
-        fig.add_trace(go.Scatter(x=d.roc_fpr, y=d.roc_tpr, mode="lines", legendgroup=s.name, line=dict(color=color),
+    for s, line in zip(series, run_styles([s.name for s in series])):
+        d, color = s.diagnostics, line["color"]
+        fig.add_trace(go.Scatter(x=d.roc_fpr, y=d.roc_tpr, mode="lines", legendgroup=s.name, line=line,
                                  name=_with_interval(f"{s.name} · AUC", d.roc_auc, s.ci, "roc_auc"),
                                  hovertemplate="FPR %{x:.3f}, TPR %{y:.3f}<extra>" + s.name + "</extra>"))
         p = d.point
@@ -126,9 +160,9 @@ def pr_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
     if series:
         prevalence = series[0].diagnostics.prevalence
         _reference_line(fig, [0, 1], [prevalence, prevalence], f"guessing (PNEUMONIA share {prevalence:.2f})")
-    for k, s in enumerate(series):
-        d, color = s.diagnostics, PALETTE[k % len(PALETTE)]
-        fig.add_trace(go.Scatter(x=d.pr_recall, y=d.pr_precision, mode="lines", line=dict(color=color, shape="hv"),
+    for s, line in zip(series, run_styles([s.name for s in series])):
+        d, color = s.diagnostics, line["color"]
+        fig.add_trace(go.Scatter(x=d.pr_recall, y=d.pr_precision, mode="lines", line=dict(line, shape="hv"),
                                  legendgroup=s.name, name=f"{s.name} · AP {d.average_precision:.3f}",
                                  hovertemplate="recall %{x:.3f}, precision %{y:.3f}<extra>" + s.name + "</extra>"))
         p = d.point
@@ -145,13 +179,13 @@ def reliability_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
     the mean prediction; on the diagonal the probabilities mean what they say. Dot area ~ images."""
     fig = go.Figure()
     _reference_line(fig, [0, 1], [0, 1], "perfectly calibrated")
-    for k, s in enumerate(series):
-        r, color = s.diagnostics.reliability, PALETTE[k % len(PALETTE)]
+    for s, line in zip(series, run_styles([s.name for s in series])):
+        r, color = s.diagnostics.reliability, line["color"]
         name = (_with_interval(f"{s.name} · Brier", r.brier, s.ci, "brier")
                 + " · " + _with_interval("ECE", r.ece, s.ci, "ece"))
         size = 6 + 22 * np.sqrt(r.counts / max(int(r.counts.max()), 1))
         fig.add_trace(go.Scatter(x=r.mean_predicted, y=r.fraction_positive, mode="lines+markers", name=name,
-                                 legendgroup=s.name, line=dict(color=color), marker=dict(size=size, color=color),
+                                 legendgroup=s.name, line=line, marker=dict(size=size, color=color),
                                  customdata=r.counts, hovertemplate="mean p %{x:.2f}: %{y:.2f} PNEUMONIA "
                                  "(%{customdata} images)<extra>" + s.name + "</extra>"))
     return _unit_square(layout(fig, title, "Mean predicted p(PNEUMONIA) in the bin", "Observed share of PNEUMONIA",

@@ -8,8 +8,8 @@ if the process dies - an active status that every reader sees as interrupted (ru
 While it works it holds the run's lock, touches its heartbeat, turns a `cancel` file into a stop
 between batches, waits in state `paused` after each query while step mode is on (StepGate), and
 writes phase and batch progress into status.json (at most every
-PROGRESS_WRITE_S). torch uses `cfg.threads` threads: training results depend on the thread count
-(measured), so it is a setting of the run, never a share of whatever else computes at the time.
+PROGRESS_WRITE_S). It computes on `run_cores(cfg.threads)` cores (alcore.cores): its setting, else its
+executor's share, else the whole machine; its numbers are the same on any number of them.
 """
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ import torch
 
 import alcore
 from alcore.config import ExperimentConfig, check, ConfigError
-from alcore.data import load_run_data
+from alcore.cores import run_cores
+from alcore.data import load_run_data, summarize
 from alcore.data.base import DataError, Dataset
 from alcore.learners import make_learner
 from alcore.loop import TrainingDiverged, initial_rows, run_rounds
@@ -182,7 +183,8 @@ def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventF
 
     pool: int | None = None
     try:
-        torch.set_num_threads(cfg.threads)
+        cores = run_cores(cfg.threads)
+        torch.set_num_threads(cores)
         set_status(message="loading data")
         dataset = preloaded or load_run_data(cfg)
         for warning in dataset.notes:
@@ -214,9 +216,10 @@ def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventF
                 "device": str(device), "device_name": _device_name(device),
                 "weights_used": weights.used, "weights_detail": weights.detail, "weights_notice": weights.notice,
                 "dataset": dataset.name, "data_fingerprint": dataset.fingerprint, "data_notes": dataset.notes,
+                "data_summary": summarize(dataset, cfg.data).to_dict(),
                 "split_sizes": {k: len(v) for k, v in dataset.splits.items()},
                 "train_class_counts": np.bincount(dataset.train.labels.clip(0), minlength=2).tolist(),
-                "initial_ids": dataset.train.ids[rows].tolist(), "threads": cfg.threads, "versions": _versions(),
+                "initial_ids": dataset.train.ids[rows].tolist(), "threads": cores, "versions": _versions(),
             })
         store.write_config(run_id, stored, resolved)
 
@@ -236,7 +239,7 @@ def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventF
         settings = TrainSettings(cfg.epochs, cfg.head_steps, cfg.batch_size, cfg.lr, cfg.weight_decay,
                                  cfg.class_weighted, device, cancel, steps=cfg.finetune_steps, augment=cfg.augment,
                                  hflip=cfg.hflip, val_share=cfg.val_share,
-                                 threshold_rule=cfg.threshold_rule)
+                                 threshold_rule=cfg.threshold_rule, cores=cores)
         set_status(message="preparing model" + (" and feature cache" if cfg.regime == "frozen" else ""))
         learner = make_learner(cfg.regime, model, dataset, settings, weights, cfg.model, cfg.seed, progress,
                                head=cfg.head, second_resolution=cfg.second_resolution)

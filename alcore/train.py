@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import math
+import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import numpy as np
@@ -15,13 +17,16 @@ from scipy.special import expit
 from sklearn.model_selection import StratifiedGroupKFold
 from torch import nn
 
-from alcore.inference import GPU_BATCH, cpu_inference_batch, inference_network, prepack_for_cpu
+from alcore.cores import workers, workers_for
+from alcore.inference import GPU_BATCH, cpu_inference_batch, inference_network
 from alcore.metrics import operating_threshold
 from alcore.models import BinaryClassifier, dropout_generator
 
 HEAD_BATCH = 256  # rows per head step in the frozen regime: bounded cost however many labels
 C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # the logistic head's inverse L2 strengths
 CV_FOLDS = 5  # folds of the labeled set that choose C and the threshold
+MICRO_BATCH = 8  # images per piece of a CPU training step: fixed, so the step's numbers do not depend on the cores
+VALIDATION_BATCH = 64  # images per validation-loss batch
 EARLY_STOPPING_PATIENCE = 3  # validation checks without a lower loss before fine-tuning stops
 NEWTON_MAX_STEPS = 50
 NEWTON_TOL = 1e-6  # largest gradient entry at convergence
@@ -67,17 +72,28 @@ class TrainSettings:
     val_share: float = 0.0  # finetune: share of the labeled set held out for early stopping (0: none)
     patience: int = EARLY_STOPPING_PATIENCE  # finetune with a validation slice: checks without gain
     threshold_rule: str = "cv"  # how the operating point is chosen (metrics.operating_threshold)
+    cores: int = 1  # CPU: the workers computing pieces of steps and inference passes (the numbers do not depend on it)
 
 
 @dataclass
 class ComputeClock:
-    """Seconds spent inside model forward/backward passes (for the compute-share benchmark)."""
+    """Seconds the run's thread spends on model forward/backward passes, for the benchmarks' compute
+    share. Off unless a benchmark calls `start()`: on a GPU each measurement synchronises with the
+    device, which would stop the CPU from queueing the next batch while the GPU computes."""
 
+    enabled: bool = False
     seconds: float = 0.0
-    calls: int = field(default=0)
+    calls: int = 0
+
+    def start(self) -> None:
+        """Measure from now on, from zero."""
+        self.enabled, self.seconds, self.calls = True, 0.0, 0
 
     @contextlib.contextmanager
     def measure(self, device: torch.device):
+        if not self.enabled:
+            yield
+            return
         start = time.perf_counter()
         yield
         if device.type == "cuda":
@@ -86,7 +102,7 @@ class ComputeClock:
         self.calls += 1
 
 
-COMPUTE = ComputeClock()
+COMPUTE = ComputeClock()  # the process's clock: benchmarks call COMPUTE.start()
 
 
 def _check_cancel(cancel: threading.Event | None) -> None:
@@ -125,18 +141,15 @@ def fit_finetune(model: BinaryClassifier, images: torch.Tensor, labels: torch.Te
     passes when it is 0; `generator` draws the order, the augmentation and the dropout masks. With
     `val` (images, labels) the validation loss is checked every pass (or every 1/10 of the steps),
     the weights of the lowest one are kept, and training stops after `patience` checks without
-    improvement (early stopping)."""
-    with dropout_generator(model, generator):
-        return _fit_finetune(model, images, labels, settings, generator, val)
-
-
-def _fit_finetune(model: BinaryClassifier, images: torch.Tensor, labels: torch.Tensor, settings: TrainSettings,
-                  generator: torch.Generator, val: tuple[torch.Tensor, torch.Tensor] | None) -> FitReport:
+    improvement (early stopping). On a CPU each step is a `PieceStep` (the same numbers on any
+    number of cores); on a GPU one pass of the whole batch."""
     device = settings.device
     model.train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     targets = labels.float().to(device)
     loss_fn = _loss_fn(targets, settings.class_weighted)
+    step = (PieceStep(model, loss_fn, optimiser, settings.cores) if device.type == "cpu"
+            else WholeBatchStep(model, loss_fn, optimiser))
     n = len(labels)
     per_epoch = n // settings.batch_size + (n % settings.batch_size >= 2 or n < 2)  # batches _batches yields
     total = settings.steps or per_epoch * settings.epochs
@@ -148,17 +161,14 @@ def _fit_finetune(model: BinaryClassifier, images: torch.Tensor, labels: torch.T
             break
         _check_cancel(settings.cancel)
         batch = images[idx].to(device, non_blocking=True)
-        if settings.augment:
-            batch = augment_batch(batch, generator, settings.hflip)
+        augmentation = draw_augmentation(len(batch), generator, settings.hflip) if settings.augment else None
         with COMPUTE.measure(device):
-            with _autocast(device):
-                loss = loss_fn(model(batch).float(), targets[idx.to(device)])
-            _step(loss, optimiser)
+            step(batch, targets[idx.to(device)], augmentation, generator)
         done += 1
         if settings.on_batch:
             settings.on_batch(done, total)
         if val is not None and (done % check_every == 0 or done == total):
-            val_loss = _validation_loss(model, *val, loss_fn, device)
+            val_loss = _validation_loss(model, *val, loss_fn, settings)
             if val_loss < best[0]:
                 best, checks_without_gain = (val_loss, done, copy.deepcopy(model.state_dict())), 0
             else:
@@ -172,6 +182,93 @@ def _fit_finetune(model: BinaryClassifier, images: torch.Tensor, labels: torch.T
     return FitReport(done, best[1], best[0])
 
 
+class WholeBatchStep:
+    """A GPU training step: the whole batch in one pass, in mixed precision."""
+
+    def __init__(self, model: BinaryClassifier, loss_fn: nn.Module, optimiser: torch.optim.Optimizer):
+        self.model, self.loss_fn, self.optimiser = model, loss_fn, optimiser
+
+    def __call__(self, batch: torch.Tensor, targets: torch.Tensor, augmentation: torch.Tensor | None,
+                 generator: torch.Generator) -> None:
+        if augmentation is not None:
+            batch = apply_augmentation(batch, augmentation)
+        with dropout_generator(self.model, generator), _autocast(batch.device):
+            loss = self.loss_fn(self.model(batch).float(), targets)
+        _step(loss, self.optimiser)
+
+
+class PieceStep:
+    """A CPU training step whose numbers do not depend on the cores (alcore.cores): the batch cut into
+    ceil(n / MICRO_BATCH) near-equal pieces, each piece's gradient computed with one intra-op thread on
+    a worker's copy of the network, the gradients summed in piece order. Each piece's BatchNorm
+    normalises by that piece's statistics (ghost batch norm, Hoffer et al. 2017) and the running
+    statistics move by the pieces' mean; each piece draws its dropout masks from its own generator,
+    seeded from the run's in piece order."""
+
+    def __init__(self, model: BinaryClassifier, loss_fn: nn.Module, optimiser: torch.optim.Optimizer, cores: int):
+        self.model, self.loss_fn, self.optimiser = model, loss_fn, optimiser
+        self.params = list(model.parameters())
+        self.workers = workers(cores)
+        self.replicas: queue.SimpleQueue[_Replica] = queue.SimpleQueue()
+        for _ in range(self.workers.count):
+            self.replicas.put(_Replica(model))
+        self.version = 0  # steps taken: a replica behind it copies the weights first
+
+    def __call__(self, batch: torch.Tensor, targets: torch.Tensor, augmentation: torch.Tensor | None,
+                 generator: torch.Generator) -> None:
+        pieces = np.array_split(np.arange(len(batch)), -(-len(batch) // MICRO_BATCH))
+        seeds = torch.randint(2**62, (len(pieces),), generator=generator).tolist()
+        jobs = [(batch[rows], targets[rows], None if augmentation is None else augmentation[rows], seed,
+                 len(rows) / len(batch)) for rows, seed in zip(pieces, seeds)]
+        results = list(self.workers.map(self._piece, jobs))
+        if not math.isfinite(sum(loss for loss, _, _ in results)):
+            raise LossNotFinite()
+        for i, param in enumerate(self.params):
+            parts = [grads[i] for _, grads, _ in results if grads[i] is not None]
+            param.grad = functools.reduce(torch.add, parts) if parts else None
+        with torch.no_grad():
+            for i, buffer in enumerate(self.model.buffers()):
+                values = [buffers[i] for _, _, buffers in results]
+                buffer.copy_(functools.reduce(torch.add, values) / len(values) if buffer.is_floating_point()
+                             else values[0])
+        self.optimiser.step()
+        self.version += 1
+
+    def _piece(self, job: tuple) -> tuple[float, tuple[torch.Tensor | None, ...], list[torch.Tensor]]:
+        """(the piece's share of the batch loss, its gradients, the BatchNorm statistics it leaves)."""
+        images, targets, augmentation, seed, share = job
+        replica = self.replicas.get()
+        try:
+            replica.catch_up(self.model, self.version)
+            if augmentation is not None:
+                images = apply_augmentation(images, augmentation)
+            with dropout_generator(replica.model, torch.Generator().manual_seed(seed)):
+                loss = self.loss_fn(replica.model(images).float(), targets) * share
+            grads = torch.autograd.grad(loss, replica.params, allow_unused=True)
+            return float(loss.detach()), grads, [buffer.clone() for buffer in replica.model.buffers()]
+        finally:
+            self.replicas.put(replica)
+
+
+class _Replica:
+    """A worker's copy of the network being trained."""
+
+    def __init__(self, model: nn.Module):
+        self.model = copy.deepcopy(model)
+        self.params = list(self.model.parameters())
+        self.version = 0  # the step whose weights it holds
+
+    @torch.no_grad()
+    def catch_up(self, model: nn.Module, version: int) -> None:
+        """The weights of step `version` (copied once per step) and the running statistics (every piece)."""
+        if self.version != version:
+            for mine, theirs in zip(self.params, model.parameters()):
+                mine.copy_(theirs)
+            self.version = version
+        for mine, theirs in zip(self.model.buffers(), model.buffers()):
+            mine.copy_(theirs)
+
+
 def _batches(n: int, batch_size: int, generator: torch.Generator, device: torch.device) -> Iterator[torch.Tensor]:
     """Row indices of shuffled batches, pass after pass; a last batch of one is skipped (BatchNorm
     cannot train on it) unless the whole set is one row."""
@@ -183,35 +280,49 @@ def _batches(n: int, batch_size: int, generator: torch.Generator, device: torch.
                 yield idx
 
 
-@torch.no_grad()
 def _validation_loss(model: BinaryClassifier, images: torch.Tensor, labels: torch.Tensor,
-                     loss_fn: nn.Module, device: torch.device) -> float:
+                     loss_fn: nn.Module, settings: TrainSettings) -> float:
+    """The loss on the validation slice, in batches of VALIDATION_BATCH (the run's workers on a CPU)."""
+    device, computing = settings.device, workers_for(settings.device, settings.cores)
+
+    @torch.no_grad()
+    def logits(start: int) -> torch.Tensor:
+        return model(images[start:start + VALIDATION_BATCH].to(device)).float()
+
     model.eval()
-    logits = torch.cat([model(images[start:start + 64].to(device)).float() for start in range(0, len(images), 64)])
-    model.train()
-    return float(loss_fn(logits, labels.float().to(device)))
+    try:
+        all_logits = torch.cat(list(computing.map(logits, range(0, len(images), VALIDATION_BATCH))))
+    finally:
+        model.train()
+    return computing.call(lambda: float(loss_fn(all_logits, labels.float().to(device))))
 
 
-def augment_batch(images: torch.Tensor, generator: torch.Generator, hflip: bool = False) -> torch.Tensor:
-    """Light augmentation for chest X-rays, one draw per image: rotation within +-5 degrees, scale
-    0.95-1.05, shift within +-4 % of the side, brightness and contrast within +-10 %; a horizontal
-    flip only when asked (it moves the heart to the wrong side). (B, H, W) uint8 -> float 0..255."""
-    b = len(images)
+def draw_augmentation(n: int, generator: torch.Generator, hflip: bool = False) -> torch.Tensor:
+    """(n, 7) draws for `apply_augmentation`, one row per image: rotation within +-5 degrees, scale
+    0.95-1.05, a horizontal flip (-1) only when `hflip` (it moves the heart to the wrong side), shift
+    within +-4 % of the side in x and y, contrast and brightness within +-10 %."""
 
     def uniform(low: float, high: float) -> torch.Tensor:
-        return (low + (high - low) * torch.rand(b, generator=generator)).to(images.device)
+        return low + (high - low) * torch.rand(n, generator=generator)
 
     angle, scale = uniform(-5, 5) * math.pi / 180, uniform(0.95, 1.05)
-    flip = torch.where(torch.rand(b, generator=generator) < 0.5, -1.0, 1.0).to(images.device) if hflip \
-        else torch.ones(b, device=images.device)
+    flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0) if hflip else torch.ones(n)
+    shift_x, shift_y = uniform(-0.08, 0.08), uniform(-0.08, 0.08)
+    contrast, brightness = uniform(0.9, 1.1), uniform(0.9, 1.1)
+    return torch.stack([angle, scale, flip, shift_x, shift_y, contrast, brightness], 1)
+
+
+def apply_augmentation(images: torch.Tensor, draws: torch.Tensor) -> torch.Tensor:
+    """Light augmentation for chest X-rays by `draw_augmentation`'s rows: (B, H, W) uint8 -> float 0..255."""
+    angle, scale, flip, shift_x, shift_y, contrast, brightness = draws.to(images.device).unbind(1)
     theta = torch.stack([
-        torch.stack([flip * torch.cos(angle) / scale, -torch.sin(angle) / scale, uniform(-0.08, 0.08)], 1),
-        torch.stack([flip * torch.sin(angle) / scale, torch.cos(angle) / scale, uniform(-0.08, 0.08)], 1)], 1)
+        torch.stack([flip * torch.cos(angle) / scale, -torch.sin(angle) / scale, shift_x], 1),
+        torch.stack([flip * torch.sin(angle) / scale, torch.cos(angle) / scale, shift_y], 1)], 1)
     x = images.float().unsqueeze(1)
     grid = torch.nn.functional.affine_grid(theta, list(x.shape), align_corners=False)
     x = torch.nn.functional.grid_sample(x, grid, padding_mode="border", align_corners=False).squeeze(1)
     mean = x.mean(dim=(1, 2), keepdim=True)
-    x = (x - mean) * uniform(0.9, 1.1)[:, None, None] + mean * uniform(0.9, 1.1)[:, None, None]
+    x = (x - mean) * contrast[:, None, None] + mean * brightness[:, None, None]
     return x.clamp(0, 255)
 
 
@@ -302,8 +413,10 @@ def _newton_logistic(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, c:
     return theta, hessian
 
 
-def _fit(x: np.ndarray, y: np.ndarray, c: float, class_weighted: bool,
-         start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def fit_logistic(x: np.ndarray, y: np.ndarray, c: float, class_weighted: bool,
+                 start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The L2 logistic regression of strength `c` on (x, y), from `start` ([w, b]) when given:
+    ([w, b], the Hessian at the optimum); `class_weighted` weighs each class by its inverse share."""
     counts = np.bincount(y, minlength=2)
     sample_weight = (len(y) / (2 * counts))[y] if class_weighted else np.ones(len(y))
     return _newton_logistic(x, y, sample_weight, c, start)
@@ -333,12 +446,12 @@ def fit_logistic_head(x: np.ndarray, y: np.ndarray, class_weighted: bool, seed: 
             _check_cancel(cancel)
             theta = None  # each C starts from the previous (weaker regularisation: a short way on)
             for k, candidate in enumerate(C_GRID):
-                theta, _ = _fit(x[fit_rows], y[fit_rows], candidate, class_weighted, theta)
+                theta, _ = fit_logistic(x[fit_rows], y[fit_rows], candidate, class_weighted, theta)
                 out_of_fold[k, held_out] = expit(x[held_out] @ theta[:-1] + theta[-1])
-        best = int(np.argmin([_log_loss(y, p) for p in out_of_fold]))
+        best = int(np.argmin([log_loss(y, p) for p in out_of_fold]))
         c, best_out_of_fold = C_GRID[best], out_of_fold[best]
     threshold = operating_threshold(threshold_rule, y, best_out_of_fold, class_weighted)
-    theta, hessian = _fit(x, y, c, class_weighted)
+    theta, hessian = fit_logistic(x, y, c, class_weighted)
     # Laplace approximation. The objective c * loss + |w|^2 / 2 is c times the negative log posterior
     # of a logistic likelihood under a N(0, c) prior, so the posterior covariance is c H^-1 = c P^-T P^-1
     factor = np.sqrt(c) * np.linalg.inv(np.linalg.cholesky(hessian)).T
@@ -370,7 +483,8 @@ def out_of_fold_threshold(fit_predict: Callable[[np.ndarray, np.ndarray], np.nda
     return operating_threshold(rule, labels, out_of_fold, class_weighted)
 
 
-def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
+def log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    """Mean binary cross-entropy of probabilities `p` for labels `y` (p clipped away from 0 and 1)."""
     p = np.clip(p, 1e-12, 1 - 1e-12)
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
 
@@ -378,48 +492,60 @@ def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
 class FeatureExtractor:
     """The model's feature path prepared once for inference on images like `example` (a few of them,
     on `device`): `inference_network` (BatchNorm folded, one-channel stem), batches sized to the
-    network's largest activation and weights prepacked on a CPU, mixed precision on GPU. Then applied
-    to any number of image sets of that size, for as long as the model's weights do not change."""
+    network's largest activation on a CPU, mixed precision on GPU. Then applied to any number of
+    image sets of that size, for as long as the model's weights do not change. On a CPU the batches
+    are computed by the run's `cores` workers, one intra-op thread each (alcore.cores): each batch's
+    features are the same whichever worker computes it."""
 
-    @torch.inference_mode()
     def __init__(self, model: BinaryClassifier, example: torch.Tensor, device: torch.device,
-                 batch_size: int | None = None):
+                 batch_size: int | None = None, cores: int = 1):
         model.eval()
         self.feature_dim, self.device = model.feature_dim, device
-        network = inference_network(model.preprocess, model.backbone, example)
-        network.to(device, memory_format=torch.channels_last)
-        if batch_size is None:
-            batch_size = GPU_BATCH if device.type == "cuda" else cpu_inference_batch(network, example[:1])
-        self.batch_size = batch_size
-        self.network = prepack_for_cpu(network, example, batch_size)
+        self.workers = workers_for(device, cores)
+        # prepared where the batches run: its checks and the stem's offset map are convolutions too
+        self.network, self.batch_size = self.workers.call(self._prepare, model, example, batch_size)
 
     @torch.inference_mode()
+    def _prepare(self, model: BinaryClassifier, example: torch.Tensor, batch_size: int | None
+                 ) -> tuple[nn.Module, int]:
+        """(the inference network, images per batch), computed where the batches will be."""
+        network = inference_network(model.preprocess, model.backbone, example)
+        network.to(self.device, memory_format=torch.channels_last)
+        if batch_size is None:
+            batch_size = GPU_BATCH if self.device.type == "cuda" else cpu_inference_batch(network, example[:1])
+        return network, batch_size
+
     def __call__(self, images: torch.Tensor, cancel: threading.Event | None = None,
                  on_batch: Callable[[int, int], None] | None = None) -> torch.Tensor:
         """Penultimate features (n, d) float32 on the CPU of `images`."""
         out = torch.empty((len(images), self.feature_dim), dtype=torch.float32)
-        total = -(-len(images) // self.batch_size)
-        for i, start in enumerate(range(0, len(images), self.batch_size)):
-            _check_cancel(cancel)
-            batch = images[start:start + self.batch_size].to(self.device, non_blocking=True)
-            with COMPUTE.measure(self.device), _autocast(self.device):
-                out[start:start + len(batch)] = self.network(batch).float().cpu()
-            if on_batch:
-                on_batch(i + 1, total)
+        starts = range(0, len(images), self.batch_size)
+        _check_cancel(cancel)
+        with COMPUTE.measure(self.device), contextlib.closing(self.workers.map(
+                lambda start: self._features(images[start:start + self.batch_size]), starts)) as batches:
+            for i, (start, features) in enumerate(zip(starts, batches)):
+                out[start:start + len(features)] = features
+                if on_batch:
+                    on_batch(i + 1, len(starts))
+                _check_cancel(cancel)
         return out
+
+    def _features(self, batch: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode(), _autocast(self.device):
+            return self.network(batch.to(self.device, non_blocking=True)).float().cpu()
 
 
 def extract_features(model: BinaryClassifier, images: torch.Tensor, device: torch.device,
                      cancel: threading.Event | None = None, batch_size: int | None = None,
                      on_batch: Callable[[int, int], None] | None = None,
-                     rows: np.ndarray | None = None) -> torch.Tensor:
+                     rows: np.ndarray | None = None, cores: int = 1) -> torch.Tensor:
     """Penultimate features (n, d) float32 on the CPU of `images` (or of images[rows], in that order),
     through a FeatureExtractor prepared for this call."""
     if rows is not None:
         images = _RowView(images, torch.from_numpy(np.asarray(rows, dtype=np.int64)).to(images.device))
     if not len(images):
         return torch.empty((0, model.feature_dim), dtype=torch.float32)
-    return FeatureExtractor(model, images[:2].to(device), device, batch_size)(images, cancel, on_batch)
+    return FeatureExtractor(model, images[:2].to(device), device, batch_size, cores)(images, cancel, on_batch)
 
 
 class ResizedImages:

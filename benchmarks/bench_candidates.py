@@ -38,12 +38,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from alcore.data import cache_dir, load_dataset
 from alcore.data.folder import patient_id
 from alcore.diagnostics import reliability
-from alcore.inference import cpu_inference_batch, inference_network, prepack_for_cpu
+from alcore.inference import cpu_inference_batch, inference_network
 from alcore.learners import HEAD_COMPONENTS, principal_directions
 from alcore.loop import round_seed
 from alcore.metrics import bootstrap_intervals, choose_threshold, classification_metrics, operating_threshold
 from alcore.models import build_classifier
-from alcore.train import C_GRID, ResizedImages, _fit, _log_loss, stratified_folds
+from alcore.train import C_GRID, ResizedImages, fit_logistic, log_loss, stratified_folds
 from bench_learner import random_labeled_sets
 
 STAGES = (4, 7, 10, 14)  # EfficientNet-Lite0 blocks whose pooled outputs are kept
@@ -89,7 +89,6 @@ def extract(dataset, path) -> None:
             example = images[:2]
             network = inference_network(model.preprocess, model.backbone, example).to(memory_format=torch.channels_last)
             batch = cpu_inference_batch(network, example[:1])
-            network = prepack_for_cpu(network, example, batch)
             blocks = next(m for m in network.modules() if hasattr(m, "_blocks"))._blocks
             pooled: dict[int, torch.Tensor] = {}
             hooks = [blocks[i].register_forward_hook(lambda _m, _i, out, i=i: pooled.__setitem__(i, out.mean((2, 3))))
@@ -123,7 +122,7 @@ def fit_predict(candidate: Candidate, fit_x: np.ndarray, y: np.ndarray, predict:
                 strength: float, seed: int) -> np.ndarray:
     """Fit on the first view's rows, return p averaged over the views' rows `predict`."""
     if candidate.head == "logistic":
-        theta, _ = _fit(fit_x, y, strength, False)
+        theta, _ = fit_logistic(fit_x, y, strength, False)
         return np.mean([expit(x @ theta[:-1] + theta[-1]) for x in predict], 0)
     mlp = MLPClassifier((64,), alpha=strength, solver="lbfgs", max_iter=300, random_state=seed % 2**32).fit(fit_x, y)
     return np.mean([mlp.predict_proba(x)[:, 1] for x in predict], 0)
@@ -137,7 +136,7 @@ def score(candidate: Candidate, inputs, rows: np.ndarray, labels: np.ndarray, te
         for k, strength in enumerate(candidate.grid):
             out_of_fold[k, held_out] = fit_predict(candidate, inputs[0]["train"][rows[fit_rows]], y[fit_rows],
                                                    [v["train"][rows[held_out]] for v in inputs], strength, seed)
-    best = int(np.argmin([_log_loss(y, p) for p in out_of_fold]))
+    best = int(np.argmin([log_loss(y, p) for p in out_of_fold]))
     thresholds = {"cv": operating_threshold("cv", y, out_of_fold[best]), "prior": operating_threshold("prior", y, None),
                   "search": choose_threshold(y, out_of_fold[best])}  # the search alone, as before the shrinkage
     dev = np.flatnonzero(~np.isin(patients, patients[rows]))
@@ -147,7 +146,7 @@ def score(candidate: Candidate, inputs, rows: np.ndarray, labels: np.ndarray, te
     row = {"auc": classification_metrics(test_labels, probs)["roc_auc"],
            "auc_ci": bootstrap_intervals(test_labels, probs, 0.5, seed)["roc_auc"],
            "ceiling": classification_metrics(test_labels, probs, choose_threshold(test_labels, probs))["balanced_accuracy"],
-           "ece": reliability(test_labels, probs).ece, "oof_log_loss": _log_loss(y, out_of_fold[best]),
+           "ece": reliability(test_labels, probs).ece, "oof_log_loss": log_loss(y, out_of_fold[best]),
            "strength": candidate.grid[best]}
     for rule, threshold in thresholds.items():
         row[f"bal_{rule}"] = classification_metrics(test_labels, probs, threshold)["balanced_accuracy"]

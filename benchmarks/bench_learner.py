@@ -37,7 +37,7 @@ from alcore.learners import make_learner
 from alcore.loop import initial_rows, round_seed
 from alcore.metrics import choose_threshold, classification_metrics
 from alcore.models import build_classifier
-from alcore.train import C_GRID, TrainSettings, _log_loss, stratified_folds
+from alcore.train import C_GRID, TrainSettings, log_loss, stratified_folds
 
 
 def random_labeled_sets(labels: np.ndarray, seed: int, init: int, budget: int, rounds: int) -> list[np.ndarray]:
@@ -60,7 +60,7 @@ def sklearn_lr(x: np.ndarray, y: np.ndarray, groups: np.ndarray, seed: int) -> t
         for k, c in enumerate(C_GRID):
             model = LogisticRegression(C=c, max_iter=2000).fit(x[fit_rows], y[fit_rows])
             out_of_fold[k, held_out] = model.predict_proba(x[held_out])[:, 1]
-    best = int(np.argmin([_log_loss(y, p) for p in out_of_fold]))
+    best = int(np.argmin([log_loss(y, p) for p in out_of_fold]))
     return LogisticRegression(C=C_GRID[best], max_iter=2000).fit(x, y), choose_threshold(y, out_of_fold[best])
 
 

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alcore.viewmodels import figures, progress_view, projections, round_view
-from pages.common import REFRESH_S, jobs, require_run, reveal_prediction, rounds, store, thumbnails, via_entrypoint
+from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
 
-via_entrypoint()
+from alcore.viewmodels import figures, progress_view, projections, round_view
+from ui.state import REFRESH_S, jobs, require_run, reveal_prediction, rounds, store
+from ui.widgets import thumbnails
+
+page_frame()
 
 MAX_SELECTED_SHOWN = 48
 run_id = require_run()
@@ -82,10 +85,9 @@ def embedding_view() -> None:
     selected = frame.iloc[figures.selected_rows(fig, event.selection.points)]
     if len(selected):
         st.subheader(f"{len(selected)} selected")
-        if len(selected) > MAX_SELECTED_SHOWN:
-            st.caption(f"Showing the {MAX_SELECTED_SHOWN} with the highest strategy score."
-                       if figures.has_scores(selected) else f"Showing the first {MAX_SELECTED_SHOWN}.")
-        shown = selected.sort_values("score", ascending=False, na_position="last").head(MAX_SELECTED_SHOWN)
+        shown, how = figures.representative_selection(selected, MAX_SELECTED_SHOWN)
+        if how:
+            st.caption(how)
         thumbnails(run_id, shown, key="emb_selected", per_row=8)
 
 

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alcore import export, plots
-from alcore.paths import PathRefused, allowed_path
-from alcore.viewmodels import compare_view, figures, image_view, label_view, progress_view, run_list
-from alcore.oracle import LabelBook, LabelQueue
-from alcore.summary import strategy_curves
-from pages.common import (REFRESH_S, SHOW_PREDICTION, jobs, path_roots, require_run, resume_button, reveal_prediction,
-                          rounds, store, via_entrypoint)
+from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
 
-via_entrypoint()
+from alcore import export, plots
+from alcore.oracle import LabelBook, LabelQueue
+from alcore.paths import PathRefused, allowed_path
+from alcore.summary import strategy_curves
+from alcore.viewmodels import compare_view, figures, image_view, label_view, progress_view, run_list
+from ui import navigation
+from ui.state import REFRESH_S, SHOW_PREDICTION, jobs, path_roots, require_run, reveal_prediction, rounds, store
+from ui.widgets import resume_button
+
+page_frame()
 
 ANSWERS = {"NORMAL": "N", "PNEUMONIA": "P", "skip": "S"}  # answer -> keyboard shortcut
 CURVE_METRIC = "accuracy"
@@ -32,7 +35,7 @@ st.caption(f"`{run_id}` · {plots.strategy_label(config)} on {run_list.data_labe
 if config.oracle != "human":
     st.info("The true labels answer this run's queries (simulated oracle). To label X-rays yourself, "
             "launch a run with the human oracle on Setup.")
-    st.page_link("pages/setup.py", label="Go to Setup", icon=":material/tune:")
+    st.page_link(navigation.SETUP, label="Go to Setup", icon=":material/tune:")
     st.stop()
 
 

@@ -1,5 +1,5 @@
 """Live run: progress, learning curves, the latest confusion matrix, queried X-rays and the log; stop / resume;
-step mode (pause after each round, Next round). With ?race=<id> in the URL: the whole race (pages/race.py).
+step mode (pause after each round, Next round). With ?race=<id> in the URL: the whole race (ui/race_sections.py).
 
 Only the progress fragment ticks, and only while the run is live; it reruns the page when a round
 lands. The run id in the URL brings a reloaded page back to the same run.
@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
+
 from alcore import plots, race
 from alcore.viewmodels import progress_view, round_view, run_list
-from pages.common import (REFRESH_S, RUN_KEY, jobs, require_run, resume_button, reveal_prediction, rounds, run_charts,
-                          store, thumbnails, via_entrypoint)
-from pages.diagnostics import round_section, stopping_section
-from pages.race import RACE_KEY, race_section, step_controls
+from ui import navigation
+from ui.diagnostic_sections import round_section, stopping_section
+from ui.race_sections import race_section, step_controls
+from ui.state import RACE_KEY, REFRESH_S, RUN_KEY, jobs, require_run, reveal_prediction, rounds, store
+from ui.widgets import resume_button, run_charts, thumbnails
 
-via_entrypoint()
+page_frame()
 
 LIVE_THUMBNAILS = 24
 if st.query_params.get(RACE_KEY):
@@ -41,7 +44,7 @@ if progress.live:
 elif progress.resumable:
     resume_button(run_id, "live_resume", help="Continues from the last finished round.")
 if race.is_race(config.experiment):
-    st.page_link("pages/live.py", label="This run is part of a race: watch all racers", icon=":material/sprint:",
+    st.page_link(navigation.LIVE, label="This run is part of a race: watch all racers", icon=":material/sprint:",
                  query_params={RACE_KEY: config.experiment, RUN_KEY: run_id})
 step_controls([run_id], "live_step")
 
@@ -56,9 +59,11 @@ def live_progress() -> None:
     if now.state != progress.state or len(rounds(run_id)) != len(records):
         st.rerun()
     st.progress(now.fraction, text=now.text)
+    if now.phase is not None:  # minutes of feature extraction on real data: a bar of its own, with its ETA
+        st.progress(now.phase.fraction, text=now.phase.text)
     st.caption(f"State: **{now.state}** · {now.detail}")
     if now.state == "waiting_for_labels":
-        st.page_link("pages/label.py", label="Label the waiting X-rays", icon=":material/label:",
+        st.page_link(navigation.LABEL, label="Label the waiting X-rays", icon=":material/label:",
                      query_params={RUN_KEY: run_id})
 
 

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from alcore.viewmodels import round_view
-from pages.common import require_run, reveal_prediction, rounds, store, thumbnails, via_entrypoint
+from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
 
-via_entrypoint()
+from alcore.viewmodels import round_view
+from ui.state import require_run, reveal_prediction, rounds, store
+from ui.widgets import thumbnails
+
+page_frame()
 
 PAGE_SIZE = 48
 ALL_ROUNDS = "all"

@@ -30,7 +30,7 @@ def test_the_readme_example_runs(tmp_path, monkeypatch):
 
 def test_a_config_is_checked_when_built():
     with pytest.raises(ConfigError) as refused:
-        api.config(budget=0, threads=0)
+        api.config(budget=0, threads=-1)
     assert set(refused.value.problems) == {"budget", "threads"}
 
 

@@ -1,12 +1,13 @@
 """Decode-once cache: each source's decoded arrays on disk as .npy, keyed by a fingerprint.
 
-Layout: cache_dir()/<fingerprint>/{meta.json, <split>_{images,labels,ids,sources}.npy}.
+Layout: cache_dir()/<fingerprint>/{meta.json, <split>_{images,labels,ids,sources,patients}.npy}.
 A directory is complete once meta.json exists in it: it is written into a temp directory
 that is renamed into place, so a crash never leaves a half-written entry behind.
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -19,10 +20,10 @@ from typing import Callable
 
 import numpy as np
 
-from alcore.data.base import SPLITS, Dataset, Split
+from alcore.data.base import SPLITS, Dataset, Dropped, Split
 
-FORMAT_VERSION = 1  # bump when decoding changes, so old entries are never reused
-FIELDS = ("images", "labels", "ids", "sources")
+FORMAT_VERSION = 2  # bump when decoding changes, so old entries are never reused
+FIELDS = ("images", "labels", "ids", "sources", "patients")
 REPO = Path(__file__).resolve().parents[2]
 log = logging.getLogger(__name__)
 
@@ -30,9 +31,12 @@ Progress = Callable[[int, int], None]
 
 
 def cache_dir() -> Path:
-    """The cache root: $ALCORE_CACHE, else <repo>/.cache/alcore."""
+    """The cache root: $ALCORE_CACHE, else <repo>/.cache/alcore in a source checkout, else
+    ~/.cache/alcore (an installed package)."""
     env = os.environ.get("ALCORE_CACHE")
-    return Path(env).expanduser() if env else REPO / ".cache" / "alcore"
+    if env:
+        return Path(env).expanduser()
+    return (REPO if (REPO / "pyproject.toml").is_file() else Path.home()) / ".cache" / "alcore"
 
 
 def fingerprint(kind: str, *parts: object) -> str:
@@ -56,12 +60,13 @@ def load(key: str, mmap: bool = False) -> Dataset | None:
                           for f in FIELDS))
             for name in SPLITS
         }
-    except (OSError, ValueError, KeyError) as exc:
+        return Dataset(name=meta["name"], fingerprint=key, resolution=meta["resolution"], splits=splits,
+                       notes=meta["notes"], classes=tuple(meta["classes"]), kind=meta["kind"],
+                       dropped=[Dropped(**d) for d in meta["dropped"]])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         if entry.exists():
             log.warning("ignoring unreadable cache entry %s: %s", entry, exc)
         return None
-    return Dataset(name=meta["name"], fingerprint=key, resolution=meta["resolution"],
-                   splits=splits, notes=meta["notes"])
 
 
 def save(dataset: Dataset) -> None:
@@ -78,6 +83,8 @@ def save(dataset: Dataset) -> None:
                 np.save(tmp / f"{name}_{f}.npy", value.astype(str) if value.dtype == object else value,
                         allow_pickle=False)
         meta = {"name": dataset.name, "resolution": dataset.resolution, "notes": dataset.notes,
+                "classes": list(dataset.classes), "kind": dataset.kind,
+                "dropped": [dataclasses.asdict(d) for d in dataset.dropped],
                 "sizes": {name: len(s) for name, s in dataset.splits.items()},
                 "format": FORMAT_VERSION}
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))

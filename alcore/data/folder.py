@@ -1,43 +1,43 @@
 """Image-folder sources: the Kaggle layout, any two-class folder tree, or unlabeled images.
 
 Accepted layouts (class folder names matched case-insensitively):
-  root/{train,val,test}/{NORMAL,PNEUMONIA}/*   (the Kaggle `chest_xray` folder, or its parent)
-  root/{NORMAL,PNEUMONIA}/*                    (no splits: val and test are carved with the seed)
-  root/*                                       (unlabeled, only with allow_unlabeled=True)
-With allow_unlabeled=True, images outside the two class folders join the train pool unlabeled.
-Every image becomes 8-bit grayscale at resolution x resolution (aspect ratio not kept).
-The decoded folder ("pool") is cached without the seed; carving missing splits is cheap
-and happens on every load, so runs with other seeds never decode again.
+  root/{train,val,test}/<class folders>/...   (the Kaggle `chest_xray` folder, or its parent)
+  root/<class folders>/...                    (no splits: val and test are carved with the seed)
+  root/*                                      (unlabeled, only with allow_unlabeled=True)
+Images may sit deeper (CLASS/patient/study/image); symlinked folders are followed (no loops).
+JPEG, PNG, TIFF... and DICOM (by suffix or the DICM magic, so files without an extension too).
+Classes: the user's `--classes` rules (folder names or globs on the path below the split folder),
+else two class folders of which exactly one reads as normal. With allow_unlabeled=True, images
+outside the class folders join the train pool unlabeled. The decoded folder ("pool") is cached
+without the seed; carving missing splits is cheap and happens on every load.
 """
 from __future__ import annotations
 
-import logging
 import math
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from alcore.data import cache
-from alcore.data.base import SPLITS, UNKNOWN_LABEL, DataError, Dataset, Split
+from alcore.data.base import SPLITS, UNKNOWN_LABEL, DataError, Dataset, Dropped, Split
+from alcore.data.classes import ClassRule, match_path, resolve
+from alcore.data.decode import PILLOW_SUFFIXES, SHOWN, Entry, decode_entries, names
+from alcore.data.dicom import DICOM_SUFFIXES, looks_like_dicom
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".tif", ".tiff", ".gif",
-                            ".webp", ".pgm", ".ppm", ".pnm", ".pbm", ".tga", ".jp2", ".j2k"})
+IMAGE_SUFFIXES = PILLOW_SUFFIXES | DICOM_SUFFIXES
 SPLIT_ALIASES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
-POSITIVE_HINTS = ("pneumonia", "abnormal", "positive")
 CARVE_SHARES = {"test": 0.2, "val": 0.1}  # of each class, when the folder lacks the split
-LAYOUT_HELP = ("expected root/{train,val,test}/{NORMAL,PNEUMONIA}/<images> (the Kaggle chest_xray "
-               "layout) or root/NORMAL/<images> + root/PNEUMONIA/<images>")
+PATIENT_SOURCES = ("auto", "folder")
+LAYOUT_HELP = ("expected root/{train,val,test}/<class>/<images> (the Kaggle chest_xray layout) or "
+               "root/NORMAL/<images> + root/PNEUMONIA/<images>")
 SEED_SUFFIX = re.compile(r"(?P<pool>.+)-seed(?P<seed>\d+)")
 # Kermany et al. file names say who: personN_bacteria_M / personN_virus_M (PNEUMONIA),
 # IM-XXXX-YYYY[-ZZZZ] / NORMAL2-IM-XXXX-YYYY (NORMAL, XXXX the patient)
 KERMANY_PATIENT = re.compile(r"(?P<person>person\d+)_(?:bacteria|virus)_\d+|(?P<normal>(?:NORMAL2-)?IM-\d+)(?:-\d+)+",
                              re.IGNORECASE)
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -45,18 +45,23 @@ class _Listing:
     """What a folder holds, before any decoding."""
 
     root: Path
-    files: dict[str, list[tuple[str, int]]]  # split -> [(relative path, label)]
+    files: dict[str, list[Entry]]  # split -> entries
+    classes: tuple[str, ...]
     notes: list[str] = field(default_factory=list)
+    dropped: list[Dropped] = field(default_factory=list)
 
 
 def load_folder(path: Path, resolution: int, seed: int = 0, allow_unlabeled: bool = False,
-                progress: cache.Progress | None = None) -> Dataset:
-    """Decode (once) and return an image folder; missing val/test splits are carved with `seed`."""
-    listing = _scan(_find_root(path), allow_unlabeled)
-    stats = [(split, rel, label, *_stat(listing.root / rel))
-             for split, files in listing.files.items() for rel, label in files]
-    key = cache.fingerprint("folder", str(listing.root), resolution, stats)
-    pool = cache.cached(key, lambda: _decode(listing, resolution, key, progress), progress)
+                progress: cache.Progress | None = None, classes: tuple[ClassRule, ...] = (),
+                patient_from: str = "auto") -> Dataset:
+    """Decode (once) and return an image folder; missing val/test splits are carved with `seed`.
+    `classes`: the user's class rules (else guessed); `patient_from`: "auto" (DICOM PatientID,
+    Kermany file names) or "folder" (the first folder below the class folder)."""
+    listing = _scan(_find_root(path), allow_unlabeled, classes, patient_from)
+    stats = [(split, e.id, e.label, e.patient, *_stat(e.path)) for split, entries in listing.files.items()
+             for e in entries]
+    key = cache.fingerprint("folder", str(listing.root), resolution, listing.classes, stats)
+    pool = cache.cached(key, lambda: _decode(listing, resolution, key, progress, patient_from), progress)
     return carve(pool, seed)
 
 
@@ -72,7 +77,7 @@ def patient_id(sample_id: str) -> str:
 
 def carve(pool: Dataset, seed: int) -> Dataset:
     """Fill empty val/test splits from train (or from everything), stratified by label and grouped
-    by patient (`patient_id`): all labeled images of a patient land in the same split.
+    by patient (`Split.patients`): all labeled images of a patient land in the same split.
 
     Unlabeled images only ever stay in train. Returns `pool` itself when nothing is missing or
     no image is labeled.
@@ -105,9 +110,10 @@ def carve(pool: Dataset, seed: int) -> Dataset:
         splits[split] = _take(source, np.sort(np.concatenate(taken[split])))
     shares = " and ".join(f"{s} ({CARVE_SHARES[s]:.0%})" for s in missing)
     lacking = "train" if origin == "all images" else "/".join(missing)
-    note = (f"the folder has no {lacking} split: carved {shares} from {origin}, stratified, grouped by patient "
-            f"where file names say who, seed {seed}")
-    return replace(pool, fingerprint=f"{pool.fingerprint}-seed{seed}", splits=splits, notes=[*pool.notes, note])
+    note = (f"the {pool.kind or 'data'} has no {lacking} split: carved {shares} from {origin}, stratified, "
+            f"grouped by patient, seed {seed}")
+    return replace(pool, fingerprint=f"{pool.fingerprint}-seed{seed}", splits=splits, notes=[*pool.notes, note],
+                   carved=tuple(missing))
 
 
 def _patients_by_class(source: Split, unlabeled: np.ndarray) -> dict[int, list[np.ndarray]]:
@@ -115,32 +121,11 @@ def _patients_by_class(source: Split, unlabeled: np.ndarray) -> dict[int, list[n
     patient's first labeled image."""
     rows_of: dict[str, list[int]] = {}
     for row in np.flatnonzero(~unlabeled):
-        rows_of.setdefault(patient_id(source.ids[row]), []).append(row)
+        rows_of.setdefault(str(source.patients[row]), []).append(row)
     by_class: dict[int, list[np.ndarray]] = {}
     for rows in rows_of.values():
         by_class.setdefault(int(source.labels[rows[0]]), []).append(np.array(rows, dtype=np.int64))
     return dict(sorted(by_class.items()))
-
-
-def decode_image(path: Path, resolution: int) -> np.ndarray:
-    """One image file as (resolution, resolution) uint8 grayscale; raises on undecodable files."""
-    with Image.open(path) as im:
-        if im.format == "JPEG":
-            im.draft("L", (resolution, resolution))  # decode at 1/2..1/8 scale: big originals load fast
-        if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-            im = _stretch_to_8bit(np.asarray(im, np.float32))
-        elif im.mode != "L":
-            im = im.convert("L")
-        if im.size != (resolution, resolution):
-            im = im.resize((resolution, resolution), Image.Resampling.LANCZOS, reducing_gap=3.0)
-        return np.asarray(im, np.uint8)
-
-
-def _stretch_to_8bit(values: np.ndarray) -> Image.Image:
-    """High-bit-depth pixels scaled so their own min..max spans 0..255."""
-    lo, hi = float(values.min()), float(values.max())
-    scaled = (values - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(values)
-    return Image.fromarray(np.round(scaled).astype(np.uint8))
 
 
 def _find_root(path: Path) -> Path:
@@ -170,84 +155,90 @@ def _split_dirs(root: Path) -> dict[str, Path]:
     return {SPLIT_ALIASES[d.name.lower()]: d for d in _subdirs(root) if d.name.lower() in SPLIT_ALIASES}
 
 
+def _is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES or looks_like_dicom(path)
+
+
+def walk(folder: Path):
+    """os.walk below `folder`, symlinked folders followed, each real folder once (no loops); hidden
+    folders left out. Yields (folder path, sorted file names)."""
+    seen = set()
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
+        yield Path(dirpath), sorted(filenames)
+
+
 def _files(folder: Path) -> tuple[list[Path], list[Path]]:
     """(image files, other files) anywhere under `folder`, hidden ones left out, sorted."""
     images, others = [], []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not _hidden(d))
-        for name in sorted(filenames):
+    for dirpath, filenames in walk(folder):
+        for name in filenames:
             if not _hidden(name):
-                (images if Path(name).suffix.lower() in IMAGE_SUFFIXES else others).append(Path(dirpath, name))
+                path = dirpath / name
+                (images if _is_image(path) else others).append(path)
     return images, others
 
 
-def _scan(root: Path, allow_unlabeled: bool) -> _Listing:
-    groups = _split_dirs(root) or {"": root}
-    by_class: dict[str, dict[str, list[Path]]] = {}  # lower-case class name -> split -> images
-    spelled: dict[str, str] = {}
-    loose, others = [], []
-    for split, folder in groups.items():
-        images, other = _files(folder)
+def _scan(root: Path, allow_unlabeled: bool, given: tuple[ClassRule, ...], patient_from: str) -> _Listing:
+    """Every image with its split, class (by the rules) and patient; what matched no class is counted."""
+    found: dict[str, str] = {}  # lower-case first folder below the split folder -> as spelled
+    images, others = [], []  # images: (split, path, path below the split folder)
+    for split, folder in (_split_dirs(root) or {"": root}).items():
+        paths, other = _files(folder)
         others += other
-        for p in images:
-            parts = p.relative_to(folder).parts
-            if len(parts) == 1:
-                loose.append(p)
-                continue
-            by_class.setdefault(parts[0].lower(), {}).setdefault(split, []).append(p)
-            spelled.setdefault(parts[0].lower(), parts[0])
-    notes = []
-    if others:
-        notes.append(f"ignored {len(others)} files that are not images by their extension: "
-                     f"{_names(others, root)}")
-    if len(by_class) == 2:
-        negative, positive = _order_classes([spelled[c] for c in sorted(by_class)], notes)
-        files = {s: [] for s in SPLITS}
-        for label, name in enumerate((negative, positive)):
-            for split, paths in by_class[name.lower()].items():
-                files[split or "train"] += [(p.relative_to(root).as_posix(), label) for p in paths]
-        if loose and allow_unlabeled:  # a person labels them; the class folders keep their labels
-            notes.append(f"{len(loose)} images outside the class folders join the train pool unlabeled")
-            files["train"] += [(p.relative_to(root).as_posix(), UNKNOWN_LABEL) for p in loose]
-        elif loose:
-            notes.append(f"ignored {len(loose)} images outside the class folders: {_names(loose, root)}")
-        files = {s: sorted(f) for s, f in files.items()}
-        return _Listing(root, files, notes)
-    everything = sorted(loose + [p for splits in by_class.values() for ps in splits.values() for p in ps])
-    if allow_unlabeled and everything:
-        notes.append(f"unlabeled folder: all {len(everything)} images form the train pool, no val/test")
-        files = {s: [] for s in SPLITS}
-        files["train"] = [(p.relative_to(root).as_posix(), UNKNOWN_LABEL) for p in everything]
-        return _Listing(root, files, notes)
-    raise _layout_error(root, [spelled[c] for c in sorted(by_class)], bool(everything))
+        for path in paths:
+            below = path.relative_to(folder).as_posix()
+            images.append((split or "train", path, below))
+            if "/" in below:
+                found.setdefault(below.split("/")[0].lower(), below.split("/")[0])
+    notes = [f"ignored {len(others)} files that are neither images nor DICOM: "
+             f"{names([p.relative_to(root).as_posix() for p in others])}"] if others else []
+    if not images:
+        raise DataError(f"no images found in {root}; {LAYOUT_HELP}")
+    folders = sorted(found.values())
+    if allow_unlabeled and not given and len(folders) < 2:
+        notes.append(f"unlabeled folder: all {len(images)} images form the train pool; no val/test split "
+                     "(no test metrics)")
+        entries = [Entry(p.relative_to(root).as_posix(), p, UNKNOWN_LABEL, p.relative_to(root).as_posix())
+                   for _, p, _ in sorted(images, key=lambda item: item[1])]
+        return _Listing(root, {"train": entries, "val": [], "test": []}, (), notes)
+    rules, guessed = resolve(given, folders, f"the class folders in {root} are")
+    files: dict[str, list[Entry]] = {s: [] for s in SPLITS}
+    unmatched, ambiguous, loose = [], [], []
+    for split, path, below in images:
+        rel, hits = path.relative_to(root).as_posix(), match_path(below, rules)
+        if len(hits) == 1:
+            files[split].append(Entry(rel, path, hits[0], _patient(below, rel, patient_from)))
+        else:
+            (ambiguous if hits else unmatched if "/" in below else loose).append((split, path, rel))
+    dropped = [Dropped(reason, len(items), tuple(rel for _, _, rel in items[:SHOWN])) for reason, items in (
+        ("images in folders that match no class", unmatched), ("images that match two classes", ambiguous))
+        if items]
+    if loose and allow_unlabeled:  # a person labels them; the class folders keep their labels
+        notes.append(f"{len(loose)} images outside the class folders join the train pool unlabeled")
+        files["train"] += [Entry(rel, path, UNKNOWN_LABEL, rel) for _, path, rel in loose]
+    elif loose:
+        dropped.append(Dropped("images outside the class folders", len(loose),
+                               tuple(rel for _, _, rel in loose[:SHOWN])))
+    if guessed and tuple(r.name.upper() for r in rules) != ("NORMAL", "PNEUMONIA"):
+        notes.append(f"class folders '{rules[0].name}' and '{rules[1].name}': '{rules[1].name}' is the positive "
+                     "class (label 1); --classes sets it")
+    files = {s: sorted(f, key=lambda e: e.id) for s, f in files.items()}
+    return _Listing(root, files, tuple(r.name for r in rules), notes, dropped)
 
 
-def _layout_error(root: Path, classes: list[str], has_images: bool) -> DataError:
-    if not has_images:
-        return DataError(f"no images found in {root}; {LAYOUT_HELP}")
-    if len(classes) > 2:
-        return DataError(f"{root} has {len(classes)} class folders ({', '.join(classes)}); "
-                         f"exactly two are needed; {LAYOUT_HELP}")
-    if len(classes) == 1:
-        return DataError(f"{root} has only one class folder ({classes[0]}); two are needed; {LAYOUT_HELP}")
-    return DataError(f"{root} has images but no class folders; {LAYOUT_HELP} "
-                     "(or allow unlabeled images for human labeling)")
-
-
-def _order_classes(names: list[str], notes: list[str]) -> tuple[str, str]:
-    """(negative, positive): a name hinting at disease is positive, else the later one sorted."""
-    hinted = [n for n in names if any(h in n.lower() for h in POSITIVE_HINTS)]
-    positive = hinted[0] if len(hinted) == 1 else names[1]
-    negative = names[0] if positive == names[1] else names[1]
-    if (negative.upper(), positive.upper()) != ("NORMAL", "PNEUMONIA"):
-        notes.append(f"class folders '{negative}' and '{positive}': "
-                     f"'{positive}' is the positive class (label 1)")
-    return negative, positive
-
-
-def _names(paths: list[Path], root: Path, shown: int = 10) -> str:
-    names = [p.relative_to(root).as_posix() for p in paths[:shown]]
-    return ", ".join(names) + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
+def _patient(below: str, rel: str, patient_from: str) -> str:
+    """`folder`: the first folder below the class folder (CLASS/patient/.../image); else the
+    Kermany file name (a DICOM's PatientID replaces it when decoded)."""
+    parts = below.split("/")
+    if patient_from == "folder" and len(parts) >= 3:
+        return parts[1]
+    return patient_id(rel)
 
 
 def _stat(path: Path) -> tuple[int, int]:
@@ -255,44 +246,18 @@ def _stat(path: Path) -> tuple[int, int]:
     return st.st_size, st.st_mtime_ns
 
 
-def _decode(listing: _Listing, resolution: int, key: str, progress: cache.Progress | None) -> Dataset:
-    total, done, bad, splits = sum(len(f) for f in listing.files.values()), 0, [], {}
-
-    def work(rel: str) -> np.ndarray | None:
-        try:
-            return decode_image(listing.root / rel, resolution)
-        except Exception as exc:  # noqa: BLE001 - any undecodable file is skipped, never fatal
-            log.warning("skipping %s: %s", listing.root / rel, exc)
-            return None
-
-    with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:  # PIL decodes without the GIL
-        for split in SPLITS:
-            files = listing.files[split]
-            images = np.zeros((len(files), resolution, resolution), np.uint8)
-            ok = np.zeros(len(files), bool)
-            for i, image in enumerate(pool.map(work, [rel for rel, _ in files])):
-                if image is not None:
-                    images[i], ok[i] = image, True
-                done += 1
-                if progress is not None:
-                    progress(done, total)
-            bad += [listing.root / rel for (rel, _), good in zip(files, ok) if not good]
-            rels, labels = [rel for rel, _ in files], [label for _, label in files]
-            split_data = Split(images, np.array(labels, np.int64), np.array(rels, dtype=str),
-                               np.array([str(listing.root / rel) for rel in rels], dtype=str))
-            splits[split] = split_data if ok.all() else _take(split_data, np.flatnonzero(ok))
-    if len(bad) == total:
-        raise DataError(f"none of the {total} image files in {listing.root} could be decoded")
-    notes = list(listing.notes)
-    if bad:
-        notes.append(f"skipped {len(bad)} files that could not be decoded: {_names(bad, listing.root)}")
-    return Dataset(name=listing.root.name, fingerprint=key, resolution=resolution, splits=splits, notes=notes)
+def _decode(listing: _Listing, resolution: int, key: str, progress: cache.Progress | None,
+            patient_from: str) -> Dataset:
+    decoded = decode_entries(listing.files, resolution, progress, dicom_patients=patient_from == "auto")
+    return Dataset(name=listing.root.name, fingerprint=key, resolution=resolution, splits=decoded.splits,
+                   notes=[*listing.notes, *decoded.notes], classes=listing.classes or ("NORMAL", "PNEUMONIA"),
+                   kind="folder", dropped=[*listing.dropped, *decoded.dropped])
 
 
 def _take(split: Split, idx: np.ndarray) -> Split:
-    return Split(split.images[idx], split.labels[idx], split.ids[idx], split.sources[idx])
+    return Split(split.images[idx], split.labels[idx], split.ids[idx], split.sources[idx], split.patients[idx])
 
 
 def _concat(splits: list[Split]) -> Split:
-    fields = ("images", "labels", "ids", "sources")
+    fields = ("images", "labels", "ids", "sources", "patients")
     return Split(*(np.concatenate([getattr(s, f) for s in splits]) for f in fields))

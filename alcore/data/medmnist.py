@@ -15,6 +15,7 @@ from PIL import Image
 
 from alcore.data import cache
 from alcore.data.base import SPLITS, DataError, Dataset, Split
+from alcore.data.pixels import robust_range, scale_unit, unit_to_uint8
 
 KEYS = tuple(f"{split}_{part}" for split in SPLITS for part in ("images", "labels"))
 OFFICIAL_NAME = re.compile(r"pneumoniamnist(?:_(64|128|224))?\.npz")
@@ -47,8 +48,12 @@ def _read(path: Path, resolution: int, key: str, progress: cache.Progress | None
         raise DataError(f"{path.name} lacks the keys {', '.join(missing)}; a MedMNIST file has "
                         f"{', '.join(KEYS)} (it holds: {', '.join(found) or 'nothing'})")
     total, done, splits = sum(len(arrays[f"{s}_labels"]) for s in SPLITS), 0, {}
+    high_bit = any(_is_high_bit(arrays[f"{s}_images"]) for s in SPLITS)
+    notes = [f"{path.name} holds {arrays['train_images'].dtype} pixels beyond 0..255: each image is windowed on "
+             "its robust percentiles (0.5 to 99.5 %), not clipped"] if high_bit else []
     for split in SPLITS:
-        images, labels = _images(arrays[f"{split}_images"], split), _labels(arrays[f"{split}_labels"], split)
+        images = _images(arrays[f"{split}_images"], split, high_bit)
+        labels = _labels(arrays[f"{split}_labels"], split)
         if len(images) != len(labels):
             raise DataError(f"{path.name}: {split} has {len(images)} images but {len(labels)} labels")
         splits[split] = Split(_resize(images, resolution), labels,
@@ -57,15 +62,23 @@ def _read(path: Path, resolution: int, key: str, progress: cache.Progress | None
         done += len(labels)
         if progress is not None:
             progress(done, total)
-    return Dataset(name=path.name, fingerprint=key, resolution=resolution, splits=splits)
+    return Dataset(name=path.name, fingerprint=key, resolution=resolution, splits=splits, kind="npz", notes=notes)
 
 
-def _images(images: np.ndarray, split: str) -> np.ndarray:
-    """(n, h, w) uint8 grayscale from uint8/float, gray or colour arrays."""
+def _is_high_bit(images: np.ndarray) -> bool:
+    """uint16 / int / float pixels above 255: 12- to 16-bit data that clipping would saturate."""
+    return images.dtype != np.uint8 and images.size > 0 and float(images.max()) > 255
+
+
+def _images(images: np.ndarray, split: str, high_bit: bool) -> np.ndarray:
+    """(n, h, w) uint8 grayscale from uint8/uint16/float, gray or colour arrays."""
     if images.ndim == 4:
         images = images.mean(axis=3) if images.shape[3] in (3, 4) else images[..., 0]
     if images.ndim != 3:
         raise DataError(f"{split}_images must have shape (n, h, w), got {images.shape}")
+    if high_bit:
+        return np.stack([unit_to_uint8(scale_unit(image, *robust_range(image))) for image in images]) \
+            if len(images) else np.zeros(images.shape, np.uint8)
     if images.dtype != np.uint8:
         scale = 255.0 if images.size and images.max() <= 1.0 else 1.0
         images = np.clip(np.round(images.astype(np.float32) * scale), 0, 255).astype(np.uint8)

@@ -38,6 +38,12 @@ def default_parallel(threads: int = 1) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, threads))
 
 
+def core_share(runs_at_once: int) -> int:
+    """The cores each of `runs_at_once` runs computing together on this machine may use: what a run of
+    `threads` 0 computes with (alcore.cores; its numbers do not depend on it)."""
+    return max(1, (os.cpu_count() or 1) // max(1, runs_at_once))
+
+
 def queue_full_message(waiting: int) -> str:
     return (f"{waiting} runs are already waiting to start; stop some (Live page or `cancel`) or wait for "
             "them to finish, then launch again")

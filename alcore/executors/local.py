@@ -16,8 +16,9 @@ import os
 import threading
 import time
 
-from alcore.executors import (MAX_WAITING, QueueFull, cancel_before_start, default_parallel, mark_queued,
-                              queue_full_message)
+from alcore.cores import CORES_ENV
+from alcore.executors import (MAX_WAITING, QueueFull, cancel_before_start, core_share, default_parallel,
+                              mark_queued, queue_full_message)
 from alcore.executors.zygote import zygote
 from alcore.runs import HEARTBEAT_S, HOST, RunState, RunStore, now_iso, pid_alive
 
@@ -101,11 +102,15 @@ class LocalExecutor:
                     self._last_beat = time.monotonic()
                 self._adopted = {r: pid for r, pid in self._adopted.items() if pid_alive(pid)}
                 while self._waiting and len(self._children) + len(self._adopted) < self.parallel:
-                    for run_id in self._waiting.popleft():
-                        self._start(run_id)
+                    group = self._waiting.popleft()
+                    computing = len(self._children) + len(self._adopted) + len(group)
+                    share = core_share(min(max(self.parallel, len(group)), computing + len(self._queued())))
+                    for run_id in group:
+                        self._start(run_id, share)
 
-    def _start(self, run_id: str) -> None:
-        self._children[run_id] = zygote().spawn(self.store.root.resolve(), run_id)
+    def _start(self, run_id: str, cores: int) -> None:
+        """A worker for the run, told its share of the cores (used when the run's `threads` is 0)."""
+        self._children[run_id] = zygote().spawn(self.store.root.resolve(), run_id, {CORES_ENV: str(cores)})
 
     def _reap(self) -> None:
         """Forget finished workers; one that died without a final status is recorded as interrupted."""

@@ -1,5 +1,6 @@
 """The Ray executor: runs computed on a Ray cluster (`--ray ADDRESS`, $RAY_ADDRESS, or `--ray local`
-to start a small one here) by long-lived actors, each asking for a run's `cfg.threads` CPUs and,
+to start a small one here) by long-lived actors, each asking for a run's `cfg.threads` CPUs (1 for
+threads 0; the run then computes on the CPUs its actor holds) and,
 when the run's device is cuda, a GPU. An actor computes runs one after another (a sweep imports
 torch once per actor, not once per run); there are at most as many as the cluster has room for, the
 other runs wait their turn in the driver, and actors leave when no run waits for them.
@@ -28,6 +29,7 @@ from typing import Any, Callable, Iterator
 import ray
 
 from alcore.config import ConfigError, ExperimentConfig
+from alcore.cores import CORES_ENV
 from alcore.executors import MAX_WAITING, QueueFull, cancel_before_start, mark_queued, queue_full_message
 from alcore.records import RoundRecord
 from alcore.runs import HEARTBEAT_S, RunBusy, RunState, RunStatus, RunStore, now_iso
@@ -153,6 +155,8 @@ class _Computer:
     def compute(self, run_id: str, files: dict[str, bytes], dataset: Any, stops: Any) -> Iterator[_StoreWrite]:
         """One run, computed in this worker; yields the store writes it makes, in order."""
         from alcore.runner import execute_run
+        # a run of threads 0 computes on the CPUs this actor holds (alcore.cores); one run at a time here
+        os.environ[CORES_ENV] = str(int(ray.get_runtime_context().get_assigned_resources().get("CPU", 1)))
         outbox: queue.Queue = queue.Queue()
         with tempfile.TemporaryDirectory(prefix="alcore-ray-") as scratch:
             store = _ForwardingStore(scratch, outbox)
@@ -190,7 +194,7 @@ class _Computer:
 
 @dataclass(frozen=True)
 class _Shape:
-    """What a run asks of the cluster: its threads as CPUs, and a GPU when its device is cuda."""
+    """What a run asks of the cluster: its threads as CPUs (1 for threads 0), and a GPU when its device is cuda."""
 
     cpus: int
     gpus: int
@@ -317,7 +321,7 @@ class RayExecutor:
                                                  "with the local executor"})
                 folder = self.store.run_dir(run_id)
                 files = {name: (folder / name).read_bytes() for name in SHIPPED_FILES if (folder / name).is_file()}
-                shape = _Shape(cfg.threads, 1 if cfg.device == "cuda" else 0)
+                shape = _Shape(cfg.threads or 1, 1 if cfg.device == "cuda" else 0)
                 if problem := _too_big(shape):
                     raise ConfigError({"ray": problem})
                 dataset = self._dataset(cfg)

@@ -45,13 +45,14 @@ class Zygote:
                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         return self._process
 
-    def spawn(self, root: Path, run_id: str) -> int:
-        """A forked worker computing `run_id` of the results folder `root`, with this process's environment."""
+    def spawn(self, root: Path, run_id: str, env: dict[str, str] | None = None) -> int:
+        """A forked worker computing `run_id` of the results folder `root`, with this process's environment
+        and `env`."""
         with self._lock:
             for attempt in range(2):  # a zygote that died meanwhile is started again once
                 process = self._ensure()
                 try:
-                    process.stdin.write(json.dumps({"root": str(root), "run_id": run_id, "env": dict(os.environ)}) + "\n")
+                    process.stdin.write(json.dumps({"root": str(root), "run_id": run_id, "env": {**os.environ, **(env or {})}}) + "\n")
                     answer = process.stdout.readline()
                     if answer:
                         return int(json.loads(answer)["pid"])

@@ -1,25 +1,31 @@
-"""Shared geometry for the feature-space strategies: tiled distances, K-Means, pool subsampling.
+"""Shared geometry for the feature-space strategies: distances under a memory budget, K-Means,
+pool subsampling.
 
-Distances are squared Euclidean in float32, computed in row blocks of at most TILE entries,
-so no strategy ever holds an N x N (or large N x M) matrix.
+Distances are squared Euclidean in float32, computed in row blocks of at most
+DISTANCE_BLOCK_BYTES (one row at the least), so no strategy ever holds an n x n or a large
+n x m matrix: at 100,000 pool rows an n x n matrix would take 40 GB.
 """
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from threadpoolctl import threadpool_limits
 
 from alcore.strategies.base import Pool, Selection
-from alcore.strategies.registry import Option, StrategyFn
+from alcore.strategies.registry import StrategyFn, option
 
-TILE = 4096 * 1024  # entries of one distance block (16 MiB in float32)
+DISTANCE_BLOCK_BYTES = 16 * 2**20  # the largest distance block held at once (4,194,304 float32 entries)
 FULL_KMEANS_WORK = 2e9  # rows x clusters x dims above which MiniBatchKMeans replaces KMeans
 
-SUBSAMPLE = Option("subsample", 20_000, "pools larger than this are first cut to a random subset "
-                   "of this many rows (0 = always use the whole pool)", minimum=0)
+
+def subsample_option() -> Any:
+    """The `subsample` field every subsampled strategy's options share."""
+    return option(20_000, "pools larger than this are first cut to a random subset of this many rows "
+                  "(0 = always use the whole pool)", minimum=0)
 
 
 def as_f32(x: np.ndarray) -> np.ndarray:
@@ -34,7 +40,7 @@ def sq_distance_blocks(x: np.ndarray, y: np.ndarray) -> Iterator[tuple[slice, np
     """Yield (rows, d2): squared distances from x[rows] to every row of y, block by block."""
     x, y = as_f32(x), as_f32(y)
     y_sq = sq_norms(y)
-    step = max(1, TILE // max(len(y), 1))
+    step = max(1, DISTANCE_BLOCK_BYTES // (y.itemsize * max(len(y), 1)))
     for start in range(0, len(x), step):
         rows = slice(start, min(start + step, len(x)))
         block = x[rows]
@@ -83,7 +89,8 @@ def knn_mean_distance(x: np.ndarray, k: int) -> np.ndarray:
     out = np.empty(len(x), dtype=np.float32)
     for rows, d2 in sq_distance_blocks(x, x):
         d2[np.arange(len(d2)), np.arange(rows.start, rows.stop)] = np.inf  # not its own neighbour
-        out[rows] = np.sqrt(np.partition(d2, k - 1, axis=1)[:, :k]).mean(axis=1)
+        d2.partition(k - 1, axis=1)  # in place: no second block
+        out[rows] = np.sqrt(d2[:, :k]).mean(axis=1)
     return out
 
 
@@ -141,18 +148,17 @@ def kmeans(x: np.ndarray, k: int, rng: np.random.Generator) -> tuple[np.ndarray,
 
 
 def subsampled(fn: StrategyFn) -> StrategyFn:
-    """Run `fn` on a random subset of pool.options['subsample'] rows when the pool is larger.
+    """Run `fn` on a random subset of options.subsample rows when the pool is larger.
 
     Scores are NaN and clusters -1 outside the subset; picked indices refer to the whole pool.
     """
     @functools.wraps(fn)
-    def run(pool: Pool, budget: int) -> Selection:
-        n, size = len(pool), max(int(pool.options["subsample"]), budget)
-        if not pool.options["subsample"] or n <= size:
-            return fn(pool, budget)
+    def run(pool: Pool, budget: int, options) -> Selection:
+        n, size = len(pool), max(options.subsample, budget)
+        if not options.subsample or n <= size:
+            return fn(pool, budget, options)
         rows = np.sort(pool.rng.choice(n, size=size, replace=False))
-        part = fn(Pool(pool.probs[rows], pool.features[rows], pool.labeled_features, pool.rng,
-                       None if pool.mc_probs is None else pool.mc_probs[:, rows], pool.options), budget)
+        part = fn(pool.subset(rows), budget, options)
         scores = np.full(n, np.nan)
         scores[rows] = part.scores
         clusters = None

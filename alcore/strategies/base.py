@@ -1,8 +1,7 @@
 """The one contract every query strategy follows: a view of the pool in, indices out."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,10 +17,14 @@ class Pool:
     labeled_features: np.ndarray  # (m, d) features of the labeled set
     rng: np.random.Generator
     mc_probs: np.ndarray | None = None  # (T, n) p(PNEUMONIA) of T MC-dropout passes, if asked for
-    options: dict[str, Any] = field(default_factory=dict)  # the run's sampler_options
 
     def __len__(self) -> int:
         return len(self.probs)
+
+    def subset(self, rows: np.ndarray) -> "Pool":
+        """The pool cut to `rows` (the labeled set and the generator stay as they are)."""
+        return replace(self, probs=self.probs[rows], features=self.features[rows],
+                       mc_probs=None if self.mc_probs is None else self.mc_probs[:, rows])
 
 
 @dataclass(frozen=True)

@@ -7,28 +7,37 @@ features; when fine-tuning, the backbone's output.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from sklearn.decomposition import PCA
 
-from alcore.strategies._geometry import (SUBSAMPLE, as_f32, greedy_centers, kmeans, knn_mean_distance,
-                                         nearest, nearest_distinct, subsampled)
+from alcore.strategies._geometry import (as_f32, greedy_centers, kmeans, knn_mean_distance, nearest,
+                                         nearest_distinct, subsample_option, subsampled)
 from alcore.strategies.base import EPS, Pool, Selection
-from alcore.strategies.registry import Option, register
+from alcore.strategies.registry import option, register
 
 TYPICALITY_NEIGHBOURS = 20  # k of TypiClust's kNN density
 MIN_CLUSTER_SIZE = 5  # TypiClust visits clusters this small only after all others
 
 
+@dataclass(frozen=True)
+class PcaKmeansOptions:
+    pca_components: int = option(10, "PCA dimensions K-Means clusters in", minimum=1)
+    subsample: int = subsample_option()
+
+
 @register("pca_kmeans", "Prefers a spread of representative images: PCA of the features, K-Means with "
           "one cluster per label to spend, the image nearest each centroid (the reference report's method).",
-          options=(Option("pca_components", 10, "PCA dimensions K-Means clusters in", minimum=1), SUBSAMPLE),
-          family="diversity",
+          options=PcaKmeansOptions, family="diversity",
           reason="nearest its K-Means cluster's centre, a representative (score {score}: minus that distance)")
 @subsampled
-def pca_kmeans(pool: Pool, budget: int) -> Selection:
-    """Scores are minus each row's distance to its own centroid (the most central rows score highest)."""
+def pca_kmeans(pool: Pool, budget: int, options: PcaKmeansOptions) -> Selection:
+    """PCA, then K-Means with one cluster per label, the image nearest each centroid (the reference report).
+
+    Scores are minus each row's distance to its own centroid (the most central rows score highest)."""
     x = as_f32(pool.features)
-    components = min(int(pool.options["pca_components"]), *x.shape)
+    components = min(options.pca_components, *x.shape)
     z = PCA(n_components=components, random_state=int(pool.rng.integers(2**31 - 1))).fit_transform(x)
     z = as_f32(z)
     labels, centers = kmeans(z, budget, pool.rng)
@@ -36,13 +45,20 @@ def pca_kmeans(pool: Pool, budget: int) -> Selection:
     return Selection(nearest_distinct(z, centers), scores, labels)
 
 
+@dataclass(frozen=True)
+class CoresetOptions:
+    subsample: int = subsample_option()
+
+
 @register("coreset", "Prefers images farthest from everything labeled or already picked (k-center "
           "greedy core-set), so the labels cover the whole feature space.",
-          options=(SUBSAMPLE,), family="diversity", needs_labeled_features=True,
+          options=CoresetOptions, family="diversity", needs_labeled_features=True,
           reason="far from every labeled image: {score} from the nearest one")
 @subsampled
-def coreset(pool: Pool, budget: int) -> Selection:
-    """Scores are each row's distance to its nearest labeled image (NaN with no labeled set)."""
+def coreset(pool: Pool, budget: int, options: CoresetOptions) -> Selection:
+    """Core-set by k-center greedy (Sener & Savarese, ICLR 2018).
+
+    Scores are each row's distance to its nearest labeled image (NaN with no labeled set)."""
     if len(pool.labeled_features):
         d2, _ = nearest(pool.features, pool.labeled_features)
         first, scores = int(np.argmax(d2)), np.sqrt(d2).astype(np.float64)
@@ -52,18 +68,24 @@ def coreset(pool: Pool, budget: int) -> Selection:
     return Selection(picks, scores)
 
 
+@dataclass(frozen=True)
+class TypiclustOptions:
+    max_clusters: int = option(500, "upper bound on the K-Means clusters (labeled + budget by default)", minimum=1)
+    subsample: int = subsample_option()
+
+
 @register("typiclust", "Prefers the most typical image (densest neighbourhood) of each of the largest "
           "clusters no label covers yet (TypiClust): representative picks, strong with few labels.",
-          options=(Option("max_clusters", 500, "upper bound on the K-Means clusters "
-                          "(labeled + budget by default)", minimum=1), SUBSAMPLE),
-          family="diversity", needs_labeled_features=True,
+          options=TypiclustOptions, family="diversity", needs_labeled_features=True,
           reason="the most typical image of a cluster no label covers yet (typicality {score})")
 @subsampled
-def typiclust(pool: Pool, budget: int) -> Selection:
-    """Scores are typicality within the row's cluster: 1 / mean distance to its 20 nearest neighbours."""
+def typiclust(pool: Pool, budget: int, options: TypiclustOptions) -> Selection:
+    """TypiClust (Hacohen, Dekel & Weinshall, ICML 2022).
+
+    Scores are typicality within the row's cluster: 1 / mean distance to its 20 nearest neighbours."""
     n = len(pool)
     everything = np.concatenate([as_f32(pool.features), as_f32(pool.labeled_features)])
-    k = min(len(pool.labeled_features) + budget, int(pool.options["max_clusters"]), len(everything))
+    k = min(len(pool.labeled_features) + budget, options.max_clusters, len(everything))
     labels, _ = kmeans(everything, k, pool.rng)
     sizes = np.bincount(labels, minlength=k)
     covered = np.bincount(labels[n:], minlength=k)

@@ -1,22 +1,31 @@
 """Hybrids: uncertain images that are also unlike each other."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from alcore.strategies._geometry import (SUBSAMPLE, as_f32, d2_sampler, greedy_centers, kmeans, nearest_distinct,
-                                         sq_norms, subsampled)
+from alcore.strategies._geometry import (as_f32, d2_sampler, greedy_centers, kmeans, nearest_distinct, sq_norms,
+                                         subsample_option, subsampled)
 from alcore.strategies.base import Pool, Selection
-from alcore.strategies.registry import Option, register
+from alcore.strategies.registry import option, register
 from alcore.strategies.uncertainty import binary_entropy
+
+
+@dataclass(frozen=True)
+class BadgeOptions:
+    subsample: int = subsample_option()
 
 
 @register("badge", "Prefers images with large and mutually different last-layer gradient embeddings "
           "(BADGE): uncertain images, spread out by k-means++ seeding.",
-          options=(SUBSAMPLE,), family="hybrid",
+          options=BadgeOptions, family="hybrid",
           reason="a large gradient embedding unlike the other picks (norm {score}): p = {p}")
 @subsampled
-def badge(pool: Pool, budget: int) -> Selection:
-    """Ash et al., ICLR 2020. Scores are gradient-embedding norms."""
+def badge(pool: Pool, budget: int, options: BadgeOptions) -> Selection:
+    """BADGE, k-means++ seeding on gradient embeddings (Ash et al., ICLR 2020).
+
+    Scores are gradient-embedding norms."""
     gradients = gradient_embedding(pool.probs, pool.features)
     norms_sq = sq_norms(gradients)
     picks = greedy_centers(gradients, budget, int(np.argmax(norms_sq)), d2_sampler(pool.rng))
@@ -34,16 +43,21 @@ def gradient_embedding(probs: np.ndarray, features: np.ndarray) -> np.ndarray:
     return with_bias * (p - (p > 0.5))[:, None]
 
 
+@dataclass(frozen=True)
+class UncertainKmeansOptions:
+    factor: float = option(5, "how many times the budget to keep as uncertain candidates", minimum=1)
+
+
 @register("uncertain_kmeans", "Prefers uncertain images that are unlike each other: K-Means on the "
           "factor x budget highest-entropy images, then the image nearest each centroid.",
-          options=(Option("factor", 5, "how many times the budget to keep as uncertain candidates",
-                          minimum=1),),
-          family="hybrid",
+          options=UncertainKmeansOptions, family="hybrid",
           reason="uncertain (p = {p}, entropy {score}) and central among the uncertain images")
-def uncertain_kmeans(pool: Pool, budget: int) -> Selection:
-    """Scores are entropies; clusters are -1 outside the candidates."""
+def uncertain_kmeans(pool: Pool, budget: int, options: UncertainKmeansOptions) -> Selection:
+    """Diverse mini-batch active learning: K-Means on the most uncertain images (Zhdanov 2019, arXiv:1901.05954).
+
+    Scores are entropies; clusters are -1 outside the candidates."""
     scores = binary_entropy(pool.probs)
-    n_candidates = min(len(pool), max(budget, round(pool.options["factor"] * budget)))
+    n_candidates = min(len(pool), max(budget, round(options.factor * budget)))
     candidates = Selection.top_k(scores, n_candidates).indices
     features = as_f32(pool.features[candidates])
     labels, centers = kmeans(features, budget, pool.rng)

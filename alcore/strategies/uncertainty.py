@@ -6,10 +6,12 @@ multi-class literature. bald separates model uncertainty from label ambiguity.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from alcore.strategies.base import EPS, Pool, Selection
-from alcore.strategies.registry import Option, register
+from alcore.strategies.registry import option, register
 
 _SAME_RANKING = "with two classes it ranks the pool exactly like"
 
@@ -31,6 +33,7 @@ def binary_entropy(p: np.ndarray) -> np.ndarray:
           aliases=("uncertainty",),
           reason="the model is least sure: p = {p}")
 def least_confidence(pool: Pool, budget: int) -> Selection:
+    """Least confidence (Lewis & Gale 1994; Settles 2009, Active Learning Literature Survey)."""
     return Selection.top_k(minority_prob(pool.probs), budget)  # = 1 - max(p, 1 - p)
 
 
@@ -38,6 +41,7 @@ def least_confidence(pool: Pool, budget: int) -> Selection:
           f"where a small change flips the label; {_SAME_RANKING} least_confidence and entropy.",
           reason="the two classes are nearly tied: p = {p} (score {score})")
 def margin(pool: Pool, budget: int) -> Selection:
+    """Smallest margin (Scheffer et al. 2001; Settles 2009, Active Learning Literature Survey)."""
     return Selection.top_k(2 * minority_prob(pool.probs), budget)  # = 1 - |p - (1 - p)|
 
 
@@ -45,15 +49,21 @@ def margin(pool: Pool, budget: int) -> Selection:
           f"the most uncertain; {_SAME_RANKING} least_confidence and margin.",
           reason="the model is least sure: p = {p} (entropy {score})")
 def entropy(pool: Pool, budget: int) -> Selection:
+    """Maximum entropy (Settles 2009, Active Learning Literature Survey)."""
     return Selection.top_k(binary_entropy(pool.probs), budget)
+
+
+@dataclass(frozen=True)
+class BaldOptions:
+    mc_passes: int = option(20, "MC-dropout forward passes per pool image", minimum=2)  # read by the loop
 
 
 @register("bald", "Prefers images on which MC-dropout passes disagree (high mutual information): "
           "model uncertainty that labels can reduce, not images that are ambiguous by nature.",
-          options=(Option("mc_passes", 20, "MC-dropout forward passes per pool image", minimum=2),),
-          needs_mc=True,
+          options=BaldOptions, needs_mc=True,
           reason="dropout samples of the model disagree on it (mutual information {score}): p = {p}")
 def bald(pool: Pool, budget: int) -> Selection:
+    """BALD, mutual information of the MC-dropout passes (Houlsby et al. 2011; Gal et al., ICML 2017)."""
     if pool.mc_probs is None:
         raise ValueError("bald needs MC-dropout probabilities (Pool.mc_probs, shape (passes, pool size)); "
                          "run it through the loop, which computes them for strategies registered with needs_mc")

@@ -9,8 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from alcore.metrics import METRIC_LABELS
-from alcore.plots import PALETTE, layout, transparent
 from alcore.records import RoundRecord
+from alcore.plots import PALETTE, STRATEGY_COLORS, layout, run_styles, transparent
 
 LIVE_METRICS = ("accuracy", "f1", "roc_auc", "balanced_accuracy")
 CLASS_COLORS = {"NORMAL": "#2e7d32", "PNEUMONIA": "#c62828", "unknown": "#9e9e9e", "hidden": "#9e9e9e"}
@@ -95,6 +95,29 @@ def has_scores(frame: pd.DataFrame) -> bool:
     return bool(np.isfinite(frame.score.to_numpy(dtype=float)).any())
 
 
+def representative_selection(selected: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, str]:
+    """At most `limit` rows of a lasso selection and what they are: with strategy scores, the highest
+    first; else each label in its share of the selection, spread evenly over p(PNEUMONIA) and sorted by it
+    (the first rows in file order were often all one class)."""
+    if len(selected) <= limit:
+        return selected, ""
+    if has_scores(selected):
+        shown = selected.sort_values("score", ascending=False, na_position="last").head(limit)
+        return shown, f"Showing the {limit} with the highest strategy score."
+    counts = selected.label.value_counts()
+    quota = np.maximum(1, np.floor(counts / counts.sum() * limit)).astype(int)
+    for label in counts.index[: max(0, limit - int(quota.sum()))]:  # what flooring left over, largest first
+        quota[label] += 1
+    picks = []
+    for label, take in quota.items():
+        group = selected[selected.label == label].sort_values("prob", na_position="last")
+        picks.append(group.iloc[np.unique(np.linspace(0, len(group) - 1, min(take, len(group))).round().astype(int))])
+    shown = pd.concat(picks).sort_values("prob", na_position="last")
+    shares = ", ".join(f"{label} {int((shown.label == label).sum())}" for label in counts.index)
+    return shown, (f"Showing {len(shown)} of {len(selected)}: each label in its share of the selection ({shares}), "
+                   "spread evenly over p(PNEUMONIA) and sorted by it.")
+
+
 def _hover_number(template: str):
     return lambda value: "–" if pd.isna(value) else template.format(value)
 
@@ -123,9 +146,10 @@ def compare_figure(curves: pd.DataFrame, metric: str, baseline: float = math.nan
     were averaged; the full-data baseline as a dashed horizontal line."""
     fig = go.Figure()
     label = METRIC_LABELS[metric]
-    for k, (series, group) in enumerate(curves.groupby("strategy", sort=True)):
+    grouped = list(curves.groupby("strategy", sort=True))
+    for (series, group), line in zip(grouped, run_styles([series for series, _ in grouped])):
         group = group.sort_values("n_labeled")
-        color = PALETTE[k % len(PALETTE)]
+        color = line["color"]
         seeds = int(group["count"].max())
         if seeds > 1:
             upper, lower = group["mean"] + group["std"], group["mean"] - group["std"]
@@ -135,10 +159,10 @@ def compare_figure(curves: pd.DataFrame, metric: str, baseline: float = math.nan
                                      hoverinfo="skip", legendgroup=series, showlegend=False))
         name = f"{series} (mean ± std of {seeds} seeds)" if seeds > 1 else series
         fig.add_trace(go.Scatter(x=group.n_labeled, y=group["mean"], mode="lines+markers", name=name,
-                                 legendgroup=series, line=dict(color=color),
+                                 legendgroup=series, line=line,
                                  hovertemplate="%{x} labels: %{y:.3f}<extra>" + series + "</extra>"))
     if not math.isnan(baseline):
-        fig.add_hline(y=baseline, line=dict(dash="dash", color="#444"),
+        fig.add_hline(y=baseline, line=dict(dash="dash", color=STRATEGY_COLORS["full-data baseline"]),
                       annotation_text=f"full-data baseline {baseline:.3f}", annotation_position="bottom right")
     # series names can be long: the legend goes under the plot, where it cannot cover the title
     layout(fig, f"{label} on the test set vs labeled images", LABELED_X, f"{label} (0–1)", height=520,

@@ -1,8 +1,8 @@
 """What the Label page shows: the X-ray at a readable size, zoom / window, the model's view of an
-image, a person's agreement with the truth and the simulated twin of a human run. No streamlit."""
+image, and once a human run is done, the person's agreement with the truth and its simulated twin. No streamlit."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -11,8 +11,8 @@ import pandas as pd
 from alcore.records import RoundRecord
 from alcore.runs import RunStore
 from alcore.viewmodels.image_view import images_by_id, original_file, run_images
-from alcore.viewmodels.round_view import CLASS_NAMES, round_arrays
-from alcore.viewmodels.run_list import experiments
+from alcore.viewmodels.round_view import CLASS_NAMES, asks_for_labels, round_arrays
+from alcore.viewmodels.run_list import experiments, twin_settings
 
 LARGEST_SHOWN = 1024  # px: an original file is shown at most this large on the Label page
 
@@ -85,7 +85,10 @@ class Agreement:
 
 
 def label_agreement(store: RunStore, run_id: str, answers: dict[str, tuple[str, int]]) -> Agreement | None:
-    """`answers` (LabelBook.answers) against the truth; None when no labeled image has a known one."""
+    """`answers` (LabelBook.answers) against the truth; None while the run may still ask for labels
+    (round_view.asks_for_labels) and when no labeled image has a known one."""
+    if asks_for_labels(store, run_id):
+        return None
     images = run_images(store, run_id)
     counts = np.zeros((2, 2), dtype=int)
     for sample_id, (answer, _) in answers.items():
@@ -100,10 +103,13 @@ def label_agreement(store: RunStore, run_id: str, answers: dict[str, tuple[str, 
 
 
 def simulated_twin(store: RunStore, run_id: str) -> str | None:
-    """The run of the same experiment and settings whose labels came from the truth, if any."""
+    """The run of the same experiment and settings whose labels came from the truth, if any; None while
+    the human run may still ask for labels (its picks would show which images the truth asks for)."""
+    if asks_for_labels(store, run_id):
+        return None
     config = store.load_config(run_id)
     for other in experiments(store).get(config.experiment, []):
         twin = store.load_config(other)
-        if twin.oracle == "simulated" and replace(twin, oracle=config.oracle) == config:
+        if twin.oracle == "simulated" and twin_settings(twin) == twin_settings(config):
             return other
     return None

@@ -20,13 +20,12 @@ from alcore.records import RoundRecord
 from alcore.runs import RunState, RunStore
 from alcore.strategies import registry
 from alcore.viewmodels import image_view, progress_view, round_view
-from alcore.plots import PALETTE, layout, strategy_label, transparent
+from alcore.plots import layout, run_styles, strategy_label, transparent
 from alcore.viewmodels.figures import LABELED_X, STATUS_COLORS, WAITING
 
 if TYPE_CHECKING:
     from alcore.jobs import JobManager
 
-BASELINE_COLOR = "#444444"
 PICKED = "picked this round"
 
 
@@ -37,6 +36,7 @@ class Racer:
     sampler: str
     progress: progress_view.RunProgress
     records: tuple[RoundRecord, ...]
+    pool_class_counts: tuple[int, int] | None = None  # NORMAL, PNEUMONIA in the train pool (once the run read it)
 
     @property
     def is_baseline(self) -> bool:
@@ -49,8 +49,14 @@ def race_racers(store: RunStore, jobs: JobManager, race_id: str) -> list[Racer]:
     configs = {run_id: store.load_config(run_id) for run_id in run_ids}
     several_seeds = len({c.seed for c in configs.values()}) > 1
     return [Racer(run_id, strategy_label(c) + (f" s{c.seed}" if several_seeds else ""),
-                  c.sampler, progress_view.run_progress(store, jobs, run_id), tuple(store.load_rounds(run_id)))
+                  c.sampler, progress_view.run_progress(store, jobs, run_id), tuple(store.load_rounds(run_id)),
+                  _pool_class_counts(store.load_resolved(run_id)))
             for run_id, c in configs.items()]
+
+
+def _pool_class_counts(resolved: dict) -> tuple[int, int] | None:
+    counts = resolved.get("train_class_counts")
+    return (int(counts[0]), int(counts[1])) if counts and len(counts) == 2 else None
 
 
 @dataclass(frozen=True)
@@ -86,25 +92,24 @@ def step_state(store: RunStore, run_ids: list[str]) -> StepState:
 
 # --- curves ------------------------------------------------------------------------------------
 def race_curves_figure(racers: list[Racer], metric: str = "roc_auc", final_labels: int = 0) -> go.Figure:
-    """Each racer's test metric against its labels; random drawn first, black and dashed, over its 95 %
+    """Each racer's test metric against its labels; random drawn first, dark grey and dashed, over its 95 %
     bootstrap interval in grey: a curve above the grey band beats random at that many labels. With
     `final_labels` the x axis spans the whole race from the start, so the curves grow across it."""
     fig = go.Figure()
     label = METRIC_LABELS[metric]
-    colors = iter(PALETTE)
-    for racer in sorted(racers, key=lambda r: not r.is_baseline):
+    ordered = sorted(racers, key=lambda r: not r.is_baseline)
+    for racer, line in zip(ordered, run_styles([r.name for r in ordered])):
         x = [r.n_labeled for r in racer.records]
         y = [r.metric(metric) for r in racer.records]
         if racer.is_baseline:
             bounds = [r.interval(metric) for r in racer.records]
             if x and any(not math.isnan(b[0]) for b in bounds):
                 fig.add_trace(go.Scatter(x=x + x[::-1], y=[b[1] for b in bounds] + [b[0] for b in bounds][::-1],
-                                         fill="toself", fillcolor=transparent(BASELINE_COLOR, 0.15),
+                                         mode="lines", fill="toself", fillcolor=transparent(line["color"], 0.15),
                                          line=dict(width=0), hoverinfo="skip", legendgroup=racer.run_id,
                                          name=f"{racer.name}: 95 % interval"))
-            line = dict(color=BASELINE_COLOR, dash="dash", width=3)
-        else:
-            line = dict(color=next(colors), width=3)
+            line = dict(line, dash="dash")
+        line = dict(line, width=3)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=racer.name + (" (baseline)" if racer.is_baseline
                                                                                      else ""),
                                  line=line, legendgroup=racer.run_id,
@@ -118,6 +123,86 @@ def race_curves_figure(racers: list[Racer], metric: str = "roc_auc", final_label
         fig.update_yaxes(range=[0, 1])
         fig.add_annotation(text="waiting for the first round", x=0.5, y=0.5, xref="paper", yref="paper",
                            showarrow=False, font=dict(size=16, color="#888"))
+    return fig
+
+
+# --- the lesson -----------------------------------------------------------------------------------
+RARE_SHARE = 0.15  # PNEUMONIA below this share of the pool is a rare finding: the lesson counts it
+
+
+def race_lesson(racers: list[Racer], metric: str = "roc_auc") -> str:
+    """What the race shows so far, in the page's words, from its rounds at the labels every racer has
+    reached: when PNEUMONIA is rare, how many of them each strategy has found; and which curves are
+    above random's 95 % band (or that none is)."""
+    started = [r for r in racers if r.records]
+    if not started:
+        return ""
+    n = min(r.records[-1].n_labeled for r in started)
+    at = {r.name: next(x for x in reversed(r.records) if x.n_labeled <= n) for r in started}
+    return " ".join(text for text in (_found_lesson(started, at, n), _band_lesson(started, at, n, metric)) if text)
+
+
+def rare_finding(racers: list[Racer]) -> tuple[int, int] | None:
+    """The pool's (NORMAL, PNEUMONIA) counts when PNEUMONIA is rare in it (under RARE_SHARE), else None."""
+    counts = next((r.pool_class_counts for r in racers if r.pool_class_counts), None)
+    return counts if counts and sum(counts) and counts[1] / sum(counts) < RARE_SHARE else None
+
+
+def _found_lesson(racers: list[Racer], at: dict[str, RoundRecord], n: int) -> str:
+    counts = rare_finding(racers)
+    found = {r.name: at[r.name].n_labeled_per_class.get("PNEUMONIA") for r in racers}
+    if counts is None or None in found.values():
+        return ""
+    share = counts[1] / sum(counts)
+    ranked = sorted(found.items(), key=lambda item: -item[1])
+    text = (f"**PNEUMONIA is rare here** ({share:.0%} of the pool: {counts[1]} of {sum(counts)} images). "
+            f"Found among the first {n} labels: " + ", ".join(f"{name} {k}" for name, k in ranked) + ".")
+    baseline = next((r.name for r in racers if r.is_baseline), None)
+    best, most = ranked[0]
+    if baseline is not None and best != baseline and most > found[baseline]:
+        text += (f" Random sampling finds them at their {share:.0%} rate; {best} has found {most - found[baseline]} "
+                 "more by asking the model: a strategy that looks at the model finds a rare finding sooner.")
+    return text
+
+
+def _band_lesson(racers: list[Racer], at: dict[str, RoundRecord], n: int, metric: str) -> str:
+    baseline = next((r for r in racers if r.is_baseline), None)
+    low, high = (math.nan, math.nan) if baseline is None else at[baseline.name].interval(metric)
+    if math.isnan(low) or math.isnan(high):
+        return ""
+    label = METRIC_LABELS[metric]
+    above = [r.name for r in racers if not r.is_baseline and at[r.name].metric(metric) > high]
+    if above:
+        names = " and ".join([", ".join(above[:-1]), above[-1]] if len(above) > 1 else above)
+        return (f"At {n} labels {names} {'is' if len(above) == 1 else 'are'} above random's grey band "
+                f"(its 95 % interval of test {label}: {low:.3f}-{high:.3f}): better than random there.")
+    return (f"At {n} labels no strategy is above random's grey band (test {label} {low:.3f}-{high:.3f}, "
+            f"{high - low:.3f} wide): by this measure random is hard to beat here; a difference inside the band "
+            "is within what the test set can tell apart.")
+
+
+def race_found_figure(racers: list[Racer], final_labels: int = 0) -> go.Figure | None:
+    """When PNEUMONIA is rare in the pool: the PNEUMONIA images each racer has found against its labels,
+    under the line of all of them; None otherwise (every strategy finds a common class soon)."""
+    counts = rare_finding(racers)
+    if counts is None:
+        return None
+    fig = go.Figure()
+    ordered = sorted(racers, key=lambda r: not r.is_baseline)
+    for racer, line in zip(ordered, run_styles([r.name for r in ordered])):
+        x = [r.n_labeled for r in racer.records]
+        y = [r.n_labeled_per_class.get("PNEUMONIA", math.nan) for r in racer.records]
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=racer.name, legendgroup=racer.run_id,
+                                 line=dict(line, width=3, dash="dash" if racer.is_baseline else line["dash"]),
+                                 hovertemplate="%{x} labels: %{y} PNEUMONIA found<extra>" + racer.name + "</extra>"))
+    fig.add_hline(y=counts[1], line=dict(dash="dot", color="#888"), annotation_position="bottom right",
+                  annotation_text=f"all {counts[1]} PNEUMONIA images of the pool")
+    fig = layout(fig, f"PNEUMONIA images found (a rare finding: {counts[1] / sum(counts):.0%} of the pool)",
+                 LABELED_X, "PNEUMONIA among the labels", legend_below=-0.18)
+    fig.update_layout(margin=dict(b=110))
+    fig.update_yaxes(range=[0, counts[1] * 1.05])
+    if final_labels:
+        fig.update_xaxes(range=[0, final_labels * 1.03])
     return fig
 
 

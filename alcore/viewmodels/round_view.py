@@ -12,7 +12,7 @@ import pandas as pd
 
 from alcore.oracle import LabelBook
 from alcore.records import RoundRecord
-from alcore.runs import RunStore, read_npz
+from alcore.runs import RunState, RunStore, read_npz
 
 CLASS_NAMES = ("NORMAL", "PNEUMONIA")
 HIDDEN = "hidden"  # the label shown for an image waiting for a person (human oracle)
@@ -46,14 +46,29 @@ def waiting_ids(store: RunStore, run_id: str) -> frozenset[str]:
     return frozenset(asked - {i for i, (label, _) in book.answers().items() if label in CLASS_NAMES})
 
 
+def asks_for_labels(store: RunStore, run_id: str) -> bool:
+    """Whether a human run may still ask a person for labels: in any state but done (a stopped or failed
+    one can be resumed). While it may, no view shows anything of the truth (agreement, true classes,
+    the simulated twin), so nothing biases the person."""
+    return store.load_config(run_id).oracle == "human" and store.load_status(run_id).state != RunState.DONE
+
+
+def given_labels(store: RunStore, run_id: str) -> dict[str, str]:
+    """A human run's NORMAL / PNEUMONIA answers by sample id (skips left out)."""
+    return {i: label for i, (label, _) in LabelBook(store, run_id).answers().items() if label in CLASS_NAMES}
+
+
 def round_frame(store: RunStore, run_id: str, round_index: int, reveal_prediction: bool = False) -> pd.DataFrame:
     """The train pool at one round: id, PCA x/y, cluster, label, p(PNEUMONIA), score, status, secret.
-    x/y are NaN and cluster -1 where the run recorded no embeddings. `secret` rows wait for a person:
-    their label reads 'hidden', their prob and score are NaN unless `reveal_prediction`."""
+    x/y are NaN and cluster -1 where the run recorded no embeddings. A human run's labels are the
+    person's (never the truth; 'hidden' where none was given). `secret` rows wait for a person:
+    their prob and score are NaN unless `reveal_prediction`."""
     path = store.round_path(run_id, round_index)
     frame = _pool_frame(str(path), path.stat().st_mtime_ns).copy()
     frame["secret"] = frame.id.isin(waiting_ids(store, run_id))
-    frame.loc[frame.secret, "label"] = HIDDEN
+    if store.load_config(run_id).oracle == "human":
+        answers = given_labels(store, run_id)
+        frame["label"] = [answers.get(sample_id, HIDDEN) for sample_id in frame.id]
     if not reveal_prediction:
         frame.loc[frame.secret, ["prob", "score"]] = np.nan
     return frame

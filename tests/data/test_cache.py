@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from alcore.data import DataError, cache_dir, load_dataset, open_cached
-from alcore.data import folder as folder_source
+from alcore.data import decode as folder_source
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_open_cached(two_class_folder):
 def test_dispatch_errors(tmp_path):
     note = tmp_path / "notes.txt"
     note.write_text("x")
-    with pytest.raises(DataError, match="not an .npz"):
+    with pytest.raises(DataError, match="not a label table or an .npz"):
         load_dataset(str(note), 16)
     with pytest.raises(DataError, match="data not found"):
         load_dataset(str(tmp_path / "nowhere"), 16)

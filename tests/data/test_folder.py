@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from alcore.data import UNKNOWN_LABEL, DataError, load_dataset, open_cached
-from alcore.data.folder import decode_image, patient_id
+from alcore.data.decode import decode_image
+from alcore.data.folder import patient_id
 
 
 def test_mixed_modes_sizes_corrupt_and_non_image_files(two_class_folder, make_image, make_truncated_jpeg):
@@ -24,9 +25,10 @@ def test_mixed_modes_sizes_corrupt_and_non_image_files(two_class_folder, make_im
 
     counts = {name: len(split) for name, split in data.splits.items()}
     assert sum(counts.values()) == 24  # 20 + 4 good files; 2 undecodable skipped
-    skipped = next(n for n in data.notes if n.startswith("skipped"))
+    skipped = next(d.describe() for d in data.dropped)
     assert "2 files" in skipped and "NORMAL/fake.png" in skipped and "PNEUMONIA/cut.jpeg" in skipped
     assert any("NORMAL/notes.txt" in n for n in data.notes)
+    assert any(d.count == 2 and "could not be decoded" in d.reason for d in data.dropped)
     assert not any(".DS_Store" in n for n in data.notes)
     all_ids = np.concatenate([s.ids for s in data.splits.values()])
     assert len(set(all_ids)) == 24 and "PNEUMONIA/deep.png" in all_ids
@@ -40,6 +42,17 @@ def test_16_bit_images_are_scaled_to_the_full_8_bit_range(tmp_path, make_image):
     image = decode_image(path, 32)
     assert image.dtype == np.uint8 and image.shape == (32, 32)
     assert image.min() < 10 and image.max() > 245
+
+
+def test_a_burned_in_marker_does_not_darken_a_16_bit_png(tmp_path):
+    from PIL import Image
+    ramp = np.add.outer(np.arange(200), np.arange(200)).astype(np.uint16) * 5 + 1000  # 1000..2990
+    ramp[:6, :6] = 65535  # a marker at the maximum
+    Image.fromarray(ramp).save(tmp_path / "marked.png")
+    image = decode_image(tmp_path / "marked.png", 100).astype(float)
+    expected = np.add.outer(np.arange(0, 200, 2), np.arange(0, 200, 2)).astype(float)
+    assert np.corrcoef(image[10:, 10:].ravel(), expected[10:, 10:].ravel())[0, 1] > 0.99
+    assert image[50:, 50:].mean() > 100  # min..max stretching would leave it near 0
 
 
 def test_missing_splits_are_carved_stratified_and_by_seed(two_class_folder):
@@ -80,6 +93,7 @@ def test_other_class_names_pick_the_positive_class(tmp_path, make_image):
             make_image(tmp_path / name / f"{i}.png")
     data = load_dataset(str(tmp_path), 16)
     assert any("'Abnormal' is the positive class" in n for n in data.notes)
+    assert data.classes == ("Healthy", "Abnormal")
     positives = np.concatenate([s.ids[s.labels == 1] for s in data.splits.values()])
     assert all(i.startswith("Abnormal/") for i in positives) and len(positives) == 5
 
@@ -87,9 +101,9 @@ def test_other_class_names_pick_the_positive_class(tmp_path, make_image):
 @pytest.mark.parametrize("setup, message", [
     ("missing", "not found"),
     ("empty", "no images found"),
-    ("one_class", "only one class folder (NORMAL)"),
-    ("three_classes", "3 class folders"),
-    ("no_class_folders", "no class folders"),
+    ("one_class", "1 class found; two are needed"),
+    ("three_classes", "3 classes found; only two-class runs"),
+    ("no_class_folders", "0 classes found"),
 ])
 def test_unusable_folders_raise_a_clear_error(tmp_path, make_image, setup, message):
     root = tmp_path / "data"
@@ -105,7 +119,9 @@ def test_unusable_folders_raise_a_clear_error(tmp_path, make_image, setup, messa
     with pytest.raises(DataError) as err:
         load_dataset(str(root), 16)
     assert message in str(err.value)
-    if setup != "missing":
+    if setup not in ("missing", "empty", "no_class_folders"):
+        assert "NORMAL" in str(err.value) and "--classes" in str(err.value)  # names the folders and the flag
+    if setup == "empty":
         assert "NORMAL" in str(err.value)  # names the expected layout
 
 
@@ -118,6 +134,7 @@ def test_unlabeled_folder_only_when_allowed(tmp_path, make_image):
     data = load_dataset(str(tmp_path / "scans"), 16, allow_unlabeled=True)
     assert len(data.train) == 4 and len(data.val) == len(data.test) == 0
     assert np.all(data.train.labels == UNKNOWN_LABEL)
+    assert any("no labeled test split" in n for n in data.notes)  # the summary says so
     assert data.val.images.shape == (0, 16, 16)
     assert len(open_cached(data.fingerprint).train) == 4
 
@@ -161,6 +178,7 @@ def test_carved_splits_keep_each_patient_on_one_side(tmp_path, make_image):
     for seed in range(4):
         data = load_dataset(str(root), 16, seed=seed)
         owners = {name: {patient_id(i) for i in split.ids} for name, split in data.splits.items()}
+        assert all(set(split.patients) == owners[name] for name, split in data.splits.items())
         assert not (owners["train"] & owners["test"] or owners["train"] & owners["val"]
                     or owners["val"] & owners["test"]), seed
         assert set(data.test.labels) == {0, 1} and len(data.val) > 0

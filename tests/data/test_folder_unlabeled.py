@@ -28,4 +28,4 @@ def test_without_allow_unlabeled_loose_images_are_still_ignored(two_class_folder
     make_image(two_class_folder / "loose.png")
     data = load_dataset(str(two_class_folder), 16)
     assert sum(len(s) for s in data.splits.values()) == 20 and np.all(data.train.labels >= 0)
-    assert any("ignored 1 images outside the class folders: loose.png" in n for n in data.notes)
+    assert any(d.describe() == "1 images outside the class folders: loose.png" for d in data.dropped)

@@ -10,7 +10,7 @@ from alcore.data.folder import patient_id
 from alcore.models import build_classifier
 from alcore.runner import create_run, execute_run
 from alcore.runs import RunStore
-from alcore.train import TrainSettings, augment_batch, fit_finetune
+from alcore.train import COMPUTE, ComputeClock, TrainSettings, apply_augmentation, draw_augmentation, fit_finetune
 
 
 def _settings(**changes) -> TrainSettings:
@@ -53,6 +53,10 @@ def test_a_run_with_a_validation_slice_says_so_and_thresholds_on_it(tmp_path):
     assert "val_images" in store.run_dir(run_id).joinpath("log.txt").read_text()
 
 
+def augment_batch(images: torch.Tensor, generator: torch.Generator, hflip: bool = False) -> torch.Tensor:
+    return apply_augmentation(images, draw_augmentation(len(images), generator, hflip))
+
+
 def test_augmentation_is_light_seeded_and_flips_only_when_asked():
     images = torch.zeros((64, 32, 32), dtype=torch.uint8)
     images[:, :, :16] = 200  # bright left half
@@ -64,6 +68,9 @@ def test_augmentation_is_light_seeded_and_flips_only_when_asked():
     flipped = augment_batch(images, torch.Generator().manual_seed(3), hflip=True)
     right_brighter = (flipped[:, :, 20:].mean(dim=(1, 2)) > flipped[:, :, :12].mean(dim=(1, 2))).float().mean()
     assert 0.2 < right_brighter < 0.8  # about half flipped
+    pieces = torch.cat([apply_augmentation(images[i:i + 5], draws) for i, draws in
+                        zip(range(0, 64, 5), draw_augmentation(64, torch.Generator().manual_seed(3)).split(5))])
+    assert torch.equal(pieces, first)  # an image's augmentation does not depend on the batch around it
 
 
 def test_patients_of_the_validation_slice_are_not_trained_on():
@@ -76,3 +83,15 @@ def test_patients_of_the_validation_slice_are_not_trained_on():
     fit_rows, held_out = stratified_folds(labels, 0, groups, folds=4)[0]
     assert not set(groups[fit_rows]) & set(groups[held_out])
     assert set(labels[held_out]) == {0, 1}
+
+
+def test_the_compute_clock_is_off_unless_a_benchmark_starts_it():
+    """Measuring synchronises a GPU after every batch: a run must not pay that for a benchmark's counter."""
+    clock = ComputeClock()
+    with clock.measure(torch.device("cpu")):
+        pass
+    assert (clock.seconds, clock.calls) == (0.0, 0) and not COMPUTE.enabled
+    clock.start()
+    with clock.measure(torch.device("cpu")):
+        pass
+    assert clock.calls == 1 and clock.seconds >= 0

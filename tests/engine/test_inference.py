@@ -1,16 +1,15 @@
-"""Inference speed-ups keep what the network computes: conv-bn folding, the one-channel stem,
-prepacked CPU convolutions and CPU batch sizing."""
+"""Inference speed-ups keep what the network computes: conv-bn folding, the one-channel stem and
+CPU batch sizing; and no private torch op is called anywhere in the engine."""
 from __future__ import annotations
 
-import logging
+import re
+from pathlib import Path
 
-import pytest
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-from alcore.inference import (ACTIVATION_BUDGET, GPU_BATCH, GrayscaleStem, PackedConv2d, cpu_inference_batch,
-                              inference_network, prepack_for_cpu)
+from alcore.inference import ACTIVATION_BUDGET, GPU_BATCH, GrayscaleStem, cpu_inference_batch, inference_network
 from alcore.models import Preprocess, TinyCNN
 
 
@@ -98,45 +97,6 @@ def test_a_batchnorm_not_applied_to_the_conv_before_it_is_left_unfolded():
     check_same_outputs(network, net, images)
 
 
-needs_onednn = pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="torch built without oneDNN")
-
-
-@needs_onednn
-def test_prepacked_convolutions_give_the_same_features_for_any_batch_size():
-    torch.manual_seed(4)
-    net = trained_statistics(nn.Sequential(nn.Conv2d(3, 8, 7, 2, 3), nn.BatchNorm2d(8), nn.ReLU(),
-                                           nn.Conv2d(8, 16, 3, padding=1, groups=2), nn.ReLU(),
-                                           SamePaddingConv(16, 8, 3), nn.Conv2d(8, 4, 1)))
-    images = gray_images(7, 24, 5)
-    network = inference_network(PREPROCESS, net, images[:2]).to(memory_format=torch.channels_last)
-    packed = prepack_for_cpu(network, images[:2], batch_size=4)
-    kinds = [type(m) for m in packed.modules()]
-    assert kinds.count(PackedConv2d) == 2 and kinds.count(SamePaddingConv) == 1  # subclasses keep their own
-    assert not any(isinstance(m, PackedConv2d) for m in network.modules())  # the original is untouched
-    for batch in (images[:4], images[:3], images):  # packed for 4; 3 and 7 work too
-        check_same_outputs(packed, net, batch)
-
-
-@needs_onednn
-def test_prepacking_that_fails_or_changes_outputs_falls_back_to_the_network(monkeypatch, caplog):
-    net = trained_statistics(TinyCNN())
-    images = gray_images(2, 16, 6)
-    network = inference_network(PREPROCESS, net, images)
-    packed_forward = PackedConv2d.forward
-    monkeypatch.setattr(PackedConv2d, "forward", lambda self, x: packed_forward(self, x) + 1)
-    with caplog.at_level(logging.WARNING):
-        assert prepack_for_cpu(network, images, batch_size=8) is network
-    assert "changed the outputs" in caplog.text
-
-    def refuse(self, conv, input_size):
-        raise RuntimeError("unsupported format")
-
-    monkeypatch.setattr(PackedConv2d, "__init__", refuse)
-    with caplog.at_level(logging.WARNING):
-        assert prepack_for_cpu(network, images, batch_size=8) is network
-    assert "could not prepack convolutions (unsupported format)" in caplog.text
-
-
 def test_cpu_batch_keeps_the_largest_activation_under_the_budget():
     wide = nn.Sequential(nn.Conv2d(3, 64, 1), nn.ReLU(), nn.AdaptiveAvgPool2d(1))
     largest = 64 * 128 * 128 * 4  # the conv's (and the ReLU's) output for one 128 px image, bytes
@@ -145,3 +105,10 @@ def test_cpu_batch_keeps_the_largest_activation_under_the_budget():
     assert cpu_inference_batch(huge, torch.zeros(1, 3, 256, 256)) == 1
     tiny = nn.Conv2d(3, 1, 1)
     assert cpu_inference_batch(tiny, torch.zeros(1, 3, 8, 8)) == GPU_BATCH
+
+
+def test_the_engine_calls_no_private_torch_op():
+    """torch.ops.<namespace>._<op> are internals that change between releases (issue 24)."""
+    engine = Path(__file__).resolve().parents[2] / "alcore"
+    private = re.compile(r"torch\.ops\.\w+\._")
+    assert [str(p) for p in engine.rglob("*.py") if private.search(p.read_text())] == []

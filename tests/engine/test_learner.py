@@ -117,11 +117,11 @@ def test_bald_draws_come_from_the_posterior_around_the_fit():
 def test_the_newton_fit_is_scikit_learns_logistic_regression(class_weighted):
     from sklearn.linear_model import LogisticRegression
 
-    from alcore.train import _fit
+    from alcore.train import fit_logistic
     rng = np.random.default_rng(0)
     x = rng.normal(size=(300, 8))
     y = (x[:, 0] - x[:, 1] + rng.normal(size=300) > 0.8).astype(int)
-    theta, _ = _fit(x, y, 0.05, class_weighted)
+    theta, _ = fit_logistic(x, y, 0.05, class_weighted)
     reference = LogisticRegression(C=0.05, tol=1e-10, max_iter=10_000,
                                    class_weight="balanced" if class_weighted else None).fit(x, y)
     np.testing.assert_allclose(theta[:-1], reference.coef_[0], atol=1e-5)

@@ -33,7 +33,7 @@ def store(tmp_path) -> RunStore:
 def test_a_run_folder_of_the_previous_format_loads_typed(store):
     config = store.load_config(RUN_ID)
     assert config == ExperimentConfig(synthetic_size=200, model="tiny_cnn", regime="finetune", resolution=32,
-                                      init_size=20, budget=10, rounds=2, epochs=1, stop_set_size=20)
+                                      init_size=20, budget=10, rounds=2, epochs=1, stop_set_size=20, threads=1)
     assert store.load_resolved(RUN_ID)["data_fingerprint"] == "synthetic-eb09490caa7a82260011"
     status = store.stored_status(RUN_ID)
     assert status.state is RunState.DONE and status.n_labeled == 40 and status.round_seconds[0] == 2.221

@@ -18,7 +18,7 @@ from alcore.jobs import JobManager, manager_for
 from alcore.runs import RunStatus, RunStore
 
 REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))  # the pages import each other as `pages.*`, as under `streamlit run`
+sys.path.insert(0, str(REPO))  # the pages import `ui.*`, as under `streamlit run`
 FAKE_FINGERPRINT = "fake-dashboard-test"
 POOL = 60
 TINY = dict(model="tiny_cnn", regime="finetune", resolution=32, synthetic_size=200, init_size=20, budget=10,
@@ -158,7 +158,7 @@ def dashboard_page(page: str, **query: str | None) -> AppTest:
         if value:
             at.query_params[key] = value
     at.run()
-    if page != "pages/home.py":
+    if page != "dashboard.py":
         at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
     return at

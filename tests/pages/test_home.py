@@ -10,7 +10,7 @@ from alcore.config import validate
 
 def test_home_explains_the_tool_and_lists_runs(open_page, make_run):
     run_id = make_run()
-    at = open_page("pages/home.py")
+    at = open_page("dashboard.py")
     assert at.title[0].value == "Active learning for chest X-rays"
     assert at.button(key="home_demo").label == "Start the demo race"
     runs = at.dataframe[0].value
@@ -19,19 +19,23 @@ def test_home_explains_the_tool_and_lists_runs(open_page, make_run):
 
 
 def test_home_without_runs_says_so(open_page):
-    at = open_page("pages/home.py")
+    at = open_page("dashboard.py")
     assert any("No runs in" in info.value for info in at.info)
 
 
 def test_demo_button_starts_a_race_of_four_strategies_and_opens_its_live_view(open_page, jobs, tiny_config,
-                                                                             monkeypatch):
+                                                                             monkeypatch, make_run):
     monkeypatch.setattr(config, "DEMO_CONFIG", tiny_config())
-    at = open_page("pages/home.py")
+    previous = make_run()
+    at = open_page("dashboard.py")
+    assert at.query_params["run"] == previous
     at.checkbox(key="home_demo_pause").check().run()
     at.button(key="home_demo").click().run()
     race_id = at.query_params["race"]
     assert at.title[0].value == "Live race" and not at.exception
     run_ids = racers(jobs.store, race_id)
+    # issue 29, item 4: the sidebar and the URL kept the previous run while the page showed the new race
+    assert at.query_params["run"] == run_ids[0] and at.sidebar.selectbox(key="run").value == run_ids[0]
     assert [jobs.store.load_config(r).sampler for r in run_ids] == list(DEFAULT_RACERS)
     assert all(jobs.store.step_control(r).pause for r in run_ids)  # step mode ticked on Home
     jobs.set_pause(run_ids, False)
@@ -47,7 +51,7 @@ def test_home_lists_the_oracle_shows_every_column_and_opens_a_run_in_the_same_ta
     """Issue 14, defect 8: no oracle column, a cut-off Experiment column, 'Live page' links opening new tabs."""
     human = make_run(experiment="human-vs-twin", oracle="human")
     twin = make_run(experiment="human-vs-twin")
-    at = open_page("pages/home.py")
+    at = open_page("dashboard.py")
     runs = at.dataframe[0].value.set_index("run_id")
     assert (runs.loc[human, "oracle"], runs.loc[twin, "oracle"]) == ("human", "simulated")
     columns = json.loads(at.dataframe[0].proto.columns)

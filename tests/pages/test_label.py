@@ -62,7 +62,7 @@ def test_a_batch_answered_with_the_buttons_lands_in_labels_csv_and_the_next_roun
     assert progress_text(at) == "Picked by the model trained on 5 labels · image 1 of 4"
     assert jobs.store.load_rounds(run_id)[0].n_labeled == 5  # the skipped image is not labeled
     assert any("p(PNEUMONIA) = **" in m.value for m in at.markdown)
-    assert at.metric[0].value.endswith("%") and len(at.dataframe[0].value) == 2  # agreement with the truth
+    assert not at.metric and not at.dataframe  # no agreement with the truth while the run may ask (issue 29)
 
     at.text_input(key="label_dest").set_value(str(tmp_path / "export")).run()
     at.button(key="label_export").click().run()
@@ -140,7 +140,8 @@ def test_launching_a_human_run_opens_the_label_page_with_a_simulated_twin_to_com
     at.button(key="setup_launch").click().run()
     assert not at.exception and at.title[0].value == "Label X-rays"
     run_id = at.query_params["run"]
-    twin = label_view.simulated_twin(store, run_id)
+    assert label_view.simulated_twin(store, run_id) is None  # not while the human run may ask (issue 29)
+    twin = next(r for r in store.run_ids() if r != run_id)
     configs = [ExperimentConfig.from_json(store.run_dir(r) / "config.json") for r in (run_id, twin)]
     assert [c.oracle for c in configs] == ["human", "simulated"] and configs[0].experiment == configs[1].experiment
     assert jobs.wait(twin, timeout=120).state == "done", store.read_log(twin)
@@ -152,8 +153,7 @@ def test_launching_a_human_run_opens_the_label_page_with_a_simulated_twin_to_com
     click(at, *["NORMAL", "PNEUMONIA"] * 3)
     waiter(lambda: store.load_rounds(run_id))
     at.run()
-    assert [c.key for c in at.get("plotly_chart")] == ["label_curves"]
-    assert "oracle=simulated" in str(at.get("plotly_chart")[0].proto.spec)
+    assert not at.get("plotly_chart")  # the twin's curve waits for the human run to end (issue 29)
 
 
 def test_a_simulated_run_has_nothing_to_label(open_page, make_run):

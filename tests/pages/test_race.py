@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from alcore import plots
 from alcore.jobs import JobManager
 from alcore.records import RoundRecord
 from alcore.runs import RunStore
@@ -127,6 +128,18 @@ def test_random_is_drawn_over_its_interval_so_above_random_shows_at_a_glance():
     assert random.line.dash == "dash" and random.name == "random (baseline)" and entropy.name == "entropy"
 
 
+def test_the_band_has_no_markers_and_each_strategy_its_own_colour_as_on_every_chart():
+    """Issue 29, items 2 and 10: the band's corners were drawn as markers (plotly's default for a short
+    trace), as if they were data; racers took palette colours by position."""
+    records = tuple({"round": r, "n_labeled": 10 * (r + 1), "roc_auc": 0.6 + 0.1 * r,
+                     "ci": {"roc_auc": [0.5 + 0.1 * r, 0.7 + 0.1 * r]}} for r in range(3))
+    racers = [race_view.Racer(s, s, s, None, records) for s in ("random", "coreset", "entropy")]
+    band, random, coreset, entropy = race_view.race_curves_figure(racers).data
+    assert band.mode == "lines"
+    assert [random.line.color, coreset.line.color, entropy.line.color] == [
+        plots.strategy_color("random"), plots.strategy_color("coreset"), plots.strategy_color("entropy")]
+
+
 def test_before_the_first_round_the_curves_frame_spans_the_whole_race_and_says_it_waits():
     racers = [race_view.Racer("a", "random", "random", None, ()), race_view.Racer("b", "entropy", "entropy", None, ())]
     fig = race_view.race_curves_figure(racers, final_labels=330)
@@ -147,3 +160,53 @@ def test_the_curves_need_no_random_racer_and_the_step_state_reads_the_run_folder
     assert (state.live, state.paused, state.all_paused, state.pausing) == (1, 1, True, False)
     assert race_view.pick_rounds(racers) == [0, 1]
     assert race_view.step_state(RunStore(store.root), [run_ids[1]]).text == "Finished."
+
+
+def lesson_racer(sampler: str, found: list[int], auc: list[float], counts=(570, 30)) -> race_view.Racer:
+    records = tuple({"round": r, "n_labeled": 30 * (r + 1), "roc_auc": a, "n_labeled_per_class": {"PNEUMONIA": k},
+                     "ci": {"roc_auc": [a - 0.03, a + 0.03]}} for r, (k, a) in enumerate(zip(found, auc)))
+    return race_view.Racer(sampler, sampler, sampler, None, records, counts)
+
+
+def test_the_race_states_its_lesson_from_its_rounds():
+    """Issue 29, item 3: the chart's title said 'above the grey band = better than random' while no curve was
+    above it, and the page never said so; the demo's rare finding was not named."""
+    racers = [lesson_racer("random", [1, 3, 4], [0.7, 0.80, 0.82]),
+              lesson_racer("entropy", [1, 9, 16], [0.7, 0.82, 0.84]),
+              lesson_racer("coreset", [1, 10], [0.7, 0.88])]  # one round behind
+    lesson = race_view.race_lesson(racers)
+    assert lesson.startswith("**PNEUMONIA is rare here** (5% of the pool: 30 of 600 images). "
+                             "Found among the first 60 labels: coreset 10, entropy 9, random 3.")
+    assert "coreset has found 7 more" in lesson  # at the labels every racer has reached
+    assert "At 60 labels coreset is above random's grey band (its 95 % interval of test ROC-AUC: 0.770-0.830)" in lesson
+    racers[1] = lesson_racer("entropy", [1, 9, 16], [0.7, 0.84, 0.84])
+    assert "At 60 labels entropy and coreset are above random's grey band" in race_view.race_lesson(racers)
+    racers[2] = lesson_racer("coreset", [1, 10, 12], [0.7, 0.80, 0.83])
+    lesson = race_view.race_lesson(racers)
+    assert "Found among the first 90 labels: entropy 16, coreset 12, random 4." in lesson
+    assert "At 90 labels no strategy is above random's grey band (test ROC-AUC 0.790-0.850, 0.060 wide)" in lesson
+    common = [lesson_racer(s, [9, 18, 27], [0.7, 0.8, 0.9], counts=(70, 30)) for s in ("random", "entropy")]
+    assert "rare" not in race_view.race_lesson(common)  # 30 % PNEUMONIA: no rare finding to count
+    assert race_view.race_lesson([race_view.Racer("a", "random", "random", None, ())]) == ""
+
+
+def test_a_rare_finding_race_draws_the_pneumonia_each_strategy_found():
+    racers = [lesson_racer("random", [1, 3, 4], [0.7, 0.8, 0.82]), lesson_racer("entropy", [1, 9, 16], [0.7, 0.8, 0.8])]
+    fig = race_view.race_found_figure(racers, final_labels=330)
+    random, entropy = fig.data
+    assert list(entropy.y) == [1, 9, 16] and random.line.dash == "dash"
+    assert entropy.line.color == plots.strategy_color("entropy")
+    assert fig.layout.shapes[0].y0 == 30 and "all 30 PNEUMONIA images" in fig.layout.annotations[0].text
+    common = [lesson_racer(s, [9, 18], [0.7, 0.8], counts=(70, 30)) for s in ("random", "entropy")]
+    assert race_view.race_found_figure(common) is None
+
+
+def test_the_race_page_states_the_lesson_and_draws_the_rare_finding(make_run, store):
+    """Issue 29, item 3: the race page never said what the race showed."""
+    for run_id in make_race(make_run):
+        config = store.load_config(run_id)
+        config["resolved"]["train_class_counts"] = [57, 3]  # PNEUMONIA rare in the pool: 5 %
+        store.write_config(run_id, config)
+    at = open_race(RACE)
+    assert any(m.value.startswith("**PNEUMONIA is rare here** (5% of the pool: 3 of 60 images).") for m in at.markdown)
+    assert "race_found" in [c.key for c in at.get("plotly_chart")]

@@ -26,7 +26,7 @@ def test_setup_refuses_data_and_weights_outside_the_allowed_roots(open_page, tmp
     at.text_input(key="setup_weights").set_value("/etc/passwd").run()
     assert any("/etc/passwd is outside the folders" in m for m in errors(at))
     at.text_input(key="setup_path").set_value(str(tmp_path / "xrays")).run()  # inside: only "not found"
-    assert any("data path not found" in m for m in errors(at)) and not any("xrays is outside" in m for m in errors(at))
+    assert any("Nothing at" in m for m in errors(at)) and not any("xrays is outside" in m for m in errors(at))
     assert not at.exception
 
 
@@ -54,7 +54,7 @@ def test_label_export_refuses_a_destination_outside_the_allowed_roots(open_page,
     assert any("Wrote 1 NORMAL and 0 PNEUMONIA images" in s.value for s in at.success)
 
 
-PAGES = ("pages/home.py", "pages/setup.py", "pages/live.py", "pages/label.py", "pages/embeddings.py",
+PAGES = ("dashboard.py", "pages/setup.py", "pages/live.py", "pages/label.py", "pages/embeddings.py",
          "pages/queried.py", "pages/compare.py")
 
 
@@ -73,7 +73,7 @@ def test_human_mode_shows_no_page_the_truth_or_file_name_of_an_image_waiting_for
     waiting = ["fake-train-012", "fake-train-013"]
     run_id = human_run(store, make_run, waiting)
     secret = [f"fake-train-{i:03d}" for i in range(10, 20)]  # queried in round 0, none labeled yet
-    at = open_page("pages/home.py", run=run_id)
+    at = open_page("dashboard.py", run=run_id)
     for page in PAGES:
         at.switch_page(page).run()
         assert not at.exception, (page, [e.value for e in at.exception])

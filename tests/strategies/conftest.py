@@ -13,19 +13,19 @@ BLOB_CENTRES = np.array([[0.0, 0.0], [20.0, 0.0], [0.0, 20.0]])
 
 @pytest.fixture
 def make_pool() -> Callable[..., Pool]:
-    """make_pool(probs=..., features=..., labeled=..., mc_probs=..., seed=0, **options) -> Pool.
+    """make_pool(probs=..., features=..., labeled=..., mc_probs=..., seed=0) -> Pool.
 
     Missing probs are 0.5, missing features a zero column, missing labeled features none.
     """
     def make(probs: Any = None, features: Any = None, labeled: Any = None, mc_probs: Any = None,
-             seed: int = 0, **options: Any) -> Pool:
+             seed: int = 0) -> Pool:
         n = len(probs) if probs is not None else len(features)
         features = np.zeros((n, 1), np.float32) if features is None else np.asarray(features, np.float32)
         probs = np.full(n, 0.5) if probs is None else np.asarray(probs, np.float64)
         if labeled is None:
             labeled = np.empty((0, features.shape[1]))
         labeled = np.asarray(labeled, np.float32)
-        return Pool(probs, features, labeled, np.random.default_rng(seed), mc_probs, options)
+        return Pool(probs, features, labeled, np.random.default_rng(seed), mc_probs)
     return make
 
 

@@ -10,13 +10,13 @@ ALL = [info.name for info in registry.all_strategies()]
 SUBSAMPLED = [info.name for info in registry.all_strategies() if "subsample" in {o.name for o in info.options}]
 
 
-def _pool(n: int = 200, seed: int = 0, features: np.ndarray | None = None, **options) -> Pool:
+def _pool(n: int = 200, seed: int = 0, features: np.ndarray | None = None) -> Pool:
     data = np.random.default_rng(11)
     features = data.normal(size=(n, 6)).astype(np.float32) if features is None else features
     probs = data.random(n)
     mc = np.clip(probs + data.normal(0, 0.1, (8, n)), 0, 1)
     return Pool(probs, features, data.normal(size=(15, features.shape[1])).astype(np.float32),
-                np.random.default_rng(seed), mc, options)
+                np.random.default_rng(seed), mc)
 
 
 def _check(selection, n: int, budget: int) -> None:
@@ -56,17 +56,17 @@ def test_identical_images_still_give_distinct_rows(name):
 
 @pytest.mark.parametrize("name", SUBSAMPLED)
 def test_subsample_limits_the_rows_looked_at(name):
-    selection = registry.query(name, _pool(n=300, subsample=100), 10)
+    selection = registry.query(name, _pool(n=300), 10, {"subsample": 100})
     looked_at = ~np.isnan(selection.scores)
     assert looked_at.sum() == 100 and looked_at[selection.indices].all()
     if selection.clusters is not None:
         assert ((selection.clusters >= 0) == looked_at).all()
-    assert not np.isnan(registry.query(name, _pool(n=300, subsample=0), 10).scores).any()
+    assert not np.isnan(registry.query(name, _pool(n=300), 10, {"subsample": 0}).scores).any()
 
 
 @pytest.mark.parametrize("name", SUBSAMPLED)
 def test_subsample_smaller_than_the_budget_grows_to_the_budget(name):
-    _check(registry.query(name, _pool(n=300, subsample=5), 40), 300, 40)
+    _check(registry.query(name, _pool(n=300), 40, {"subsample": 5}), 300, 40)
 
 
 def test_subsampled_strategies():

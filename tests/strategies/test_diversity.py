@@ -29,7 +29,7 @@ def test_pca_kmeans_picks_the_image_nearest_each_blob_centre(make_pool, blobs):
 def test_pca_kmeans_clips_components_to_the_data(make_pool, blobs):
     features, blob = blobs
     for components in (1, 500):
-        selection = registry.query("pca_kmeans", make_pool(features=features, pca_components=components), 3)
+        selection = registry.query("pca_kmeans", make_pool(features=features), 3, {"pca_components": components})
         assert sorted(blob[selection.indices]) == [0, 1, 2]
 
 
@@ -94,7 +94,7 @@ def test_typiclust_returns_to_covered_clusters_once_all_are_covered(make_pool, b
 
 def test_typiclust_respects_max_clusters(make_pool, blobs):
     features, _ = blobs
-    selection = registry.query("typiclust", make_pool(features=features, max_clusters=2), 10)
+    selection = registry.query("typiclust", make_pool(features=features), 10, {"max_clusters": 2})
     assert set(selection.clusters.tolist()) == {0, 1}
 
 

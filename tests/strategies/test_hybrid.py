@@ -47,7 +47,7 @@ def _uncertain_blobs() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def test_uncertain_kmeans_picks_uncertain_images_one_per_cluster(make_pool):
     features, probs, blob = _uncertain_blobs()
-    selection = registry.query("uncertain_kmeans", make_pool(probs=probs, features=features, factor=3), 3)
+    selection = registry.query("uncertain_kmeans", make_pool(probs=probs, features=features), 3, {"factor": 3})
     assert sorted(selection.indices.tolist()) == [1, 4, 7]  # the middle (most central) uncertain image
     np.testing.assert_allclose(selection.scores, binary_entropy(probs))
     assert (selection.clusters[9:] == -1).all()  # confident images are not candidates
@@ -57,6 +57,6 @@ def test_uncertain_kmeans_picks_uncertain_images_one_per_cluster(make_pool):
 @pytest.mark.parametrize("factor", [1, 2.5])
 def test_uncertain_kmeans_factor_sets_the_candidates(make_pool, factor):
     features, probs, _ = _uncertain_blobs()
-    selection = registry.query("uncertain_kmeans", make_pool(probs=probs, features=features, factor=factor), 2)
+    selection = registry.query("uncertain_kmeans", make_pool(probs=probs, features=features), 2, {"factor": factor})
     assert (selection.clusters >= 0).sum() == round(2 * factor)
     assert set(selection.indices.tolist()) <= set(range(9))

@@ -1,6 +1,9 @@
 """The registry: names, aliases, help texts and option validation."""
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import numpy as np
 import pytest
 
@@ -72,3 +75,26 @@ def test_query_refuses_a_budget_above_the_pool():
                 np.random.default_rng(0))
     with pytest.raises(ValueError, match="budget 4 is larger than the unlabeled pool"):
         registry.query("entropy", pool, 4)
+
+
+@pytest.mark.parametrize("info", registry.all_strategies(), ids=lambda info: info.name)
+def test_docstring_names_the_source_in_its_first_line(info):
+    first_line = (info.fn.__doc__ or "").strip().split("\n")[0]
+    assert re.search(r"\b(19|20)\d\d\b|the reference report", first_line), (info.name, first_line)
+
+
+def test_options_are_a_frozen_dataclass_filled_from_the_config_dict():
+    info = registry.get("typiclust")
+    options = info.parse_options({"max_clusters": 40.0, "not_an_option": 1})
+    assert options == info.options_type(max_clusters=40, subsample=20_000)
+    assert type(options.max_clusters) is int  # a JSON 40.0 becomes the count it means
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.max_clusters = 3
+    assert registry.get("entropy").parse_options({}) is None and registry.get("entropy").options == ()
+
+
+def test_a_count_option_must_be_whole():
+    assert registry.validate_options("coreset", {"subsample": 0.5}) == {
+        "sampler_options": "subsample must be a whole number (got 0.5)"}
+    assert registry.validate_options("coreset", {"subsample": 2e4}) == {}
+    assert registry.validate_options("uncertain_kmeans", {"factor": 2.5}) == {}  # a ratio, not a count

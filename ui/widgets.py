@@ -1,83 +1,18 @@
-"""What the pages share: the results store, the job manager, the current run, rounds, thumbnails.
-
-Runs compute in their own processes (or Ray tasks); this server's job manager only launches them and
-its executor's thread follows them, and every page reads a run's state from its folder, so a
-restarted server shows the runs of the previous one as they go on.
-"""
+"""Widgets several pages draw: Resume, a run's charts, X-ray thumbnails and their enlarged view."""
 from __future__ import annotations
-
-import runpy
-from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
 
 from alcore import plots
-from alcore.viewmodels import figures, image_view, round_view, run_list
 from alcore.config import ConfigError
 from alcore.executors import QueueFull
-from alcore.jobs import JobManager, manager_for
-from alcore.paths import allowed_roots
-from alcore.runs import RoundsReader, RunStore
+from alcore.runs import RunStore
+from alcore.viewmodels import figures, image_view, round_view
+from ui.state import jobs, store
 
-REFRESH_S = 2.0  # how often a page following a live run re-reads it
-RUN_KEY = "run"  # session-state key of the current run (the sidebar picker); also its URL query parameter
-LIVE_PAGE = "pages/live.py"
 CLASS_COLOR = {"NORMAL": "green", "PNEUMONIA": "red", "unknown": "gray", round_view.HIDDEN: "gray"}
-SHOW_PREDICTION = "show_model_prediction"  # session key: Label's "Show model prediction", kept across pages
-ENTRYPOINT = Path(__file__).resolve().parents[1] / "dashboard.py"
-
-
-def via_entrypoint() -> None:
-    """Make sure this page runs inside dashboard.py (its sidebar, its current run).
-
-    Because a folder named pages/ exists, Streamlit starts in its legacy mode, which runs a page
-    file alone when the first URL a fresh server (or every AppTest page switch) serves is that
-    page's. The entrypoint's st.navigation leaves that mode and runs the requested page again.
-    """
-    if PagesManager.uses_pages_directory:
-        runpy.run_path(str(ENTRYPOINT))
-        st.stop()
-
-
-def store() -> RunStore:
-    return RunStore(run_list.results_root())
-
-
-def jobs() -> JobManager:
-    # one per results folder per process: one launch queue for every session
-    return manager_for(run_list.results_root())
-
-
-def path_roots() -> tuple[Path, ...]:
-    """The folders under which a path typed in the browser is accepted (alcore.paths)."""
-    return allowed_roots(st.get_option("server.address"))
-
-
-def reveal_prediction() -> bool:
-    """Whether the model's guess of an image waiting for a person may be shown (Label's toggle)."""
-    return bool(st.session_state.get(SHOW_PREDICTION, False))
-
-
-def current_run() -> str | None:
-    return st.session_state.get(RUN_KEY)
-
-
-def require_run() -> str:
-    """The current run, or a pointer to where runs are started (and the page stops)."""
-    run_id = current_run()
-    wanted = st.query_params.get(RUN_KEY)
-    if run_id is None and wanted:  # the sidebar picked none: the URL names a run that is not there
-        st.warning(f"There is no run '{wanted}' in {run_list.results_root()}/: pick one under **Current run** in "
-                   "the sidebar, or start one on Home.", icon=":material/search_off:")
-        st.stop()
-    if run_id is None:
-        st.info("No run yet: start the demo on Home, or configure a run on Setup.")
-        st.page_link("pages/home.py", label="Go to Home", icon=":material/home:")
-        st.stop()
-    return run_id
 
 
 def resume_button(run_id: str, key: str, help: str | None = None) -> None:
@@ -89,14 +24,6 @@ def resume_button(run_id: str, key: str, help: str | None = None) -> None:
             st.error(f"This run cannot be resumed: {exc}")
         else:
             st.rerun()
-
-
-def rounds(run_id: str) -> list[dict]:
-    """The run's round records; each call parses only the lines added since this session's last."""
-    readers: dict[str, RoundsReader] = st.session_state.setdefault("_rounds_readers", {})
-    if run_id not in readers:
-        readers[run_id] = RoundsReader(store(), run_id)
-    return readers[run_id].refresh()
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

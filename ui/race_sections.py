@@ -5,10 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from alcore.viewmodels import image_view, race_view, run_list
-from pages.common import REFRESH_S, jobs, reveal_prediction, store
-from pages.diagnostics import follow_latest
+from ui import navigation
+from ui.diagnostic_sections import follow_latest
+from ui.state import REFRESH_S, RUN_KEY, jobs, reveal_prediction, store
 
-RACE_KEY = "race"  # URL query parameter of the race the Live page shows
 RACE_THUMBNAILS = 8  # picks shown under each panel, highest score first
 
 
@@ -70,12 +70,16 @@ def race_section(race_id: str) -> None:
         st.info("Waiting for the first round: loading data, preparing the models, training." if live
                 else "No racer has a finished round.")
         return
-    st.caption("The dashed black line is random sampling, the grey band its 95 % bootstrap interval over test "
+    st.caption("The dashed grey line is random sampling, the grey band its 95 % bootstrap interval over test "
                "images: a strategy above the band beats random at that many labels. Compare holds every metric.")
+    st.markdown(race_view.race_lesson(racers))
+    found = race_view.race_found_figure(racers, final_labels=final_labels)
+    if found is not None:
+        st.plotly_chart(found, key="race_found", width="stretch")
     picks_section(racers)
     with st.expander("The racers"):
         for racer in racers:
-            st.page_link("pages/live.py", label=f"{racer.name}: its own Live page", query_params={"run": racer.run_id})
+            st.page_link(navigation.LIVE, label=f"{racer.name}: its own Live page", query_params={RUN_KEY: racer.run_id})
 
 
 def picks_section(racers: list[race_view.Racer]) -> None:
