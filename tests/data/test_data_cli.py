@@ -81,5 +81,5 @@ def test_api_config_takes_a_path_names_the_closest_setting_and_summarises(dicom_
     with pytest.raises(ConfigError, match="did you mean 'budget'"):
         api.config(bugdet=3)
     summary = api.data_summary(data=dicom_tree, resolution=32, classes="healthy=NORMAL,sick=PNEUMONIA")
-    assert summary.classes == ("healthy", "sick") and "sick (positive)" in summary.text()
+    assert summary.classes == ("healthy", "sick") and "1 sick (positive) <- PNEUMONIA" in summary.text()
     assert len(api.data(data=dicom_tree, resolution=32).train.patients)
