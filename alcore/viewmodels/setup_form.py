@@ -9,6 +9,7 @@ import numpy as np
 
 from alcore.config import (DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, SYNTHETIC_PRESETS, THRESHOLD_RULES,
                            WEIGHTS, ConfigError, ExperimentConfig, experiment_configs, new_experiment_name, validate)
+from alcore.data import PATIENT_SOURCES, UNCERTAIN_POLICIES
 from alcore.paths import PathRefused, allowed_path
 
 def gpu_name() -> str | None:
@@ -20,15 +21,42 @@ def gpu_name() -> str | None:
 class PoolFacts:
     size: int  # images in the train pool
     labeled: bool  # every one has a true label, so a simulated twin of a human run can answer
+    summary_text: str = ""  # the data summary, as `python -m alcore data` prints it
+    thumbnails: tuple[tuple[str, np.ndarray], ...] = ()  # one windowed image per class
 
 
 def pool_facts(cfg: ExperimentConfig) -> PoolFacts:
-    """Decodes (and caches) a folder or .npz; a human run accepts unlabeled images. Raises DataError."""
+    """Decodes (and caches) a folder, table or .npz; a human run accepts unlabeled images. Raises DataError."""
     if cfg.data == "synthetic":
         return PoolFacts(cfg.synthetic_size, True)
-    from alcore.data import load_run_data
-    train = load_run_data(cfg).train
-    return PoolFacts(len(train), bool(np.all(train.labels >= 0)))
+    from alcore.data import class_thumbnails, run_data_summary
+    dataset, summary = run_data_summary(cfg)
+    train = dataset.train
+    return PoolFacts(len(train), bool(np.all(train.labels >= 0)), summary.text(), tuple(class_thumbnails(dataset)))
+
+
+def data_check_key(cfg: ExperimentConfig) -> tuple:
+    """The settings a data check depends on: a check of other settings does not stand for this one."""
+    return (cfg.data, cfg.resolution, cfg.seed, cfg.oracle, cfg.classes, cfg.columns, cfg.uncertain, cfg.patient_from)
+
+
+def table_header(path: str) -> list[str]:
+    """A label table's column names, for the column pickers; [] when it is not a readable table."""
+    from alcore.data.table import is_table, read_header
+    table = Path(path.strip()).expanduser()
+    if not is_table(table) or not table.is_file():
+        return []
+    try:
+        return read_header(table)
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def source_of(data: str) -> str:
+    """The Setup page's data source for a data setting: synthetic, npz, table or folder."""
+    from alcore.data.table import is_table
+    return "synthetic" if data == "synthetic" else "npz" if data.endswith(".npz") else \
+        "table" if is_table(Path(data)) else "folder"
 
 
 
@@ -47,7 +75,8 @@ def with_twins(configs: list[ExperimentConfig]) -> list[ExperimentConfig]:
 FORM_FIELDS = tuple(f.name for f in fields(ExperimentConfig)
                     if f.name not in ("data", "sampler", "sampler_options", "full_data"))
 FORM_CHOICES = {"model": MODELS, "regime": REGIMES, "head": HEADS, "init_mode": INIT_MODES, "device": DEVICES,
-                "oracle": ORACLES, "synthetic_preset": SYNTHETIC_PRESETS, "threshold_rule": THRESHOLD_RULES}
+                "oracle": ORACLES, "synthetic_preset": SYNTHETIC_PRESETS, "threshold_rule": THRESHOLD_RULES,
+                "uncertain": UNCERTAIN_POLICIES, "patient_from": PATIENT_SOURCES}
 FORM_DEFAULTS = ExperimentConfig()
 
 
@@ -67,7 +96,7 @@ def form_values(cfg: ExperimentConfig) -> dict[str, object]:
     if problems:
         raise ConfigError(problems)
     sampler = registry.canonical(cfg.sampler)
-    source = "synthetic" if cfg.data == "synthetic" else "npz" if cfg.data.endswith(".npz") else "folder"
+    source = source_of(cfg.data)
     form = {name: _widget_value(getattr(cfg, name), getattr(FORM_DEFAULTS, name)) for name in FORM_FIELDS}
     form.update(source=source, path="" if source == "synthetic" else cfg.data, samplers=[sampler], seeds=1,
                 baseline=False, twin=True)
