@@ -335,7 +335,7 @@ def cmd_run(args, store: RunStore) -> int:
     from alcore.runner import create_run
     configs = configs_from_args(args)
     # the data once (the runs share it), and every refusal before any run folder is written
-    size = len(_data_summary(configs[0], args.quiet)[0].train)
+    size = len(_data_summary(configs[0])[0].train)
     for cfg in configs:
         check(cfg, pool_size=size)
     ray_address(args)  # a bad --ray is refused before any run folder is made

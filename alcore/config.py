@@ -192,12 +192,11 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
         problems["resolution"] = f"resolution must be between 16 and 1024 pixels (got {cfg.resolution})"
     elif cfg.model == "vgg16" and _positive_int(cfg.resolution) and cfg.resolution < 32:
         problems["resolution"] = f"vgg16 halves the image five times: it needs 32 pixels or more (got {cfg.resolution})"
-    for name in ("lr",):
-        value = getattr(cfg, name)
-        if not isinstance(value, (int, float)) or not value > 0:
-            problems[name] = f"{name} must be a number above 0 (got {value!r})"
-    if not isinstance(cfg.weight_decay, (int, float)) or cfg.weight_decay < 0:
-        problems["weight_decay"] = f"weight_decay must be 0 or more (got {cfg.weight_decay!r})"
+    if cfg.regime == "finetune" or cfg.head == "adamw":  # the frozen logistic head has no optimiser
+        if not isinstance(cfg.lr, (int, float)) or isinstance(cfg.lr, bool) or not cfg.lr > 0:
+            problems["lr"] = f"lr must be a number above 0 (got {cfg.lr!r})"
+        if not isinstance(cfg.weight_decay, (int, float)) or isinstance(cfg.weight_decay, bool) or cfg.weight_decay < 0:
+            problems["weight_decay"] = f"weight_decay must be 0 or more (got {cfg.weight_decay!r})"
     if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool) or cfg.seed < 0:
         problems["seed"] = f"seed must be a whole number, 0 or more (got {cfg.seed!r})"
     if not isinstance(cfg.finetune_steps, int) or isinstance(cfg.finetune_steps, bool) or cfg.finetune_steps < 0:

@@ -22,6 +22,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
+from threadpoolctl import threadpool_limits
 
 from alcore.config import ExperimentConfig
 from alcore.data.base import Dataset
@@ -69,11 +70,13 @@ def round_seed(seed: int, round_index: int) -> int:
 
 
 def _display_layout(features: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """2-D PCA for the scatter, a compact PCA for UMAP, and display clusters."""
+    """2-D PCA for the scatter, a compact PCA for UMAP, and display clusters; on one BLAS / OpenMP
+    thread, so the same on any machine (docs/performance.md, "Threads")."""
     dims = min(STORED_PCA_DIMS, features.shape[1], len(features))
-    reduced = PCA(n_components=dims, random_state=seed).fit_transform(features)
     k = min(DISPLAY_CLUSTERS, len(features))
-    clusters = KMeans(n_clusters=k, n_init=1, random_state=seed).fit_predict(reduced[:, :10])
+    with threadpool_limits(1):
+        reduced = PCA(n_components=dims, random_state=seed).fit_transform(features)
+        clusters = KMeans(n_clusters=k, n_init=1, random_state=seed).fit_predict(reduced[:, :10])
     return reduced[:, :2].astype(np.float32), reduced.astype(np.float16), clusters.astype(np.int32)
 
 

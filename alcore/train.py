@@ -497,17 +497,23 @@ class FeatureExtractor:
     are computed by the run's `cores` workers, one intra-op thread each (alcore.cores): each batch's
     features are the same whichever worker computes it."""
 
-    @torch.inference_mode()
     def __init__(self, model: BinaryClassifier, example: torch.Tensor, device: torch.device,
                  batch_size: int | None = None, cores: int = 1):
         model.eval()
         self.feature_dim, self.device = model.feature_dim, device
-        network = inference_network(model.preprocess, model.backbone, example)
-        self.network = network.to(device, memory_format=torch.channels_last)
-        if batch_size is None:
-            batch_size = GPU_BATCH if device.type == "cuda" else cpu_inference_batch(network, example[:1])
-        self.batch_size = batch_size
         self.workers = workers_for(device, cores)
+        # prepared where the batches run: its checks and the stem's offset map are convolutions too
+        self.network, self.batch_size = self.workers.call(self._prepare, model, example, batch_size)
+
+    @torch.inference_mode()
+    def _prepare(self, model: BinaryClassifier, example: torch.Tensor, batch_size: int | None
+                 ) -> tuple[nn.Module, int]:
+        """(the inference network, images per batch), computed where the batches will be."""
+        network = inference_network(model.preprocess, model.backbone, example)
+        network.to(self.device, memory_format=torch.channels_last)
+        if batch_size is None:
+            batch_size = GPU_BATCH if self.device.type == "cuda" else cpu_inference_batch(network, example[:1])
+        return network, batch_size
 
     def __call__(self, images: torch.Tensor, cancel: threading.Event | None = None,
                  on_batch: Callable[[int, int], None] | None = None) -> torch.Tensor:

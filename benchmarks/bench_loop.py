@@ -20,6 +20,12 @@ check on the real originals of chest_xray_fullres_sample, and the frozen regime
 (efficientnet_lite0, 224 px, 10 rounds) on a warm feature cache: the repo's (.cache/alcore), or
 with --frozen-cold a fresh one that a timed cold run fills first.
 
+Cores (issue 30): ours uses every core (`threads` 0), as the naive pipeline does. `--cores 1 2`
+(the default) also times one run of ours alone on each count, per phase (decode, prepare: the
+frozen regime's features, train, eval, query), on variant (b) and on the frozen default (synthetic
+data, efficientnet_lite0 128 px, 10 rounds, cold caches), and checks that their per-round numbers
+and picks are identical.
+
 Every measured pipeline (loop_pipelines.py) runs in its own subprocess, one after the other, so
 each has a clean peak memory and compute clock. The machine is shared: compare the ratios, which come from
 the same run, rather than the absolute seconds. Its speed drifts by ~10 % over minutes: `--repeat N`
@@ -190,6 +196,34 @@ def decode_rates(folder: Path, resolution: int, passes: int = 3) -> dict[str, fl
     return rates
 
 
+# --- cores (issue 30) ---------------------------------------------------------------------------
+def core_scaling(name: str, config: dict, cores: list[int], scratch: Path) -> list[str]:
+    """The same run of ours alone on each core count (`threads`), each into a fresh decode / feature
+    cache: per-phase seconds, the speedup from the first count, and whether the numbers are identical."""
+    runs = {}
+    for count in cores:
+        cache = scratch / f"cache-{name}-{count}"
+        try:
+            res = run_worker("ours", {"config": {**config, "threads": count},
+                                      "results": str(scratch / f"results-{name}-{count}")}, {"ALCORE_CACHE": str(cache)})
+        finally:
+            shutil.rmtree(cache, ignore_errors=True)
+        show_run(f"{count} core" + "s" * (count > 1), res)
+        if "error" in res:
+            return []
+        runs[count] = res
+    first, lines = runs[cores[0]], []
+    for count in cores[1:]:
+        res = runs[count]
+        phases = "  ".join(f"{phase} {first['parts'][phase] / res['parts'][phase]:.2f}x"
+                           for phase in first["parts"] if res["parts"][phase] > 0.05)
+        same = res["rounds"] == first["rounds"] and res["picks"] == first["picks"]
+        lines.append(f"{name}: one run alone, {cores[0]} -> {count} cores: wall {first['wall']:.1f} -> "
+                     f"{res['wall']:.1f} s = {first['wall'] / res['wall']:.2f}x; per phase {phases}; "
+                     f"per-round numbers and picks {'identical' if same else 'DIFFERENT'}")
+    return lines
+
+
 # --- report -------------------------------------------------------------------------------------
 def cpu_model() -> str:
     try:
@@ -242,15 +276,20 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1,
                         help="runs of each pipeline per variant, alternating (ours, naive, naive, ours, ...); "
                              "the ratio is of the median walls")
-    parser.add_argument("--quick", action="store_true", help="smoke run: --limit-pool 1000, 2 rounds")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: --limit-pool 1000, 2 rounds, a frozen default of 600 images")
     parser.add_argument("--embeddings-variant", default="b", choices=("a", "b", "none"),
                         help="also time ours with embeddings recorded (the dashboard's default) on this variant")
     parser.add_argument("--skip-frozen", action="store_true")
+    parser.add_argument("--cores", type=int, nargs="*", default=[1, 2],
+                        help="one run of ours (variant b) and the frozen default alone on each of these core counts")
+    parser.add_argument("--frozen-default-size", type=int, default=2000,
+                        help="synthetic train-pool size of the frozen default run timed on each core count")
     parser.add_argument("--frozen-cold", action="store_true",
                         help="also time the frozen run from a cold cache (decode + features: minutes)")
     args = parser.parse_args()
     if args.quick:
-        args.limit_pool, args.rounds = args.limit_pool or 1000, 2
+        args.limit_pool, args.rounds, args.frozen_default_size = args.limit_pool or 1000, 2, 600
     if args.repeat < 1:
         parser.error(f"--repeat must be 1 or more (got {args.repeat})")
 
@@ -258,8 +297,8 @@ def main() -> int:
 
     started = time.perf_counter()
     print(f"# bench_loop  {datetime.now().astimezone().isoformat(timespec='seconds')}")
-    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__} with "
-          f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.1f} at start")
+    print(f"machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, load average "
+          f"{os.getloadavg()[0]:.1f} at start; ours uses every core (threads 0) unless said otherwise")
     print(f"protocol: {args.model} (weights {args.weights}), finetune, {args.resolution} px, init {args.init} + "
           f"{args.budget} x {args.rounds} rounds, {args.epochs} epoch(s), batch 32, {args.sampler}, seed {args.seed}; "
           f"naive: ImageFolder + DataLoader ({args.workers} workers)")
@@ -350,6 +389,15 @@ def main() -> int:
                 if "error" not in shown:
                     summary.append(f"{VARIANT_NAMES[variant]}: with embeddings recorded (the dashboard's default) "
                                    f"naive / ours {walls['naive'] / shown['wall']:.2f}x (no target: it does more work)")
+
+        if len(args.cores) > 1 and "b" in folders:
+            print(f"\n## one run of ours alone on {' and '.join(map(str, args.cores))} cores, {VARIANT_NAMES['b']}")
+            summary += core_scaling("finetune (b)", {**config, "data": str(folders["b"])}, args.cores, scratch)
+        if len(args.cores) > 1:
+            print(f"\n## the frozen default (synthetic {args.frozen_default_size}, efficientnet_lite0 128 px, "
+                  f"10 rounds) alone on {' and '.join(map(str, args.cores))} cores, cold caches")
+            summary += core_scaling("frozen default", {"device": "cpu", "synthetic_size": args.frozen_default_size},
+                                    args.cores, scratch)
 
         if not args.skip_frozen:
             print("\n## frozen regime: efficientnet_lite0, 224 px, 10 rounds, entropy")

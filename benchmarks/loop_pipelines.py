@@ -8,6 +8,7 @@ common torchvision pipeline (ImageFolder + DataLoader, decoding every JPEG on ev
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 import resource
@@ -100,9 +101,7 @@ class Timed:
 
 # --- workers: each runs in its own subprocess and prints one RESULT line -------------------------
 def ours_worker(job: dict) -> dict:
-    """One run through the engine; `job["cold_features_only"]` refuses to extract features."""
-    import torch
-
+    """One run through the engine; `job["warm_only"]` refuses to extract features."""
     import alcore.learners as learners
     import alcore.runner as runner
     from alcore.config import ExperimentConfig
@@ -132,8 +131,7 @@ def ours_worker(job: dict) -> dict:
     if not job.get("warm_only"):
         learners.FeatureExtractor = CountedExtractor
     store = RunStore(job["results"])
-    # every core, as the naive pipeline has: a run's thread count is its own setting (default 1)
-    cfg = ExperimentConfig(**{"threads": os.cpu_count() or 1, **job["config"]})
+    cfg = ExperimentConfig(**job["config"])  # threads 0 (the default): every core, as the naive pipeline has
     cpu0 = cpu_seconds()
     with PeakMemory() as memory:
         start = time.perf_counter()
@@ -153,9 +151,10 @@ def ours_worker(job: dict) -> dict:
     return {"wall": wall, "cpu": cpu_seconds() - cpu0, "compute": COMPUTE.seconds, "parts": parts,
             "peak_mib": PeakMemory.peak_self_mib(), "peak_children_mib": memory.peak_with_children_kib / 1024,
             "n_images": sum(sizes.values()), "initial_ids": config["initial_ids"], "passes": passes,
-            "weights": config["weights_used"], "threads": torch.get_num_threads(),
+            "weights": config["weights_used"], "threads": config["threads"],
             "cache": str(__import__("alcore.data", fromlist=["cache_dir"]).cache_dir()),
-            "rounds": [{k: r[k] for k in ("n_labeled", "accuracy", "roc_auc")} for r in rounds]}
+            "rounds": [{k: r[k] for k in ("n_labeled", "accuracy", "roc_auc")} for r in rounds],
+            "picks": [r["queried_ids"] for r in rounds]}
 
 
 def naive_worker(job: dict) -> dict:
@@ -166,7 +165,6 @@ def naive_worker(job: dict) -> dict:
     from torchvision import datasets, transforms
 
     from alcore.config import ExperimentConfig
-    from alcore.learners import Learner
     from alcore.loop import round_seed
     from alcore.metrics import classification_metrics
     from alcore.models import build_classifier, dropout_generator
@@ -181,9 +179,9 @@ def naive_worker(job: dict) -> dict:
     with PeakMemory() as memory:
         start = time.perf_counter()
         model, _ = build_classifier(cfg["model"], cfg["weights"], cfg["resolution"], cfg["seed"])
-        # the engine's model preparation (device, memory format), so both sides run the same network
-        net = Learner(model, None, settings)
-        model, initial_state = net.model, net.initial_state
+        # the engine's memory format (learners.Learner), so both sides run the same network
+        model = model.to(memory_format=torch.channels_last)
+        initial_state = copy.deepcopy(model.state_dict())
         mean = (model.preprocess.mean.flatten() / 255).tolist()
         std = (1 / (model.preprocess.inv_std.flatten() * 255)).tolist()
         tf = transforms.Compose([transforms.Grayscale(3), transforms.Resize((cfg["resolution"],) * 2),

@@ -85,10 +85,9 @@ def embedding_view() -> None:
     selected = frame.iloc[figures.selected_rows(fig, event.selection.points)]
     if len(selected):
         st.subheader(f"{len(selected)} selected")
-        if len(selected) > MAX_SELECTED_SHOWN:
-            st.caption(f"Showing the {MAX_SELECTED_SHOWN} with the highest strategy score."
-                       if figures.has_scores(selected) else f"Showing the first {MAX_SELECTED_SHOWN}.")
-        shown = selected.sort_values("score", ascending=False, na_position="last").head(MAX_SELECTED_SHOWN)
+        shown, how = figures.representative_selection(selected, MAX_SELECTED_SHOWN)
+        if how:
+            st.caption(how)
         thumbnails(run_id, shown, key="emb_selected", per_row=8)
 
 

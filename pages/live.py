@@ -59,6 +59,8 @@ def live_progress() -> None:
     if now.state != progress.state or len(rounds(run_id)) != len(records):
         st.rerun()
     st.progress(now.fraction, text=now.text)
+    if now.phase is not None:  # minutes of feature extraction on real data: a bar of its own, with its ETA
+        st.progress(now.phase.fraction, text=now.phase.text)
     st.caption(f"State: **{now.state}** · {now.detail}")
     if now.state == "waiting_for_labels":
         st.page_link(navigation.LABEL, label="Label the waiting X-rays", icon=":material/label:",

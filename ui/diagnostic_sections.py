@@ -107,17 +107,19 @@ def round_section(run_id: str, records: list[dict]) -> None:
 def compare_section(run_ids: list[str]) -> None:
     """The selected runs' ROC, precision-recall and reliability curves overlaid at one round."""
     st.subheader("ROC, precision-recall and calibration, overlaid")
-    longest = max((len(store().load_rounds(r)) for r in run_ids), default=0)
-    if longest == 0:
+    choices = diagnostics_view.round_choices(store(), run_ids)  # "at 30 labels": round index
+    if not choices:
         return
-    options = ["last", *range(longest)]
-    chosen = st.select_slider("Round", options, value="last", key="compare_diag_round",
-                              help="Each run at this round; runs that ended earlier show their last round.")
-    series = diagnostics_view.curve_series(store(), run_ids, None if chosen == "last" else int(chosen))
+    names, key = list(choices), "compare_diag_round"
+    if st.session_state.get(key) not in names:  # first visit, or other runs picked: their last round
+        st.session_state[key] = names[-1]
+    where = st.select_slider("Round (by the labels its models trained on)", names, key=key,
+                             help="Each run at this round; runs that ended earlier show their last round.") \
+        if len(names) > 1 else names[0]
+    series = diagnostics_view.curve_series(store(), run_ids, choices[where])
     if not series:
         st.info(NO_CURVES)
         return
-    where = "last round" if chosen == "last" else f"round {chosen}"
     st.dataframe(diagnostics_view.diagnostics_table(series).round(4), key="compare_diag_table", hide_index=True, width="stretch")
     st.caption("Sensitivity, specificity and precision at each run's operating threshold (dots on the curves). "
                "Brier score and ECE: lower is better calibrated.")

@@ -70,8 +70,12 @@ def race_section(race_id: str) -> None:
         st.info("Waiting for the first round: loading data, preparing the models, training." if live
                 else "No racer has a finished round.")
         return
-    st.caption("The dashed black line is random sampling, the grey band its 95 % bootstrap interval over test "
+    st.caption("The dashed grey line is random sampling, the grey band its 95 % bootstrap interval over test "
                "images: a strategy above the band beats random at that many labels. Compare holds every metric.")
+    st.markdown(race_view.race_lesson(racers))
+    found = race_view.race_found_figure(racers, final_labels=final_labels)
+    if found is not None:
+        st.plotly_chart(found, key="race_found", width="stretch")
     picks_section(racers)
     with st.expander("The racers"):
         for racer in racers:

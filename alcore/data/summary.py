@@ -98,6 +98,19 @@ def split_warnings(dataset: Dataset) -> list[str]:
     return warnings
 
 
+def class_thumbnails(dataset: Dataset) -> list[tuple[str, np.ndarray]]:
+    """One decoded image per class (the first of train, else of any split), as the model sees it:
+    windowed, 8-bit, at the run's resolution (Setup's Check data shows them)."""
+    thumbnails = []
+    for label, name in enumerate(dataset.classes):
+        for split in (dataset.splits[s] for s in SPLITS):
+            rows = np.flatnonzero(split.labels == label)
+            if rows.size:
+                thumbnails.append((name, np.asarray(split.images[rows[0]])))
+                break
+    return thumbnails
+
+
 def _known_patients(dataset: Dataset, split: str) -> set[str]:
     """Patients named by the source (an image that is its own patient names nobody)."""
     data = dataset.splits[split]

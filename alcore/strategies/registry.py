@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from threadpoolctl import threadpool_limits
+
 from alcore.strategies.base import Pool, Selection
 
 StrategyFn = Callable[..., Selection]  # (pool, budget) or (pool, budget, options) -> Selection
@@ -153,11 +155,14 @@ def _value_problems(spec: Option, value: Any) -> list[str]:
 
 def query(name: str, pool: Pool, budget: int, options: Mapping[str, Any] | None = None) -> Selection:
     """Run a strategy with the run's `sampler_options` (defaults for those not given); checks the
-    contract on the way out."""
+    contract on the way out. BLAS and OpenMP (scikit-learn's KMeans) compute it on one thread: split
+    over threads, their sums would make the picks depend on the machine's cores (docs/performance.md,
+    "Threads")."""
     info = get(name)
     if budget > len(pool):
         raise ValueError(f"budget {budget} is larger than the unlabeled pool ({len(pool)})")
-    selection = info.select(pool, budget, options or {})
+    with threadpool_limits(1):
+        selection = info.select(pool, budget, options or {})
     if len(selection.indices) != budget or len(set(selection.indices.tolist())) != budget:
         raise RuntimeError(f"strategy {info.name} returned {len(selection.indices)} indices "
                            f"({len(set(selection.indices.tolist()))} distinct) for a budget of {budget}")

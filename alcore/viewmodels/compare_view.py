@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from alcore.metrics import METRIC_LABELS
 from alcore.plots import strategy_label
 from alcore.runs import RunStore
-from alcore.summary import rounds_frame
+from alcore.summary import rounds_frame, text_table
 from alcore.viewmodels.run_list import data_label
 
 IGNORED_IN_SERIES = {"run_id", "seed", "experiment", "resolved", "sampler", "full_data", "record_embeddings",
@@ -37,3 +38,29 @@ def comparison_frame(store: RunStore, run_ids: list[str]) -> pd.DataFrame:
 
     frame["strategy"] = frame.run_id.map({run_id: series(c) for run_id, c in configs.items()})
     return frame
+
+
+COLUMN_TITLES = {"strategy": "Series", "seeds": "Seeds", "final_labels": "Labels",
+                 "labels_to_target": "Labels to 95 % of the baseline's accuracy (seeds reaching it)",
+                 "wall_seconds": "Seconds per run"}
+
+
+def column_title(column: str) -> str:
+    """A final-table column in words: 'final_roc_auc' -> 'Final ROC-AUC', 'aulc_accuracy_vs_random' ->
+    'AULC of accuracy − random [95 % CI]'."""
+    if column in COLUMN_TITLES:
+        return COLUMN_TITLES[column]
+    kind, _, rest = column.partition("_")
+    metric, vs_random = rest.removesuffix("_vs_random"), rest.endswith("_vs_random")
+    label = METRIC_LABELS.get(metric, metric.replace("_", " "))
+    label = label if label[1:2].isupper() else label[:1].lower() + label[1:]  # 'ROC-AUC' stays, 'Accuracy' not
+    if kind == "final" and metric in METRIC_LABELS:
+        return f"Final {label}"
+    if kind == "aulc" and metric in METRIC_LABELS:
+        return f"AULC of {label}" + (" − random [95 % CI]" if vs_random else "")
+    return column.replace("_", " ").capitalize()
+
+
+def readable_table(table: pd.DataFrame) -> pd.DataFrame:
+    """summary.final_table as Compare shows it: text cells, headers in words."""
+    return text_table(table).rename(columns=column_title)

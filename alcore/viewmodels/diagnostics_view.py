@@ -20,6 +20,18 @@ def record_at(records: list[dict], round_index: int | None) -> dict:
     return next((r for r in records if r["round"] == round_index), records[-1])
 
 
+def round_choices(store: RunStore, run_ids: list[str]) -> dict[str, int]:
+    """The rounds the overlays can show, named by labels as every page names rounds ('at 60 labels';
+    'at 60-90 labels' where the runs differ): name -> round index, in order. A run with fewer rounds
+    shows its last one."""
+    labels: dict[int, set[int]] = {}
+    for run_id in run_ids:
+        for record in store.load_rounds(run_id):
+            labels.setdefault(record["round"], set()).add(record["n_labeled"])
+    return {f"at {min(counts)}{'' if len(counts) == 1 else f'-{max(counts)}'} labels": r
+            for r, counts in sorted(labels.items())}
+
+
 def curve_series(store: RunStore, run_ids: list[str], round_index: int | None) -> list[CurveSeries]:
     """One entry per run that can draw the round (its last round when it has fewer), for the overlays."""
     series = []

@@ -94,6 +94,29 @@ def has_scores(frame: pd.DataFrame) -> bool:
     return bool(np.isfinite(frame.score.to_numpy(dtype=float)).any())
 
 
+def representative_selection(selected: pd.DataFrame, limit: int) -> tuple[pd.DataFrame, str]:
+    """At most `limit` rows of a lasso selection and what they are: with strategy scores, the highest
+    first; else each label in its share of the selection, spread evenly over p(PNEUMONIA) and sorted by it
+    (the first rows in file order were often all one class)."""
+    if len(selected) <= limit:
+        return selected, ""
+    if has_scores(selected):
+        shown = selected.sort_values("score", ascending=False, na_position="last").head(limit)
+        return shown, f"Showing the {limit} with the highest strategy score."
+    counts = selected.label.value_counts()
+    quota = np.maximum(1, np.floor(counts / counts.sum() * limit)).astype(int)
+    for label in counts.index[: max(0, limit - int(quota.sum()))]:  # what flooring left over, largest first
+        quota[label] += 1
+    picks = []
+    for label, take in quota.items():
+        group = selected[selected.label == label].sort_values("prob", na_position="last")
+        picks.append(group.iloc[np.unique(np.linspace(0, len(group) - 1, min(take, len(group))).round().astype(int))])
+    shown = pd.concat(picks).sort_values("prob", na_position="last")
+    shares = ", ".join(f"{label} {int((shown.label == label).sum())}" for label in counts.index)
+    return shown, (f"Showing {len(shown)} of {len(selected)}: each label in its share of the selection ({shares}), "
+                   "spread evenly over p(PNEUMONIA) and sorted by it.")
+
+
 def _hover_number(template: str):
     return lambda value: "–" if pd.isna(value) else template.format(value)
 

@@ -141,10 +141,16 @@ def race_lesson(racers: list[Racer], metric: str = "roc_auc") -> str:
     return " ".join(text for text in (_found_lesson(started, at, n), _band_lesson(started, at, n, metric)) if text)
 
 
+def rare_finding(racers: list[Racer]) -> tuple[int, int] | None:
+    """The pool's (NORMAL, PNEUMONIA) counts when PNEUMONIA is rare in it (under RARE_SHARE), else None."""
+    counts = next((r.pool_class_counts for r in racers if r.pool_class_counts), None)
+    return counts if counts and sum(counts) and counts[1] / sum(counts) < RARE_SHARE else None
+
+
 def _found_lesson(racers: list[Racer], at: dict[str, dict], n: int) -> str:
-    counts = racers[0].pool_class_counts
+    counts = rare_finding(racers)
     found = {r.name: at[r.name].get("n_labeled_per_class", {}).get("PNEUMONIA") for r in racers}
-    if not counts or not sum(counts) or counts[1] / sum(counts) >= RARE_SHARE or None in found.values():
+    if counts is None or None in found.values():
         return ""
     share = counts[1] / sum(counts)
     ranked = sorted(found.items(), key=lambda item: -item[1])
@@ -173,6 +179,31 @@ def _band_lesson(racers: list[Racer], at: dict[str, dict], n: int, metric: str) 
     return (f"At {n} labels no strategy is above random's grey band (test {label} {low:.3f}-{high:.3f}, "
             f"{high - low:.3f} wide): by this measure random is hard to beat here; a difference inside the band "
             "is within what the test set can tell apart.")
+
+
+def race_found_figure(racers: list[Racer], final_labels: int = 0) -> go.Figure | None:
+    """When PNEUMONIA is rare in the pool: the PNEUMONIA images each racer has found against its labels,
+    under the line of all of them; None otherwise (every strategy finds a common class soon)."""
+    counts = rare_finding(racers)
+    if counts is None:
+        return None
+    fig = go.Figure()
+    ordered = sorted(racers, key=lambda r: not r.is_baseline)
+    for racer, line in zip(ordered, run_styles([r.name for r in ordered])):
+        x = [r["n_labeled"] for r in racer.records]
+        y = [r.get("n_labeled_per_class", {}).get("PNEUMONIA", math.nan) for r in racer.records]
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=racer.name, legendgroup=racer.run_id,
+                                 line=dict(line, width=3, dash="dash" if racer.is_baseline else line["dash"]),
+                                 hovertemplate="%{x} labels: %{y} PNEUMONIA found<extra>" + racer.name + "</extra>"))
+    fig.add_hline(y=counts[1], line=dict(dash="dot", color="#888"), annotation_position="bottom right",
+                  annotation_text=f"all {counts[1]} PNEUMONIA images of the pool")
+    fig = layout(fig, f"PNEUMONIA images found (a rare finding: {counts[1] / sum(counts):.0%} of the pool)",
+                 LABELED_X, "PNEUMONIA among the labels", legend_below=-0.18)
+    fig.update_layout(margin=dict(b=110))
+    fig.update_yaxes(range=[0, counts[1] * 1.05])
+    if final_labels:
+        fig.update_xaxes(range=[0, final_labels * 1.03])
+    return fig
 
 
 # --- side-by-side picks --------------------------------------------------------------------------

@@ -187,3 +187,25 @@ def test_the_race_states_its_lesson_from_its_rounds():
     common = [lesson_racer(s, [9, 18, 27], [0.7, 0.8, 0.9], counts=(70, 30)) for s in ("random", "entropy")]
     assert "rare" not in race_view.race_lesson(common)  # 30 % PNEUMONIA: no rare finding to count
     assert race_view.race_lesson([race_view.Racer("a", "random", "random", None, ())]) == ""
+
+
+def test_a_rare_finding_race_draws_the_pneumonia_each_strategy_found():
+    racers = [lesson_racer("random", [1, 3, 4], [0.7, 0.8, 0.82]), lesson_racer("entropy", [1, 9, 16], [0.7, 0.8, 0.8])]
+    fig = race_view.race_found_figure(racers, final_labels=330)
+    random, entropy = fig.data
+    assert list(entropy.y) == [1, 9, 16] and random.line.dash == "dash"
+    assert entropy.line.color == plots.strategy_color("entropy")
+    assert fig.layout.shapes[0].y0 == 30 and "all 30 PNEUMONIA images" in fig.layout.annotations[0].text
+    common = [lesson_racer(s, [9, 18], [0.7, 0.8], counts=(70, 30)) for s in ("random", "entropy")]
+    assert race_view.race_found_figure(common) is None
+
+
+def test_the_race_page_states_the_lesson_and_draws_the_rare_finding(make_run, store):
+    """Issue 29, item 3: the race page never said what the race showed."""
+    for run_id in make_race(make_run):
+        config = store.load_config(run_id)
+        config["resolved"]["train_class_counts"] = [57, 3]  # PNEUMONIA rare in the pool: 5 %
+        store.write_config(run_id, config)
+    at = open_race(RACE)
+    assert any(m.value.startswith("**PNEUMONIA is rare here** (5% of the pool: 3 of 60 images).") for m in at.markdown)
+    assert "race_found" in [c.key for c in at.get("plotly_chart")]
