@@ -17,6 +17,7 @@ from pathlib import Path
 
 from alcore.config import DEFAULT_SEEDS, ConfigError, ExperimentConfig, check, experiment_configs
 from alcore.executors import QueueFull, make_executor
+from alcore.model_cli import MODEL_COMMANDS, add_model_commands
 from alcore.race import as_race
 from alcore.runs import RunState, RunStore, StoreError
 from alcore.sweep import Sweep
@@ -32,6 +33,7 @@ RUN_FLAGS = {
     "head": str, "threshold_rule": str, "second_resolution": int, "finetune_steps": int, "val_share": float,
     "threads": int, "synthetic_preset": str,
     "classes": str, "columns": str, "uncertain": str, "patient_from": str,  # the data layer (issue 25)
+    "keep_models": str,  # the model (issue 27)
 }
 FIELD_OF_FLAG = {"init": "init_size"}
 
@@ -54,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     out = argparse.ArgumentParser(add_help=False)
     out.add_argument("--out", default=argparse.SUPPRESS, help="results folder (default: results/)")
     sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{run,sweep,resume,next,pause,list,show,strategies,summary,data,figures}")
+                                metavar="{run,sweep,resume,next,pause,list,show,strategies,summary,data,figures,export,predict,"
+                                        "prelabels}")
 
     run = sub.add_parser("run", parents=[out], help="run active learning (one run per sampler x seed)")
     run.add_argument("--config", help="a JSON file of settings (flags given here override it)")
@@ -86,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "same metrics)")
     run.add_argument("--stop-when-stable", action=argparse.BooleanOptionalAction, default=None,
                      help="end the run once predictions are stable (kappa >= --stop-kappa for --stop-window rounds)")
+    run.add_argument("--mlflow", nargs="?", const="default", default=None, metavar="TRACKING_URI",
+                     help="log each run to MLflow (default store: MLflow's own, ./mlruns)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     _executor_flags(run)
 
@@ -128,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     figures = sub.add_parser("figures", parents=[out], help="write a run's ROC, precision-recall and reliability pictures per round")
     figures.add_argument("run_id")
     figures.add_argument("--svg", action="store_true", help="also write SVG files next to the PNG files")
+    add_model_commands(sub)
     return parser
 
 
@@ -197,7 +203,7 @@ def configs_from_args(args: argparse.Namespace) -> list[ExperimentConfig]:
 
     base = ExperimentConfig.from_json(args.config) if args.config else ExperimentConfig()
     changes = {FIELD_OF_FLAG.get(f, f): getattr(args, f) for f in RUN_FLAGS if getattr(args, f) is not None}
-    for name in ("class_weighted", "record_embeddings", "stop_when_stable", "augment", "hflip"):
+    for name in ("class_weighted", "record_embeddings", "stop_when_stable", "augment", "hflip", "mlflow"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     base = replace(base, **changes)
@@ -489,7 +495,7 @@ def cmd_figures(args, store: RunStore) -> int:
 COMMANDS = {"run": cmd_run, "sweep": cmd_sweep, "resume": cmd_resume, "next": cmd_next, "pause": cmd_pause,
             "worker": cmd_worker, "list": cmd_list,
             "show": cmd_show, "strategies": cmd_strategies, "summary": cmd_summary, "data": cmd_data,
-            "figures": cmd_figures}
+            "figures": cmd_figures, **MODEL_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:
