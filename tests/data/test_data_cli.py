@@ -62,8 +62,7 @@ def test_a_run_on_dicom_stores_its_data_summary(dicom_tree, tmp_path):
                            budget=5, rounds=1, epochs=1, batch_size=8, seed=1, record_embeddings=False)
     run_id = create_run(cfg, store)
     assert execute_run(store, run_id).state == "done"
-    resolved = store.load_config(run_id)["resolved"]
-    summary = DataSummary.from_dict(resolved["data_summary"])
+    summary = DataSummary.from_dict(store.load_resolved(run_id)["data_summary"])
     assert summary.classes == ("NORMAL", "PNEUMONIA") and set(summary.carved) == {"val", "test"}
 
 
