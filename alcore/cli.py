@@ -18,6 +18,7 @@ from alcore.config import DEFAULT_SEEDS, ConfigError, ExperimentConfig, check, e
 from alcore.data import DataError
 from alcore.executors import QueueFull, make_executor
 from alcore.launch import follow as follow_runs, launch
+from alcore.model_cli import MODEL_COMMANDS, add_model_commands
 from alcore.race import as_race
 from alcore.runs import RunState, RunStatus, RunStore, StoreError
 from alcore.sweep import Sweep
@@ -33,6 +34,7 @@ RUN_FLAGS = {
     "head": str, "threshold_rule": str, "second_resolution": int, "finetune_steps": int, "val_share": float,
     "threads": int, "synthetic_preset": str,
     "classes": str, "columns": str, "uncertain": str, "patient_from": str,  # the data layer (issue 25)
+    "keep_models": str,  # the model (issue 27)
 }
 FIELD_OF_FLAG = {"init": "init_size"}
 
@@ -55,11 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     out = argparse.ArgumentParser(add_help=False)
     out.add_argument("--out", default=argparse.SUPPRESS, help="results folder (default: results/)")
     sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{run,sweep,resume,next,pause,list,show,strategies,summary,data,figures}")
+                                metavar="{run,sweep,resume,next,pause,list,show,strategies,summary,data,figures,export,predict,"
+                                        "prelabels}")
     _run_parser(sub, out)
     _sweep_parser(sub, out)
     _control_parsers(sub, out)
     _reading_parsers(sub, out)
+    add_model_commands(sub)
     return parser
 
 
@@ -94,6 +98,8 @@ def _run_parser(sub, out: argparse.ArgumentParser) -> None:
                           "same metrics)")
     run.add_argument("--stop-when-stable", action=argparse.BooleanOptionalAction, default=None,
                      help="end the run once predictions are stable (kappa >= --stop-kappa for --stop-window rounds)")
+    run.add_argument("--mlflow", nargs="?", const="default", default=None, metavar="TRACKING_URI",
+                     help="log each run to MLflow (default store: MLflow's own, ./mlruns)")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     _executor_flags(run)
 
@@ -213,7 +219,7 @@ def configs_from_args(args: argparse.Namespace) -> list[ExperimentConfig]:
 
     base = ExperimentConfig.from_json(args.config) if args.config else ExperimentConfig()
     changes = {FIELD_OF_FLAG.get(f, f): getattr(args, f) for f in RUN_FLAGS if getattr(args, f) is not None}
-    for name in ("class_weighted", "record_embeddings", "stop_when_stable", "augment", "hflip"):
+    for name in ("class_weighted", "record_embeddings", "stop_when_stable", "augment", "hflip", "mlflow"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     base = replace(base, **changes)
@@ -505,7 +511,7 @@ def cmd_figures(args, store: RunStore) -> int:
 COMMANDS = {"run": cmd_run, "sweep": cmd_sweep, "resume": cmd_resume, "next": cmd_next, "pause": cmd_pause,
             "worker": cmd_worker, "list": cmd_list,
             "show": cmd_show, "strategies": cmd_strategies, "summary": cmd_summary, "data": cmd_data,
-            "figures": cmd_figures}
+            "figures": cmd_figures, **MODEL_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

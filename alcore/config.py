@@ -20,6 +20,8 @@ DEVICES = ("auto", "cpu", "cuda")
 ORACLES = ("simulated", "human")
 WEIGHTS = ("auto", "imagenet", "none")
 HEADS = ("logistic", "adamw")
+# the models a run keeps (alcore.modelio): auto = every round's head (frozen) or the last round's network (finetune)
+KEEP_MODELS = ("auto", "last", "all", "none")
 SYNTHETIC_PRESETS = tuple(PRESETS)  # the generators of alcore.data.synthetic
 DEFAULT_SEEDS = 5  # seeds per strategy of an experiment (a 624-image test set needs several)
 
@@ -91,6 +93,10 @@ class ExperimentConfig:
     columns: str = ""
     uncertain: str = "drop"
     patient_from: str = "auto"
+    # the model (issue 27; README, use the model): which rounds' models the run keeps (KEEP_MODELS), and
+    # an MLflow tracking URI to log the run to ("": none; "default": MLflow's own default store)
+    keep_models: str = "auto"
+    mlflow: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -183,7 +189,8 @@ def _choice_problems(cfg: ExperimentConfig) -> dict[str, str]:
     from alcore.strategies import registry  # late: strategies import numpy/sklearn
 
     choices = {"model": MODELS, "regime": REGIMES, "init_mode": INIT_MODES, "device": DEVICES, "oracle": ORACLES,
-               "head": HEADS, "synthetic_preset": SYNTHETIC_PRESETS, "threshold_rule": THRESHOLD_RULES}
+               "head": HEADS, "synthetic_preset": SYNTHETIC_PRESETS, "threshold_rule": THRESHOLD_RULES,
+               "keep_models": KEEP_MODELS}
     problems = {name: f"unknown {name} '{getattr(cfg, name)}'; choose one of: {', '.join(options)}"
                 for name, options in choices.items() if getattr(cfg, name) not in options}
     if cfg.weights not in WEIGHTS and not Path(cfg.weights).is_file():
@@ -252,6 +259,8 @@ def _source_problems(cfg: ExperimentConfig) -> dict[str, str]:
         import torch
         if not torch.cuda.is_available():
             problems["device"] = "device 'cuda' was asked for but no CUDA GPU is visible; use 'auto' or 'cpu'"
+    if not isinstance(cfg.mlflow, str):
+        problems["mlflow"] = f"mlflow must be a tracking URI, 'default' or empty (got {cfg.mlflow!r})"
     if not isinstance(cfg.data, str) or not cfg.data.strip():
         problems["data"] = "data must be 'synthetic', a folder path, a label table or an .npz file path"
     elif cfg.data != "synthetic" and not Path(cfg.data).expanduser().exists():

@@ -37,6 +37,7 @@ from alcore.data.base import DataError, Dataset
 from alcore.learners import make_learner
 from alcore.loop import TrainingDiverged, initial_rows, run_rounds
 from alcore.models import build_classifier, resolve_device
+from alcore.modelio import keep_round_model
 from alcore.oracle import HumanOracle, LabelBook, StepGate
 from alcore.records import RoundRecord
 from alcore.runs import HEARTBEAT_S, HOST, RunState, RunStatus, RunStore, StoreError, now_iso
@@ -321,6 +322,7 @@ class _Execution:
         for result in run_rounds(self.cfg, dataset, learner, rows, self.oracle(dataset), start,
                                  on_phase=self.on_phase, done_rounds=self.done_rounds, previous_probs=previous_probs):
             self.store.append_round(self.run_id, result.record, result.arrays)
+            keep_round_model(self.store.run_dir(self.run_id), self.cfg, learner, result.record.round)
             if self.round_done(result.record):
                 finished = f"finished early at {result.record.n_labeled} labels: predictions stable (stopping rule)"
         return finished

@@ -55,7 +55,7 @@ def reads_normal(name: str) -> bool:
 def hint(found: list[str], what: str) -> str:
     """The advice that ends every refusal to guess: the values found and the flag."""
     example = ",".join(found[:2]) if len(found) >= 2 else "NORMAL,PNEUMONIA"
-    return (f"{what}: {', '.join(found) or 'none'}. Name two classes with --classes, the positive one last, "
+    return (f"{what[:1].upper()}{what[1:]}: {', '.join(found) or 'none'}. Name two classes with --classes, the positive one last, "
             f"e.g. --classes \"{example}\" (a class may match several values: NAME=VALUE|VALUE)")
 
 
@@ -86,7 +86,9 @@ def resolve(given: tuple[ClassRule, ...], found: list[str], what: str) -> tuple[
         raise DataError(f"cannot tell which class is positive ({reason}). " + hint(found, what))
     if len(found) > MAX_CLASSES:
         raise DataError(f"{len(found)} classes found; only two-class runs are supported for now. " + hint(found, what))
-    raise DataError(f"{len(found)} class{'es' * (len(found) != 1)} found; two are needed. " + hint(found, what))
+    if not found:
+        raise DataError("no class folders (or label values) found; two are needed. " + hint(found, what))
+    raise DataError(f"one class ({found[0]}) found; two are needed. " + hint(found, what))
 
 
 def match_path(rel: str, rules: tuple[ClassRule, ...]) -> list[int]:
@@ -104,10 +106,6 @@ def match_findings(findings: set[str], rules: tuple[ClassRule, ...]) -> list[int
     return [i for i, rule in enumerate(rules) if lowered & {v.lower() for v in rule.values}]
 
 
-def describe(rules: tuple[ClassRule, ...]) -> list[str]:
-    """'NORMAL = No Finding' lines, the positive class marked."""
-    lines = []
-    for i, rule in enumerate(rules):
-        role = " (positive)" if len(rules) == 2 and i == 1 else ""
-        lines.append(f"{i}: {rule.name}{role} <- {' | '.join(rule.values)}")
-    return lines
+def matches_text(rules: tuple[ClassRule, ...]) -> tuple[str, ...]:
+    """Per class, what it matches, as the summary shows it: 'No Finding | Normal'."""
+    return tuple(" | ".join(rule.values) for rule in rules)

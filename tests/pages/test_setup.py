@@ -258,7 +258,7 @@ def test_several_samplers_and_a_baseline_launch_one_experiment_to_compare(open_p
     assert all(jobs.wait(r, timeout=120).state == "done" for r in run_ids)
     at.switch_page("pages/compare.py").run()
     assert sorted(at.multiselect(key="compare_runs").value) == sorted(run_ids)
-    assert sorted(at.dataframe[0].value.strategy) == ["entropy", "random"]
+    assert sorted(at.dataframe[0].value.Series) == ["entropy", "random"]
     assert "full-data baseline" in str(at.get("plotly_chart")[0].proto.spec)
 
 
