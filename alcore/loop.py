@@ -20,21 +20,17 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits
 
 from alcore.config import ExperimentConfig
 from alcore.data.base import Dataset
+from alcore.layout import PoolLayout
 from alcore.learners import Learner
 from alcore.metrics import RoundMetrics, round_metrics
 from alcore.records import RoundRecord, Timings
 from alcore.stopping import StabilityRule, round_kappa, stop_set_rows
 from alcore.strategies import Pool, registry
 from alcore.train import LossNotFinite
-
-DISPLAY_CLUSTERS = 8  # K-Means clusters drawn on the Embeddings page when a strategy has none
-STORED_PCA_DIMS = 32  # per-round compressed features, for UMAP on the dashboard
 
 
 class TrainingDiverged(ArithmeticError):
@@ -70,21 +66,12 @@ def round_seed(seed: int, round_index: int) -> int:
     return seed * 10_007 + round_index
 
 
-def _display_layout(features: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """2-D PCA for the scatter, a compact PCA for UMAP, and display clusters; on one BLAS / OpenMP
-    thread, so the same on any machine (docs/performance.md, "Threads")."""
-    dims = min(STORED_PCA_DIMS, features.shape[1], len(features))
-    k = min(DISPLAY_CLUSTERS, len(features))
+def layout_arrays(layout: PoolLayout, features: np.ndarray) -> dict[str, np.ndarray]:
+    """The Embeddings page's arrays of a round (alcore.layout: 2-D positions, compressed features for the
+    page's UMAP, display clusters); on one BLAS / OpenMP thread, so the same on any machine
+    (docs/performance.md, "Threads"). Display only: no metric or pick depends on them."""
     with threadpool_limits(1):
-        reduced = PCA(n_components=dims, random_state=seed).fit_transform(features)
-        clusters = KMeans(n_clusters=k, n_init=1, random_state=seed).fit_predict(reduced[:, :10])
-    return reduced[:, :2].astype(np.float32), reduced.astype(np.float16), clusters.astype(np.int32)
-
-
-def layout_arrays(features: np.ndarray, seed: int) -> dict[str, np.ndarray]:
-    """The Embeddings page's arrays of a round: its 2-D layout, compressed features for UMAP, display clusters."""
-    embedding, features_pca, clusters = _display_layout(features, seed)
-    return {"embedding": embedding, "features_pca": features_pca, "cluster": clusters}
+        return layout(features).arrays()
 
 
 @dataclass
@@ -119,6 +106,7 @@ class _Rounds:
         self.labeled = np.zeros(len(self.train), dtype=bool)
         self.known_labels = np.full(len(self.train), -1, dtype=np.int64)
         self.phase = on_phase or (lambda r, p: None)
+        self.layout = PoolLayout(cfg.seed)  # kept across rounds: it holds the rows its models are fitted on
         needs_mc = self.strategy.needs_mc
         self.mc_passes = int(self.strategy.option_values(cfg.sampler_options).get("mc_passes", 0)) if needs_mc else 0
 
@@ -186,7 +174,7 @@ class _Rounds:
             found.clusters = np.full(len(self.train), -1, dtype=np.int32)
             found.clusters[unlabeled] = selection.clusters
 
-    def arrays(self, found: _Query, test_probs: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    def arrays(self, found: _Query, test_probs: np.ndarray) -> dict[str, np.ndarray]:
         """rounds/round_XXX.npz: the pool's state, the test probabilities, and the display layout."""
         queried = np.zeros(len(self.train), dtype=bool)
         queried[found.picked] = True
@@ -194,7 +182,7 @@ class _Rounds:
                   "labeled": self.labeled.copy(), "label": self.train.labels.astype(np.int8),
                   "test_prob": test_probs.astype(np.float32), "test_label": self.test.labels.astype(np.int8)}
         if self.cfg.record_embeddings:
-            arrays.update(layout_arrays(found.features, seed))
+            arrays.update(layout_arrays(self.layout, found.features))
         if found.clusters is not None:
             arrays["cluster"] = found.clusters
         return arrays
@@ -232,7 +220,7 @@ def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_lab
         tested = time.perf_counter()
         found = loop.query(r, seed, rows)
         queried = time.perf_counter()
-        arrays = loop.arrays(found, test_probs, seed)
+        arrays = loop.arrays(found, test_probs)
         seconds = Timings(round(trained - started, 4), round(queried - tested, 4), round(tested - trained, 4))
         yield RoundResult(loop.record(r, rows, metrics, found, seconds), arrays)
         if found.stopped_by_rule:
