@@ -55,7 +55,7 @@ def test_a_batch_answered_with_the_buttons_lands_in_labels_csv_and_the_next_roun
 
     rows = book.rows()  # the worker may have moved on already: the queue was read before
     assert [r["sample_id"] for r in rows] == list(queue.ids) and [r["label"] for r in rows] == clicks
-    assert {(r["who"], r.round) for r in rows} == {("Dr. Lee", "0")}
+    assert {(r["who"], r["round"]) for r in rows} == {("Dr. Lee", "0")}
     assert rows[0]["file"] == queue.files[0]
     waiter(queued(book, 1))
     at.run()

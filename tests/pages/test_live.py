@@ -109,7 +109,7 @@ def test_rounds_are_named_by_their_labels_on_every_page_and_in_the_log(open_page
         at.switch_page(page).run()
         assert not at.exception and not ROUND_INDEX.findall(texts(at)), (page, ROUND_INDEX.findall(texts(at)))
     log = "\n".join(jobs.store.read_log(run_id))
-    assert not ROUND_INDEX.findall(log) and f"at {records[0]['n_labeled']} labels: threshold" in log, log
+    assert not ROUND_INDEX.findall(log) and f"at {records[0].n_labeled} labels: threshold" in log, log
 
 
 def test_a_run_waiting_for_a_person_shows_no_eta_and_feature_extraction_is_logged(
@@ -169,9 +169,8 @@ def test_feature_extraction_shows_in_a_bar_of_its_own(open_page, make_run, store
     from alcore.runs import RunStatus
 
     run_id = make_run(state="running", rounds=1)
-    config = store.load_config(run_id)
-    config["resolved"]["split_sizes"] = {"train": 5000, "val": 100, "test": 900}
-    store.write_config(run_id, config)
+    resolved = {**store.load_resolved(run_id), "split_sizes": {"train": 5000, "val": 100, "test": 900}}
+    store.write_config(run_id, store.load_config(run_id), resolved)
     store.write_status(run_id, RunStatus("running", round=-1, rounds_total=11, phase="features train",
                                          phase_done=50, phase_total=100))
     at = open_page("pages/live.py", run=run_id)
