@@ -201,7 +201,8 @@ class _Rounds:
 def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_label: np.ndarray,
                oracle: Oracle, start_round: int = 0,
                on_phase: Callable[[int, str], None] | None = None,
-               done_rounds: Sequence[RoundRecord] = (), previous_probs: np.ndarray | None = None) -> Iterator[RoundResult]:
+               done_rounds: Sequence[RoundRecord] = (),
+               previous_probs: np.ndarray | None = None) -> Iterator[RoundResult]:
     """Run rounds start_round..cfg.rounds. `to_label` (train rows) go to the oracle before the
     first of them is trained: the initial set, or on resume every row labeled so far. On resume,
     `done_rounds` and the last done round's pool `previous_probs` continue the stopping signal.

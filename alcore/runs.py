@@ -20,13 +20,14 @@ import os
 import secrets
 import socket
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -64,6 +65,35 @@ class RunState(StrEnum):
     @property
     def resumable(self) -> bool:
         return self in (RunState.INTERRUPTED, RunState.CANCELLED, RunState.FAILED)
+
+
+class RunWatch(threading.Thread):
+    """While a run computes (a `with` block): its heartbeat touched now and every HEARTBEAT_S, and
+    `on_cancel` called once when its cancel file appears (checked every `poll` seconds). The one watch
+    of a computing run, in the process that computes it or in the Ray driver that follows it."""
+
+    def __init__(self, store: RunStore, run_id: str, on_cancel: Callable[[], object], poll: float):
+        super().__init__(name=f"alcore-watch-{run_id}", daemon=True)
+        self.store, self.run_id, self.on_cancel, self.poll = store, run_id, on_cancel, poll
+        self.stopped = threading.Event()
+
+    def __enter__(self) -> RunWatch:
+        self.store.beat(self.run_id)
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopped.set()
+
+    def run(self) -> None:
+        cancelled, last_beat = False, time.monotonic()
+        while not self.stopped.wait(self.poll):
+            if time.monotonic() - last_beat >= HEARTBEAT_S:
+                self.store.beat(self.run_id)
+                last_beat = time.monotonic()
+            if not cancelled and self.store.cancel_requested(self.run_id):
+                self.on_cancel()
+                cancelled = True
 
 
 class RunBusy(RuntimeError):

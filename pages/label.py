@@ -116,7 +116,7 @@ def label_one(queue: LabelQueue, pending: list[str]) -> None:
 def wait_for_batch() -> None:
     """Ticks while the run trains; the next batch, or the run's end, reruns the page."""
     now = progress_view.run_progress(store(), run_id)
-    if book.pending() or not now.live:
+    if book.pending() or not now.active:
         st.rerun()
     waiting = "Training on your labels…" if book.rows() else "Preparing the run (data, model)…"
     st.info(f"{waiting} The next images to label appear here by themselves.", icon=":material/hourglass_top:")
@@ -179,7 +179,7 @@ if progress.error:
     st.error(f"The run failed: {progress.error}")
 if queue is not None and pending:
     label_one(queue, pending)
-elif progress.live:
+elif progress.active:
     wait_for_batch()
 elif progress.state == "done":
     st.success(f"The run is finished: {progress.n_labeled} images labeled.", icon=":material/check:")

@@ -35,7 +35,7 @@ st.caption(f"`{run_id}` · {plots.strategy_label(config)} on {run_list.data_labe
            f"({config.regime}, {config.resolution} px) · {labels} · seed {config.seed}"
            + (f" · experiment {config.experiment}" if config.experiment else ""))
 
-if progress.live:
+if progress.active:
     if st.button("Stop", key="live_stop", icon=":material/stop:", disabled=not progress.attached,
                  help="Stops after the current step; finished rounds are kept and the run can be resumed."
                  if progress.attached else "Another process runs this job; stop it there."):
@@ -52,7 +52,7 @@ step_controls([run_id], "live_step")
 records = list(rounds(run_id))
 
 
-@st.fragment(run_every=REFRESH_S if progress.live else None)
+@st.fragment(run_every=REFRESH_S if progress.active else None)
 def live_progress() -> None:
     """Ticks while the run is live; a new round or a new state reruns the page (charts redraw per round)."""
     now = progress_view.run_progress(store(), run_id)
@@ -71,7 +71,7 @@ live_progress()
 if progress.error:
     st.error(f"The run failed: {progress.error}")
 if not records:
-    st.info("Waiting for the first round: loading data, preparing the model, training." if progress.live
+    st.info("Waiting for the first round: loading data, preparing the model, training." if progress.active
             else "This run has no finished round.")
 else:
     curves, confusion = st.columns([3, 2])

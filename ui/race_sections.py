@@ -40,7 +40,7 @@ def race_section(race_id: str) -> None:
                    icon=":material/search_off:")
         return
     run_ids = [r.run_id for r in racers]
-    live = any(r.progress.live for r in racers)
+    live = any(r.progress.active for r in racers)
     first = store().load_config(run_ids[0])
     st.title("Live race")
     st.caption(f"`{race_id}` · {len(racers)} strategies on {run_list.data_label(first)} · {first.model} "

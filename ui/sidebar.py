@@ -65,12 +65,12 @@ def run_picker() -> None:
 
 
 def run_state(run_id: str) -> None:
-    live = progress_view.run_progress(store(), run_id).live
+    live = progress_view.run_progress(store(), run_id).active
 
     @st.fragment(run_every=REFRESH_S if live else None)
     def show() -> None:
         progress = progress_view.run_progress(store(), run_id)
-        if progress.live != live:  # started or ended: a full rerun turns the timer on or off
+        if progress.active != live:  # started or ended: a full rerun turns the timer on or off
             st.rerun()
         st.progress(progress.fraction, text=f"{progress.state} · {progress.text}")
     show()

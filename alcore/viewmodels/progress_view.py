@@ -34,7 +34,7 @@ class RunProgress:
     phase: PhaseProgress | None = None  # the feature extraction while it runs
 
     @property
-    def live(self) -> bool:
+    def active(self) -> bool:
         return self.state.active
 
     @property

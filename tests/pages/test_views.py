@@ -27,7 +27,7 @@ def test_progress_of_a_run_without_a_job_comes_from_its_status(store, make_run):
     run_id = make_run(state="cancelled")
     progress = progress_view.run_progress(store, run_id)
     assert (progress.state, progress.round, progress.rounds_total, progress.n_labeled) == ("cancelled", 2, 3, 30)
-    assert progress.resumable and not progress.live and not progress.attached
+    assert progress.resumable and not progress.active and not progress.attached
     assert progress.text.startswith("30 labels used · 2 of 2 rounds done")
 
 
