@@ -100,6 +100,11 @@ class RunBusy(RuntimeError):
     """Another process already computes this run (it holds the run folder's worker.lock)."""
 
 
+def format_duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -178,6 +183,27 @@ class RunStatus:
         """How far the run is, 0..1: its finished rounds, plus 0.9 of the current phase's batches while active."""
         within = self.phase_done / self.phase_total if self.phase_total and self.active else 0.0
         return min(1.0, (self.round + 1 + 0.9 * within) / max(1, self.rounds_total))
+
+    @property
+    def resumable(self) -> bool:
+        return self.state.resumable
+
+    @property
+    def detail(self) -> str:
+        """What it does now: its phase and the phase's batches while active, else its last message."""
+        return f"{self.phase} {self.phase_done}/{self.phase_total}" if self.active and self.phase_total else self.message
+
+    @property
+    def text(self) -> str:
+        """The progress in words; rounds counted as the user set them (the query rounds after the initial model)."""
+        parts = [f"{self.n_labeled} labels used", f"{max(self.round, 0)} of {self.rounds_total - 1} rounds done"]
+        if self.state == RunState.WAITING_FOR_LABELS:
+            parts.append("waiting for your labels")
+        elif self.state == RunState.PAUSED:
+            parts.append("paused after its query: Next round goes on")
+        elif self.eta_seconds is not None:
+            parts.append(f"about {format_duration(self.eta_seconds)} left")
+        return " · ".join(parts)
 
     @property
     def eta_seconds(self) -> float | None:

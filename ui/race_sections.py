@@ -56,7 +56,7 @@ def race_section(race_id: str) -> None:
         if tuple(len(r.records) for r in now) != rounds_seen or tuple(r.progress.state for r in now) != states_seen:
             st.rerun()
         for column, racer in zip(st.columns(len(now)), now):
-            column.progress(racer.progress.fraction, text=f"**{racer.name}** · {racer.progress.state}")
+            column.progress(racer.progress.progress, text=f"**{racer.name}** · {racer.progress.state}")
             column.caption(racer.progress.text)
             if racer.progress.error:
                 column.error(racer.progress.error)
