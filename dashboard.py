@@ -18,7 +18,7 @@ from alcore.config import DEMO_CONFIG
 from alcore.race import DEFAULT_RACERS, race_configs
 from alcore.viewmodels import run_list
 from ui import navigation
-from ui.state import RACE_KEY, RUN_KEY, jobs, store
+from ui.state import RUN_KEY, jobs, open_race, store
 
 page_frame()
 
@@ -36,8 +36,7 @@ pause = st.checkbox("Pause after each round", key="home_demo_pause",
                     help="Step mode: every racer waits after its query so the picks can be explained; "
                          "'Next round' on the Live page goes on.")
 if st.button("Start the demo race", type="primary", key="home_demo", icon=":material/play_arrow:"):
-    race_id = jobs().launch_race(race_configs(replace(demo)), pause=pause)
-    st.switch_page(navigation.LIVE, query_params={RACE_KEY: race_id})
+    open_race(jobs().launch_race(race_configs(replace(demo)), pause=pause))
 st.caption(f"Demo: {', '.join(DEFAULT_RACERS)} race on the same {demo.synthetic_size} synthetic X-rays, initial "
            f"set and seed, at once: {demo.model} ({demo.regime}, {demo.resolution} px), {demo.init_size} initial "
            f"labels + {demo.budget} × {demo.rounds} rounds; one Live view overlays their curves.")

@@ -31,7 +31,6 @@ from alcore.cores import workers_for
 from alcore.data import cache_dir
 from alcore.data.cache import exclusive
 from alcore.data.base import Dataset
-from alcore.data.folder import patient_id
 from alcore.models import BinaryClassifier, WeightsInfo
 from alcore.runs import atomic_write_npz
 from alcore.metrics import REFERENCE_THRESHOLD, operating_threshold
@@ -71,7 +70,8 @@ class Learner:
         self.fit_info: dict = {}  # what the last fit chose (C, early-stopping step...), for the round's record
         # a patient's images stay on one side of every split of the labeled set (CV folds, the
         # validation slice): neighbours of a held-out image would flatter the choices made on it
-        _, self.patients = np.unique([patient_id(i) for i in dataset.train.ids], return_inverse=True)
+        # (Split.patients: the data layer's; for Kermany names, synthetic and npz the same groups as before)
+        _, self.patients = np.unique(dataset.train.patients, return_inverse=True)
 
     def _images(self, split: str) -> torch.Tensor:
         images = torch.from_numpy(np.ascontiguousarray(self.dataset.splits[split].images))

@@ -10,6 +10,7 @@ a 50,000-image pool with a budget of 1,000 in under 10 s.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import tracemalloc
@@ -19,6 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from alcore.strategies import Pool, registry  # noqa: E402
+from alcore.strategies._geometry import DISTANCE_BLOCK_BYTES  # noqa: E402
 
 DIM, CENTRES, N_LABELED, MC_PASSES = 512, 40, 1_000, 20
 TARGET_POOL, TARGET_BUDGET, TARGET_SECONDS = 50_000, 1_000, 10.0
@@ -56,7 +58,8 @@ def main() -> int:
 
     tracemalloc.start()
     header = f"{'strategy':<18}" + "".join(f"{f'{n:,}/{b:,}':>19}" for n, b in cases)
-    print(f"query seconds / peak extra MiB, per pool size / budget (dim {DIM}, {N_LABELED:,} labeled)")
+    print(f"query seconds / peak extra MiB, per pool size / budget (dim {DIM}, {N_LABELED:,} labeled; "
+          f"distance blocks <= {DISTANCE_BLOCK_BYTES / 2**20:g} MiB; load {os.getloadavg()[0]:.1f})")
     print(header + f"   target <{TARGET_SECONDS:.0f}s at {TARGET_POOL:,}/{TARGET_BUDGET:,}")
     failed = []
     for info in registry.all_strategies():

@@ -6,8 +6,9 @@ import streamlit as st
 from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
 
 from alcore.metrics import METRIC_LABELS, METRIC_NAMES
-from alcore.summary import baseline_value, final_table, strategy_curves, text_table
-from alcore.viewmodels import compare_view, figures, progress_view, run_list
+from alcore.summary import baseline_value, final_table, strategy_curves
+from alcore.runs import RunState
+from alcore.viewmodels import compare_view, figures, run_list
 from ui.diagnostic_sections import compare_section
 from ui.state import REFRESH_S, current_run, store
 
@@ -26,7 +27,7 @@ groups = {name: [r for r in ids if r in names] for name, ids in members.items()}
 groups = {name: ids for name, ids in groups.items() if ids}
 
 
-@st.fragment(run_every=REFRESH_S if every_run.state.isin(progress_view.LIVE_STATES).any() else None)
+@st.fragment(run_every=REFRESH_S if any(RunState(s).active for s in every_run.state) else None)
 def watch() -> None:
     """Draws nothing: while a run is live, reruns the page when a run or a round is added or a run ends."""
     now = run_list.runs_table(store())
@@ -81,12 +82,12 @@ table = final_table(frame)
 if table.empty:
     st.info("Only full-data baseline runs are selected; their metric is the dashed line.")
 else:
-    st.dataframe(text_table(table), key="compare_table", hide_index=True, width="stretch",
-                 column_config={"strategy": st.column_config.TextColumn("Series", width="large", pinned=True)})
+    st.dataframe(compare_view.readable_table(table), key="compare_table", hide_index=True, width="stretch",
+                 column_config={"Series": st.column_config.TextColumn(width="large", pinned=True)})
     st.caption("Metrics are at each round's threshold, chosen on its labeled images (never the test set). "
-               "`…_vs_random`: the strategy's AULC minus random's on the same seeds (the same initial labels), "
-               "with its 95 % interval across seeds: a low end above 0 means it beats random. "
-               "`labels_to_target`: the mean over the seeds that reached 95 % of the baseline's accuracy "
+               "*AULC of … − random*: the strategy's AULC minus random's on the same seeds (the same initial "
+               "labels), with its 95 % interval across seeds: a low end above 0 means it beats random. "
+               "*Labels to 95 % of the baseline's accuracy*: the mean over the seeds that reached it "
                "(how many, in brackets).")
 download_table, download_rounds = st.columns(2)
 download_table.download_button("Download table (CSV)", table.to_csv(index=False), "final_metrics.csv", "text/csv",

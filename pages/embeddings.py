@@ -48,9 +48,9 @@ def embedding_view() -> None:
                 "**Record embeddings** ticked on Setup.", icon=":material/visibility_off:")
         return
     projections.warm_up_umap()  # in the background while the PCA view is looked at
-    latest = records[-1]["round"]
+    latest = records[-1].round
     follow_latest(latest)
-    labels_at = {r["round"]: r["n_labeled"] for r in records}
+    labels_at = {r.round: r.n_labeled for r in records}
     pick_round, pick_projection, pick_color = st.columns([3, 1, 2])
     with pick_round:
         if latest > 0:
@@ -85,10 +85,9 @@ def embedding_view() -> None:
     selected = frame.iloc[figures.selected_rows(fig, event.selection.points)]
     if len(selected):
         st.subheader(f"{len(selected)} selected")
-        if len(selected) > MAX_SELECTED_SHOWN:
-            st.caption(f"Showing the {MAX_SELECTED_SHOWN} with the highest strategy score."
-                       if figures.has_scores(selected) else f"Showing the first {MAX_SELECTED_SHOWN}.")
-        shown = selected.sort_values("score", ascending=False, na_position="last").head(MAX_SELECTED_SHOWN)
+        shown, how = figures.representative_selection(selected, MAX_SELECTED_SHOWN)
+        if how:
+            st.caption(how)
         thumbnails(run_id, shown, key="emb_selected", per_row=8)
 
 

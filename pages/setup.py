@@ -14,19 +14,25 @@ import streamlit as st
 
 from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
 
-from alcore.config import (DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, SYNTHETIC_PRESETS, THRESHOLD_RULES,
-                           ConfigError, ExperimentConfig)
-from alcore.data import DataError
+from alcore.config import (DEVICES, HEADS, INIT_MODES, KEEP_MODELS, MODELS, ORACLES, REGIMES, SYNTHETIC_PRESETS,
+                           THRESHOLD_RULES, ConfigError, ExperimentConfig)
+from alcore.data import PATIENT_SOURCES, UNCERTAIN_POLICIES, DataError, parse_columns
 from alcore.executors import QueueFull, default_parallel
 from alcore.runs import StoreError
 from alcore.strategies import registry
 from alcore.viewmodels import setup_form
 from ui import navigation
-from ui.state import RACE_KEY, RUN_KEY, jobs, path_roots
+from ui.state import RUN_KEY, jobs, open_race, path_roots
 
 page_frame()
 
-SOURCES = {"synthetic": "Synthetic X-rays", "folder": "Image folder", "npz": "MedMNIST-style .npz file"}
+SOURCES = {"synthetic": "Synthetic X-rays", "folder": "Image folder (or DICOM)", "table": "Label table (.csv / .tsv)",
+           "npz": "MedMNIST-style .npz file"}
+PATH_LABELS = {"folder": "Folder path", "table": "Label table path", "npz": ".npz file path"}
+CLASSES_EXAMPLE = {"folder": "Normal,Lung Opacity", "table": "NORMAL=No Finding,PNEUMONIA=Pneumonia",
+                   "npz": "NORMAL,PNEUMONIA"}
+COLUMN_ROLES = ("image", "label", "patient", "split")
+BY_NAME = "(found by its name)"
 ORACLE_NAMES = {"simulated": "Simulated (the true labels)", "human": "Human (you label in the browser)"}
 EXAMPLE_FOLDER = "/work/shared/data/chest_xray"
 RUN_ON = ("this machine", "a Ray cluster")
@@ -72,11 +78,11 @@ def check_data(cfg: ExperimentConfig) -> None:
             result: setup_form.PoolFacts | str = setup_form.pool_facts(cfg)
         except (DataError, OSError, ValueError) as exc:  # unreadable files too: a message, never a traceback
             result = str(exc)
-    st.session_state.setdefault(key("data_checks"), {})[(cfg.data, cfg.resolution, cfg.seed, cfg.oracle)] = result
+    st.session_state.setdefault(key("data_checks"), {})[setup_form.data_check_key(cfg)] = result
 
 
 def checked_facts(cfg: ExperimentConfig) -> setup_form.PoolFacts | str | None:
-    return st.session_state.get(key("data_checks"), {}).get((cfg.data, cfg.resolution, cfg.seed, cfg.oracle))
+    return st.session_state.get(key("data_checks"), {}).get(setup_form.data_check_key(cfg))
 
 
 def data_check(cfg: ExperimentConfig) -> int | str | None:
@@ -86,7 +92,7 @@ def data_check(cfg: ExperimentConfig) -> int | str | None:
 
 
 def labels_known(cfg: ExperimentConfig) -> bool:
-    """Synthetic data and .npz files always carry the truth; a folder once its check found no unlabeled image."""
+    """Synthetic data and .npz files always carry the truth; a folder or table once its check found no unlabeled image."""
     return cfg.data == "synthetic" or cfg.data.lower().endswith(".npz") or getattr(checked_facts(cfg), "labeled", False)
 
 
@@ -169,20 +175,70 @@ def synthetic_widgets(problems: dict[str, str]) -> None:
 
 
 def path_widgets(plan: Plan) -> None:
-    """A folder's or .npz file's path, and 'Check data', which reads it once (cached)."""
-    label = "Folder path" if st.session_state[key("source")] == "folder" else ".npz file path"
-    st.text_input(label, key=key("path"), placeholder=EXAMPLE_FOLDER,
-                  help="A folder with NORMAL/ and PNEUMONIA/ (optionally under train/ val/ test/), "
-                       "or a MedMNIST-style .npz file. With the human oracle, also a folder of images "
-                       "without class folders (images outside class folders join the pool unlabeled).")
+    """A folder's, table's or .npz file's path, its data options, and 'Check data', which reads it once
+    (cached) and shows what was made of it: the summary and one image per class."""
+    source = st.session_state[key("source")]
+    st.text_input(PATH_LABELS[source], key=key("path"), placeholder=EXAMPLE_FOLDER,
+                  help="A folder with two class folders (optionally under train/ val/ test/; images or DICOM at any "
+                       "depth), a label table with one row per image, or a MedMNIST-style .npz file. With the human "
+                       "oracle, also a folder of images without class folders (they join the pool unlabeled).")
     flag(plan.problems, "data")
-    checked = data_check(plan.base)
-    if isinstance(checked, int):
-        st.success(f"{checked} images in the train pool.", icon=":material/check:")
-    if st.button("Check data", key=key("check"), disabled="data" in plan.problems and checked is None,
-                 help="Reads the images once (they are cached) to check the classes and the pool size."):
+    data_options(plan, source)
+    facts = checked_facts(plan.base)
+    if isinstance(facts, setup_form.PoolFacts):
+        st.success(f"{facts.size} images in the train pool.", icon=":material/check:")
+        show_data_summary(facts)
+    if st.button("Check data", key=key("check"), disabled="data" in plan.problems and facts is None,
+                 help="Reads the images once (they are cached): the classes and which is positive, images and "
+                      "patients per split, what was dropped and why, one image per class as the model sees it."):
         check_data(plan.base)
         st.rerun()
+
+
+def data_options(plan: Plan, source: str) -> None:
+    """The user's class names (every source); a table's columns and -1 rule; a folder's patients."""
+    st.text_input("Classes, in order, the positive one last", key=key("classes"), placeholder=CLASSES_EXAMPLE[source],
+                  help="Empty: guessed when exactly one class reads as normal. NAME=VALUE|VALUE maps label values "
+                       "or findings (table), folder names or a glob below the split folder (folder) to a class. "
+                       "Two classes for now.")
+    flag(plan.problems, "classes")
+    if source == "table":
+        header = setup_form.table_header(st.session_state[key("path")])
+        if header:
+            column_pickers(header)
+        st.text_input("Columns", key=key("columns"), placeholder="image=Path,label=Pneumonia",
+                      help="ROLE=COLUMN for image, label, patient, split; a role left out is found by its usual name.")
+        flag(plan.problems, "columns")
+        st.selectbox("Uncertain labels (-1 in a 1 / 0 / -1 column)", UNCERTAIN_POLICIES, key=key("uncertain"),
+                     help="drop (U-Ignore), positive (U-Ones) or negative (U-Zeros); blank cells read as 0.")
+    if source == "folder":
+        st.selectbox("Patients from", PATIENT_SOURCES, key=key("patient_from"),
+                     help="auto: DICOM PatientID or Kermany-style file names; folder: the first folder below the "
+                          "class folder (CLASS/patient/study/image). Carved val / test splits keep patients whole.")
+
+
+def column_pickers(header: list[str]) -> None:
+    """One picker per column role, filled from the table's header; a choice rewrites the Columns setting."""
+    def compose() -> None:
+        picked = {role: st.session_state[key(f"pick_{role}")] for role in COLUMN_ROLES}
+        st.session_state[key("columns")] = ",".join(f"{r}={c}" for r, c in picked.items() if c != BY_NAME)
+
+    try:
+        current = parse_columns(st.session_state.get(key("columns"), ""))
+    except DataError:
+        current = {}
+    for column, role in zip(st.columns(len(COLUMN_ROLES)), COLUMN_ROLES):
+        options = [BY_NAME, *header]
+        chosen = current.get(role, BY_NAME)
+        column.selectbox(f"{role} column", options, index=options.index(chosen) if chosen in options else 0,
+                         key=key(f"pick_{role}"), on_change=compose)
+
+
+def show_data_summary(facts: setup_form.PoolFacts) -> None:
+    if facts.summary_text:
+        st.code(facts.summary_text, language=None)
+    for column, (name, image) in zip(st.columns(max(len(facts.thumbnails), 1)), facts.thumbnails):
+        column.image(image, caption=name, width=160)
 
 
 def model_section(problems: dict[str, str]) -> None:
@@ -206,6 +262,14 @@ def model_section(problems: dict[str, str]) -> None:
     cols[4].number_input("Weight decay", step=1e-4, format="%.5f", key=key("weight_decay"))
     cols[5].checkbox("Class-weighted loss", key=key("class_weighted"))
     flag_row(problems, cols, ("epochs", "head_steps", "batch_size", "lr", "weight_decay", "class_weighted"))
+    cols = st.columns(2)
+    cols[0].selectbox("Keep models", KEEP_MODELS, key=key("keep_models"),
+                      help="auto: every round's head (frozen, a few KB each) or the last round's network (finetune); "
+                           "all, last or none. Export or predict with them (README, use the model).")
+    cols[1].text_input("MLflow tracking URI", key=key("mlflow"), placeholder="empty: no MLflow; 'default': ./mlruns",
+                       help="Log each run to MLflow: params, every round's metrics (step = labels used), figures "
+                            "and the exported model.")
+    flag_row(problems, cols, ("keep_models", "mlflow"))
 
 
 def training_section(problems: dict[str, str]) -> None:
@@ -284,9 +348,9 @@ def seeds_and_device_section(problems: dict[str, str]) -> None:
     flag_row(problems, cols, ("seed", "seeds", "full_data", "experiment"))
     cols = st.columns(3)
     cols[0].selectbox("Device", DEVICES, key=key("device"), help="auto uses the GPU when there is one.")
-    cols[1].number_input("Threads per run", step=1, key=key("threads"),
-                         help="PyTorch threads of each run. Its results depend on the thread count, so it is one "
-                              "of the run's settings; runs at once × threads should not exceed the cores.")
+    cols[1].number_input("Cores per run", min_value=0, step=1, key=key("threads"),
+                         help="The CPU cores each run may use. 0: its share of this machine (all of them for a "
+                              "run alone). Its numbers are the same on any number of cores.")
     cols[2].checkbox("Record embeddings (for the Embeddings page)", key=key("record_embeddings"),
                      help="Off: each round infers only the images its strategy reads and the last round infers "
                           "none, so finetune runs take about a quarter less time; the metrics and picks are the "
@@ -349,8 +413,7 @@ def launch_runs(plan: Plan, target: Target, race_them: bool, pause: bool) -> Non
     run_ids: list[str] = []
     try:
         if race_them:
-            race_id = jobs().launch_race(plan.configs, ray=target.ray_address, pause=pause)
-            st.switch_page(navigation.LIVE, query_params={RACE_KEY: race_id})
+            open_race(jobs().launch_race(plan.configs, ray=target.ray_address, pause=pause))
         for cfg in plan.configs:
             run_ids.append(jobs().launch(cfg, ray=target.ray_address, pause=pause))
     except (ConfigError, StoreError, QueueFull) as exc:  # a results folder that cannot be written, an

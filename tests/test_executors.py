@@ -30,7 +30,7 @@ def tiny(**changes) -> ExperimentConfig:
 
 
 def numbers(store: RunStore, run_id: str) -> list[dict]:
-    return [{key: record[key] for key in COMPARED} for record in store.load_rounds(run_id)]
+    return [{key: line[key] for key in COMPARED} for line in (r.to_dict() for r in store.load_rounds(run_id))]
 
 
 def wait_done(store: RunStore, run_ids: list[str]) -> None:
@@ -129,7 +129,7 @@ def cli(root: Path, *args: str) -> str:
 
 def live_page(root: Path, run_id: str, monkeypatch):
     """The dashboard's Live page of the run, as a fresh server would render it."""
-    from tests.pages.conftest import dashboard_page  # it puts the repo on sys.path for `pages.*`
+    from tests.pages.conftest import dashboard_page  # it puts the repo on sys.path for `ui.*`
     monkeypatch.setenv("ALCORE_RESULTS", str(root))
     return dashboard_page("pages/live.py", run=run_id)
 

@@ -42,7 +42,8 @@ def follow_url() -> None:
 def run_picker() -> None:
     """Pick the current run: the URL's, else this session's, else the newest. An unknown run in the
     URL picks none (the pages say so) and the URL keeps it: a typo is shown, not replaced."""
-    run_ids = store().run_ids()
+    withheld = run_list.withheld_runs(store())  # a human run's simulated twin, while the human run may ask
+    run_ids = [run_id for run_id in store().run_ids() if run_id not in withheld]
     wanted = st.query_params.get(RUN_KEY)
     unknown = bool(wanted) and wanted not in run_ids
     if unknown:

@@ -66,3 +66,9 @@ def rounds(run_id: str) -> list[dict]:
     if run_id not in readers:
         readers[run_id] = RoundsReader(store(), run_id)
     return readers[run_id].refresh()
+
+
+def open_race(race_id: str) -> None:
+    """The Live page of a race just launched, its first racer the current run (sidebar and URL alike)."""
+    from alcore.race import racers
+    st.switch_page(navigation.LIVE, query_params={RACE_KEY: race_id, RUN_KEY: racers(store(), race_id)[0]})

@@ -1,16 +1,17 @@
 """Data sources -> decoded uint8 cache -> Dataset: the one entry point is `load_dataset`."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from alcore.data import cache
 from alcore.data.base import SPLITS, UNKNOWN_LABEL, DataError, Dataset, Dropped, Split
 from alcore.data.cache import Progress, cache_dir
-from alcore.data.classes import parse_classes
+from alcore.data.classes import check_count, parse_classes
 from alcore.data.folder import PATIENT_SOURCES, SEED_SUFFIX, carve, load_folder
 from alcore.data.medmnist import load_npz
-from alcore.data.summary import DataSummary, split_warnings, summarize
+from alcore.data.summary import DataSummary, class_thumbnails, split_warnings, summarize
 from alcore.data.synthetic import load_synthetic
 from alcore.data.table import UNCERTAIN_POLICIES, is_table, load_table, parse_columns
 
@@ -18,8 +19,8 @@ if TYPE_CHECKING:
     from alcore.config import ExperimentConfig
 
 __all__ = ["PATIENT_SOURCES", "SPLITS", "UNCERTAIN_POLICIES", "UNKNOWN_LABEL", "DataError", "DataSummary", "Dataset",
-           "Dropped", "Split", "cache_dir", "load_dataset", "load_run_data", "open_cached", "parse_classes",
-           "parse_columns", "run_data_summary", "summarize"]
+           "Dropped", "Split", "cache_dir", "class_thumbnails", "load_dataset", "load_run_data", "open_cached",
+           "parse_classes", "parse_columns", "run_data_summary", "summarize"]
 
 SOURCE_HELP = "give 'synthetic', a folder of images (or DICOM), a label table (.csv / .tsv), or a MedMNIST .npz file"
 HUMAN_NOTE = ("human oracle: the pool's labels are not used (a person labels the images asked for); val and test "
@@ -74,15 +75,31 @@ def _load(data: str, resolution: int, seed: int, synthetic_size: int, pneumonia_
         raise DataError(f"--patient-from {patient_from}: choose one of {', '.join(PATIENT_SOURCES)}")
     path = Path(data).expanduser()
     rules = parse_classes(classes)
+    if columns and not is_table(path):
+        raise DataError(f"--columns is for a label table (.csv / .tsv); {data} is not one: drop --columns")
     if path.suffix.lower() == ".npz":
-        return load_npz(path, resolution, progress)
+        return _named(load_npz(path, resolution, progress), rules)
     if is_table(path):
+        if patient_from != "auto":
+            raise DataError("--patient-from folder is for image folders; a label table's patients come from its "
+                            "patient column (--columns patient=COLUMN) or the DICOM PatientID")
         return load_table(path, resolution, seed, progress, rules, parse_columns(columns), uncertain)
     if path.is_dir():
         return load_folder(path, resolution, seed, allow_unlabeled, progress, rules, patient_from)
     if path.exists():
         raise DataError(f"{data} is a file but not a label table or an .npz; {SOURCE_HELP}")
     raise DataError(f"data not found: {data}; {SOURCE_HELP}")
+
+
+def _named(dataset: Dataset, rules: tuple) -> Dataset:
+    """An .npz's labels 0 / 1 under the user's two class names (names only: the labels are fixed)."""
+    if not rules:
+        return dataset
+    if any(rule.matches for rule in rules):
+        raise DataError("an .npz holds labels 0 and 1: give --classes names only, in that order, e.g. "
+                        "--classes \"NORMAL,PNEUMONIA\"")
+    check_count(rules, ["0", "1"], "the .npz labels are")
+    return replace(dataset, classes=tuple(rule.name for rule in rules))
 
 
 def open_cached(fingerprint: str) -> Dataset | None:

@@ -18,6 +18,8 @@ from alcore.data.base import SPLITS, DataError, Dropped, Split
 from alcore.data.dicom import NoPixels, looks_like_dicom, read_dicom
 from alcore.data.pixels import high_bit_to_uint8
 
+PILLOW_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".tif", ".tiff", ".gif", ".webp",
+                             ".pgm", ".ppm", ".pnm", ".pbm", ".tga", ".jp2", ".j2k"})
 HIGH_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
 SHOWN = 10  # file names quoted in a note
 log = logging.getLogger(__name__)
@@ -55,7 +57,7 @@ def decode_image(path: Path, resolution: int) -> np.ndarray:
         if im.format == "JPEG":
             im.draft("L", (resolution, resolution))  # decode at 1/2..1/8 scale: big originals load fast
         if im.mode in HIGH_BIT_MODES:
-            return high_bit_to_uint8(np.asarray(im, np.float32), resolution)
+            return high_bit_to_uint8(np.asarray(im), resolution)
         if im.mode != "L":
             im = im.convert("L")
         if im.size != (resolution, resolution):
@@ -64,8 +66,8 @@ def decode_image(path: Path, resolution: int) -> np.ndarray:
 
 
 def decode_file(path: Path, resolution: int) -> Decoded:
-    """A DICOM file (by suffix or the DICM magic) or an ordinary image."""
-    if looks_like_dicom(path):
+    """A DICOM file (by suffix, or the DICM magic when the suffix is no image's) or an ordinary image."""
+    if path.suffix.lower() not in PILLOW_SUFFIXES and looks_like_dicom(path):
         dicom = read_dicom(path, resolution)
         return Decoded(dicom.image, dicom.patient, dicom.frames)
     return Decoded(decode_image(path, resolution))

@@ -10,10 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
-from alcore.data.pixels import resize_float, robust_range, scale_unit, unit_to_uint8
+from alcore.data.pixels import resize_float, robust_range, scale_unit, shrink, unit_to_uint8
 
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic"})
 PREAMBLE = 128  # the DICM magic follows a 128-byte preamble (DICOM part 10)
+HEADER = ("PatientID", "Modality", "PhotometricInterpretation", "NumberOfFrames", "BitsStored", "PixelRepresentation",
+          "RescaleSlope", "RescaleIntercept", "ModalityLUTSequence", "WindowCenter", "WindowWidth", "VOILUTFunction",
+          "VOILUTSequence", "PixelPaddingValue", "PixelPaddingRangeLimit")  # what read_dicom uses
 
 
 class NoPixels(Exception):
@@ -42,28 +45,20 @@ def looks_like_dicom(path: Path) -> bool:
 def read_dicom(path: Path, resolution: int) -> DicomImage:
     """One DICOM file as a windowed (resolution, resolution) uint8 image. Raises NoPixels for a file
     without pixel data; any other failure is pydicom's exception."""
-    import pydicom
-    from pydicom.pixels import pixel_array
-
-    ds = pydicom.dcmread(path, force=True)
-    if "PixelData" not in ds:
-        raise NoPixels(f"{ds.get('Modality', 'no modality')} object without pixel data")
+    ds, stored = _read(path)
     frames = int(ds.get("NumberOfFrames", 1) or 1)
-    stored = pixel_array(ds, index=0 if frames > 1 else None)
     if stored.ndim == 3:  # colour (RGB after pydicom's YBR conversion): its luminance
         stored = stored[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    windowed = "WindowCenter" in ds and "WindowWidth" in ds
+    lut = "VOILUTSequence" in ds and not windowed
+    if lut or "ModalityLUTSequence" in ds:  # table look-ups: on the stored integers, full size
+        values = resize_float(shrink(_lut_values(ds, stored, lut), resolution), resolution)
+    else:  # linear: on the shrunk image (it commutes with resampling)
+        values = _rescale(ds, resize_float(shrink(stored, resolution), resolution))
     padding = _padding_mask(ds, stored)
-    padded = None if padding is None else resize_float(padding, resolution) >= 0.5
-    values = _modality(ds, stored)
-    if "VOILUTSequence" in ds and "WindowCenter" not in ds:
-        from pydicom.pixels import apply_voi
-        bits = int(ds.VOILUTSequence[0].LUTDescriptor[2])
-        values = apply_voi(np.rint(values).astype(np.int64), ds, 0).astype(np.float32) / float(2 ** bits - 1)
-        unit = np.clip(resize_float(values, resolution), 0.0, 1.0)
-    else:
-        small = resize_float(values, resolution)
-        unit = _window(small, ds) if "WindowCenter" in ds and "WindowWidth" in ds else \
-            scale_unit(small, *robust_range(values, None if padding is None else padding < 0.5))
+    padded = None if padding is None else resize_float(shrink(padding, resolution), resolution) >= 0.5
+    unit = _window(values, ds) if windowed else np.clip(values, 0.0, 1.0) if lut else \
+        scale_unit(values, *robust_range(values, None if padded is None else ~padded))
     if str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip() == "MONOCHROME1":
         unit = 1.0 - unit  # high values are dark: inverted once, here, so dark lungs stay dark
     if padded is not None:
@@ -71,14 +66,40 @@ def read_dicom(path: Path, resolution: int) -> DicomImage:
     return DicomImage(unit_to_uint8(unit), str(ds.get("PatientID", "") or "").strip(), frames)
 
 
-def _modality(ds, stored: np.ndarray) -> np.ndarray:
-    """Stored values to modality values (rescale slope / intercept, or the Modality LUT sequence)."""
-    if "ModalityLUTSequence" in ds:
-        from pydicom.pixels import apply_modality_lut
-        return apply_modality_lut(stored, ds).astype(np.float32)
+def _read(path: Path):
+    """(the header elements the decoding needs, the first frame's stored values). pydicom reads only
+    those elements and one frame; a file without a file meta header is read whole instead."""
+    import pydicom
+    from pydicom.datadict import tag_for_keyword
+    from pydicom.pixels import pixel_array
+
+    header = pydicom.Dataset()
+    try:
+        stored = pixel_array(str(path), index=0, ds_out=header, specific_tags=[tag_for_keyword(k) for k in HEADER])
+        return header, stored
+    except AttributeError as exc:
+        if "no 'Pixel Data'" in str(exc):
+            raise NoPixels("a DICOM object without pixel data") from None
+    ds = pydicom.dcmread(path, force=True)
+    if "PixelData" not in ds:
+        raise NoPixels(f"{ds.get('Modality', 'no modality')} object without pixel data")
+    return ds, pixel_array(ds, index=0)
+
+
+def _rescale(ds, values: np.ndarray) -> np.ndarray:
+    """Stored values to modality values: rescale slope and intercept."""
     slope, intercept = float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
-    values = stored.astype(np.float32)
     return values if (slope, intercept) == (1.0, 0.0) else values * slope + intercept
+
+
+def _lut_values(ds, stored: np.ndarray, voi: bool) -> np.ndarray:
+    """The Modality LUT (or rescale), then with `voi` the VOI LUT sequence scaled to 0..1."""
+    from pydicom.pixels import apply_modality_lut, apply_voi
+    values = apply_modality_lut(stored, ds) if "ModalityLUTSequence" in ds else _rescale(ds, stored)
+    if not voi:
+        return np.asarray(values, np.float32)
+    bits = int(ds.VOILUTSequence[0].LUTDescriptor[2])
+    return apply_voi(np.rint(values).astype(np.int64), ds, 0).astype(np.float32) / float(2 ** bits - 1)
 
 
 def _window(values: np.ndarray, ds) -> np.ndarray:
@@ -101,11 +122,11 @@ def _first(value) -> float:
 
 
 def _padding_mask(ds, stored: np.ndarray) -> np.ndarray | None:
-    """1.0 where the stored value is PixelPaddingValue (up to PixelPaddingRangeLimit), else None."""
+    """1 where the stored value is PixelPaddingValue (up to PixelPaddingRangeLimit); None without padding."""
     if "PixelPaddingValue" not in ds or stored.ndim != 2:
         return None
     lo = float(ds.PixelPaddingValue)
     hi = float(ds.get("PixelPaddingRangeLimit", lo))
     lo, hi = min(lo, hi), max(lo, hi)
     mask = (stored >= lo) & (stored <= hi)
-    return mask.astype(np.float32) if mask.any() else None
+    return mask.astype(np.uint8) if mask.any() else None

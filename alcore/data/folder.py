@@ -24,11 +24,10 @@ import numpy as np
 from alcore.data import cache
 from alcore.data.base import SPLITS, UNKNOWN_LABEL, DataError, Dataset, Dropped, Split
 from alcore.data.classes import ClassRule, match_path, resolve
-from alcore.data.decode import SHOWN, Entry, decode_entries, names
+from alcore.data.decode import PILLOW_SUFFIXES, SHOWN, Entry, decode_entries, names
 from alcore.data.dicom import DICOM_SUFFIXES, looks_like_dicom
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".bmp", ".tif", ".tiff", ".gif",
-                            ".webp", ".pgm", ".ppm", ".pnm", ".pbm", ".tga", ".jp2", ".j2k"}) | DICOM_SUFFIXES
+IMAGE_SUFFIXES = PILLOW_SUFFIXES | DICOM_SUFFIXES
 SPLIT_ALIASES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 CARVE_SHARES = {"test": 0.2, "val": 0.1}  # of each class, when the folder lacks the split
 PATIENT_SOURCES = ("auto", "folder")

@@ -84,8 +84,9 @@ def split_warnings(dataset: Dataset) -> list[str]:
             shared = sorted(_known_patients(dataset, first) & _known_patients(dataset, second))
             if shared:
                 more = f" and {len(shared) - SHOWN} more" if len(shared) > SHOWN else ""
-                warnings.append(f"{len(shared)} patients are in both {first} and {second} (e.g. "
-                                f"{', '.join(shared[:SHOWN])}{more}): their images leak between the splits")
+                warnings.append(f"{len(shared)} patients are in both {first} and {second} by their identifiers (e.g. "
+                                f"{', '.join(shared[:SHOWN])}{more}): if they are the same people, their images "
+                                "leak between the splits")
     test = dataset.test
     labeled = test.labels[test.labels != UNKNOWN_LABEL]
     per_class = np.bincount(labeled, minlength=len(dataset.classes)) if labeled.size else np.zeros(0, int)
@@ -96,6 +97,19 @@ def split_warnings(dataset: Dataset) -> list[str]:
     if len(dataset.train) and not labeled.size:
         warnings.append("no labeled test split: the runs report no test metrics")
     return warnings
+
+
+def class_thumbnails(dataset: Dataset) -> list[tuple[str, np.ndarray]]:
+    """One decoded image per class (the first of train, else of any split), as the model sees it:
+    windowed, 8-bit, at the run's resolution (Setup's Check data shows them)."""
+    thumbnails = []
+    for label, name in enumerate(dataset.classes):
+        for split in (dataset.splits[s] for s in SPLITS):
+            rows = np.flatnonzero(split.labels == label)
+            if rows.size:
+                thumbnails.append((name, np.asarray(split.images[rows[0]])))
+                break
+    return thumbnails
 
 
 def _known_patients(dataset: Dataset, split: str) -> set[str]:

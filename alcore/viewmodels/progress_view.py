@@ -1,23 +1,32 @@
 """A run's progress as the pages show it: from its live job, else from status.json. No streamlit."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from alcore.runs import ACTIVE_STATES, RunStore, WAITING_STATES
+from alcore.runs import RunState, RunStore
 
 if TYPE_CHECKING:
     from alcore.jobs import JobManager
 
-LIVE_STATES = ACTIVE_STATES
-RESUMABLE_STATES = ("interrupted", "cancelled", "failed")
+FEATURES = "features "  # the frozen regime's first phase, one split after the other: "features train", ...
+
+
+@dataclass(frozen=True)
+class PhaseProgress:
+    """A long phase before the first round (the frozen regime's feature extraction: minutes on real
+    data) as a bar of its own: how far, what, and how long it has left once it can tell."""
+
+    fraction: float
+    text: str
 
 
 @dataclass(frozen=True)
 class RunProgress:
     """A run's progress from its live job (any process's: the run folder says), else from status.json."""
 
-    state: str
+    state: RunState
     round: int  # last finished round, -1 before the first
     rounds_total: int
     n_labeled: int
@@ -26,22 +35,23 @@ class RunProgress:
     detail: str  # what it is doing now
     error: str
     attached: bool  # a live worker (of any process, here or on Ray) computes it, so Stop reaches it
+    phase: PhaseProgress | None = None  # the feature extraction while it runs
 
     @property
     def live(self) -> bool:
-        return self.state in LIVE_STATES
+        return self.state.active
 
     @property
     def resumable(self) -> bool:
-        return self.state in RESUMABLE_STATES
+        return self.state.resumable
 
     @property
     def text(self) -> str:
-        """Rounds are named by the labels they trained on (as everywhere in the dashboard, CLI and log)."""
-        parts = [f"{self.n_labeled} labels used", f"{self.round + 1} of {self.rounds_total} rounds done"]
-        if self.state == "waiting_for_labels":
+        """Rounds counted as the user set them (Setup's *Rounds*: the query rounds after the initial model)."""
+        parts = [f"{self.n_labeled} labels used", f"{max(self.round, 0)} of {self.rounds_total - 1} rounds done"]
+        if self.state == RunState.WAITING_FOR_LABELS:
             parts.append("waiting for your labels")
-        elif self.state == "paused":
+        elif self.state == RunState.PAUSED:
             parts.append("paused after its query: Next round goes on")
         elif self.eta_seconds is not None:
             parts.append(f"about {format_duration(self.eta_seconds)} left")
@@ -59,8 +69,31 @@ def run_progress(store: RunStore, jobs: JobManager, run_id: str) -> RunProgress:
     if snap.phase_total:
         detail = f"{snap.phase} {snap.phase_done}/{snap.phase_total}"
     return RunProgress(snap.state, snap.round, snap.rounds_total, max(snap.n_labeled, status.n_labeled),
-                       snap.progress, None if snap.state in WAITING_STATES else snap.eta_seconds, detail,
-                       snap.error, attached=True)  # a person's pace is not the machine's: no ETA while waiting
+                       snap.progress, None if snap.state.waiting else snap.eta_seconds, detail,
+                       snap.error, attached=True,  # a person's pace is not the machine's: no ETA while waiting
+                       phase=feature_progress(run_id, snap.phase, snap.phase_done, snap.phase_total,
+                                              store.load_resolved(run_id).get("split_sizes", {})))
+
+
+_FIRST_SEEN: dict[str, tuple[float, float]] = {}  # run id -> (when this process first saw its extraction, images)
+
+
+def feature_progress(run_id: str, phase: str, done: int, total: int, split_sizes: dict[str, int],
+                     now: float | None = None) -> PhaseProgress | None:
+    """The feature extraction across every split (`phase` 'features <split>', `done` of `total` batches),
+    with an ETA from the images per second this process has seen it extract; None in other phases."""
+    split = phase.removeprefix(FEATURES)
+    if not phase.startswith(FEATURES) or split not in split_sizes or not total:
+        return None
+    names = list(split_sizes)
+    images = sum(split_sizes[n] for n in names[:names.index(split)]) + done / total * split_sizes[split]
+    all_images = sum(split_sizes.values())
+    now = time.monotonic() if now is None else now
+    since, images_then = _FIRST_SEEN.setdefault(run_id, (now, images))
+    text = f"Extracting the images' features (once per data set): {images:,.0f} of {all_images:,} images"
+    if images > images_then and now > since:
+        text += f" · about {format_duration((all_images - images) * (now - since) / (images - images_then))} left"
+    return PhaseProgress(min(1.0, images / all_images), text)
 
 
 def format_duration(seconds: float) -> str:

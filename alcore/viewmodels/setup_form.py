@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from alcore.config import (DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, SYNTHETIC_PRESETS, THRESHOLD_RULES,
-                           WEIGHTS, ConfigError, ExperimentConfig, experiment_configs, new_experiment_name, validate)
+from alcore.config import (DEVICES, HEADS, INIT_MODES, KEEP_MODELS, MODELS, ORACLES, REGIMES, SYNTHETIC_PRESETS,
+                           THRESHOLD_RULES, WEIGHTS, ConfigError, ExperimentConfig, experiment_configs, new_experiment_name, validate)
+from alcore.data import PATIENT_SOURCES, UNCERTAIN_POLICIES
 from alcore.paths import PathRefused, allowed_path
 
 def gpu_name() -> str | None:
@@ -20,15 +21,42 @@ def gpu_name() -> str | None:
 class PoolFacts:
     size: int  # images in the train pool
     labeled: bool  # every one has a true label, so a simulated twin of a human run can answer
+    summary_text: str = ""  # the data summary, as `python -m alcore data` prints it
+    thumbnails: tuple[tuple[str, np.ndarray], ...] = ()  # one windowed image per class
 
 
 def pool_facts(cfg: ExperimentConfig) -> PoolFacts:
-    """Decodes (and caches) a folder or .npz; a human run accepts unlabeled images. Raises DataError."""
+    """Decodes (and caches) a folder, table or .npz; a human run accepts unlabeled images. Raises DataError."""
     if cfg.data == "synthetic":
         return PoolFacts(cfg.synthetic_size, True)
-    from alcore.data import load_run_data
-    train = load_run_data(cfg).train
-    return PoolFacts(len(train), bool(np.all(train.labels >= 0)))
+    from alcore.data import class_thumbnails, run_data_summary
+    dataset, summary = run_data_summary(cfg)
+    train = dataset.train
+    return PoolFacts(len(train), bool(np.all(train.labels >= 0)), summary.text(), tuple(class_thumbnails(dataset)))
+
+
+def data_check_key(cfg: ExperimentConfig) -> tuple:
+    """The settings a data check depends on: a check of other settings does not stand for this one."""
+    return (cfg.data, cfg.resolution, cfg.seed, cfg.oracle, cfg.classes, cfg.columns, cfg.uncertain, cfg.patient_from)
+
+
+def table_header(path: str) -> list[str]:
+    """A label table's column names, for the column pickers; [] when it is not a readable table."""
+    from alcore.data.table import is_table, read_header
+    table = Path(path.strip()).expanduser()
+    if not is_table(table) or not table.is_file():
+        return []
+    try:
+        return read_header(table)
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def source_of(data: str) -> str:
+    """The Setup page's data source for a data setting: synthetic, npz, table or folder."""
+    from alcore.data.table import is_table
+    return "synthetic" if data == "synthetic" else "npz" if data.endswith(".npz") else \
+        "table" if is_table(Path(data)) else "folder"
 
 
 
@@ -47,7 +75,8 @@ def with_twins(configs: list[ExperimentConfig]) -> list[ExperimentConfig]:
 FORM_FIELDS = tuple(f.name for f in fields(ExperimentConfig)
                     if f.name not in ("data", "sampler", "sampler_options", "full_data"))
 FORM_CHOICES = {"model": MODELS, "regime": REGIMES, "head": HEADS, "init_mode": INIT_MODES, "device": DEVICES,
-                "oracle": ORACLES, "synthetic_preset": SYNTHETIC_PRESETS, "threshold_rule": THRESHOLD_RULES}
+                "oracle": ORACLES, "synthetic_preset": SYNTHETIC_PRESETS, "threshold_rule": THRESHOLD_RULES,
+                "uncertain": UNCERTAIN_POLICIES, "patient_from": PATIENT_SOURCES, "keep_models": KEEP_MODELS}
 FORM_DEFAULTS = ExperimentConfig()
 
 
@@ -67,7 +96,7 @@ def form_values(cfg: ExperimentConfig) -> dict[str, object]:
     if problems:
         raise ConfigError(problems)
     sampler = registry.canonical(cfg.sampler)
-    source = "synthetic" if cfg.data == "synthetic" else "npz" if cfg.data.endswith(".npz") else "folder"
+    source = source_of(cfg.data)
     form = {name: _widget_value(getattr(cfg, name), getattr(FORM_DEFAULTS, name)) for name in FORM_FIELDS}
     form.update(source=source, path="" if source == "synthetic" else cfg.data, samplers=[sampler], seeds=1,
                 baseline=False, twin=True)
@@ -133,11 +162,41 @@ def form_configs(form: dict[str, object]) -> tuple[ExperimentConfig, list[Experi
     return base, experiment_configs(base, samplers, seeds, bool(form["baseline"]), base.experiment.strip())
 
 
+# The Setup page's names of the settings: its messages name a setting as its field does, not as the config does.
+FIELD_LABELS = {"synthetic_size": "Synthetic pool size", "synthetic_pneumonia_share": "PNEUMONIA share",
+                "model": "Model", "resolution": "Resolution", "weights": "Weights", "epochs": "Epochs",
+                "head_steps": "Head steps", "batch_size": "Batch size", "lr": "Learning rate",
+                "weight_decay": "Weight decay", "finetune_steps": "Fine-tune steps per round",
+                "val_share": "Validation share", "second_resolution": "Second resolution",
+                "init_size": "Initial labeled images", "budget": "Budget per round", "rounds": "Rounds",
+                "stop_set_size": "Stop set", "stop_kappa": "Stable at κ", "stop_window": "For rounds",
+                "seed": "First seed", "seeds": "Seeds per sampler", "threads": "Threads per run"}
+
+
+def in_page_words(problems: dict[str, str], cfg: ExperimentConfig, pool: int | None) -> dict[str, str]:
+    """The engine's messages as the Setup page says them: settings by their fields' names, the data by
+    what the page asks for (a folder, a label table or an .npz file), the pool limit in its fields' terms."""
+    worded = {}
+    for name, message in problems.items():
+        label = FIELD_LABELS.get(name)
+        if name == "data" and message.startswith("data path not found: "):
+            message = f"Nothing at {cfg.data}: give the path of a folder of X-rays, a label table or an .npz file"
+        elif name == "budget" and message.startswith("init ") and pool is not None:
+            message = (f"Initial labeled images {cfg.init_size} + Budget per round {cfg.budget} × Rounds "
+                       f"{cfg.rounds} = {cfg.final_labeled:,} labels: more than the pool's {pool:,} images. "
+                       "Lower the budget or the rounds.")
+        elif label and message.startswith(f"{name} "):
+            message = label + message[len(name):]
+        first_word = message.split(" ", 1)[0]
+        worded[name] = message[:1].upper() + message[1:] if first_word.isalpha() else message  # not a path
+    return worded
+
+
 def form_problems(form: dict[str, object], base: ExperimentConfig, configs: list[ExperimentConfig],
                   data_check: int | str | None, roots: tuple[Path, ...]) -> dict[str, str]:
-    """{field: message} for everything that stops a launch. `data_check` is a folder's or .npz's
-    pool size, or what is wrong with it, once checked; a sampler's options are 'sampler_options.<name>'.
-    A data or weights path outside `roots` is refused before anything looks at it."""
+    """{field: message}, in the page's words, for everything that stops a launch. `data_check` is a
+    folder's or .npz's pool size, or what is wrong with it, once checked; a sampler's options are
+    'sampler_options.<name>'. A data or weights path outside `roots` is refused before anything looks at it."""
     problems = path_problems(base, roots)
     if not form["samplers"]:
         problems["sampler"] = "choose at least one sampler"
@@ -151,7 +210,17 @@ def form_problems(form: dict[str, object], base: ExperimentConfig, configs: list
     for cfg in configs or [base]:  # no sampler chosen: still check everything else
         for name, message in engine_problems(cfg, pool).items():
             problems.setdefault(f"sampler_options.{cfg.sampler}" if name == "sampler_options" else name, message)
-    return problems
+    return in_page_words(problems, base, pool)
+
+
+def example_folder(roots: tuple[Path, ...]) -> str:
+    """A Folder placeholder the dashboard accepts: the Kaggle download's `chest_xray` folder where one lies
+    in (or in `data/` of) an allowed root, else where one would go in the first root."""
+    for root in roots:
+        for folder in (root / "chest_xray", root / "data" / "chest_xray"):
+            if folder.is_dir():
+                return str(folder)
+    return str(roots[0] / "chest_xray") if roots else "/path/to/chest_xray"
 
 
 def path_problems(cfg: ExperimentConfig, roots: tuple[Path, ...]) -> dict[str, str]:

@@ -6,7 +6,7 @@ import pytest
 from pydicom.dataset import Dataset as DicomDataset
 from pydicom.sequence import Sequence
 
-from alcore.data import DataError, load_dataset
+from alcore.data import DataError, class_thumbnails, load_dataset
 from alcore.data.dicom import NoPixels, looks_like_dicom, read_dicom
 from alcore.data.pixels import resize_float
 from tests.conftest import SHARED_DATA
@@ -114,6 +114,8 @@ def test_a_dicom_tree_of_every_variant_loads_with_notes_and_patients(tmp_path, s
     all_patients = np.concatenate([s.patients for s in data.splits.values()])
     assert "multi" in all_patients and "bare" in all_patients  # PatientID is the patient
     assert len(data.test) == 20
+    thumbnails = dict(class_thumbnails(data))  # Check data's: windowed, so MONOCHROME1 lungs are dark too
+    assert list(thumbnails) == ["NORMAL", "PNEUMONIA"] and thumbnails["NORMAL"].shape == (RES, RES)
 
 
 def _truncated(path, source):

@@ -134,6 +134,7 @@ def test_unlabeled_folder_only_when_allowed(tmp_path, make_image):
     data = load_dataset(str(tmp_path / "scans"), 16, allow_unlabeled=True)
     assert len(data.train) == 4 and len(data.val) == len(data.test) == 0
     assert np.all(data.train.labels == UNKNOWN_LABEL)
+    assert any("no labeled test split" in n for n in data.notes)  # the summary says so
     assert data.val.images.shape == (0, 16, 16)
     assert len(open_cached(data.fingerprint).train) == 4
 

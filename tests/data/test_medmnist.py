@@ -62,3 +62,23 @@ def test_reduced_pneumoniamnist(shared_data):
     data = load_dataset(str(shared_data / "pneumoniamnist_28_reduced.npz"), 28)
     assert {k: len(v) for k, v in data.splits.items()} == {"train": 3882, "val": 524, "test": 624}
     assert int(data.train.labels.sum()) == 3494 and int(data.test.labels.sum()) == 390
+
+
+def test_uint16_npz_is_windowed_not_clipped_and_takes_class_names(tmp_path):
+    rng = np.random.default_rng(0)
+    ramp = np.add.outer(np.arange(28), np.arange(28)).astype(np.float64) / 54
+    arrays = {}
+    for split, n in (("train", 6), ("val", 2), ("test", 2)):
+        images = np.stack([ramp * 3000 + 500 + rng.normal(0, 5, ramp.shape) for _ in range(n)]).astype(np.uint16)
+        images[:, 0, 0] = 65535  # a marker pixel
+        arrays[f"{split}_images"], arrays[f"{split}_labels"] = images, np.arange(n) % 2
+    np.savez(tmp_path / "deep.npz", **arrays)
+    data = load_dataset(str(tmp_path / "deep.npz"), 28, classes="healthy,sick")
+    image = data.train.images[0].astype(float)
+    assert (image >= 255).mean() < 0.02  # clipping at 255 would saturate every pixel
+    assert np.corrcoef(image[1:, 1:].ravel(), ramp[1:, 1:].ravel())[0, 1] > 0.98
+    assert data.classes == ("healthy", "sick") and any("robust percentiles" in n for n in data.notes)
+    with pytest.raises(DataError, match="names only"):
+        load_dataset(str(tmp_path / "deep.npz"), 28, classes="healthy=0,sick=1")
+    with pytest.raises(DataError, match="--columns is for a label table"):
+        load_dataset(str(tmp_path / "deep.npz"), 28, columns="image=x")

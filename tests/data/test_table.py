@@ -87,6 +87,8 @@ def test_chexpert_class_names_and_columns_flags(tmp_path, make_image):
         load_dataset(str(table), 16, columns="label=Effusion")
     with pytest.raises(DataError, match="put it first"):
         load_dataset(str(table), 16, classes="PNEUMONIA,NORMAL")
+    with pytest.raises(DataError, match="patient column"):
+        load_dataset(str(table), 16, patient_from="folder")
 
 
 def test_split_column_shared_patients_and_a_small_test_split_are_reported(tmp_path, make_image):
@@ -101,5 +103,5 @@ def test_split_column_shared_patients_and_a_small_test_split_are_reported(tmp_pa
 
     assert data.classes == ("healthy", "sick")
     assert len(data.test) == 8 and data.carved == ("val",)
-    assert any("patients are in both train and test" in n for n in data.notes)
+    assert any("patients are in both train and test by their identifiers" in n for n in data.notes)
     assert any("the test split is small" in n for n in data.notes)

@@ -116,6 +116,15 @@ def network(page, dashboard):
     return seen
 
 
+SCRIPT_IDLE = "() => document.querySelector('[data-testid=stApp]')?.dataset.testScriptState === 'notRunning'"
+
+
+def wait_for_script_idle(page) -> None:
+    """Until the page's script run has ended (Streamlit marks its state on the app's root element): what a
+    run was going to do - draw, switch pages - it has done."""
+    page.wait_for_function(SCRIPT_IDLE)
+
+
 @pytest.fixture
 def shoot():
     """shoot(page, name): a screenshot into $ALCORE_SCREENSHOTS, when it is set."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from alcore.config import DEMO_CONFIG
+from tests.e2e.conftest import wait_for_script_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -86,7 +87,7 @@ def test_home_has_no_deploy_button_and_opens_a_run_in_the_same_tab(dashboard, pa
     assert len(page.context.pages) == 1
     page.get_by_role("link", name="Home").click()  # back on Home, the old pick does not open Live again
     page.get_by_role("button", name="Start the demo race").wait_for()
-    page.wait_for_timeout(3000)
+    wait_for_script_idle(page)  # Home's run has ended: a switch to Live would have happened in it
     assert "/live" not in page.url
 
 
@@ -148,19 +149,24 @@ def test_the_demo_race_grows_four_curves_pauses_explains_a_pick_and_finishes(das
     shoot(page, "race")
 
 
+TAGS = ".st-key-compare_runs .react-aria-ComboBox [data-tag]"
+
+
 def test_compare_overlays_the_runs_roc_pr_and_reliability(dashboard, page, shoot):
     """After the runs above: Compare with both selected overlays their curves at the last round."""
     page.goto(f"{dashboard.url}/compare")
     runs = page.locator(".st-key-compare_runs")
     runs.wait_for()
-    tags = page.locator(".st-key-compare_runs .react-aria-ComboBox [data-tag]")
+    tags = page.locator(TAGS)
+    wait_for_script_idle(page)  # the page has picked its runs (the newest experiment's, else the current run)
     for _ in range(3):  # add runs not picked yet until two are
         if tags.count() >= 2:
             break
+        picked = tags.count()
         page.get_by_role("combobox", name="Runs").click()
         page.get_by_role("option").first.click()
         page.keyboard.press("Escape")
-        page.wait_for_timeout(1000)
+        page.wait_for_function(f"n => document.querySelectorAll({TAGS!r}).length > n", arg=picked)
     assert tags.count() >= 2
     page.wait_for_function("() => document.querySelectorAll('.st-key-compare_roc .scatterlayer .trace').length >= 5")  # chance + 2 x (curve, point)
     for key in ("compare_pr", "compare_reliability"):

@@ -15,8 +15,9 @@ def test_default_config_is_valid():
     ({"rounds": -1}, "rounds", "above 0"),
     ({"init_size": 0}, "init_size", "above 0"),
     ({"epochs": 2.5}, "epochs", "whole number"),
-    ({"lr": 0}, "lr", "above 0"),
-    ({"weight_decay": -1}, "weight_decay", "0 or more"),
+    ({"lr": 0, "regime": "finetune"}, "lr", "above 0"),
+    ({"lr": "fast", "head": "adamw"}, "lr", "above 0"),
+    ({"weight_decay": -1, "regime": "finetune"}, "weight_decay", "0 or more"),
     ({"sampler": "clairvoyant"}, "sampler", "unknown sampler 'clairvoyant'"),
     ({"model": "vgg"}, "model", "unknown model 'vgg'"),
     ({"regime": "half"}, "regime", "unknown regime"),
@@ -37,6 +38,11 @@ def test_each_bad_field_has_its_message(changes, field, words):
     problems = validate(ExperimentConfig(**changes))
     assert field in problems, problems
     assert words in problems[field]
+
+
+def test_only_the_settings_that_apply_are_checked():
+    """Issue 29, item 9: Learning rate was flagged for the frozen logistic head, which has no optimiser."""
+    assert validate(ExperimentConfig(regime="frozen", head="logistic", lr=0, weight_decay=-1)) == {}
 
 
 def test_several_problems_are_all_reported():

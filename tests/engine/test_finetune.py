@@ -49,8 +49,8 @@ def test_a_run_with_a_validation_slice_says_so_and_thresholds_on_it(tmp_path):
     assert execute_run(store, run_id).state == "done"
     rounds = store.load_rounds(run_id)
     for record in rounds:
-        assert record["fit"]["val_images"] >= 2 and record["fit"]["steps"] <= 6
-        assert 0 <= record["threshold"] <= 1
+        assert record.fit["val_images"] >= 2 and record.fit["steps"] <= 6
+        assert 0 <= record.threshold <= 1
     assert "val_images" in store.run_dir(run_id).joinpath("log.txt").read_text()
 
 

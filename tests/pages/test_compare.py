@@ -12,9 +12,9 @@ def test_compare_defaults_to_the_newest_experiment_and_tables_it(open_page, make
     assert sorted(at.multiselect(key="compare_runs").value) == sorted(runs)
     assert at.get("plotly_chart")[0].key == "compare_chart"
     table = at.dataframe[0].value
-    assert list(table.strategy) == ["entropy"] and table.seeds[0] == 2
-    assert {"final_accuracy", "aulc_accuracy"} <= set(table.columns)
-    assert table.final_accuracy[0] == "0.805 ± 0.007"  # the mean of 0.80 and 0.81 with its std
+    assert list(table.Series) == ["entropy"] and table.Seeds[0] == 2
+    assert {"Final accuracy", "AULC of accuracy"} <= set(table.columns)  # in words, not snake_case (issue 29)
+    assert table["Final accuracy"][0] == "0.805 ± 0.007"  # the mean of 0.80 and 0.81 with its std
     labels = [b.proto.label for b in at.get("download_button")]
     assert labels[:2] == ["Download table (CSV)", "Download per-round metrics (CSV)"]
     at.selectbox(key="compare_metric").set_value("roc_auc").run()
@@ -56,10 +56,10 @@ def test_runs_of_different_settings_have_short_names_a_clear_table_and_a_legend_
     assert names == ["entropy (data=chest_xray, resolution=224)", "entropy (data=synthetic (60), resolution=16)"]
     assert spec["layout"]["legend"]["y"] < 0 and spec["layout"]["legend"]["yanchor"] == "top"  # under the plot
     table = at.dataframe[0].value
-    assert list(table.columns[:3]) == ["strategy", "seeds", "final_labels"]
-    cells = table.drop(columns=["strategy"]).astype(str).to_numpy().ravel().tolist()
+    assert list(table.columns[:3]) == ["Series", "Seeds", "Labels"]
+    cells = table.drop(columns=["Series"]).astype(str).to_numpy().ravel().tolist()
     assert not [c for c in cells if c in ("None", "nan", "NaN") or "±" in c]  # one seed: no std to show
-    assert json.loads(at.dataframe[0].proto.columns)["strategy"]["width"] == "large"
+    assert json.loads(at.dataframe[0].proto.columns)["Series"]["width"] == "large"
 
     added = make_run(sampler="entropy", seed=1, experiment="mixed")  # a third run of the experiment lands
     at.run()
@@ -75,7 +75,11 @@ def test_compare_overlays_roc_pr_and_reliability_of_the_selected_runs_at_a_round
     table = at.dataframe[1].value
     assert len(table) == 2 and {"sensitivity", "specificity", "brier", "ece"} <= set(table.columns)
     assert sorted(table.model) == ["entropy s0 · 30 labels", "entropy s1 · 30 labels"]  # each run's last round
-    at.select_slider(key="compare_diag_round").set_value(0).run()
+    slider = at.select_slider(key="compare_diag_round")  # rounds by labels, the last first (issue 29, item 7)
+    assert slider.options == ["at 10 labels", "at 20 labels", "at 30 labels"] and slider.value == "at 30 labels"
+    assert "ROC, at 30 labels" in json.loads(next(c for c in at.get("plotly_chart")
+                                                  if c.key == "compare_roc").proto.spec)["layout"]["title"]["text"]
+    slider.set_value("at 10 labels").run()
     assert sorted(at.dataframe[1].value.model) == ["entropy s0 · 10 labels",
                                                                           "entropy s1 · 10 labels"]
     downloads = [b.proto.label for b in at.get("download_button")]

@@ -13,7 +13,7 @@ def test_live_page_of_a_finished_run_shows_curves_matrix_thumbnails_and_log(open
     assert at.title[0].value == "Live run"
     assert [c.key for c in at.get("plotly_chart")] == ["live_curves", "live_confusion", "live_stability", "live_roc",
                                                        "live_pr", "live_reliability", "live_round_confusion"]
-    assert at.main.get("progress")[0].proto.text.startswith("30 labels used · 3 of 3 rounds done")
+    assert at.main.get("progress")[0].proto.text.startswith("30 labels used · 2 of 2 rounds done")
     shown = captions(at)
     assert len(shown) == 10 and all(c.startswith("fake-train-") for c in shown)
     assert "fake run" in at.text[0].value
@@ -39,11 +39,18 @@ def test_an_unknown_run_in_the_url_is_reported(open_page, make_run):
     assert any("no-such-run" in w.value for w in at.sidebar.warning)
 
 
+def paused_after_its_first_round(jobs, waiter, run_id: str) -> None:
+    """Wait until a run launched in step mode waits after its first round: live, with a round, until stopped
+    (no assumption on how long a run takes)."""
+    waiter(lambda: jobs.snapshot(run_id).state not in ("queued", "running"))
+    assert jobs.snapshot(run_id).state == "paused", jobs.store.read_log(run_id)
+
+
 def test_a_running_job_shows_its_rounds_on_rerun_and_can_be_stopped(open_page, jobs, tiny_config, waiter):
-    run_id = jobs.launch(tiny_config(synthetic_size=1000, rounds=90))
+    run_id = jobs.launch(tiny_config(), pause=True)
     at = open_page("pages/live.py", run=run_id)
     assert at.button(key="live_stop").label == "Stop"
-    waiter(lambda: jobs.store.load_rounds(run_id) or not jobs.snapshot(run_id).running)
+    paused_after_its_first_round(jobs, waiter, run_id)
     at.run()
     assert at.get("plotly_chart")[0].key == "live_curves"
     at.button(key="live_stop").click().run()
@@ -87,14 +94,16 @@ ROUND_INDEX = re.compile(r"\b[Rr]ound \d")  # a round named by its index instead
 
 def test_rounds_are_named_by_their_labels_on_every_page_and_in_the_log(open_page, jobs, tiny_config, waiter, texts):
     """Issue 14, defect 5: "Round 4 of 11 finished" beside "round 3", "Queried in round 9", "stopped after round 0"."""
-    run_id = jobs.launch(tiny_config(synthetic_size=1000, rounds=90))
-    waiter(lambda: jobs.store.load_rounds(run_id) or not jobs.snapshot(run_id).running)
+    cfg = tiny_config()
+    run_id = jobs.launch(cfg, pause=True)
+    paused_after_its_first_round(jobs, waiter, run_id)
     jobs.cancel(run_id)
     assert jobs.wait(run_id, timeout=120).state == "cancelled"
     records = jobs.store.load_rounds(run_id)
-    labels = records[-1]["n_labeled"]
+    labels = records[-1].n_labeled
     at = open_page("pages/live.py", run=run_id)
-    assert at.main.get("progress")[0].proto.text.startswith(f"{labels} labels used · {len(records)} of 91 rounds done")
+    assert at.main.get("progress")[0].proto.text.startswith(
+        f"{labels} labels used · {len(records) - 1} of {cfg.rounds} rounds done")
     assert f"stopped at {labels} labels" in texts(at)
     for page in ("pages/live.py", "pages/queried.py", "pages/embeddings.py"):
         at.switch_page(page).run()
@@ -153,3 +162,19 @@ def test_a_run_without_test_probabilities_says_it_has_no_curves(open_page, make_
         np.savez(path, **arrays)
     at = open_page("pages/live.py", run=run_id)
     assert any("no test-set probabilities" in i.value for i in at.info)
+
+
+def test_feature_extraction_shows_in_a_bar_of_its_own(open_page, make_run, store):
+    """Issue 29, item 11: ~110 s of feature extraction while the bar stayed at 0 and small text counted batches."""
+    from alcore.runs import RunStatus
+
+    run_id = make_run(state="running", rounds=1)
+    config = store.load_config(run_id)
+    config["resolved"]["split_sizes"] = {"train": 5000, "val": 100, "test": 900}
+    store.write_config(run_id, config)
+    store.write_status(run_id, RunStatus("running", round=-1, rounds_total=11, phase="features train",
+                                         phase_done=50, phase_total=100))
+    at = open_page("pages/live.py", run=run_id)
+    bars = [bar.proto for bar in at.main.get("progress")]
+    assert len(bars) == 2 and bars[1].text.endswith("2,500 of 6,000 images") and "features" in bars[1].text
+    assert bars[1].value == int(100 * 2500 / 6000)

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from alcore import plots
 from alcore.jobs import JobManager
+from alcore.records import RoundRecord
 from alcore.runs import RunStore
 from alcore.viewmodels import race_view
 from tests.pages.conftest import dashboard_page
@@ -116,8 +117,8 @@ def test_an_unknown_race_is_reported(make_run):
 
 
 def test_random_is_drawn_over_its_interval_so_above_random_shows_at_a_glance():
-    records = tuple({"round": r, "n_labeled": 10 * (r + 1), "roc_auc": 0.6 + 0.1 * r,
-                     "ci": {"roc_auc": [0.5 + 0.1 * r, 0.7 + 0.1 * r]}} for r in range(3))
+    records = tuple(RoundRecord.from_dict({"round": r, "n_labeled": 10 * (r + 1), "roc_auc": 0.6 + 0.1 * r,
+                                           "ci": {"roc_auc": [0.5 + 0.1 * r, 0.7 + 0.1 * r]}}) for r in range(3))
     progress = None
     racers = [race_view.Racer("b", "entropy", "entropy", progress, records),
               race_view.Racer("a", "random", "random", progress, records)]
@@ -144,7 +145,7 @@ def test_before_the_first_round_the_curves_frame_spans_the_whole_race_and_says_i
     fig = race_view.race_curves_figure(racers, final_labels=330)
     assert list(fig.layout.xaxis.range) == pytest.approx([0, 339.9]) and list(fig.layout.yaxis.range) == [0, 1]
     assert [a.text for a in fig.layout.annotations] == ["waiting for the first round"]
-    records = ({"round": 0, "n_labeled": 30, "roc_auc": 0.8},)
+    records = (RoundRecord.from_dict({"round": 0, "n_labeled": 30, "roc_auc": 0.8}),)
     started = race_view.race_curves_figure([race_view.Racer("a", "random", "random", None, records)], final_labels=330)
     assert not started.layout.annotations and started.layout.yaxis.range is None
 
@@ -187,3 +188,25 @@ def test_the_race_states_its_lesson_from_its_rounds():
     common = [lesson_racer(s, [9, 18, 27], [0.7, 0.8, 0.9], counts=(70, 30)) for s in ("random", "entropy")]
     assert "rare" not in race_view.race_lesson(common)  # 30 % PNEUMONIA: no rare finding to count
     assert race_view.race_lesson([race_view.Racer("a", "random", "random", None, ())]) == ""
+
+
+def test_a_rare_finding_race_draws_the_pneumonia_each_strategy_found():
+    racers = [lesson_racer("random", [1, 3, 4], [0.7, 0.8, 0.82]), lesson_racer("entropy", [1, 9, 16], [0.7, 0.8, 0.8])]
+    fig = race_view.race_found_figure(racers, final_labels=330)
+    random, entropy = fig.data
+    assert list(entropy.y) == [1, 9, 16] and random.line.dash == "dash"
+    assert entropy.line.color == plots.strategy_color("entropy")
+    assert fig.layout.shapes[0].y0 == 30 and "all 30 PNEUMONIA images" in fig.layout.annotations[0].text
+    common = [lesson_racer(s, [9, 18], [0.7, 0.8], counts=(70, 30)) for s in ("random", "entropy")]
+    assert race_view.race_found_figure(common) is None
+
+
+def test_the_race_page_states_the_lesson_and_draws_the_rare_finding(make_run, store):
+    """Issue 29, item 3: the race page never said what the race showed."""
+    for run_id in make_race(make_run):
+        config = store.load_config(run_id)
+        config["resolved"]["train_class_counts"] = [57, 3]  # PNEUMONIA rare in the pool: 5 %
+        store.write_config(run_id, config)
+    at = open_race(RACE)
+    assert any(m.value.startswith("**PNEUMONIA is rare here** (5% of the pool: 3 of 60 images).") for m in at.markdown)
+    assert "race_found" in [c.key for c in at.get("plotly_chart")]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from alcore.oracle import LabelBook
 from alcore.runs import RunStore
@@ -25,15 +26,14 @@ def test_setup_refuses_data_and_weights_outside_the_allowed_roots(open_page, tmp
     at.text_input(key="setup_weights").set_value("/etc/passwd").run()
     assert any("/etc/passwd is outside the folders" in m for m in errors(at))
     at.text_input(key="setup_path").set_value(str(tmp_path / "xrays")).run()  # inside: only "not found"
-    assert any("data path not found" in m for m in errors(at)) and not any("xrays is outside" in m for m in errors(at))
+    assert any("Nothing at" in m for m in errors(at)) and not any("xrays is outside" in m for m in errors(at))
     assert not at.exception
 
 
 def human_run(store: RunStore, make_run, pending: list[str]) -> str:
     """A finished fake run turned into a human one: 'fake-train-000' labeled, `pending` waiting in its queue."""
     run_id = make_run(rounds=2)
-    config = store.load_config(run_id)
-    store.write_config(run_id, {**config, "oracle": "human"})
+    store.write_config(run_id, replace(store.load_config(run_id), oracle="human"), store.load_resolved(run_id))
     book = LabelBook(store, run_id)
     book.add("fake-train-000", "synthetic:train:0", "NORMAL", "test", 0)
     (store.run_dir(run_id) / "queue.json").write_text(json.dumps(
@@ -111,7 +111,7 @@ def test_a_simulated_run_shows_ids_and_true_labels(open_page, make_run, captions
 def test_a_launch_the_results_folder_cannot_take_is_one_message(open_page, store, monkeypatch):
     import errno
 
-    def disk_full(self, run_id, config):
+    def disk_full(self, run_id, config, resolved):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(RunStore, "write_config", disk_full)

@@ -49,7 +49,9 @@ def test_every_setting_has_a_labelled_widget_and_the_default_is_valid(open_page)
     at.multiselect(key="setup_samplers").set_value(registry.names()).run()
     shown |= widget_labels(at)  # every sampler's options
     at.radio(key="setup_source").set_value("folder").run()
-    shown |= widget_labels(at)  # a folder: its path
+    shown |= widget_labels(at)  # a folder: its path, classes, patients
+    at.radio(key="setup_source").set_value("table").run()
+    shown |= widget_labels(at)  # a label table: its columns and the -1 rule
     assert set(NOT_SETTINGS) | set(WIDGETS_OF) <= {f.name for f in fields(ExperimentConfig)}
     wanted = {f.name: WIDGETS_OF.get(f.name, (f"setup_{f.name}",)) for f in fields(ExperimentConfig)
               if f.name not in NOT_SETTINGS}
@@ -60,24 +62,27 @@ def test_every_setting_has_a_labelled_widget_and_the_default_is_valid(open_page)
     assert all(shown[k].strip() for keys in wanted.values() for k in keys)  # each with a label
 
 
-def test_the_threads_setting_is_checked_next_to_its_field(open_page):
+def test_the_cores_per_run_default_to_the_runs_share_and_go_down_to_zero(open_page):
     at = open_page("pages/setup.py")
-    assert at.number_input(key="setup_threads").value == ExperimentConfig().threads
-    at.number_input(key="setup_threads").set_value(0).run()
-    assert "threads must be a whole number above 0 (got 0)" in errors(at)
-    assert at.button(key="setup_launch").disabled
+    cores = at.number_input(key="setup_threads")
+    assert cores.value == ExperimentConfig().threads == 0 and cores.min == 0  # 0: the run's share of the machine
+    cores.set_value(2).run()
+    assert not errors(at) and not at.button(key="setup_launch").disabled
 
 
 def test_invalid_values_are_flagged_and_block_the_launch(open_page):
     at = open_page("pages/setup.py")
+    at.number_input(key="setup_lr").set_value(0.0).run()
+    assert not errors(at)  # issue 29, item 9: the frozen logistic head has no learning rate to check
+    at.radio(key="setup_regime").set_value("finetune")
     at.number_input(key="setup_budget").set_value(500)
-    at.number_input(key="setup_lr").set_value(0.0)
     at.multiselect(key="setup_samplers").set_value([])
     at.run()
     messages = errors(at)
-    assert any("init 100 + budget 500 x 10 rounds = 5100 labels, more than the pool of 2000" in m for m in messages)
-    assert any("lr must be a number above 0" in m for m in messages)
-    assert any("choose at least one sampler" in m for m in messages)
+    assert any("Initial labeled images 100 + Budget per round 500 × Rounds 10 = 5,100 labels: more than the "
+               "pool's 2,000 images" in m for m in messages)  # the fields' names, not the config's (item 9)
+    assert any("Learning rate must be a number above 0" in m for m in messages)
+    assert any("Choose at least one sampler" in m for m in messages)
     assert any("Fix the 3 settings" in m for m in messages)
     assert at.button(key="setup_launch").disabled
     assert not at.exception
@@ -87,7 +92,7 @@ def test_a_missing_folder_is_flagged(open_page, tmp_path):
     at = open_page("pages/setup.py")
     at.radio(key="setup_source").set_value("folder").run()
     at.text_input(key="setup_path").set_value(str(tmp_path / "nowhere")).run()
-    assert any("data path not found" in m for m in errors(at))
+    assert any(f"Nothing at {tmp_path / 'nowhere'}: give the path of a folder of X-rays" in m for m in errors(at))
     assert at.button(key="setup_check").disabled
 
 
@@ -103,6 +108,31 @@ def test_check_data_reports_a_folder_with_one_class(open_page, tmp_path):
     at.button(key="setup_check").click().run()
     assert not at.exception
     assert any("PNEUMONIA" in m for m in errors(at)), errors(at)
+
+
+def test_check_data_on_a_label_table_shows_the_summary_and_one_image_per_class(open_page, tmp_path, texts):
+    from PIL import Image
+    lines = ["file,finding,subject"]
+    for i in range(40):
+        Image.new("L", (40, 40), 20 + 5 * i).save(tmp_path / f"x{i}.png")
+        lines.append(f"x{i}.png,{'No Finding' if i % 2 else 'Pneumonia|Effusion'},s{i // 2}")
+    lines.append("gone.png,Pneumonia,s99")
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
+    at = open_page("pages/setup.py")
+    at.radio(key="setup_source").set_value("table").run()
+    at.text_input(key="setup_path").set_value(str(tmp_path / "labels.csv")).run()
+    assert at.selectbox(key="setup_pick_label").options[1:] == ["file", "finding", "subject"]  # from the header
+    at.selectbox(key="setup_pick_label").set_value("finding").run()
+    assert at.text_input(key="setup_columns").value == "label=finding"
+    at.text_input(key="setup_classes").set_value("NORMAL=No Finding,PNEUMONIA=Pneumonia")
+    set_tiny_run(at, init_size=10, budget=2, rounds=2)
+    at.run()
+    at.button(key="setup_check").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    summary = at.code[0].value
+    assert "1 PNEUMONIA (positive)" in summary and "1 rows whose image file is missing" in summary
+    images = [line.strip() for line in texts(at).splitlines() if line.strip().startswith("caption:")]
+    assert images == ['caption: "NORMAL"', 'caption: "PNEUMONIA"']  # one image per class, as the model sees it
 
 
 def test_sampler_options_and_their_help_follow_the_chosen_samplers(open_page):
@@ -171,7 +201,7 @@ def test_launching_a_tiny_run_opens_its_live_page_which_shows_its_rounds(open_pa
     assert at.title[0].value == "Live run"
     assert jobs.wait(run_id, timeout=120).state == "done", jobs.store.read_log(run_id)
     at.switch_page("pages/live.py").run()  # AppTest's own page stays Setup until told otherwise
-    assert at.main.get("progress")[0].proto.text.startswith("40 labels used · 3 of 3 rounds done")
+    assert at.main.get("progress")[0].proto.text.startswith("40 labels used · 2 of 2 rounds done")  # Rounds 2, as set
     assert at.get("plotly_chart")[0].key == "live_curves"
     assert len(captions(at)) == 10
 
@@ -184,7 +214,7 @@ def test_a_run_launched_without_embeddings_records_none(open_page, jobs, store):
     at.button(key="setup_launch").click().run()
     run_id = at.query_params["run"]
     assert jobs.wait(run_id, timeout=120).state == "done", jobs.store.read_log(run_id)
-    assert store.load_config(run_id)["record_embeddings"] is False
+    assert store.load_config(run_id).record_embeddings is False
     assert "embedding" not in store.load_round_arrays(run_id, 0)
     at.switch_page("pages/embeddings.py").run()
     assert "recorded without embeddings" in at.info[0].value
@@ -228,7 +258,7 @@ def test_several_samplers_and_a_baseline_launch_one_experiment_to_compare(open_p
     assert all(jobs.wait(r, timeout=120).state == "done" for r in run_ids)
     at.switch_page("pages/compare.py").run()
     assert sorted(at.multiselect(key="compare_runs").value) == sorted(run_ids)
-    assert sorted(at.dataframe[0].value.strategy) == ["entropy", "random"]
+    assert sorted(at.dataframe[0].value.Series) == ["entropy", "random"]
     assert "full-data baseline" in str(at.get("plotly_chart")[0].proto.spec)
 
 
@@ -253,7 +283,7 @@ def test_several_samplers_can_be_raced_in_step_mode(open_page, jobs, store):
     race_id = at.query_params["race"]
     run_ids = store.run_ids()
     assert at.title[0].value == "Live race" and len(run_ids) == 2
-    assert {store.load_config(r)["experiment"] for r in run_ids} == {race_id}
+    assert {store.load_config(r).experiment for r in run_ids} == {race_id}
     assert all(store.step_control(r).pause for r in run_ids)
     jobs.set_pause(run_ids, False)
     assert all(jobs.wait(r, timeout=120).state == "done" for r in run_ids)

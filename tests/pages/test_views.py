@@ -6,7 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alcore.viewmodels import compare_view, image_view, progress_view, projections, round_view, run_list, setup_form
+from alcore.viewmodels import (compare_view, diagnostics_view, image_view, progress_view, projections, round_view,
+                               run_list, setup_form)
+from alcore.summary import final_table
 from alcore.config import ConfigError, ExperimentConfig, experiment_configs
 from alcore.jobs import JobManager
 
@@ -27,7 +29,7 @@ def test_progress_of_a_run_without_a_job_comes_from_its_status(store, make_run):
     progress = progress_view.run_progress(store, JobManager(store), run_id)
     assert (progress.state, progress.round, progress.rounds_total, progress.n_labeled) == ("cancelled", 2, 3, 30)
     assert progress.resumable and not progress.live and not progress.attached
-    assert progress.text.startswith("30 labels used · 3 of 3 rounds done")
+    assert progress.text.startswith("30 labels used · 2 of 2 rounds done")
 
 
 def test_round_frame_marks_labeled_unlabeled_and_queried(store, make_run):
@@ -112,7 +114,55 @@ def test_form_problems_check_the_pool_and_every_run_of_the_experiment():
     assert set(problems) == {"seeds", "budget", "sampler_options.bald"}
     folder = {**setup_form.form_values(ExperimentConfig(data="/nowhere/folder"))}
     base, configs = setup_form.form_configs(folder)
-    assert "data path not found" in setup_form.form_problems(folder, base, configs, None, EVERYWHERE)["data"]
-    assert setup_form.form_problems(folder, base, configs, "only NORMAL images", EVERYWHERE)["data"] == "only NORMAL images"
+    assert setup_form.form_problems(folder, base, configs, None, EVERYWHERE)["data"] == (
+        "Nothing at /nowhere/folder: give the path of a folder of X-rays, a label table or an .npz file")
+    assert setup_form.form_problems(folder, base, configs, "only NORMAL images", EVERYWHERE)["data"] == "Only NORMAL images"
     refused = setup_form.form_problems(folder, base, configs, None, (Path("/srv/xrays"),))["data"]
     assert "outside the folders this dashboard may use. Allowed: /srv/xrays" in refused
+
+
+def test_rounds_are_counted_as_the_user_set_them():
+    """Issue 29, item 7: 'Rounds 3' read '4 of 4 rounds done' (the initial model counted as a round)."""
+    def text(last_round: int) -> str:
+        return progress_view.RunProgress("running", last_round, 4, 30, 0.5, None, "", "", False).text
+
+    assert [text(r).split(" · ")[1] for r in (-1, 0, 1, 3)] == [
+        "0 of 3 rounds done", "0 of 3 rounds done", "1 of 3 rounds done", "3 of 3 rounds done"]
+
+
+def test_compare_names_its_rounds_by_labels_and_its_table_columns_in_words(store, make_run):
+    """Issue 29, items 7 and 10: the round slider ran 'last, 0, 1, 2' with titles 'ROC, round 0'; the
+    final table's headers were snake_case ('final_speci…' cut at 1440 px)."""
+    short, longer = make_run(rounds=2), make_run(rounds=3, seed=1)
+    assert diagnostics_view.round_choices(store, [short, longer]) == {
+        "at 10 labels": 0, "at 20 labels": 1, "at 30 labels": 2}
+    titles = [compare_view.column_title(c) for c in ("strategy", "final_specificity", "final_roc_auc",
+                                                     "aulc_balanced_accuracy", "aulc_roc_auc_vs_random",
+                                                     "labels_to_target")]
+    assert titles == ["Series", "Final specificity", "Final ROC-AUC", "AULC of balanced accuracy",
+                      "AULC of ROC-AUC − random [95 % CI]",
+                      "Labels to 95 % of the baseline's accuracy (seeds reaching it)"]
+    table = compare_view.readable_table(final_table(compare_view.comparison_frame(store, [short, longer])))
+    assert not [c for c in table.columns if "_" in c]
+
+
+def test_feature_extraction_has_a_bar_of_its_own_with_an_eta():
+    """Issue 29, item 11: a real-data run spent ~110 s extracting features while the bar stayed at 0."""
+    sizes = {"train": 5000, "val": 100, "test": 900}
+    first = progress_view.feature_progress("run-a", "features train", 10, 100, sizes, now=100.0)
+    assert first.fraction == pytest.approx(500 / 6000) and first.text.endswith("500 of 6,000 images")
+    later = progress_view.feature_progress("run-a", "features test", 1, 2, sizes, now=200.0)  # 5,100 + 450 done
+    assert later.fraction == pytest.approx(5550 / 6000)
+    assert later.text.endswith("5,550 of 6,000 images · about 9 s left")  # 5,050 images in 100 s, 450 to go
+    assert progress_view.feature_progress("run-a", "train", 1, 2, sizes) is None
+    assert progress_view.feature_progress("run-b", "features train", 0, 0, sizes) is None
+
+
+def test_the_folder_placeholder_is_a_path_the_dashboard_accepts(tmp_path):
+    """Issue 29, item 6: the placeholder was a path the dashboard then refused ('outside the folders ...')."""
+    home, shared = tmp_path / "home", tmp_path / "shared"
+    (shared / "chest_xray" / "train").mkdir(parents=True)
+    roots = (home, shared)
+    example = setup_form.example_folder(roots)
+    assert example == str(shared / "chest_xray") and setup_form.allowed_path(example, roots)
+    assert setup_form.example_folder((home,)) == str(home / "chest_xray")  # where the download would go
