@@ -112,8 +112,8 @@ class PoolLayout:
         self.umap_map = UmapMap(seed)
 
     def __call__(self, features: np.ndarray) -> RoundLayout:
-        """This round's layout of the whole pool from its (n, d) features. PCA and K-Means on one BLAS /
-        OpenMP thread: split over threads their sums, and so the map, would depend on the machine's
+        """This round's layout of the whole pool from its (n, d) features. On one BLAS / OpenMP thread:
+        split over threads, PCA's and K-Means' sums, and so the map, would depend on the machine's
         cores (docs/performance.md, "Threads")."""
         features = np.asarray(features, dtype=np.float32)
         sample = self._sample(len(features))
@@ -124,8 +124,9 @@ class PoolLayout:
             reduced = pca.transform(features)
             kmeans = KMeans(n_clusters=k, n_init=1, random_state=self.seed).fit(reduced[sample, :CLUSTER_DIMS])
             clusters = kmeans.predict(reduced[:, :CLUSTER_DIMS])
+            umap = self._umap(features, pca, reduced) if self.with_umap else None
         return RoundLayout(reduced[:, :2].astype(np.float32), reduced.astype(np.float16), clusters.astype(np.int32),
-                           self._umap(features, pca, reduced) if self.with_umap else None)
+                           umap)
 
     def _sample(self, n: int) -> np.ndarray:
         if self.sample is None:  # drawn once: the same rows every round
