@@ -20,11 +20,13 @@ DEVICES = ("auto", "cpu", "cuda")
 ORACLES = ("simulated", "human")
 WEIGHTS = ("auto", "imagenet", "none")
 HEADS = ("logistic", "adamw")
+# the models a run keeps (alcore.modelio): auto = every round's head (frozen) or the last round's network (finetune)
+KEEP_MODELS = ("auto", "last", "all", "none")
 SYNTHETIC_PRESETS = tuple(PRESETS)  # the generators of alcore.data.synthetic
 DEFAULT_SEEDS = 5  # seeds per strategy of an experiment (a 624-image test set needs several)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ExperimentConfig:
     """Everything that defines one active-learning run. Defaults: a quick synthetic run."""
 
@@ -91,25 +93,38 @@ class ExperimentConfig:
     columns: str = ""
     uncertain: str = "drop"
     patient_from: str = "auto"
+    # the model (issue 27; README, use the model): which rounds' models the run keeps (KEEP_MODELS), and
+    # an MLflow tracking URI to log the run to ("": none; "default": MLflow's own default store)
+    keep_models: str = "auto"
+    mlflow: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "ExperimentConfig":
-        """Build from a dict, refusing unknown keys (a typo must not silently do nothing)."""
+    def from_dict(cls, values: dict[str, Any], ignore_unknown: bool = False) -> ExperimentConfig:
+        """The config of `values`: the defaults fill what is absent (a run saved before a setting
+        existed) and a sampler's alias becomes its name. An unknown key is refused (a typo must not
+        silently do nothing), or left out with `ignore_unknown` (a run folder's config.json, which
+        also holds `run_id` and `resolved`, perhaps a newer version's settings)."""
+        from alcore.strategies import registry  # late: strategies import numpy/sklearn
+
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
-        if unknown:
+        if unknown and not ignore_unknown:
             raise ConfigError({k: f"unknown setting '{k}'" + "".join(
                 f"; did you mean '{m}'?" for m in difflib.get_close_matches(k, sorted(known), n=1)) for k in unknown})
-        return cls(**values)
+        settings = {k: v for k, v in values.items() if k in known}
+        sampler = settings.get("sampler")
+        if isinstance(sampler, str) and registry.is_known(sampler):
+            settings["sampler"] = registry.canonical(sampler)
+        return cls(**settings)
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "ExperimentConfig":
+    def from_json(cls, path: str | Path) -> ExperimentConfig:
+        """A JSON file of settings; a run's config.json works too (its run id and `resolved` are left out)."""
         values = read_json_object(path, "config")
-        values.pop("resolved", None)  # config.json of a run carries extra resolved facts
-        return cls.from_dict({k: v for k, v in values.items() if k != "run_id"})
+        return cls.from_dict({k: v for k, v in values.items() if k not in ("run_id", "resolved")})
 
     @property
     def n_evaluations(self) -> int:
@@ -162,6 +177,7 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
     choice("head", HEADS)
     choice("synthetic_preset", SYNTHETIC_PRESETS)
     choice("threshold_rule", THRESHOLD_RULES)
+    choice("keep_models", KEEP_MODELS)
     problems.update(_data_layer_problems(cfg))
     if cfg.weights not in WEIGHTS and not Path(cfg.weights).is_file():
         problems["weights"] = (f"weights must be one of {', '.join(WEIGHTS)} or an existing file; "
@@ -214,6 +230,8 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
         import torch
         if not torch.cuda.is_available():
             problems["device"] = "device 'cuda' was asked for but no CUDA GPU is visible; use 'auto' or 'cpu'"
+    if not isinstance(cfg.mlflow, str):
+        problems["mlflow"] = f"mlflow must be a tracking URI, 'default' or empty (got {cfg.mlflow!r})"
     if not isinstance(cfg.data, str) or not cfg.data.strip():
         problems["data"] = "data must be 'synthetic', a folder path, a label table or an .npz file path"
     elif cfg.data != "synthetic" and not Path(cfg.data).expanduser().exists():

@@ -31,8 +31,8 @@ progress = progress_view.run_progress(store(), jobs(), run_id)
 
 st.title("Label X-rays")
 st.caption(f"`{run_id}` · {plots.strategy_label(config)} on {run_list.data_label(config)} · "
-           f"{config['init_size']} initial images + {config['budget']} × {config['rounds']} rounds")
-if config.get("oracle") != "human":
+           f"{config.init_size} initial images + {config.budget} × {config.rounds} rounds")
+if config.oracle != "human":
     st.info("The true labels answer this run's queries (simulated oracle). To label X-rays yourself, "
             "launch a run with the human oracle on Setup.")
     st.page_link(navigation.SETUP, label="Go to Setup", icon=":material/tune:")
@@ -107,7 +107,7 @@ def label_one(queue: LabelQueue, pending: list[str]) -> None:
         if shown:
             view = label_view.model_view(store(), run_id, queue.round, sample_id)
             st.markdown("No model yet: the initial images are labeled before the first training." if view is None
-                        else f"p(PNEUMONIA) = **{view[0]:.2f}** · {config['sampler']} score **{view[1]:.3g}**")
+                        else f"p(PNEUMONIA) = **{view[0]:.2f}** · {config.sampler} score **{view[1]:.3g}**")
     image = label_view.adjust_image(label_view.label_image(store(), run_id, sample_id), zoom, centre, level, width)
     picture.image(image, width=720, alt="X-ray to label")
 

@@ -14,8 +14,8 @@ import streamlit as st
 
 from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
 
-from alcore.config import (DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, SYNTHETIC_PRESETS, THRESHOLD_RULES,
-                           ConfigError, ExperimentConfig, new_experiment_name)
+from alcore.config import (DEVICES, HEADS, INIT_MODES, KEEP_MODELS, MODELS, ORACLES, REGIMES, SYNTHETIC_PRESETS,
+                           THRESHOLD_RULES, ConfigError, ExperimentConfig, new_experiment_name)
 from alcore.data import PATIENT_SOURCES, UNCERTAIN_POLICIES, DataError, parse_columns
 from alcore.executors import QueueFull, default_parallel
 from alcore.runs import StoreError
@@ -272,6 +272,14 @@ def model_section(problems: dict[str, str]) -> None:
                          help=None if optimised else not_used)
     cols[5].checkbox("Class-weighted loss", key=key("class_weighted"))
     flag_row(problems, cols, ("epochs", "head_steps", "batch_size", "lr", "weight_decay", "class_weighted"))
+    cols = st.columns(2)
+    cols[0].selectbox("Keep models", KEEP_MODELS, key=key("keep_models"),
+                      help="auto: every round's head (frozen, a few KB each) or the last round's network (finetune); "
+                           "all, last or none. Export or predict with them (README, use the model).")
+    cols[1].text_input("MLflow tracking URI", key=key("mlflow"), placeholder="empty: no MLflow; 'default': ./mlruns",
+                       help="Log each run to MLflow: params, every round's metrics (step = labels used), figures "
+                            "and the exported model.")
+    flag_row(problems, cols, ("keep_models", "mlflow"))
 
 
 def training_section(problems: dict[str, str]) -> None:

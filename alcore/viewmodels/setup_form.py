@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from alcore.config import (DEVICES, HEADS, INIT_MODES, MODELS, ORACLES, REGIMES, SYNTHETIC_PRESETS, THRESHOLD_RULES,
-                           WEIGHTS, ConfigError, ExperimentConfig, experiment_configs, new_experiment_name, validate)
+from alcore.config import (DEVICES, HEADS, INIT_MODES, KEEP_MODELS, MODELS, ORACLES, REGIMES, SYNTHETIC_PRESETS,
+                           THRESHOLD_RULES, WEIGHTS, ConfigError, ExperimentConfig, experiment_configs, new_experiment_name, validate)
 from alcore.data import PATIENT_SOURCES, UNCERTAIN_POLICIES
 from alcore.paths import PathRefused, allowed_path
 
@@ -76,7 +76,7 @@ FORM_FIELDS = tuple(f.name for f in fields(ExperimentConfig)
                     if f.name not in ("data", "sampler", "sampler_options", "full_data"))
 FORM_CHOICES = {"model": MODELS, "regime": REGIMES, "head": HEADS, "init_mode": INIT_MODES, "device": DEVICES,
                 "oracle": ORACLES, "synthetic_preset": SYNTHETIC_PRESETS, "threshold_rule": THRESHOLD_RULES,
-                "uncertain": UNCERTAIN_POLICIES, "patient_from": PATIENT_SOURCES}
+                "uncertain": UNCERTAIN_POLICIES, "patient_from": PATIENT_SOURCES, "keep_models": KEEP_MODELS}
 FORM_DEFAULTS = ExperimentConfig()
 
 

@@ -100,7 +100,7 @@ def test_rounds_are_named_by_their_labels_on_every_page_and_in_the_log(open_page
     jobs.cancel(run_id)
     assert jobs.wait(run_id, timeout=120).state == "cancelled"
     records = jobs.store.load_rounds(run_id)
-    labels = records[-1]["n_labeled"]
+    labels = records[-1].n_labeled
     at = open_page("pages/live.py", run=run_id)
     assert at.main.get("progress")[0].proto.text.startswith(
         f"{labels} labels used · {len(records) - 1} of {cfg.rounds} rounds done")
@@ -169,9 +169,8 @@ def test_feature_extraction_shows_in_a_bar_of_its_own(open_page, make_run, store
     from alcore.runs import RunStatus
 
     run_id = make_run(state="running", rounds=1)
-    config = store.load_config(run_id)
-    config["resolved"]["split_sizes"] = {"train": 5000, "val": 100, "test": 900}
-    store.write_config(run_id, config)
+    resolved = {**store.load_resolved(run_id), "split_sizes": {"train": 5000, "val": 100, "test": 900}}
+    store.write_config(run_id, store.load_config(run_id), resolved)
     store.write_status(run_id, RunStatus("running", round=-1, rounds_total=11, phase="features train",
                                          phase_done=50, phase_total=100))
     at = open_page("pages/live.py", run=run_id)

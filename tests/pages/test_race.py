@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from alcore import plots
 from alcore.jobs import JobManager
+from alcore.records import RoundRecord
 from alcore.runs import RunStore
 from alcore.viewmodels import race_view
 from tests.pages.conftest import dashboard_page
@@ -116,8 +117,8 @@ def test_an_unknown_race_is_reported(make_run):
 
 
 def test_random_is_drawn_over_its_interval_so_above_random_shows_at_a_glance():
-    records = tuple({"round": r, "n_labeled": 10 * (r + 1), "roc_auc": 0.6 + 0.1 * r,
-                     "ci": {"roc_auc": [0.5 + 0.1 * r, 0.7 + 0.1 * r]}} for r in range(3))
+    records = tuple(RoundRecord.from_dict({"round": r, "n_labeled": 10 * (r + 1), "roc_auc": 0.6 + 0.1 * r,
+                                           "ci": {"roc_auc": [0.5 + 0.1 * r, 0.7 + 0.1 * r]}}) for r in range(3))
     progress = None
     racers = [race_view.Racer("b", "entropy", "entropy", progress, records),
               race_view.Racer("a", "random", "random", progress, records)]
@@ -130,8 +131,8 @@ def test_random_is_drawn_over_its_interval_so_above_random_shows_at_a_glance():
 def test_the_band_has_no_markers_and_each_strategy_its_own_colour_as_on_every_chart():
     """Issue 29, items 2 and 10: the band's corners were drawn as markers (plotly's default for a short
     trace), as if they were data; racers took palette colours by position."""
-    records = tuple({"round": r, "n_labeled": 10 * (r + 1), "roc_auc": 0.6 + 0.1 * r,
-                     "ci": {"roc_auc": [0.5 + 0.1 * r, 0.7 + 0.1 * r]}} for r in range(3))
+    records = tuple(RoundRecord.from_dict({"round": r, "n_labeled": 10 * (r + 1), "roc_auc": 0.6 + 0.1 * r,
+                                           "ci": {"roc_auc": [0.5 + 0.1 * r, 0.7 + 0.1 * r]}}) for r in range(3))
     racers = [race_view.Racer(s, s, s, None, records) for s in ("random", "coreset", "entropy")]
     band, random, coreset, entropy = race_view.race_curves_figure(racers).data
     assert band.mode == "lines"
@@ -144,7 +145,7 @@ def test_before_the_first_round_the_curves_frame_spans_the_whole_race_and_says_i
     fig = race_view.race_curves_figure(racers, final_labels=330)
     assert list(fig.layout.xaxis.range) == pytest.approx([0, 339.9]) and list(fig.layout.yaxis.range) == [0, 1]
     assert [a.text for a in fig.layout.annotations] == ["waiting for the first round"]
-    records = ({"round": 0, "n_labeled": 30, "roc_auc": 0.8},)
+    records = (RoundRecord.from_dict({"round": 0, "n_labeled": 30, "roc_auc": 0.8}),)
     started = race_view.race_curves_figure([race_view.Racer("a", "random", "random", None, records)], final_labels=330)
     assert not started.layout.annotations and started.layout.yaxis.range is None
 
@@ -162,8 +163,10 @@ def test_the_curves_need_no_random_racer_and_the_step_state_reads_the_run_folder
 
 
 def lesson_racer(sampler: str, found: list[int], auc: list[float], counts=(570, 30)) -> race_view.Racer:
-    records = tuple({"round": r, "n_labeled": 30 * (r + 1), "roc_auc": a, "n_labeled_per_class": {"PNEUMONIA": k},
-                     "ci": {"roc_auc": [a - 0.03, a + 0.03]}} for r, (k, a) in enumerate(zip(found, auc)))
+    records = tuple(RoundRecord.from_dict({"round": r, "n_labeled": 30 * (r + 1), "roc_auc": a,
+                                           "n_labeled_per_class": {"PNEUMONIA": k},
+                                           "ci": {"roc_auc": [a - 0.03, a + 0.03]}})
+                    for r, (k, a) in enumerate(zip(found, auc)))
     return race_view.Racer(sampler, sampler, sampler, None, records, counts)
 
 
@@ -203,9 +206,8 @@ def test_a_rare_finding_race_draws_the_pneumonia_each_strategy_found():
 def test_the_race_page_states_the_lesson_and_draws_the_rare_finding(make_run, store):
     """Issue 29, item 3: the race page never said what the race showed."""
     for run_id in make_race(make_run):
-        config = store.load_config(run_id)
-        config["resolved"]["train_class_counts"] = [57, 3]  # PNEUMONIA rare in the pool: 5 %
-        store.write_config(run_id, config)
+        resolved = {**store.load_resolved(run_id), "train_class_counts": [57, 3]}  # PNEUMONIA rare: 5 %
+        store.write_config(run_id, store.load_config(run_id), resolved)
     at = open_race(RACE)
     assert any(m.value.startswith("**PNEUMONIA is rare here** (5% of the pool: 3 of 60 images).") for m in at.markdown)
     assert "race_found" in [c.key for c in at.get("plotly_chart")]

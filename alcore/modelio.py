@@ -1,0 +1,248 @@
+"""A run's models: kept each round in its folder, rebuilt as one network, exported as a model folder.
+
+Kept (`keep_models`): the frozen regime stores the feature standardisation once (`models/frozen.pt`)
+and each round's head (a few KB); finetune stores the whole network of a round. "auto" keeps every
+round's head (frozen) or the last round's network (finetune); "all", "last" and "none" say so.
+
+A model is one network: uint8 grayscale images (batch, resolution, resolution), decoded as the data
+layer decodes them, -> class probabilities (batch, classes), the positive class last. Exported with
+`torch.export` (`model.pt2`, loadable with torch alone), an ONNX file when `onnx` is importable,
+`model.json` (what it needs and what it scored) and `MODEL_CARD.md`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import alcore
+from alcore import CLASS_NAMES
+from alcore.config import ExperimentConfig
+from alcore.models import BinaryClassifier, build_classifier
+from alcore.runs import RunStore
+
+MODEL_FORMAT = "alcore-model"
+FORMAT_VERSION = 1  # bumped when model.json or the network's inputs / outputs change meaning
+MODELS_DIR = "models"
+FROZEN_FILE = "frozen.pt"
+NETWORK_FILE = "model.pt2"
+ONNX_FILE = "model.onnx"
+INTENDED_USE = ("Research only. Not a medical device: not for diagnosis, triage or any clinical decision.")
+MAX_BATCH = 4096  # the exported network takes 1..MAX_BATCH images at once
+
+
+class ModelError(ValueError):
+    """A model that cannot be kept, found, exported or loaded; the message says what to do."""
+
+
+# --- keeping -----------------------------------------------------------------------------------
+def keeps_every_round(policy: str, regime: str) -> bool:
+    return policy == "all" or (policy == "auto" and regime == "frozen")
+
+
+def keep_round_model(run_dir: Path, cfg: ExperimentConfig, learner, round_index: int) -> Path | None:
+    """Store the model the learner holds after round `round_index` (kept policy permitting); the
+    previous round's file goes unless every round is kept. Returns the file written."""
+    if cfg.keep_models == "none":
+        return None
+    folder = run_dir / MODELS_DIR
+    folder.mkdir(exist_ok=True)
+    if cfg.regime == "frozen":
+        frozen = folder / FROZEN_FILE
+        if not frozen.is_file():
+            _save(frozen, _standardisation(learner))
+        state = _head_state(learner)
+    else:
+        state = {f"network.{k}": v.detach().cpu() for k, v in learner.model.state_dict().items()}
+    path = round_model_path(run_dir, round_index)
+    _save(path, state)
+    if not keeps_every_round(cfg.keep_models, cfg.regime):
+        for older in folder.glob("round_*.pt"):
+            if older != path:
+                older.unlink(missing_ok=True)
+    return path
+
+
+def round_model_path(run_dir: Path, round_index: int) -> Path:
+    return run_dir / MODELS_DIR / f"round_{round_index:03d}.pt"
+
+
+def kept_rounds(run_dir: Path) -> list[int]:
+    """The rounds whose model a run kept, in order."""
+    return sorted(int(p.stem.removeprefix("round_")) for p in (run_dir / MODELS_DIR).glob("round_*.pt"))
+
+
+def _save(path: Path, state: dict) -> None:
+    partial = path.with_suffix(".part")
+    torch.save(state, partial)
+    partial.replace(path)
+
+
+def _standardisation(learner) -> dict:
+    state = {"mean": learner.mean.detach().clone(), "std": learner.std.detach().clone()}
+    if learner.head_kind == "logistic":
+        state["directions"] = torch.from_numpy(np.asarray(learner.directions)).clone()
+    return state
+
+
+def _head_state(learner) -> dict:
+    if learner.head_kind == "logistic":
+        return {"weight": torch.from_numpy(np.asarray(learner.logistic.weight, dtype=np.float64)).clone(),
+                "bias": torch.tensor(float(learner.logistic.bias), dtype=torch.float64)}
+    return {f"head.{k}": v.detach().cpu().clone() for k, v in learner.head.state_dict().items()}
+
+
+# --- one network ------------------------------------------------------------------------------
+class LogisticHead(nn.Module):
+    """Standardised features -> principal directions -> p = sigmoid(z . weight + bias), in float64
+    as the run computed it."""
+
+    def __init__(self, mean, std, directions, weight, bias):
+        super().__init__()
+        for name, value in (("mean", mean), ("std", std), ("directions", directions), ("weight", weight),
+                            ("bias", bias)):
+            self.register_buffer(name, value)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        projected = ((features - self.mean) / self.std) @ self.directions
+        return torch.sigmoid(projected.double() @ self.weight + self.bias).float()
+
+
+class LinearHead(nn.Module):
+    """(Optionally standardised) features -> the run's dropout + linear head (dropout off) -> p."""
+
+    def __init__(self, head: nn.Module, mean: torch.Tensor | None = None, std: torch.Tensor | None = None):
+        super().__init__()
+        self.head = head.eval()
+        self.standardise = mean is not None
+        self.register_buffer("mean", mean if mean is not None else torch.zeros(1))
+        self.register_buffer("std", std if std is not None else torch.ones(1))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        if self.standardise:
+            features = (features - self.mean) / self.std
+        return torch.sigmoid(self.head(features).squeeze(1).float())
+
+
+class ExportedClassifier(nn.Module):
+    """uint8 grayscale (batch, H, W) -> probabilities (batch, 2): [p(negative), p(positive)]."""
+
+    def __init__(self, network: BinaryClassifier, head: nn.Module, second_resolution: int = 0):
+        super().__init__()
+        self.preprocess, self.backbone, self.head = network.preprocess, network.backbone, head
+        self.second_resolution = second_resolution
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        features = self.backbone(self.preprocess(images))
+        if self.second_resolution:  # the second scale, resized as alcore.train.ResizedImages does
+            resized = nn.functional.interpolate(images.float().unsqueeze(1), size=(self.second_resolution,) * 2,
+                                                mode="bilinear", align_corners=False).squeeze(1)
+            features = torch.cat([features, self.backbone(self.preprocess(resized))], 1)
+        return features
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        positive = self.head(self.features(images))
+        return torch.stack([1.0 - positive, positive], 1)
+
+
+@dataclass(frozen=True)
+class RunModel:
+    """A run's model of one round, as one network, with what describes it."""
+
+    network: ExportedClassifier
+    card: dict  # model.json
+
+
+def run_model(store: RunStore, run_id: str, at_labels: int | None = None) -> RunModel:
+    """The kept model of a run at `at_labels` labels (default: the last kept round) as one eval-mode
+    network. ModelError when the run, the round or its kept model is missing, or when the backbone
+    cannot be rebuilt as the run had it."""
+    if not store.exists(run_id):
+        raise ModelError(f"no run '{run_id}' in {store.root}/ (see `python -m alcore list`)")
+    run_dir = store.run_dir(run_id)
+    stored = store.load_config(run_id)
+    cfg = ExperimentConfig.from_json(run_dir / "config.json")
+    record = _round_record(store, run_id, at_labels)
+    path = round_model_path(run_dir, record["round"])
+    network, weights_used = _network(cfg, path, run_dir)
+    resolved = stored.get("resolved", {})
+    if resolved.get("weights_used", weights_used) != weights_used:
+        raise ModelError(f"the run's backbone started from {resolved['weights_used']} weights, but here only "
+                         f"{weights_used} weights are available: make the same weights available "
+                         "(README, pretrained weights) and export again")
+    return RunModel(network.eval(), model_card(run_id, cfg, resolved, record, network.preprocess))
+
+
+def _round_record(store: RunStore, run_id: str, at_labels: int | None) -> dict:
+    rounds = {r["round"]: r for r in store.load_rounds(run_id)}
+    kept = [r for r in kept_rounds(store.run_dir(run_id)) if r in rounds]
+    if not kept:
+        raise ModelError(f"run '{run_id}' kept no model (it predates kept models, had keep_models=none, or "
+                         "has no finished round): run it again to get one")
+    if at_labels is None:
+        return rounds[kept[-1]]
+    hits = [rounds[r] for r in kept if rounds[r]["n_labeled"] == at_labels]
+    if not hits:
+        available = ", ".join(str(rounds[r]["n_labeled"]) for r in kept)
+        raise ModelError(f"run '{run_id}' kept no model at {at_labels} labels; kept: {available} labels")
+    return hits[0]
+
+
+def _load(path: Path) -> dict:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ModelError(f"the kept model {path} is missing") from None
+    except Exception as exc:  # a truncated or foreign file: whatever torch says about it
+        raise ModelError(f"the kept model {path} cannot be read ({type(exc).__name__}: {exc}); "
+                         "it is damaged: run the experiment again") from None
+
+
+def _network(cfg: ExperimentConfig, path: Path, run_dir: Path) -> tuple[ExportedClassifier, str]:
+    classifier, weights = build_classifier(cfg.model, cfg.weights, cfg.resolution, cfg.seed)
+    classifier.eval()
+    state = _load(path)
+    if cfg.regime == "finetune":
+        classifier.load_state_dict({k.removeprefix("network."): v for k, v in state.items()})
+        return ExportedClassifier(classifier, LinearHead(classifier.head)), weights.used
+    frozen = _load(run_dir / MODELS_DIR / FROZEN_FILE)
+    if cfg.head == "logistic":
+        head = LogisticHead(frozen["mean"], frozen["std"], frozen["directions"], state["weight"], state["bias"])
+    else:
+        classifier.head.load_state_dict({k.removeprefix("head."): v for k, v in state.items()})
+        head = LinearHead(classifier.head, frozen["mean"], frozen["std"])
+    return ExportedClassifier(classifier, head, cfg.second_resolution), weights.used
+
+
+# --- the model card ----------------------------------------------------------------------------
+def model_card(run_id: str, cfg: ExperimentConfig, resolved: dict, record: dict, preprocess: nn.Module) -> dict:
+    """model.json: what the network needs, what it outputs, where it came from and what it scored."""
+    summary = resolved.get("data_summary", {})
+    classes = list(summary.get("classes") or CLASS_NAMES)
+    mean = [round(v, 6) for v in (preprocess.mean.flatten() / 255.0).tolist()]
+    std = [round(v, 6) for v in (1.0 / (preprocess.inv_std.flatten() * 255.0)).tolist()]
+    metrics = {k: record[k] for k in ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc")
+               if k in record}
+    return {
+        "format": MODEL_FORMAT, "format_version": FORMAT_VERSION, "alcore_version": alcore.__version__,
+        "torch_version": torch.__version__, "run_id": run_id, "round": record["round"],
+        "labels_used": record["n_labeled"], "labels_per_class": record.get("n_labeled_per_class", {}),
+        "classes": classes, "positive_class": classes[-1], "threshold": record["threshold"],
+        "threshold_rule": cfg.threshold_rule,
+        "input": {"dtype": "uint8", "shape": ["batch", cfg.resolution, cfg.resolution], "grayscale": True,
+                  "decoding": "the data layer's: DICOM VOI/Modality LUT, MONOCHROME1 inverted, 16-bit windowed "
+                              "on robust percentiles; resized to resolution x resolution (Lanczos)"},
+        "preprocessing": {"resolution": cfg.resolution, "second_resolution": cfg.second_resolution,
+                          "channels": "grayscale repeated into 3", "scale": "x / 255", "mean": mean, "std": std},
+        "output": "probabilities (batch, classes) in the order of `classes`; the positive class is last",
+        "model": cfg.model, "regime": cfg.regime, "head": cfg.head if cfg.regime == "frozen" else "linear",
+        "weights": resolved.get("weights_used", ""), "strategy": cfg.sampler, "seed": cfg.seed,
+        "data": {"source": cfg.data, "fingerprint": resolved.get("data_fingerprint", ""),
+                 "kind": summary.get("kind", ""), "split_sizes": resolved.get("split_sizes", {})},
+        "test_metrics": metrics, "test_intervals_95": record.get("ci", {}),
+        "intended_use": INTENDED_USE,
+    }
+
