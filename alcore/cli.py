@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--out", default=argparse.SUPPRESS, help="results folder (default: results/)")
     sub = parser.add_subparsers(dest="command", required=True,
                                 metavar="{run,sweep,resume,next,pause,list,show,strategies,summary,data,figures,export,predict,"
-                                        "prelabels}")
+                                        "prelabels,mlflow-sync}")
 
     run = sub.add_parser("run", parents=[out], help="run active learning (one run per sampler x seed)")
     run.add_argument("--config", help="a JSON file of settings (flags given here override it)")

@@ -1,4 +1,4 @@
-"""python -m alcore {export, predict, prelabels}: the model a run made, taken away and applied.
+"""python -m alcore {export, predict, prelabels, mlflow-sync}: the model a run made, taken away and applied.
 
 Their `--out` names what they write (a model folder, a CSV); the results folder is `--results`
 (default: the global `--out`, results/).
@@ -32,6 +32,11 @@ def add_model_commands(sub) -> None:
     prelabels.add_argument("--at", type=int, default=None, metavar="LABELS",
                            help="the model trained on this many labels (default: the last kept round)")
     _common(prelabels, "the CSV to write (prelabels.csv)")
+
+    sync = sub.add_parser("mlflow-sync", help="log the finished runs of a results folder to MLflow")
+    sync.add_argument("results", metavar="RESULTS_ROOT")
+    sync.add_argument("--uri", default="default", metavar="TRACKING_URI",
+                      help="the MLflow store (default: an mlruns folder beside RESULTS_ROOT)")
 
 
 def _common(parser: argparse.ArgumentParser, what: str) -> None:
@@ -91,18 +96,32 @@ def cmd_prelabels(args, store: RunStore) -> int:
     return 0
 
 
+def cmd_mlflow_sync(args, store: RunStore) -> int:
+    from alcore.tracking import sync, tracking_uri
+    if not Path(args.results).is_dir():
+        print(f"error: no results folder at {args.results}", file=sys.stderr)
+        return 2
+    uri = tracking_uri(args.uri, Path(args.results))
+    for run_id, outcome in sync(args.results, uri):
+        print(f"{run_id}: {outcome}")
+    print(f"MLflow store: {uri}")
+    return 0
+
+
 def _refusing(command):
     """The command with its refusals (a model, a file, the data) as one line on stderr, exit status 2."""
     def guarded(args, store: RunStore) -> int:
         from alcore.data.base import DataError
         from alcore.modelio import ModelError
+        from alcore.tracking import TrackingError
         try:
             return command(args, store)
-        except (ModelError, DataError) as exc:
+        except (ModelError, DataError, TrackingError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     return guarded
 
 
 MODEL_COMMANDS = {name: _refusing(command) for name, command in
-                  (("export", cmd_export), ("predict", cmd_predict), ("prelabels", cmd_prelabels))}
+                  (("export", cmd_export), ("predict", cmd_predict), ("prelabels", cmd_prelabels),
+                   ("mlflow-sync", cmd_mlflow_sync))}

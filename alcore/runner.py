@@ -37,6 +37,7 @@ from alcore.learners import make_learner
 from alcore.loop import TrainingDiverged, initial_rows, run_rounds
 from alcore.models import build_classifier, resolve_device
 from alcore.modelio import keep_round_model
+from alcore.tracking import log_after_run
 from alcore.oracle import HumanOracle, LabelBook, StepGate
 from alcore.runs import HEARTBEAT_S, HOST, RunStatus, RunStore, StoreError, now_iso
 from alcore.strategies import registry
@@ -305,6 +306,8 @@ def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventF
     except Exception as exc:  # anything else: keep the traceback in the log, a sentence in the status
         note("failed:\n" + traceback.format_exc())
         set_status(state="failed", error=f"{type(exc).__name__}: {exc}", message="failed", ended_at=now_iso())
+    if cfg.mlflow:
+        log_after_run(store, run_id, cfg.mlflow, note)
     return status
 
 
