@@ -95,5 +95,5 @@ def rounds(runs: str | list[str], out: str = str(DEFAULT_ROOT)) -> pd.DataFrame:
     store = RunStore(out)
     if isinstance(runs, str):
         runs = [run_id for run_id in store.run_ids()
-                if run_id == runs or store.load_config(run_id).get("experiment") == runs]
+                if run_id == runs or store.load_config(run_id).experiment == runs]
     return rounds_frame(store, list(runs))

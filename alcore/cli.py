@@ -19,7 +19,7 @@ from alcore.config import DEFAULT_SEEDS, ConfigError, ExperimentConfig, check, e
 from alcore.executors import QueueFull, make_executor
 from alcore.model_cli import MODEL_COMMANDS, add_model_commands
 from alcore.race import as_race
-from alcore.runs import RunStore, StoreError
+from alcore.runs import RunState, RunStore, StoreError
 from alcore.sweep import Sweep
 
 FOLLOW_S = 0.5  # how often the CLI re-reads the status of the runs it follows
@@ -262,10 +262,10 @@ def _fmt(value) -> str:
 def _outcome(store: RunStore, run_id: str) -> str:
     status = store.load_status(run_id)
     rounds = store.load_rounds(run_id)
-    last = rounds[-1] if rounds else {}
-    return (f"{run_id}: {status.state}" + (f" - {status.error}" if status.error else "")
-            + (f"; {last['n_labeled']} labels, accuracy {_fmt(last['accuracy'])}, AUC {_fmt(last['roc_auc'])}"
-               if last else "") + f"  ({store.run_dir(run_id)})")
+    last = (f"; {rounds[-1].n_labeled} labels, accuracy {_fmt(rounds[-1].metrics.accuracy)}, "
+            f"AUC {_fmt(rounds[-1].metrics.roc_auc)}") if rounds else ""
+    return (f"{run_id}: {status.state}" + (f" - {status.error}" if status.error else "") + last
+            + f"  ({store.run_dir(run_id)})")
 
 
 def follow(store: RunStore, run_ids: list[str], quiet: bool) -> bool:
@@ -279,15 +279,15 @@ def follow(store: RunStore, run_ids: list[str], quiet: bool) -> bool:
         while pending:
             for run_id in list(pending):
                 status = store.load_status(run_id)
-                if status.state == "waiting_for_labels" and status.message not in told:
+                if status.state == RunState.WAITING_FOR_LABELS and status.message not in told:
                     told.add(status.message)
                     tqdm.write(f"{run_id}: {status.message}: label them on the dashboard's Label page "
                                "(`make run`); this run continues when the batch is labeled")
-                if status.state == "paused" and (run_id, status.round) not in told:
+                if status.state == RunState.PAUSED and (run_id, status.round) not in told:
                     told.add((run_id, status.round))
                     tqdm.write(f"{run_id}: {status.message} (`python -m alcore next {run_id}`, or Next round on "
                                "the Live page)")
-                if len(run_ids) == 1 and not quiet and status.state == "running":
+                if len(run_ids) == 1 and not quiet and status.state == RunState.RUNNING:
                     if rounds_bar is None:
                         rounds_bar = tqdm(total=status.rounds_total, desc="rounds", position=0, unit="round")
                         phase_bar = tqdm(total=0, desc="", position=1, leave=False, unit="batch")
@@ -297,7 +297,7 @@ def follow(store: RunStore, run_ids: list[str], quiet: bool) -> bool:
                     phase_bar.set_description(status.phase, refresh=True)
                 if not status.active:
                     pending.remove(run_id)
-                    ok = ok and status.state == "done"
+                    ok = ok and status.state == RunState.DONE
                     tqdm.write(_outcome(store, run_id))
                     if runs_bar is not None:
                         runs_bar.update(1)
@@ -394,7 +394,7 @@ def cmd_resume(args, store: RunStore) -> int:
     if not store.exists(args.run_id):
         raise SystemExit(f"error: no run '{args.run_id}' in {store.root}/ (see `python -m alcore list`)")
     state = store.load_status(args.run_id).state
-    if state not in ("interrupted", "cancelled", "failed"):
+    if not state.resumable:
         raise SystemExit(f"error: run {args.run_id} is '{state}'; only interrupted, cancelled or failed "
                          "runs can be resumed")
     return launch(store, [args.run_id], args)
@@ -438,10 +438,9 @@ def cmd_list(args, store: RunStore) -> int:
         return 0
     print(f"{'run id':44} {'state':12} {'sampler':18} {'labels':>6} {'best acc':>8} {'best AUC':>8}  data")
     for run in runs:
-        cfg = run.config
-        print(f"{run.run_id:44} {run.status.state:12} {cfg.get('sampler', '?'):18} "
-              f"{run.last.get('n_labeled', 0):>6} {_fmt(run.best_accuracy):>8} {_fmt(run.best_auc):>8}  "
-              f"{cfg.get('data', '?')}")
+        sampler, data = (run.config.sampler, run.config.data) if run.config else ("?", "?")
+        print(f"{run.run_id:44} {run.status.state:12} {sampler:18} {run.n_labeled:>6} {_fmt(run.best_accuracy):>8} "
+              f"{_fmt(run.best_auc):>8}  {data}")
     return 0
 
 
@@ -449,14 +448,15 @@ def cmd_show(args, store: RunStore) -> int:
     if not store.exists(args.run_id):
         raise SystemExit(f"error: no run '{args.run_id}' in {store.root}/ (see `python -m alcore list`)")
     config, status = store.load_config(args.run_id), store.load_status(args.run_id)
-    print(json.dumps({k: v for k, v in config.items() if k != "resolved"}, indent=2))
-    resolved = config.get("resolved", {})
+    print(json.dumps({"run_id": args.run_id, **config.to_dict()}, indent=2))
+    resolved = store.load_resolved(args.run_id)
     print(f"state: {status.state} {status.error}\ndevice: {resolved.get('device')}  weights: "
           f"{resolved.get('weights_detail')}\ndata: {resolved.get('dataset')} {resolved.get('split_sizes')}")
     print(f"\n{'round':>5} {'labels':>6} {'acc':>6} {'bal.acc':>7} {'F1':>6} {'AUC':>6} {'train s':>8} {'query s':>8}")
     for r in store.load_rounds(args.run_id):
-        print(f"{r['round']:>5} {r['n_labeled']:>6} {_fmt(r['accuracy']):>6} {_fmt(r['balanced_accuracy']):>7} "
-              f"{_fmt(r['f1']):>6} {_fmt(r['roc_auc']):>6} {r['train_seconds']:>8.2f} {r['query_seconds']:>8.2f}")
+        m = r.metrics
+        print(f"{r.round:>5} {r.n_labeled:>6} {_fmt(m.accuracy):>6} {_fmt(m.balanced_accuracy):>7} "
+              f"{_fmt(m.f1):>6} {_fmt(m.roc_auc):>6} {r.seconds.train:>8.2f} {r.seconds.query:>8.2f}")
     return 0
 
 

@@ -26,7 +26,7 @@ SYNTHETIC_PRESETS = tuple(PRESETS)  # the generators of alcore.data.synthetic
 DEFAULT_SEEDS = 5  # seeds per strategy of an experiment (a 624-image test set needs several)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ExperimentConfig:
     """Everything that defines one active-learning run. Defaults: a quick synthetic run."""
 
@@ -102,20 +102,29 @@ class ExperimentConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "ExperimentConfig":
-        """Build from a dict, refusing unknown keys (a typo must not silently do nothing)."""
+    def from_dict(cls, values: dict[str, Any], ignore_unknown: bool = False) -> ExperimentConfig:
+        """The config of `values`: the defaults fill what is absent (a run saved before a setting
+        existed) and a sampler's alias becomes its name. An unknown key is refused (a typo must not
+        silently do nothing), or left out with `ignore_unknown` (a run folder's config.json, which
+        also holds `run_id` and `resolved`, perhaps a newer version's settings)."""
+        from alcore.strategies import registry  # late: strategies import numpy/sklearn
+
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
-        if unknown:
+        if unknown and not ignore_unknown:
             raise ConfigError({k: f"unknown setting '{k}'" + "".join(
                 f"; did you mean '{m}'?" for m in difflib.get_close_matches(k, sorted(known), n=1)) for k in unknown})
-        return cls(**values)
+        settings = {k: v for k, v in values.items() if k in known}
+        sampler = settings.get("sampler")
+        if isinstance(sampler, str) and registry.is_known(sampler):
+            settings["sampler"] = registry.canonical(sampler)
+        return cls(**settings)
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "ExperimentConfig":
+    def from_json(cls, path: str | Path) -> ExperimentConfig:
+        """A JSON file of settings; a run's config.json works too (its run id and `resolved` are left out)."""
         values = read_json_object(path, "config")
-        values.pop("resolved", None)  # config.json of a run carries extra resolved facts
-        return cls.from_dict({k: v for k, v in values.items() if k != "run_id"})
+        return cls.from_dict({k: v for k, v in values.items() if k not in ("run_id", "resolved")})
 
     @property
     def n_evaluations(self) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 from alcore.config import ExperimentConfig
 from alcore.executors import Executor, make_executor
 from alcore.race import as_race
-from alcore.runs import ACTIVE_STATES, RunStatus, RunStore
+from alcore.runs import RunState, RunStatus, RunStore
 
 POLL_S = 0.1
 
@@ -23,7 +23,7 @@ POLL_S = 0.1
 @dataclass(frozen=True)
 class JobSnapshot:
     run_id: str
-    state: str  # queued | running | waiting_for_labels | paused | done | failed | cancelled | interrupted
+    state: RunState
     round: int  # last finished round, -1 before the first
     rounds_total: int
     n_labeled: int
@@ -42,7 +42,7 @@ class JobSnapshot:
 
     @property
     def running(self) -> bool:
-        return self.state in ACTIVE_STATES
+        return self.state.active
 
     @property
     def progress(self) -> float:
@@ -117,7 +117,7 @@ class JobManager:
         status = self.store.load_status(run_id)
         if status.active:
             return
-        ExperimentConfig.from_json(self.store.run_dir(run_id) / "config.json")  # ConfigError: say it now
+        self.store.load_config(run_id)  # an unreadable config.json: say it now
         if ray is None and status.executor.startswith("ray "):
             ray = status.executor.removeprefix("ray ")
         self._submit(run_id, ray)

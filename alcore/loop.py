@@ -28,6 +28,7 @@ from alcore.config import ExperimentConfig
 from alcore.data.base import Dataset
 from alcore.learners import Learner
 from alcore.metrics import round_metrics
+from alcore.records import RoundRecord, Timings
 from alcore.stopping import StabilityRule, round_kappa, stop_set_rows
 from alcore.strategies import Pool, registry
 from alcore.train import LossNotFinite
@@ -42,7 +43,7 @@ class TrainingDiverged(ArithmeticError):
 
 @dataclass
 class RoundResult:
-    record: dict  # one line of rounds.jsonl
+    record: RoundRecord  # one line of rounds.jsonl
     arrays: dict[str, np.ndarray]  # rounds/round_XXX.npz
 
 
@@ -83,7 +84,7 @@ def _display_layout(features: np.ndarray, seed: int) -> tuple[np.ndarray, np.nda
 def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_label: np.ndarray,
                oracle: Oracle, start_round: int = 0,
                on_phase: Callable[[int, str], None] | None = None,
-               done_rounds: Sequence[dict] = (), previous_probs: np.ndarray | None = None) -> Iterator[RoundResult]:
+               done_rounds: Sequence[RoundRecord] = (), previous_probs: np.ndarray | None = None) -> Iterator[RoundResult]:
     """Run rounds start_round..cfg.rounds. `to_label` (train rows) go to the oracle before the
     first of them is trained: the initial set, or on resume every row labeled so far. On resume,
     `done_rounds` and the last done round's pool `previous_probs` continue the stopping signal.
@@ -94,7 +95,7 @@ def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_lab
     initial = initial_rows(train.labels, cfg.init_size, cfg.init_mode, cfg.seed)
     stop_rows = stop_set_rows(len(train), initial, cfg.stop_set_size, cfg.seed)
     rule = StabilityRule(cfg.stop_kappa, cfg.stop_window)
-    kappas: list[float | None] = [r.get("stop_kappa") for r in done_rounds]
+    kappas: list[float | None] = [r.stop_kappa for r in done_rounds]
     previous_stop = None if previous_probs is None else previous_probs[stop_rows]
     if previous_stop is not None and not np.isfinite(previous_stop).all():
         previous_stop = None  # a round stored before the stop set existed
@@ -177,15 +178,13 @@ def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_lab
         if strategy_clusters is not None:
             arrays["cluster"] = strategy_clusters
         per_class = np.bincount(known_labels[rows].clip(0), minlength=2)
-        record = {
-            "round": r, "n_labeled": int(labeled.sum()),
-            "n_labeled_per_class": {"NORMAL": int(per_class[0]), "PNEUMONIA": int(per_class[1])},
-            **metrics, "fit": learner.fit_info,
-            "queried_ids": train.ids[picked].astype(str).tolist(),
-            "train_seconds": round(train_seconds, 4), "query_seconds": round(query_seconds, 4),
-            "eval_seconds": round(eval_seconds, 4),
-            "stop_kappa": kappas[-1], "predictions_stable": stable, "stopped_by_rule": stopped_by_rule,
-        }
+        record = RoundRecord(
+            round=r, n_labeled=int(labeled.sum()), metrics=metrics.at_threshold, threshold=metrics.threshold,
+            metrics_at_0_5=metrics.at_0_5, ci=metrics.ci,
+            n_labeled_per_class={"NORMAL": int(per_class[0]), "PNEUMONIA": int(per_class[1])},
+            fit=dict(learner.fit_info), queried_ids=tuple(train.ids[picked].astype(str).tolist()),
+            seconds=Timings(round(train_seconds, 4), round(query_seconds, 4), round(eval_seconds, 4)),
+            stop_kappa=kappas[-1], predictions_stable=bool(stable), stopped_by_rule=bool(stopped_by_rule))
         yield RoundResult(record, arrays)
         if stopped_by_rule:
             return

@@ -3,6 +3,8 @@ and bootstrap intervals over test images."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -19,6 +21,48 @@ THRESHOLD_RULES = ("cv", "prior")  # how a round picks its operating point from 
 PRIOR_WEIGHT = 20  # "cv" rule: the prior threshold counts as this many images of the rarer class
 BOOTSTRAP_SAMPLES = 1000
 CONFIDENCE = 0.95
+
+
+def number(value: Any) -> float:
+    """A stored metric: null (NaN when written) or absent reads as NaN."""
+    return math.nan if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Test-set metrics at one decision threshold; NaN where undefined (a single class)."""
+
+    accuracy: float
+    balanced_accuracy: float
+    sensitivity: float
+    specificity: float
+    precision: float
+    recall: float
+    f1: float
+    roc_auc: float  # threshold-free: the same at every threshold of a round
+    confusion_matrix: tuple[tuple[int, ...], ...]  # rows: true NORMAL, PNEUMONIA; columns: predicted
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], suffix: str = "", roc_auc: float | None = None) -> Metrics:
+        """From a flat dict whose metric keys end in `suffix` (the 0.5 reference's lack roc_auc: pass it)."""
+        auc = number(values.get("roc_auc")) if roc_auc is None else roc_auc
+        confusion = values.get("confusion_matrix" + suffix) or ((0, 0), (0, 0))
+        return cls(**{name: number(values.get(name + suffix)) for name in THRESHOLD_METRICS}, roc_auc=auc,
+                   confusion_matrix=tuple(tuple(int(n) for n in row) for row in confusion))
+
+    def to_dict(self, suffix: str = "", names: tuple[str, ...] = METRIC_NAMES) -> dict[str, Any]:
+        return {**{name + suffix: getattr(self, name) for name in names},
+                "confusion_matrix" + suffix: [list(row) for row in self.confusion_matrix]}
+
+
+@dataclass(frozen=True)
+class RoundMetrics:
+    """A round's test metrics: at the threshold chosen on the labeled set (with 95 % intervals), and at 0.5."""
+
+    threshold: float
+    at_threshold: Metrics
+    at_0_5: Metrics
+    ci: dict[str, tuple[float, float]]
 
 
 def choose_threshold(labels: np.ndarray, probs: np.ndarray) -> float:
@@ -151,15 +195,13 @@ def bootstrap_intervals(labels: np.ndarray, probs: np.ndarray, threshold: float,
     return out
 
 
-def round_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float, seed: int) -> dict:
-    """A round's test metrics: at the `threshold` chosen on the labeled set (with its `ci`), and at
-    0.5 under keys ending in `_at_0_5`."""
-    at_threshold = classification_metrics(labels, probs, threshold)
-    at_reference = classification_metrics(labels, probs, REFERENCE_THRESHOLD)
-    return {"threshold": float(threshold), **at_threshold,
-            **{name + AT_REFERENCE: at_reference[name] for name in THRESHOLD_METRICS},
-            "confusion_matrix" + AT_REFERENCE: at_reference["confusion_matrix"],
-            "ci": bootstrap_intervals(labels, probs, threshold, seed)}
+def round_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float, seed: int) -> RoundMetrics:
+    """A round's test metrics: at the `threshold` chosen on the labeled set (with its intervals), and at 0.5."""
+    at_threshold = Metrics.from_dict(classification_metrics(labels, probs, threshold))
+    at_reference = Metrics.from_dict(classification_metrics(labels, probs, REFERENCE_THRESHOLD))
+    intervals = bootstrap_intervals(labels, probs, threshold, seed)
+    return RoundMetrics(float(threshold), at_threshold, at_reference,
+                        {name: (low, high) for name, (low, high) in intervals.items()})
 
 
 def _known(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -7,6 +7,7 @@ machine (Debian: `apt-get install chromium`); nothing is downloaded, so it works
 """
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -18,7 +19,9 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.colors import qualitative
 
+from alcore.config import ExperimentConfig
 from alcore.diagnostics import Diagnostics, diagnostics
+from alcore.records import RoundRecord
 from alcore.runs import RunStore
 
 PALETTE = qualitative.Plotly
@@ -80,17 +83,17 @@ def transparent(hex_color: str, alpha: float) -> str:
 @dataclass(frozen=True)
 class CurveSeries:
     """One run's round as the diagnostic figures draw it; `ci` holds the round record's bootstrap
-    intervals ({metric: [low, high]}) when the run has them."""
+    intervals ({metric: (low, high)}) when the run has them."""
 
     name: str
     diagnostics: Diagnostics
-    ci: dict = field(default_factory=dict)
+    ci: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
-def _interval(ci: dict, *metrics: str) -> tuple[float, float] | None:
+def _interval(ci: dict[str, tuple[float, float]], *metrics: str) -> tuple[float, float] | None:
     for metric in metrics:
         bounds = ci.get(metric)
-        if bounds and len(bounds) == 2 and None not in bounds:
+        if bounds and not any(math.isnan(b) for b in bounds):
             return float(bounds[0]), float(bounds[1])
     return None
 
@@ -189,25 +192,25 @@ def reliability_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
                                 height=540, legend_below=-0.16))
 
 
-def strategy_label(config: dict) -> str:
+def strategy_label(config: ExperimentConfig) -> str:
     """A run's strategy as figures and tables name it."""
-    return "full-data baseline" if config.get("full_data") else str(config.get("sampler", "?"))
+    return "full-data baseline" if config.full_data else config.sampler
 
 
-def at_labels(record: dict) -> str:
+def at_labels(record: RoundRecord) -> str:
     """The name of a round everywhere: the labels its model trained on."""
-    return f"at {record['n_labeled']} labels"
+    return f"at {record.n_labeled} labels"
 
 
-def diagnostics_from_arrays(record: dict, arrays: dict[str, np.ndarray]) -> Diagnostics | None:
+def diagnostics_from_arrays(record: RoundRecord, arrays: dict[str, np.ndarray]) -> Diagnostics | None:
     """The round's test-set curves at its operating threshold (the record's, else 0.5), from its
     arrays; None when the round stores no test probabilities (runs from before they were kept) or
     one class only."""
     if "test_prob" not in arrays:
         return None
-    threshold = record.get("threshold")
+    threshold = 0.5 if record.threshold is None else record.threshold
     try:
-        return diagnostics(arrays["test_label"], arrays["test_prob"], 0.5 if threshold is None else float(threshold))
+        return diagnostics(arrays["test_label"], arrays["test_prob"], threshold)
     except ValueError:
         return None
 
@@ -247,12 +250,12 @@ def round_figures(store: RunStore, run_id: str) -> dict[str, go.Figure]:
     config = store.load_config(run_id)
     out = {}
     for record in store.load_rounds(run_id):
-        found = diagnostics_from_arrays(record, store.load_round_arrays(run_id, record["round"]))
+        found = diagnostics_from_arrays(record, store.load_round_arrays(run_id, record.round))
         if found is None:
             continue
-        series = [CurveSeries(strategy_label(config), found, record.get("ci") or {})]
+        series = [CurveSeries(strategy_label(config), found, record.ci)]
         for kind, (title, build) in KINDS.items():
-            out[f"round_{record['round']:03d}_{kind}"] = build(series, f"{title}, test set, {at_labels(record)}")
+            out[f"round_{record.round:03d}_{kind}"] = build(series, f"{title}, test set, {at_labels(record)}")
     return out
 
 

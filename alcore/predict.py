@@ -199,14 +199,11 @@ def pool_prelabels(store: RunStore, run_id: str, at_labels: int | None = None) -
                                                                                         list[str]]:
     """The run's model (at `at_labels`, default its last kept round) on the train-pool images that
     model was not trained on: (the model, a Prediction each, their sample ids)."""
-    from alcore.config import ExperimentConfig
     from alcore.data import load_run_data, open_cached
 
     model = open_model(run_id, store, at_labels)
-    cfg = ExperimentConfig.from_json(store.run_dir(run_id) / "config.json")
-    fingerprint = store.load_config(run_id).get("resolved", {}).get("data_fingerprint", "")
-    dataset = open_cached(fingerprint) if fingerprint else None
-    dataset = dataset or load_run_data(cfg)
+    fingerprint = store.load_resolved(run_id).get("data_fingerprint", "")
+    dataset = (open_cached(fingerprint) if fingerprint else None) or load_run_data(store.load_config(run_id))
     labeled = store.load_round_arrays(run_id, model.card["round"])["labeled"]
     rows = np.flatnonzero(~labeled)
     train = dataset.train

@@ -44,11 +44,10 @@ def as_race(configs: list[ExperimentConfig], race_id: str | None = None) -> list
 def racers(store: RunStore, race_id: str) -> list[str]:
     """The race's run ids: random first, then the default racers' order, then the others by name."""
     found = [(store.load_config(run_id), run_id) for run_id in store.run_ids()]
-    members = [(config, run_id) for config, run_id in found if config.get("experiment") == race_id]
+    members = [(config, run_id) for config, run_id in found if config.experiment == race_id]
     order = {name: k for k, name in enumerate(DEFAULT_RACERS)}
 
-    def rank(item: tuple[dict, str]) -> tuple:
+    def rank(item: tuple[ExperimentConfig, str]) -> tuple:
         config, run_id = item
-        sampler = config.get("sampler", "")
-        return (order.get(sampler, len(order)), sampler, config.get("seed", 0), run_id)
+        return (order.get(config.sampler, len(order)), config.sampler, config.seed, run_id)
     return [run_id for _, run_id in sorted(members, key=rank)]

@@ -20,7 +20,8 @@ import shutil
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
+from enum import StrEnum
 from importlib import metadata
 from pathlib import Path
 from typing import Callable
@@ -39,7 +40,8 @@ from alcore.models import build_classifier, resolve_device
 from alcore.modelio import keep_round_model
 from alcore.tracking import log_after_run
 from alcore.oracle import HumanOracle, LabelBook, StepGate
-from alcore.runs import HEARTBEAT_S, HOST, RunStatus, RunStore, StoreError, now_iso
+from alcore.records import RoundRecord
+from alcore.runs import HEARTBEAT_S, HOST, RunState, RunStatus, RunStore, StoreError, now_iso
 from alcore.strategies import registry
 from alcore.train import Cancelled, TrainSettings
 
@@ -48,17 +50,24 @@ PROGRESS_WRITE_S = 0.5  # batch progress reaches status.json at most this often
 CANCEL_POLL_S = 0.25
 
 
+class EventKind(StrEnum):
+    PHASE = "phase"  # a phase of a round began (`round`, `phase`)
+    PROGRESS = "progress"  # batch progress within the phase (`done` of `total`)
+    ROUND = "round"  # a round finished (`record`)
+    STATUS = "status"  # status.json was written (`status`)
+
+
 @dataclass
 class RunEvent:
     """What a run reports while it works: a phase change, batch progress, or a finished round."""
 
     run_id: str
-    kind: str  # "phase" | "progress" | "round" | "status"
+    kind: EventKind
     round: int = -1
     phase: str = ""
     done: int = 0
     total: int = 0
-    record: dict = field(default_factory=dict)
+    record: RoundRecord | None = None
     status: RunStatus | None = None
 
 
@@ -104,11 +113,11 @@ def create_run(cfg: ExperimentConfig, store: RunStore) -> str:
     known), then create the run folder; returns its id. ConfigError or StoreError, with nothing written.
     The run is `queued`, owned by this process until an executor starts it."""
     check(cfg, pool_size=pool_size(cfg))
-    cfg.sampler = registry.canonical(cfg.sampler)
+    cfg = replace(cfg, sampler=registry.canonical(cfg.sampler))
     run_id = store.create_run_dir(cfg.sampler, cfg.seed)
     try:
-        store.write_config(run_id, {"run_id": run_id, **cfg.to_dict(), "resolved": {"created_at": now_iso()}})
-        store.write_status(run_id, RunStatus("queued", rounds_total=cfg.n_evaluations, message="waiting to start",
+        store.write_config(run_id, cfg, {"created_at": now_iso()})
+        store.write_status(run_id, RunStatus(RunState.QUEUED, rounds_total=cfg.n_evaluations, message="waiting to start",
                                              pid=os.getpid(), host=HOST))
         store.append_log(run_id, f"created run {run_id}: {cfg.sampler} on {cfg.data}, seed {cfg.seed}")
     except OSError as exc:
@@ -153,11 +162,10 @@ def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = N
 
 def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventFn,
              preloaded: Dataset | None) -> RunStatus:
-    stored = store.load_config(run_id)
-    cfg = ExperimentConfig.from_json(store.run_dir(run_id) / "config.json")
+    cfg = stored = store.load_config(run_id)  # `cfg` becomes the baseline's recipe; config.json keeps `stored`
     done_rounds = store.load_rounds(run_id)
     status = store.stored_status(run_id)
-    status.state, status.error, status.ended_at = "running", "", ""
+    status.state, status.error, status.ended_at = RunState.RUNNING, "", ""
     status.pid, status.host, status.phase, status.phase_done, status.phase_total = os.getpid(), HOST, "", 0, 0
     status.rounds_total = cfg.n_evaluations
     status.round_seconds = status.round_seconds[:len(done_rounds)]
@@ -169,7 +177,7 @@ def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventF
             setattr(status, key, value)
         store.write_status(run_id, status)
         clock["written"] = time.monotonic()
-        emit(RunEvent(run_id, "status", status=status))
+        emit(RunEvent(run_id, EventKind.STATUS, status=status))
 
     def note(message: str) -> None:
         store.append_log(run_id, message)
@@ -187,7 +195,7 @@ def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventF
         check(cfg, pool_size=pool)
         if cfg.full_data:  # the baseline: one round on every label of the train pool
             cfg = replace(cfg, init_size=len(dataset.train), rounds=0, sampler="random")
-        resolved = stored.get("resolved", {})
+        resolved = store.load_resolved(run_id)
         if resolved.get("data_fingerprint", dataset.fingerprint) != dataset.fingerprint:
             raise DataError(f"the data at {cfg.data} changed since this run started; "
                             "resume needs the same images - start a new run instead")
@@ -215,7 +223,7 @@ def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventF
                 "train_class_counts": np.bincount(dataset.train.labels.clip(0), minlength=2).tolist(),
                 "initial_ids": dataset.train.ids[rows].tolist(), "threads": cores, "versions": _versions(),
             })
-        store.write_config(run_id, {**stored, "resolved": resolved})
+        store.write_config(run_id, stored, resolved)
 
         logged_quarters: dict[str, int] = {}
 
@@ -224,7 +232,7 @@ def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventF
             if time.monotonic() - clock["written"] >= PROGRESS_WRITE_S or done == total:
                 store.write_status(run_id, status)
                 clock["written"] = time.monotonic()
-            emit(RunEvent(run_id, "progress", round=status.round + 1, phase=phase, done=done, total=total))
+            emit(RunEvent(run_id, EventKind.PROGRESS, round=status.round + 1, phase=phase, done=done, total=total))
             quarter = 4 * done // max(total, 1)
             if phase.startswith("features") and logged_quarters.get(phase, -1) < quarter:  # minutes on real data
                 logged_quarters[phase] = quarter
@@ -239,26 +247,26 @@ def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventF
                                head=cfg.head, second_resolution=cfg.second_resolution)
 
         for record in done_rounds:  # resume: every stored query goes (back) to the oracle
-            rows = np.union1d(rows, [id_to_row[i] for i in record["queried_ids"]])
+            rows = np.union1d(rows, [id_to_row[i] for i in record.queried_ids])
         start = len(done_rounds)
         if start:
-            note(f"resuming after the round at {done_rounds[-1]['n_labeled']} labels: "
+            note(f"resuming after the round at {done_rounds[-1].n_labeled} labels: "
                  f"{len(rows)} images labeled or queried so far")
         clock["round"] = time.monotonic()
 
         def on_phase(r: int, phase: str) -> None:
-            set_status(state="running", message=PHASE_NAMES.get(phase, phase), phase=phase, phase_done=0,
+            set_status(state=RunState.RUNNING, message=PHASE_NAMES.get(phase, phase), phase=phase, phase_done=0,
                        phase_total=0)
-            emit(RunEvent(run_id, "phase", round=r, phase=phase))
+            emit(RunEvent(run_id, EventKind.PHASE, round=r, phase=phase))
 
         def on_wait(r: int, n: int) -> None:
             batch = "the initial set" if r == 0 else f"picked by the model trained on {status.n_labeled} labels"
             note(f"waiting for {n} labels ({batch})")
-            set_status(state="waiting_for_labels", message=f"{n} images to label ({batch})")
+            set_status(state=RunState.WAITING_FOR_LABELS, message=f"{n} images to label ({batch})")
 
         def on_pause(r: int) -> None:
             note(f"paused after the round at {status.n_labeled} labels (step mode): waiting for 'Next round'")
-            set_status(state="paused", message=f"paused after the round at {status.n_labeled} labels: "
+            set_status(state=RunState.PAUSED, message=f"paused after the round at {status.n_labeled} labels: "
                                                "'Next round' labels its picks and goes on")
 
         oracle = StepGate(HumanOracle(LabelBook(store, run_id), dataset.train.ids, dataset.train.sources, cancel,
@@ -270,42 +278,42 @@ def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventF
         for result in run_rounds(cfg, dataset, learner, rows, oracle, start, on_phase=on_phase,
                                  done_rounds=done_rounds, previous_probs=previous_probs):
             store.append_round(run_id, result.record, result.arrays)
-            keep_round_model(store.run_dir(run_id), cfg, learner, result.record["round"])
+            keep_round_model(store.run_dir(run_id), cfg, learner, result.record.round)
             rec = result.record
-            note(f"at {rec['n_labeled']} labels: threshold {rec['threshold']:.3f}, accuracy {rec['accuracy']:.3f}, "
-                 f"AUC {rec['roc_auc']:.3f}, train {rec['train_seconds']:.1f}s, query {rec['query_seconds']:.1f}s"
-                 + ("" if rec["stop_kappa"] is None else f", stop-set kappa {rec['stop_kappa']:.4f}")
-                 + (f"; fit {rec['fit']}" if rec.get("fit") else ""))
+            note(f"at {rec.n_labeled} labels: threshold {rec.threshold:.3f}, accuracy {rec.metrics.accuracy:.3f}, "
+                 f"AUC {rec.metrics.roc_auc:.3f}, train {rec.seconds.train:.1f}s, query {rec.seconds.query:.1f}s"
+                 + ("" if rec.stop_kappa is None else f", stop-set kappa {rec.stop_kappa:.4f}")
+                 + (f"; fit {rec.fit}" if rec.fit else ""))
             now = time.monotonic()
             status.round_seconds.append(round(now - clock["round"], 3))
             clock["round"] = now
-            set_status(round=rec["round"], n_labeled=rec["n_labeled"], message=f"tested at {rec['n_labeled']} labels")
-            if rec["stopped_by_rule"]:
-                note(f"at {rec['n_labeled']} labels: predictions stable (kappa >= {cfg.stop_kappa} for {cfg.stop_window} "
+            set_status(round=rec.round, n_labeled=rec.n_labeled, message=f"tested at {rec.n_labeled} labels")
+            if rec.stopped_by_rule:
+                note(f"at {rec.n_labeled} labels: predictions stable (kappa >= {cfg.stop_kappa} for {cfg.stop_window} "
                      "rounds): the stopping rule ends the run here")
-                set_status(rounds_total=rec["round"] + 1)
-                finished = f"finished early at {rec['n_labeled']} labels: predictions stable (stopping rule)"
-            emit(RunEvent(run_id, "round", round=rec["round"], record=rec))
-        set_status(state="done", message=finished, ended_at=now_iso(), phase="", phase_done=0, phase_total=0)
+                set_status(rounds_total=rec.round + 1)
+                finished = f"finished early at {rec.n_labeled} labels: predictions stable (stopping rule)"
+            emit(RunEvent(run_id, EventKind.ROUND, round=rec.round, record=rec))
+        set_status(state=RunState.DONE, message=finished, ended_at=now_iso(), phase="", phase_done=0, phase_total=0)
     except Cancelled:
         note(f"stopped by the user {_kept(status)}")
-        set_status(state="cancelled", message=f"stopped {_kept(status)}", ended_at=now_iso())
+        set_status(state=RunState.CANCELLED, message=f"stopped {_kept(status)}", ended_at=now_iso())
     except KeyboardInterrupt:
-        set_status(state="interrupted", message=f"interrupted {_kept(status)}", ended_at=now_iso())
+        set_status(state=RunState.INTERRUPTED, message=f"interrupted {_kept(status)}", ended_at=now_iso())
         raise
     except (ConfigError, DataError) as exc:
         note(f"refused: {exc}")
-        set_status(state="failed", error=str(exc), message="invalid settings or data", ended_at=now_iso())
+        set_status(state=RunState.FAILED, error=str(exc), message="invalid settings or data", ended_at=now_iso())
     except TrainingDiverged as exc:
         note(f"failed: {exc}")
-        set_status(state="failed", error=str(exc), message="failed: training diverged", ended_at=now_iso())
+        set_status(state=RunState.FAILED, error=str(exc), message="failed: training diverged", ended_at=now_iso())
     except (MemoryError, torch.OutOfMemoryError):
         note("failed:\n" + traceback.format_exc())
-        set_status(state="failed", error=out_of_memory_message(cfg, pool), message="out of memory",
+        set_status(state=RunState.FAILED, error=out_of_memory_message(cfg, pool), message="out of memory",
                    ended_at=now_iso())
     except Exception as exc:  # anything else: keep the traceback in the log, a sentence in the status
         note("failed:\n" + traceback.format_exc())
-        set_status(state="failed", error=f"{type(exc).__name__}: {exc}", message="failed", ended_at=now_iso())
+        set_status(state=RunState.FAILED, error=f"{type(exc).__name__}: {exc}", message="failed", ended_at=now_iso())
     if cfg.mlflow:
         log_after_run(store, run_id, cfg.mlflow, note)
     return status

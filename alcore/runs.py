@@ -23,19 +23,47 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-# a run waits for a person: their labels (human oracle), or a "Next round" (step mode)
-WAITING_STATES = ("waiting_for_labels", "paused")
-ACTIVE_STATES = ("queued", "running", *WAITING_STATES)
+from alcore.config import ExperimentConfig
+from alcore.records import RoundRecord
+
 DEFAULT_ROOT = Path("results")
 HEARTBEAT_S = 2.0  # how often the process owning an active run touches its heartbeat file
 STALE_S = 60.0  # an active run whose heartbeat is older than this is interrupted, for every reader
 HOST = socket.gethostname()
+
+
+class RunState(StrEnum):
+    """Where a run is. Active: queued, running or waiting for a person (their labels with the human
+    oracle, or a "Next round" in step mode); the others are ends, all but done resumable."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    WAITING_FOR_LABELS = "waiting_for_labels"
+    PAUSED = "paused"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def active(self) -> bool:
+        return self in (RunState.QUEUED, RunState.RUNNING, RunState.WAITING_FOR_LABELS, RunState.PAUSED)
+
+    @property
+    def waiting(self) -> bool:
+        """Waiting for a person: no ETA, no progress of its own."""
+        return self in (RunState.WAITING_FOR_LABELS, RunState.PAUSED)
+
+    @property
+    def resumable(self) -> bool:
+        return self in (RunState.INTERRUPTED, RunState.CANCELLED, RunState.FAILED)
 
 
 class RunBusy(RuntimeError):
@@ -98,7 +126,7 @@ class StoreError(RuntimeError):
 
 @dataclass
 class RunStatus:
-    state: str
+    state: RunState
     round: int = -1  # last finished round (-1: none yet)
     rounds_total: int = 0
     n_labeled: int = 0
@@ -119,9 +147,12 @@ class RunStatus:
     def progress(self) -> float:
         return 0.0 if not self.rounds_total else min(1.0, (self.round + 1) / self.rounds_total)
 
+    def __post_init__(self):
+        self.state = RunState(self.state)
+
     @property
     def active(self) -> bool:
-        return self.state in ACTIVE_STATES
+        return self.state.active
 
 
 @dataclass
@@ -140,11 +171,15 @@ class StepControl:
 class RunSummary:
     run_id: str
     status: RunStatus
-    config: dict
+    config: ExperimentConfig | None  # None: a folder whose config.json cannot be read
     n_rounds: int
-    last: dict  # the last round's record ({} when none)
+    last: RoundRecord | None  # the last round's record (None before the first)
     best_accuracy: float
     best_auc: float
+
+    @property
+    def n_labeled(self) -> int:
+        return 0 if self.last is None else self.last.n_labeled
 
 
 class RunStore:
@@ -185,19 +220,22 @@ class RunStore:
             raise StoreError.writing(self.root, exc) from exc
 
     # --- writing -------------------------------------------------------------------------
-    def write_config(self, run_id: str, config: dict) -> None:
-        atomic_write_json(self.run_dir(run_id) / "config.json", config)
+    def write_config(self, run_id: str, config: ExperimentConfig, resolved: dict[str, Any]) -> None:
+        """config.json: the run id, every setting, and `resolved`: the facts the run found (device,
+        weights, data fingerprint, initial set, versions)."""
+        atomic_write_json(self.run_dir(run_id) / "config.json", {"run_id": run_id, **config.to_dict(),
+                                                                 "resolved": resolved})
 
     def write_status(self, run_id: str, status: RunStatus) -> None:
         status.updated_at = now_iso()
         atomic_write_json(self.run_dir(run_id) / "status.json", asdict(status))
 
-    def append_round(self, run_id: str, record: dict, arrays: dict[str, np.ndarray]) -> None:
+    def append_round(self, run_id: str, record: RoundRecord, arrays: dict[str, np.ndarray]) -> None:
         """Persist one finished round: its arrays, then its line (the whole file, atomically)."""
         folder = self.run_dir(run_id)
-        atomic_write_npz(self.round_path(run_id, record["round"]), arrays)
-        kept = [r for r in self.load_rounds(run_id) if r["round"] < record["round"]]
-        lines = [json.dumps(_clean(r), allow_nan=False) for r in [*kept, record]]
+        atomic_write_npz(self.round_path(run_id, record.round), arrays)
+        kept = [r for r in self.load_rounds(run_id) if r.round < record.round]
+        lines = [json.dumps(_clean(r.to_dict()), allow_nan=False) for r in [*kept, record]]
         atomic_write_bytes(folder / "rounds.jsonl", ("\n".join(lines) + "\n").encode())
 
     def append_log(self, run_id: str, line: str) -> None:
@@ -206,7 +244,15 @@ class RunStore:
             handle.write(f"{datetime.now().strftime('%H:%M:%S')}  {line}\n")
 
     # --- reading -------------------------------------------------------------------------
-    def load_config(self, run_id: str) -> dict:
+    def load_config(self, run_id: str) -> ExperimentConfig:
+        """The run's settings, of this version or an earlier one (ExperimentConfig.from_dict fills the rest)."""
+        return ExperimentConfig.from_dict(self._config_file(run_id), ignore_unknown=True)
+
+    def load_resolved(self, run_id: str) -> dict[str, Any]:
+        """The facts the run recorded when it started (config.json's `resolved`; {} before it started)."""
+        return dict(self._config_file(run_id).get("resolved") or {})
+
+    def _config_file(self, run_id: str) -> dict[str, Any]:
         path = self.run_dir(run_id) / "config.json"
         data = read_if_changed(path)
         if data is None:
@@ -218,14 +264,14 @@ class RunStore:
         reads as `interrupted` (status.json itself is left as the process wrote it)."""
         status = self.stored_status(run_id)
         if status.active and not self.is_alive(run_id, status):
-            return replace(status, state="interrupted", message=INTERRUPTED_MESSAGE)
+            return replace(status, state=RunState.INTERRUPTED, message=INTERRUPTED_MESSAGE)
         return status
 
     def stored_status(self, run_id: str) -> RunStatus:
         """status.json as written (an active state there may belong to a dead process)."""
         data = read_if_changed(self.run_dir(run_id) / "status.json")
         if data is None:
-            return RunStatus(state="interrupted", message="no status.json")
+            return RunStatus(state=RunState.INTERRUPTED, message="no status.json")
         values = json.loads(data)
         known = RunStatus.__dataclass_fields__
         return RunStatus(**{k: v for k, v in values.items() if k in known})
@@ -271,7 +317,7 @@ class RunStore:
     def next_round(self, run_id: str) -> bool:
         """'Next round': a paused run labels its picks and trains the next round; False when it is not paused."""
         status = self.load_status(run_id)
-        if status.state != "paused":
+        if status.state != RunState.PAUSED:
             return False
         self.release(run_id, status.round + 1)
         return True
@@ -290,11 +336,11 @@ class RunStore:
         finally:
             handle.close()
 
-    def load_rounds(self, run_id: str) -> list[dict]:
+    def load_rounds(self, run_id: str) -> list[RoundRecord]:
         path = self.run_dir(run_id) / "rounds.jsonl"
         if not path.is_file():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return [RoundRecord.from_dict(json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
 
     def round_path(self, run_id: str, round_index: int) -> Path:
         """rounds/round_XXX.npz: the round's per-image arrays."""
@@ -315,12 +361,12 @@ class RunStore:
     def summary(self, run_id: str) -> RunSummary:
         rounds = self.load_rounds(run_id)
 
-        def best(key: str) -> float:
-            values = [r[key] for r in rounds if r.get(key) is not None]
+        def best(name: str) -> float:
+            values = [r.metric(name) for r in rounds if not math.isnan(r.metric(name))]
             return max(values) if values else math.nan
 
         return RunSummary(run_id, self.load_status(run_id), self.load_config(run_id), len(rounds),
-                          rounds[-1] if rounds else {}, best("accuracy"), best("roc_auc"))
+                          rounds[-1] if rounds else None, best("accuracy"), best("roc_auc"))
 
     def list_runs(self) -> list[RunSummary]:
         out = []
@@ -328,7 +374,7 @@ class RunStore:
             try:
                 out.append(self.summary(run_id))
             except (OSError, ValueError) as exc:  # a folder someone edited by hand: skip, say why
-                out.append(RunSummary(run_id, RunStatus("failed", error=f"unreadable: {exc}"), {}, 0, {},
+                out.append(RunSummary(run_id, RunStatus(RunState.FAILED, error=f"unreadable: {exc}"), None, 0, None,
                                       math.nan, math.nan))
         return out
 
@@ -339,7 +385,7 @@ class RunStore:
         for run_id in self.run_ids():
             stored = self.stored_status(run_id)
             status = self.load_status(run_id)
-            if stored.active and status.state == "interrupted" and run_id not in live_run_ids:
+            if stored.active and status.state == RunState.INTERRUPTED and run_id not in live_run_ids:
                 status.ended_at = status.ended_at or now_iso()
                 self.write_status(run_id, status)
                 marked.append(run_id)
@@ -395,11 +441,11 @@ class RoundsReader:
 
     def __init__(self, store: RunStore, run_id: str):
         self.path = store.run_dir(run_id) / "rounds.jsonl"
-        self.rounds: list[dict] = []
+        self.rounds: list[RoundRecord] = []
         self._offset = 0
         self._mtime = 0.0
 
-    def refresh(self) -> list[dict]:
+    def refresh(self) -> list[RoundRecord]:
         try:
             stat = self.path.stat()
         except FileNotFoundError:
@@ -412,7 +458,8 @@ class RoundsReader:
             handle.seek(self._offset)
             chunk = handle.read()
         complete = chunk[:chunk.rfind(b"\n") + 1]
-        self.rounds.extend(json.loads(line) for line in complete.decode().splitlines() if line.strip())
+        self.rounds.extend(RoundRecord.from_dict(json.loads(line)) for line in complete.decode().splitlines()
+                           if line.strip())
         self._offset += len(complete)
         self._mtime = stat.st_mtime
         return self.rounds

@@ -25,10 +25,10 @@ def rounds_frame(store: RunStore, run_ids: list[str]) -> pd.DataFrame:
         config = store.load_config(run_id)
         wall = _wall_seconds(store, run_id)
         for record in store.load_rounds(run_id):
-            rows.append({"run_id": run_id, "strategy": config.get("sampler"), "seed": config.get("seed"),
-                         "experiment": config.get("experiment", ""), "full_data": config.get("full_data", False),
-                         "wall_seconds": wall, "round": record["round"], "n_labeled": record["n_labeled"],
-                         **{m: np.nan if record.get(m) is None else record[m] for m in METRIC_NAMES}})
+            rows.append({"run_id": run_id, "strategy": config.sampler, "seed": config.seed,
+                         "experiment": config.experiment, "full_data": config.full_data,
+                         "wall_seconds": wall, "round": record.round, "n_labeled": record.n_labeled,
+                         **{m: record.metric(m) for m in METRIC_NAMES}})
     columns = ["run_id", "strategy", "seed", "experiment", "full_data", "wall_seconds", "round", "n_labeled",
                *METRIC_NAMES]
     return pd.DataFrame(rows, columns=columns)
@@ -127,9 +127,9 @@ def final_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def experiment_runs(store: RunStore, experiment: str) -> list[str]:
-    ids = [run_id for run_id in store.run_ids() if store.load_config(run_id).get("experiment") == experiment]
+    ids = [run_id for run_id in store.run_ids() if store.load_config(run_id).experiment == experiment]
     if not ids:
-        known = sorted({store.load_config(r).get("experiment") for r in store.run_ids()} - {"", None})
+        known = sorted({store.load_config(r).experiment for r in store.run_ids()} - {""})
         raise SystemExit(f"error: no runs of experiment '{experiment}' in {store.root}/"
                          + (f" (experiments: {', '.join(known)})" if known else ""))
     return ids

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import tempfile
 from pathlib import Path
 
+from alcore.records import RoundRecord
 from alcore.runs import RunStore
 
 log = logging.getLogger(__name__)
 DEFAULT_EXPERIMENT = "alcore"
 RUN_TAG = "alcore.run_id"
-ROUND_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "threshold",
+ROUND_METRICS = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc",
                  "accuracy_at_0_5", "balanced_accuracy_at_0_5", "f1_at_0_5")
 MLFLOW_STATES = {"done": "FINISHED", "failed": "FAILED", "cancelled": "KILLED"}
 
@@ -54,42 +56,42 @@ def log_run(store: RunStore, run_id: str, uri: str) -> str:
     """Log one finished alcore run to the MLflow store at `uri`; returns the MLflow run id (the
     existing one when the run was logged there before)."""
     client = client_for(uri)
-    config = store.load_config(run_id)
-    name = config.get("experiment") or DEFAULT_EXPERIMENT
+    cfg = store.load_config(run_id)
+    name = cfg.experiment or DEFAULT_EXPERIMENT
     experiment = client.get_experiment_by_name(name)
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
     found = client.search_runs([experiment_id], filter_string=f"tags.`{RUN_TAG}` = '{run_id}'", max_results=1)
     if found:
         return found[0].info.run_id
-    tags = {RUN_TAG: run_id, "data": str(config.get("data", "")), "sampler": str(config.get("sampler", ""))}
+    tags = {RUN_TAG: run_id, "data": cfg.data, "sampler": cfg.sampler}
     mlflow_run = client.create_run(experiment_id, run_name=run_id, tags=tags)
     mlflow_id = mlflow_run.info.run_id
-    client.log_batch(mlflow_id, params=_params(config), metrics=_metrics(store.load_rounds(run_id)))
+    client.log_batch(mlflow_id, params=_params(cfg.to_dict(), store.load_resolved(run_id)),
+                     metrics=_metrics(store.load_rounds(run_id)))
     _log_figures(client, mlflow_id, store, run_id)
     _log_model(client, mlflow_id, store, run_id)
     client.set_terminated(mlflow_id, MLFLOW_STATES.get(store.load_status(run_id).state, "KILLED"))
     return mlflow_id
 
 
-def _params(config: dict) -> list:
+def _params(config: dict, resolved: dict) -> list:
     from mlflow.entities import Param
-    values = {k: v for k, v in config.items() if k not in ("resolved", "run_id")}
-    resolved = config.get("resolved", {})
+    values = dict(config)
     values.update(weights_used=resolved.get("weights_used", ""), data_fingerprint=resolved.get("data_fingerprint", ""))
     return [Param(k, json.dumps(v) if isinstance(v, (dict, list)) else str(v)) for k, v in sorted(values.items())]
 
 
-def _metrics(rounds: list[dict]) -> list:
+def _metrics(rounds: list[RoundRecord]) -> list:
     """Every round's metrics at step = labels used; `<metric>_ci_low` / `_ci_high` the interval."""
     from mlflow.entities import Metric
     metrics = []
     for record in rounds:
-        step = int(record["n_labeled"])
-        values = {k: record.get(k) for k in ROUND_METRICS}
-        for key, bounds in (record.get("ci") or {}).items():
-            if isinstance(bounds, (list, tuple)) and len(bounds) == 2:
-                values[f"{key}_ci_low"], values[f"{key}_ci_high"] = bounds
-        metrics += [Metric(k, float(v), 0, step) for k, v in values.items() if isinstance(v, (int, float))]
+        values = {name: record.metric(name) for name in ROUND_METRICS}
+        values["threshold"] = record.threshold
+        for name, (low, high) in record.ci.items():
+            values[f"{name}_ci_low"], values[f"{name}_ci_high"] = low, high
+        metrics += [Metric(k, float(v), 0, record.n_labeled) for k, v in values.items()
+                    if isinstance(v, (int, float)) and math.isfinite(v)]
     return metrics
 
 

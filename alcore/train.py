@@ -328,8 +328,9 @@ def apply_augmentation(images: torch.Tensor, draws: torch.Tensor) -> torch.Tenso
 
 @contextlib.contextmanager
 def single_thread():
-    """Tiny ops run faster on one thread: OpenMP's fork/join costs more than the work, and on a
-    busy machine a team of threads waits for descheduled members (measured 5x slower on 2 cores)."""
+    """One torch thread inside the block: tiny ops run faster so (OpenMP's fork/join costs more than
+    the work, and on a busy machine a team of threads waits for descheduled members: measured 5x
+    slower on 2 cores), and sums over rows then do not depend on the run's cores."""
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     try:

@@ -42,7 +42,7 @@ def time_race(results: Path) -> dict[str, float]:
     while True:
         snaps = {run_id: manager.snapshot(run_id) for run_id in run_ids}
         for run_id, snap in snaps.items():
-            name = store.load_config(run_id)["sampler"]
+            name = store.load_config(run_id).sampler
             if snap.round >= 0 and name not in marks:
                 marks[name] = time.monotonic() - start
         if "every curve" not in marks and all(s.round >= 0 for s in snaps.values()):

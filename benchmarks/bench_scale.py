@@ -48,11 +48,6 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def field(record, name: str):
-    """A round record's value, whether the store gives dicts or typed records."""
-    return record[name] if isinstance(record, dict) else getattr(record, name)
-
-
 def worker_run(job: dict) -> dict:
     """One AL run through the engine's public entry points, with its phases and writes timed."""
     from alcore.config import ExperimentConfig
@@ -88,7 +83,7 @@ def worker_run(job: dict) -> dict:
     return {"state": str(status.state), "error": status.error, "run_id": run_id, "events": events,
             "images": sum(resolved["split_sizes"].values()),
             "strategy_seconds": strategy_seconds, "write_seconds": write_seconds,
-            "query_seconds": [field(r, "query_seconds") for r in rounds],
+            "query_seconds": [r.seconds.query for r in rounds],
             "round_bytes": [store.round_path(run_id, r).stat().st_size for r in range(len(rounds))],
             "peak_mib": peak_rss_mib()}
 

@@ -67,7 +67,7 @@ def window_aulcs(frame: pd.DataFrame, spans: dict[str, tuple[int, int]]) -> pd.D
 
 def with_found(store: RunStore, frame: pd.DataFrame) -> pd.DataFrame:
     """`frame` (rounds_frame) with `found`: the PNEUMONIA images among each round's labels."""
-    found = {(run_id, r["round"]): r["n_labeled_per_class"]["PNEUMONIA"]
+    found = {(run_id, r.round): r.n_labeled_per_class["PNEUMONIA"]
              for run_id in frame.run_id.unique() for r in store.load_rounds(run_id)}
     return frame.assign(found=[found[key] for key in zip(frame.run_id, frame["round"])])
 
@@ -130,7 +130,7 @@ def report(per_run: pd.DataFrame, spans: dict[str, tuple[int, int]]) -> str:
 
 def timing(store: RunStore, run_ids: list[str]) -> str:
     """Wall seconds per run and seconds per round (train + test + query, from the round records)."""
-    per_round = [r["train_seconds"] + r["eval_seconds"] + r["query_seconds"]
+    per_round = [r.seconds.train + r.seconds.eval + r.seconds.query
                  for run_id in run_ids for r in store.load_rounds(run_id)]
     frame = rounds_frame(store, run_ids)
     wall = frame.groupby("run_id").wall_seconds.first()
@@ -175,12 +175,11 @@ def main() -> None:
         print(f"experiment {experiment}: {len(run_ids)} runs in {time.monotonic() - started:.0f} s")
     configs = [store.load_config(r) for r in run_ids]
     cfg = configs[0]
-    spans = windows(cfg["init_size"], cfg["budget"], cfg["init_size"] + cfg["budget"] * cfg["rounds"])
-    print(f"data: synthetic {cfg['synthetic_preset']} preset, {cfg['synthetic_size']} train images, "
-          f"{cfg['synthetic_pneumonia_share']:.0%} PNEUMONIA; {cfg['model']} {cfg['regime']} at "
-          f"{cfg['resolution']} px; "
-          f"{cfg['init_size']} + {cfg['budget']} x {cfg['rounds']} labels; seeds "
-          f"{sorted({c['seed'] for c in configs})}; metric: test ROC-AUC\n")
+    spans = windows(cfg.init_size, cfg.budget, cfg.final_labeled)
+    print(f"data: synthetic {cfg.synthetic_preset} preset, {cfg.synthetic_size} train images, "
+          f"{cfg.synthetic_pneumonia_share:.0%} PNEUMONIA; {cfg.model} {cfg.regime} at {cfg.resolution} px; "
+          f"{cfg.init_size} + {cfg.budget} x {cfg.rounds} labels; seeds "
+          f"{sorted({c.seed for c in configs})}; metric: test ROC-AUC\n")
     frame = with_found(store, rounds_frame(store, run_ids))
     print(report(window_aulcs(frame, spans), spans))
     print("\nMean test ROC-AUC / PNEUMONIA found per labeled count (± std over seeds):\n\n" + per_count(frame))

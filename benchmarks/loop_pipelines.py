@@ -141,20 +141,21 @@ def ours_worker(job: dict) -> dict:
     if status.state != "done":
         return {"error": status.error or status.state}
     rounds = store.load_rounds(run_id)
-    config = store.load_config(run_id)["resolved"]
+    config = store.load_resolved(run_id)
     parts = {"decode": decode.seconds, "prepare": prepare.seconds,
-             "train": sum(r["train_seconds"] for r in rounds), "eval": sum(r["eval_seconds"] for r in rounds),
-             "query": sum(r["query_seconds"] for r in rounds)}
+             "train": sum(r.seconds.train for r in rounds), "eval": sum(r.seconds.eval for r in rounds),
+             "query": sum(r.seconds.query for r in rounds)}
     sizes = config["split_sizes"]
-    passes = None if cfg.regime != "finetune" else {"train": cfg.epochs * sum(r["n_labeled"] for r in rounds),
+    passes = None if cfg.regime != "finetune" else {"train": cfg.epochs * sum(r.n_labeled for r in rounds),
                                                     "infer": sum(inferred)}
     return {"wall": wall, "cpu": cpu_seconds() - cpu0, "compute": COMPUTE.seconds, "parts": parts,
             "peak_mib": PeakMemory.peak_self_mib(), "peak_children_mib": memory.peak_with_children_kib / 1024,
             "n_images": sum(sizes.values()), "initial_ids": config["initial_ids"], "passes": passes,
             "weights": config["weights_used"], "threads": config["threads"],
             "cache": str(__import__("alcore.data", fromlist=["cache_dir"]).cache_dir()),
-            "rounds": [{k: r[k] for k in ("n_labeled", "accuracy", "roc_auc")} for r in rounds],
-            "picks": [r["queried_ids"] for r in rounds]}
+            "rounds": [{"n_labeled": r.n_labeled, "accuracy": r.metrics.accuracy, "roc_auc": r.metrics.roc_auc}
+                       for r in rounds],
+            "picks": [list(r.queried_ids) for r in rounds]}
 
 
 def naive_worker(job: dict) -> dict:

@@ -7,7 +7,8 @@ from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/si
 
 from alcore.metrics import METRIC_LABELS, METRIC_NAMES
 from alcore.summary import baseline_value, final_table, strategy_curves
-from alcore.viewmodels import compare_view, figures, progress_view, run_list
+from alcore.runs import RunState
+from alcore.viewmodels import compare_view, figures, run_list
 from ui.diagnostic_sections import compare_section
 from ui.state import REFRESH_S, current_run, store
 
@@ -26,7 +27,7 @@ groups = {name: [r for r in ids if r in names] for name, ids in members.items()}
 groups = {name: ids for name, ids in groups.items() if ids}
 
 
-@st.fragment(run_every=REFRESH_S if every_run.state.isin(progress_view.LIVE_STATES).any() else None)
+@st.fragment(run_every=REFRESH_S if any(RunState(s).active for s in every_run.state) else None)
 def watch() -> None:
     """Draws nothing: while a run is live, reruns the page when a run or a round is added or a run ends."""
     now = run_list.runs_table(store())

@@ -48,9 +48,9 @@ def embedding_view() -> None:
                 "**Record embeddings** ticked on Setup.", icon=":material/visibility_off:")
         return
     projections.warm_up_umap()  # in the background while the PCA view is looked at
-    latest = records[-1]["round"]
+    latest = records[-1].round
     follow_latest(latest)
-    labels_at = {r["round"]: r["n_labeled"] for r in records}
+    labels_at = {r.round: r.n_labeled for r in records}
     pick_round, pick_projection, pick_color = st.columns([3, 1, 2])
     with pick_round:
         if latest > 0:

@@ -14,7 +14,7 @@ from alcore import export, plots
 from alcore.oracle import LabelBook, LabelQueue
 from alcore.paths import PathRefused, allowed_path
 from alcore.summary import strategy_curves
-from alcore.viewmodels import compare_view, figures, image_view, label_view, progress_view, run_list
+from alcore.viewmodels import compare_view, figures, image_view, label_view, progress_view, round_view, run_list
 from ui import navigation
 from ui.state import REFRESH_S, SHOW_PREDICTION, jobs, path_roots, require_run, reveal_prediction, rounds, store
 from ui.widgets import resume_button
@@ -31,8 +31,8 @@ progress = progress_view.run_progress(store(), jobs(), run_id)
 
 st.title("Label X-rays")
 st.caption(f"`{run_id}` · {plots.strategy_label(config)} on {run_list.data_label(config)} · "
-           f"{config['init_size']} initial images + {config['budget']} × {config['rounds']} rounds")
-if config.get("oracle") != "human":
+           f"{config.init_size} initial images + {config.budget} × {config.rounds} rounds")
+if config.oracle != "human":
     st.info("The true labels answer this run's queries (simulated oracle). To label X-rays yourself, "
             "launch a run with the human oracle on Setup.")
     st.page_link(navigation.SETUP, label="Go to Setup", icon=":material/tune:")
@@ -107,7 +107,7 @@ def label_one(queue: LabelQueue, pending: list[str]) -> None:
         if shown:
             view = label_view.model_view(store(), run_id, queue.round, sample_id)
             st.markdown("No model yet: the initial images are labeled before the first training." if view is None
-                        else f"p(PNEUMONIA) = **{view[0]:.2f}** · {config['sampler']} score **{view[1]:.3g}**")
+                        else f"p(PNEUMONIA) = **{view[0]:.2f}** · {config.sampler} score **{view[1]:.3g}**")
     image = label_view.adjust_image(label_view.label_image(store(), run_id, sample_id), zoom, centre, level, width)
     picture.image(image, width=720, alt="X-ray to label")
 
@@ -123,11 +123,12 @@ def wait_for_batch() -> None:
     st.caption(f"State: {now.state} · {now.detail}")
 
 
+STOPPED = {"cancelled": "it was stopped", "interrupted": "the app stopped while it ran", "failed": "it failed"}
+
+
 def resume_offer() -> None:
-    reason = "the app stopped while it ran" if progress.state == "interrupted" else f"it was {progress.state}"
-    st.warning(f"This run is not running: {reason}. Labels given so far are kept, and you may go on labeling; "
-               "Resume continues the run. (If a terminal's `python -m alcore run` still runs it, it goes on "
-               "by itself: do not resume it here too.)")
+    st.warning(f"This run is paused because {STOPPED[progress.state]}. Your labels so far are kept: you may go on "
+               "labeling, and **Resume** continues the run from its last finished round.")
     resume_button(run_id, "label_resume")
 
 
@@ -184,7 +185,11 @@ elif progress.state == "done":
     st.success(f"The run is finished: {progress.n_labeled} images labeled.", icon=":material/check:")
 elif queue is not None:
     st.info("Every queued image has an answer: resume the run to train on them.")
-with st.expander("Your labels against the true labels", expanded=progress.state == "done"):
+st.subheader("Your labels against the true labels")
+if round_view.asks_for_labels(store(), run_id):  # issue 29: nothing of the truth may bias the labels still to come
+    st.caption("Shown once the run is done: while it may still ask for labels, nothing of the true labels is "
+               "shown on any page.")
+elif st.toggle("Show how my labels agree with the true labels", key="label_show_truth"):
     agreement_and_curves()
 st.subheader("Export")
 export_section()

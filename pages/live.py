@@ -29,11 +29,11 @@ config = store().load_config(run_id)
 progress = progress_view.run_progress(store(), jobs(), run_id)
 
 st.title("Live run")
-labels = ("every label of the train pool" if config.get("full_data") else
-          f"{config['init_size']} initial labels + {config['budget']} × {config['rounds']} rounds")
-st.caption(f"`{run_id}` · {plots.strategy_label(config)} on {run_list.data_label(config)} · {config['model']} "
-           f"({config['regime']}, {config['resolution']} px) · {labels} · seed {config['seed']}"
-           + (f" · experiment {config['experiment']}" if config.get("experiment") else ""))
+labels = ("every label of the train pool" if config.full_data else
+          f"{config.init_size} initial labels + {config.budget} × {config.rounds} rounds")
+st.caption(f"`{run_id}` · {plots.strategy_label(config)} on {run_list.data_label(config)} · {config.model} "
+           f"({config.regime}, {config.resolution} px) · {labels} · seed {config.seed}"
+           + (f" · experiment {config.experiment}" if config.experiment else ""))
 
 if progress.live:
     if st.button("Stop", key="live_stop", icon=":material/stop:", disabled=not progress.attached,
@@ -43,9 +43,9 @@ if progress.live:
         st.toast("Stopping after the current step; finished rounds are kept.")
 elif progress.resumable:
     resume_button(run_id, "live_resume", help="Continues from the last finished round.")
-if race.is_race(config.get("experiment", "")):
+if race.is_race(config.experiment):
     st.page_link(navigation.LIVE, label="This run is part of a race: watch all racers", icon=":material/sprint:",
-                 query_params={RACE_KEY: config["experiment"], RUN_KEY: run_id})
+                 query_params={RACE_KEY: config.experiment, RUN_KEY: run_id})
 step_controls([run_id], "live_step")
 
 
@@ -82,7 +82,7 @@ else:
     last_query = round_view.latest_queried_round(records)
     if last_query is not None:
         queried = round_view.queried_frame(store(), run_id, [last_query], reveal_prediction())
-        st.subheader(f"Queried by the model trained on {last_query['n_labeled']} labels")
+        st.subheader(f"Queried by the model trained on {last_query.n_labeled} labels")
         st.caption(f"{len(queried)} images picked for labeling, highest score first"
                    + (f"; the first {LIVE_THUMBNAILS} shown (all on Queried samples)."
                       if len(queried) > LIVE_THUMBNAILS else "."))

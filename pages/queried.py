@@ -15,7 +15,7 @@ PAGE_SIZE = 48
 ALL_ROUNDS = "all"
 run_id = require_run()
 st.title("Queried samples")
-queried_rounds = {r["round"]: r for r in rounds(run_id) if r.get("queried_ids")}
+queried_rounds = {r.round: r for r in rounds(run_id) if r.queried_ids}
 if not queried_rounds:
     st.info("No round of this run has queried images yet.")
     st.stop()
@@ -23,9 +23,10 @@ if not queried_rounds:
 pick_round, pick_class = st.columns([1, 2])
 chosen = pick_round.selectbox("Picked by the model trained on", [*reversed(queried_rounds), ALL_ROUNDS],
                               key="queried_round", format_func=lambda r: "any number of labels" if r == ALL_ROUNDS
-                              else f"{queried_rounds[r]['n_labeled']} labels")
-classes = pick_class.multiselect("True class", round_view.CLASS_NAMES, default=list(round_view.CLASS_NAMES),
-                                 key="queried_classes")
+                              else f"{queried_rounds[r].n_labeled} labels")
+human = store().load_config(run_id).oracle == "human"  # its labels are the person's, never the truth
+classes = pick_class.multiselect("Your label" if human else "True class", round_view.CLASS_NAMES,
+                                 default=list(round_view.CLASS_NAMES), key="queried_classes")
 samples = round_view.queried_frame(store(), run_id, list(queried_rounds.values()) if chosen == ALL_ROUNDS
                               else [queried_rounds[chosen]], reveal_prediction())
 samples = samples[samples.label.isin(classes) | samples.secret]  # a hidden label is in no class: always shown

@@ -30,7 +30,7 @@ def tiny(**changes) -> ExperimentConfig:
 
 
 def numbers(store: RunStore, run_id: str) -> list[dict]:
-    return [{key: record[key] for key in COMPARED} for record in store.load_rounds(run_id)]
+    return [{key: line[key] for key in COMPARED} for line in (r.to_dict() for r in store.load_rounds(run_id))]
 
 
 def wait_done(store: RunStore, run_ids: list[str]) -> None:

@@ -8,12 +8,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
+from alcore.records import RoundRecord
 from alcore.viewmodels import figures
 
 
-def record(round_index: int, n_labeled: int, accuracy: float, roc_auc: float | None = 0.8) -> dict:
-    return {"round": round_index, "n_labeled": n_labeled, "accuracy": accuracy, "balanced_accuracy": accuracy,
-            "f1": accuracy, "roc_auc": roc_auc}
+def record(round_index: int, n_labeled: int, accuracy: float, roc_auc: float | None = 0.8, **fields) -> RoundRecord:
+    return RoundRecord.from_dict({"round": round_index, "n_labeled": n_labeled, "accuracy": accuracy,
+                                  "balanced_accuracy": accuracy, "f1": accuracy, "roc_auc": roc_auc, **fields})
 
 
 def pool(n: int = 8) -> pd.DataFrame:
@@ -88,8 +89,8 @@ def test_compare_without_baseline_has_no_reference_line():
 
 
 def test_stability_figure_plots_kappa_against_labels_with_the_threshold():
-    rounds = [{"n_labeled": 10, "stop_kappa": None}, {"n_labeled": 20, "stop_kappa": 0.8},
-              {"n_labeled": 30, "stop_kappa": 0.995, "predictions_stable": True}]
+    rounds = [record(0, 10, 0.5, stop_kappa=None), record(1, 20, 0.5, stop_kappa=0.8),
+              record(2, 30, 0.5, stop_kappa=0.995, predictions_stable=True)]
     fig = figures.stability_figure(rounds, 0.99)
     assert list(fig.data[0].x) == [20, 30] and list(fig.data[0].y) == [0.8, 0.995]
     assert fig.layout.shapes[0].y0 == 0.99

@@ -48,7 +48,7 @@ def test_a_launched_run_works_in_the_background_and_ends_done(jobs, store):
     final = jobs.wait(run_id, TIMEOUT)
     assert (final.state, final.round, final.n_labeled, final.error) == ("done", 2, 40, "")
     assert final.progress == 1.0 and final.eta_seconds is None and len(final.finished_round_seconds) == 3
-    assert [r["n_labeled"] for r in store.load_rounds(run_id)] == [20, 30, 40]
+    assert [r.n_labeled for r in store.load_rounds(run_id)] == [20, 30, 40]
     assert not jobs.is_live(run_id) and run_id not in jobs.live_ids()
 
 
@@ -81,7 +81,7 @@ def test_a_cancelled_run_resumes_where_it_stopped(jobs, store):
     jobs.resume(run_id)
     assert jobs.wait(run_id, TIMEOUT).state == "done"
     rounds = store.load_rounds(run_id)
-    assert [r["round"] for r in rounds] == list(range(5)) and kept <= 5
+    assert [r.round for r in rounds] == list(range(5)) and kept <= 5
 
 
 def test_two_runs_compute_at_once_and_a_third_waits_for_a_slot(store):
@@ -154,11 +154,11 @@ def test_runs_left_running_by_a_dead_process_are_marked_interrupted(store):
     gone.wait()
     run_id = "20250101-000000-entropy-s0-dead"
     store.run_dir(run_id).mkdir(parents=True)
-    store.write_config(run_id, {"run_id": run_id, **tiny().to_dict()})
+    store.write_config(run_id, tiny(), {})
     store.write_status(run_id, RunStatus("running", round=1, rounds_total=3, pid=gone.pid, host=HOST))
     done = "20250101-000001-entropy-s0-done"
     store.run_dir(done).mkdir(parents=True)
-    store.write_config(done, {"run_id": done, **tiny().to_dict()})
+    store.write_config(done, tiny(), {})
     store.write_status(done, RunStatus("done", round=2, rounds_total=3))
     jobs = JobManager(store)
     assert jobs.interrupted_at_start == [run_id]

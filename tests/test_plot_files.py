@@ -32,7 +32,7 @@ def test_figures_writes_png_and_svg_per_round(finished_run, capsys):
                 for fmt in ("png", "svg")}
     assert {p.name for p in folder.iterdir()} == expected
     assert (folder / "round_001_roc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    labels = store.load_rounds(run_id)[1]["n_labeled"]
+    labels = store.load_rounds(run_id)[1].n_labeled
     assert f"ROC curve, test set, at {labels} labels".encode() in (folder / "round_001_roc.svg").read_bytes()
     assert "wrote 12 files" in capsys.readouterr().out
 

@@ -33,7 +33,7 @@ def wait_until(check, what: str) -> None:
 
 
 def numbers(store: RunStore, run_id: str) -> list[tuple]:
-    return [tuple(str(r[k]) for k in METRICS) for r in store.load_rounds(run_id)]
+    return [tuple(str(r.to_dict()[k]) for k in METRICS) for r in store.load_rounds(run_id)]
 
 
 def test_a_step_gate_holds_a_rounds_picks_until_the_round_is_released(store):
@@ -67,7 +67,7 @@ def test_a_paused_run_waits_after_its_query_through_stop_and_resume(store):
         return status.state == "paused" and status.round == round_index
 
     wait_until(lambda: paused_after(0), "the pause after round 0")
-    assert len(store.load_rounds(run_id)) == 1 and store.load_rounds(run_id)[0]["queried_ids"]  # picks are shown
+    assert len(store.load_rounds(run_id)) == 1 and store.load_rounds(run_id)[0].queried_ids  # picks are shown
     assert jobs.snapshot(run_id).running and jobs.is_live(run_id)
     restarted = JobManager(store)  # a restarted dashboard: the run is still paused, and Next works from there
     assert run_id not in restarted.interrupted_at_start and store.load_status(run_id).state == "paused"
@@ -89,10 +89,10 @@ def test_a_race_starts_its_racers_together_on_one_initial_set_and_each_gives_its
     race_id = jobs.launch_race(race_configs(base, ("coreset", "entropy", "random")), pause=True)
     assert is_race(race_id)
     run_ids = racers(store, race_id)
-    assert [store.load_config(r)["sampler"] for r in run_ids] == ["random", "entropy", "coreset"]
-    assert {store.load_config(r)["experiment"] for r in run_ids} == {race_id}
+    assert [store.load_config(r).sampler for r in run_ids] == ["random", "entropy", "coreset"]
+    assert {store.load_config(r).experiment for r in run_ids} == {race_id}
     wait_until(lambda: all(store.load_status(r).state == "paused" for r in run_ids), "every racer paused")
-    initial = {tuple(store.load_config(r)["resolved"]["initial_ids"]) for r in run_ids}
+    initial = {tuple(store.load_resolved(r)["initial_ids"]) for r in run_ids}
     assert len(initial) == 1  # same data, initial set and seed
     assert sorted(jobs.next_round(run_ids)) == sorted(run_ids)  # Next applies to all racers
     wait_until(lambda: all(store.load_status(r).round == 1 and store.load_status(r).state == "paused"

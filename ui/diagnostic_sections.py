@@ -9,6 +9,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from alcore import plots
+from alcore.config import ExperimentConfig
+from alcore.records import RoundRecord
 from alcore.viewmodels import diagnostics_view, figures
 from ui.state import store
 
@@ -38,18 +40,19 @@ def _value(value: float, ci: dict, metric: str) -> tuple[str, str]:
     if value is None or math.isnan(value):
         return "n/a", ""
     bounds = ci.get(metric)
-    return f"{value:.3f}", (f"95 % CI [{bounds[0]:.3f}, {bounds[1]:.3f}]" if bounds and None not in bounds else "")
+    shown = bounds and not any(math.isnan(b) for b in bounds)
+    return f"{value:.3f}", (f"95 % CI [{bounds[0]:.3f}, {bounds[1]:.3f}]" if shown else "")
 
 
-def stopping_section(run_id: str, records: list[dict], config: dict) -> None:
+def stopping_section(run_id: str, records: list[RoundRecord], config: ExperimentConfig) -> None:
     """'When can I stop labeling?': the stabilizing-predictions signal, in a sentence and a chart."""
     st.subheader("When can labeling stop?")
     st.markdown(diagnostics_view.stopping_summary(records, config))
-    if any(r.get("stop_kappa") is not None for r in records):
+    if any(r.stop_kappa is not None for r in records):
         st.plotly_chart(figures.stability_figure(records, diagnostics_view.stability_rule(config).threshold),
                         key="live_stability", width="stretch")
         st.caption("Bloodgood & Vijay-Shanker (2009), stabilizing predictions: Cohen's κ between each round's "
-                   f"predicted classes and the previous round's on a fixed set of {config.get('stop_set_size', '?')} "
+                   f"predicted classes and the previous round's on a fixed set of {config.stop_set_size} "
                    "unlabeled pool images (no labels needed). Green dots: the signal holds.")
 
 
@@ -62,13 +65,13 @@ def follow_latest(key: str, rounds: list[int]) -> None:
         st.session_state[f"{key}_newest"] = newest
 
 
-def round_section(run_id: str, records: list[dict]) -> None:
+def round_section(run_id: str, records: list[RoundRecord]) -> None:
     """One round's test-set diagnostics (the latest by default, any through the slider)."""
     st.subheader("What a radiologist reads: one round on the test set")
-    rounds = [r["round"] for r in records]
+    rounds = [r.round for r in records]
     key = f"live_diag_round_{run_id}"
     follow_latest(key, rounds)
-    labels = {r["round"]: r["n_labeled"] for r in records}
+    labels = {r.round: r.n_labeled for r in records}
     chosen = (st.select_slider("Labels used", rounds, key=key, format_func=lambda r: f"{labels[r]} labels")
               if len(rounds) > 1 else rounds[0])
     record = diagnostics_view.record_at(records, chosen)
@@ -76,10 +79,10 @@ def round_section(run_id: str, records: list[dict]) -> None:
     if found is None:
         st.info(NO_CURVES)
         return
-    point, ci = found.point, record.get("ci") or {}
-    st.caption(f"The model trained on {record['n_labeled']} labels: {found.n} test images, PNEUMONIA positive, "
+    point, ci = found.point, record.ci
+    st.caption(f"The model trained on {record.n_labeled} labels: {found.n} test images, PNEUMONIA positive, "
                f"operating threshold {point.threshold:.2f}"
-               + ("" if "threshold" in record else " (the default: this run chose none)")
+               + ("" if record.threshold is not None else " (the default: this run chose none)")
                + (" · [low, high]: bootstrap intervals" if ci else ""))
     values = {"Sensitivity": _value(point.sensitivity, ci, "sensitivity"),
               "Specificity": _value(point.specificity, ci, "specificity"),
@@ -92,7 +95,7 @@ def round_section(run_id: str, records: list[dict]) -> None:
             column.caption(interval)
     series = [plots.CurveSeries(plots.strategy_label(store().load_config(run_id)), found, ci)]
     where = plots.at_labels(record)
-    stem = f"{run_id}_round_{record['round']:03d}"
+    stem = f"{run_id}_round_{record.round:03d}"
     top_left, top_right = st.columns(2)
     chart(top_left, plots.roc_figure(series, f"ROC curve, {where}"), "live_roc", f"{stem}_roc")
     chart(top_right, plots.pr_figure(series, f"Precision-recall curve, {where}"), "live_pr", f"{stem}_pr")

@@ -43,9 +43,9 @@ def race_section(race_id: str) -> None:
     live = any(r.progress.live for r in racers)
     first = store().load_config(run_ids[0])
     st.title("Live race")
-    st.caption(f"`{race_id}` · {len(racers)} strategies on {run_list.data_label(first)} · {first['model']} "
-               f"({first['regime']}, {first['resolution']} px) · {first['init_size']} initial labels (the same for "
-               f"all) + {first['budget']} × {first['rounds']} rounds · seed {first['seed']}")
+    st.caption(f"`{race_id}` · {len(racers)} strategies on {run_list.data_label(first)} · {first.model} "
+               f"({first.regime}, {first.resolution} px) · {first.init_size} initial labels (the same for "
+               f"all) + {first.budget} × {first.rounds} rounds · seed {first.seed}")
     step_controls(run_ids, "race")
     rounds_seen = tuple(len(r.records) for r in racers)
     states_seen = tuple(r.progress.state for r in racers)
@@ -63,7 +63,7 @@ def race_section(race_id: str) -> None:
     progress()
 
     # drawn (empty) while the racers start too: the browser loads plotly then, not when the first points arrive
-    final_labels = first["init_size"] + first["budget"] * first["rounds"]
+    final_labels = first.final_labeled
     st.plotly_chart(race_view.race_curves_figure(racers, final_labels=final_labels), key="race_curves",
                     width="stretch")
     if not any(r.records for r in racers):
@@ -95,7 +95,7 @@ def picks_section(racers: list[race_view.Racer]) -> None:
         return
     key = "race_round"
     follow_latest(key, rounds)
-    labels = {r["round"]: r["n_labeled"] for r in racers[0].records}
+    labels = {r.round: r.n_labeled for r in racers[0].records}
     chosen = (st.select_slider("Round (by the labels its models trained on)", rounds, key=key,
                                format_func=lambda r: f"{labels[r]} labels") if len(rounds) > 1 else rounds[0])
     frames = [race_view.picks_frame(store(), racer, chosen, reveal_prediction()) for racer in racers]

@@ -33,7 +33,7 @@ def run_charts(root: str, run_id: str, n_rounds: int) -> tuple[go.Figure, go.Fig
     records = RunStore(root).load_rounds(run_id)[:n_rounds]
     last = records[-1]
     title = f"Confusion matrix, test set, {plots.at_labels(last)}"
-    return figures.learning_curves_figure(records), figures.confusion_matrix_figure(last["confusion_matrix"], title)
+    return figures.learning_curves_figure(records), figures.confusion_matrix_figure(last.metrics.confusion_matrix, title)
 
 
 def thumbnails(run_id: str, samples: pd.DataFrame, key: str, per_row: int = 6, enlarge: bool = False) -> None:

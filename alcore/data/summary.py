@@ -84,8 +84,9 @@ def split_warnings(dataset: Dataset) -> list[str]:
             shared = sorted(_known_patients(dataset, first) & _known_patients(dataset, second))
             if shared:
                 more = f" and {len(shared) - SHOWN} more" if len(shared) > SHOWN else ""
-                warnings.append(f"{len(shared)} patients are in both {first} and {second} (e.g. "
-                                f"{', '.join(shared[:SHOWN])}{more}): their images leak between the splits")
+                warnings.append(f"{len(shared)} patients are in both {first} and {second} by their identifiers (e.g. "
+                                f"{', '.join(shared[:SHOWN])}{more}): if they are the same people, their images "
+                                "leak between the splits")
     test = dataset.test
     labeled = test.labels[test.labels != UNKNOWN_LABEL]
     per_class = np.bincount(labeled, minlength=len(dataset.classes)) if labeled.size else np.zeros(0, int)

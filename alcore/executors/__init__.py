@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Protocol
 
-from alcore.runs import HOST, RunStore, now_iso
+from alcore.runs import HOST, RunState, RunStore, now_iso
 
 MAX_WAITING = 500  # runs an executor holds before it starts them; more is refused with a message
 
@@ -62,7 +62,7 @@ def mark_queued(store: RunStore, run_id: str, message: str, executor: str) -> No
     """Hand a run to an executor: no cancel left over, state `queued` owned by this process, a fresh heartbeat."""
     store.clear_cancel(run_id)
     status = store.stored_status(run_id)
-    status.state, status.error, status.ended_at = "queued", "", ""
+    status.state, status.error, status.ended_at = RunState.QUEUED, "", ""
     status.message = message
     status.pid, status.host, status.executor = os.getpid(), HOST, executor
     store.write_status(run_id, status)
@@ -72,6 +72,6 @@ def mark_queued(store: RunStore, run_id: str, message: str, executor: str) -> No
 def cancel_before_start(store: RunStore, run_id: str) -> None:
     """A queued run asked to stop ends `cancelled` without computing."""
     status = store.stored_status(run_id)
-    status.state, status.message, status.ended_at = "cancelled", "cancelled before it started", now_iso()
+    status.state, status.message, status.ended_at = RunState.CANCELLED, "cancelled before it started", now_iso()
     store.write_status(run_id, status)
     store.clear_cancel(run_id)

@@ -20,7 +20,7 @@ from alcore.cores import CORES_ENV
 from alcore.executors import (MAX_WAITING, QueueFull, cancel_before_start, core_share, default_parallel,
                               mark_queued, queue_full_message)
 from alcore.executors.zygote import zygote
-from alcore.runs import HEARTBEAT_S, HOST, WAITING_STATES, RunStore, now_iso, pid_alive
+from alcore.runs import HEARTBEAT_S, HOST, RunState, RunStore, now_iso, pid_alive
 
 TICK_S = 0.2
 EXIT_WAIT_S = 30.0
@@ -47,7 +47,7 @@ class LocalExecutor:
         found = {}
         for run_id in self.store.run_ids():
             status = self.store.load_status(run_id)
-            if status.state in ("running", *WAITING_STATES) and status.executor == self.label \
+            if status.state.active and status.state != RunState.QUEUED and status.executor == self.label \
                     and status.host == HOST and status.pid:
                 found[run_id] = status.pid
         return found
@@ -120,7 +120,7 @@ class LocalExecutor:
             del self._children[run_id]
             status = self.store.stored_status(run_id)
             if status.active and status.pid in (pid, os.getpid()):
-                status.state, status.ended_at = "interrupted", now_iso()
+                status.state, status.ended_at = RunState.INTERRUPTED, now_iso()
                 status.message = "the worker process ended unexpectedly (see worker.out); resume continues it"
                 self.store.write_status(run_id, status)
 

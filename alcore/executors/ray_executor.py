@@ -18,7 +18,6 @@ Only this module imports ray, and only the Ray executor imports this module.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import tempfile
 import threading
@@ -32,10 +31,11 @@ import ray
 from alcore.config import ConfigError, ExperimentConfig
 from alcore.cores import CORES_ENV
 from alcore.executors import MAX_WAITING, QueueFull, cancel_before_start, mark_queued, queue_full_message
-from alcore.runs import HEARTBEAT_S, RunBusy, RunStatus, RunStore, now_iso
+from alcore.records import RoundRecord
+from alcore.runs import HEARTBEAT_S, RunBusy, RunState, RunStatus, RunStore, now_iso
 
-REPO = Path(__file__).resolve().parents[2]
-LOCAL_CPUS = 2  # `--ray local`: a two-CPU instance on the loopback interface, no Ray dashboard
+PACKAGE = Path(__file__).resolve().parents[1]  # alcore/
+LOCAL_CPUS = 2  # `--ray local`: a two-CPU instance on this machine, no Ray dashboard
 POLL_S = 0.5  # the driver looks for a run's cancel file this often
 STOP_POLL_S = 2.0  # a computing run asks the stop actor this often: each ask is an actor call, measured at ~4 %
 # of a core per run when asked every 0.5 s on a 2-core machine, where the run itself needs the cores
@@ -49,15 +49,14 @@ def connect(store: RunStore, address: str) -> "RayExecutor":
         raise ConfigError({"ray": f"this process already uses the Ray cluster at {_connection['address']}; "
                                   f"start another process for {address}"})
     if not ray.is_initialized():
-        pythonpath = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+        # the workers get alcore from here (runtime_env), whether the package is installed or not; its
+        # dependencies must be installed on the cluster's nodes
+        settings = dict(runtime_env={"py_modules": [str(PACKAGE)]}, log_to_driver=False, logging_level=logging.WARNING)
         try:
             if address == "local":
-                ray.init(num_cpus=LOCAL_CPUS, include_dashboard=False, _node_ip_address="127.0.0.1",
-                         runtime_env={"env_vars": {"PYTHONPATH": pythonpath}}, log_to_driver=False,
-                         logging_level=logging.WARNING)
-            else:  # the cluster's nodes get alcore from here; its dependencies must be installed there
-                ray.init(address=address, runtime_env={"py_modules": [str(REPO / "alcore")]},
-                         log_to_driver=False, logging_level=logging.WARNING)
+                ray.init(num_cpus=LOCAL_CPUS, include_dashboard=False, **settings)
+            else:
+                ray.init(address=address, **settings)
         except Exception as exc:  # unreachable address, version mismatch: a sentence, not a traceback
             raise ConfigError({"ray": f"cannot use the Ray cluster at {address}: {type(exc).__name__}: {exc}"}) \
                 from exc
@@ -82,29 +81,70 @@ class _StopRequests:
         return run_id in self.run_ids
 
 
+@dataclass(frozen=True)
+class _ConfigWritten:
+    run_id: str
+    config: ExperimentConfig
+    resolved: dict
+
+    def apply(self, store: RunStore) -> None:
+        store.write_config(self.run_id, self.config, self.resolved)
+
+
+@dataclass(frozen=True)
+class _StatusWritten:
+    run_id: str
+    status: RunStatus
+
+    def apply(self, store: RunStore) -> None:
+        store.write_status(self.run_id, self.status)
+
+
+@dataclass(frozen=True)
+class _RoundAppended:
+    run_id: str
+    record: RoundRecord
+    arrays: dict
+
+    def apply(self, store: RunStore) -> None:
+        store.append_round(self.run_id, self.record, self.arrays)
+
+
+@dataclass(frozen=True)
+class _LogAppended:
+    run_id: str
+    line: str
+
+    def apply(self, store: RunStore) -> None:
+        store.append_log(self.run_id, self.line)
+
+
+_StoreWrite = _ConfigWritten | _StatusWritten | _RoundAppended | _LogAppended
+
+
 class _ForwardingStore(RunStore):
-    """A scratch results store that also sends every write to the driver."""
+    """A scratch results store that also sends every write to the driver, which applies it to the real one."""
 
     def __init__(self, root: str, outbox: queue.Queue):
         super().__init__(root)
         self.outbox = outbox
 
-    def write_config(self, run_id: str, config: dict) -> None:
-        super().write_config(run_id, config)
-        self.outbox.put(("write_config", (run_id, config)))
+    def write_config(self, run_id: str, config: ExperimentConfig, resolved: dict) -> None:
+        super().write_config(run_id, config, resolved)
+        self.outbox.put(_ConfigWritten(run_id, config, dict(resolved)))
 
     def write_status(self, run_id: str, status: RunStatus) -> None:
         super().write_status(run_id, status)
         # a copy: the run goes on changing its status while this one waits to be sent
-        self.outbox.put(("write_status", (run_id, replace(status, round_seconds=list(status.round_seconds)))))
+        self.outbox.put(_StatusWritten(run_id, replace(status, round_seconds=list(status.round_seconds))))
 
-    def append_round(self, run_id: str, record: dict, arrays: dict) -> None:
+    def append_round(self, run_id: str, record: RoundRecord, arrays: dict) -> None:
         super().append_round(run_id, record, arrays)
-        self.outbox.put(("append_round", (run_id, record, arrays)))
+        self.outbox.put(_RoundAppended(run_id, record, arrays))
 
     def append_log(self, run_id: str, line: str) -> None:
         super().append_log(run_id, line)
-        self.outbox.put(("append_log", (run_id, line)))
+        self.outbox.put(_LogAppended(run_id, line))
 
 
 @ray.remote
@@ -112,7 +152,7 @@ class _Computer:
     """A long-lived Ray worker computing runs one after another: torch and the engine are imported
     once per worker, not once per run (a fresh Ray worker per task cost ~5 s of imports per run)."""
 
-    def compute(self, run_id: str, files: dict[str, bytes], dataset: Any, stops: Any) -> Iterator[tuple[str, tuple]]:
+    def compute(self, run_id: str, files: dict[str, bytes], dataset: Any, stops: Any) -> Iterator[_StoreWrite]:
         """One run, computed in this worker; yields the store writes it makes, in order."""
         from alcore.runner import execute_run
         # a run of threads 0 computes on the CPUs this actor holds (alcore.cores); one run at a time here
@@ -275,7 +315,7 @@ class RayExecutor:
         try:
             with self.store.claim(run_id):
                 threading.Thread(target=self._watch, args=(run_id, done), daemon=True).start()
-                cfg = ExperimentConfig.from_json(self.store.run_dir(run_id) / "config.json")
+                cfg = self.store.load_config(run_id)
                 if cfg.oracle == "human":
                     raise ConfigError({"oracle": "human-oracle runs wait for labels on this machine: run them "
                                                  "with the local executor"})
@@ -292,8 +332,8 @@ class RayExecutor:
                 healthy = False
                 try:
                     for ref in computer.compute.remote(run_id, files, dataset, self._stops):
-                        method, args = ray.get(ref)
-                        getattr(self.store, method)(*args)
+                        write: _StoreWrite = ray.get(ref)
+                        write.apply(self.store)
                     healthy = True
                 finally:
                     self._computers.give_back(computer, shape, healthy)
@@ -302,7 +342,7 @@ class RayExecutor:
         except Exception as exc:  # the actor died or could not start: the run says why
             status = self.store.stored_status(run_id)
             if status.active:
-                status.state, status.ended_at, status.message = "failed", now_iso(), "failed on the Ray cluster"
+                status.state, status.ended_at, status.message = RunState.FAILED, now_iso(), "failed on the Ray cluster"
                 status.error = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {exc}"
                 self.store.write_status(run_id, status)
                 self.store.append_log(run_id, f"failed on the Ray cluster: {status.error}")

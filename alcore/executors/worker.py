@@ -5,7 +5,7 @@ import sys
 
 import traceback
 
-from alcore.runs import RunBusy, RunStore, now_iso
+from alcore.runs import RunBusy, RunState, RunStore, now_iso
 
 
 def work(store: RunStore, run_id: str) -> int:
@@ -18,7 +18,7 @@ def work(store: RunStore, run_id: str) -> int:
     except Exception as exc:  # before the run could record it (an unreadable config.json): record it here
         traceback.print_exc()
         status = store.stored_status(run_id)
-        status.state, status.message, status.ended_at = "failed", "failed", now_iso()
+        status.state, status.message, status.ended_at = RunState.FAILED, "failed", now_iso()
         status.error = f"{type(exc).__name__}: {exc}"
         store.write_status(run_id, status)
-    return 0 if status.state == "done" else 1
+    return 0 if status.state == RunState.DONE else 1

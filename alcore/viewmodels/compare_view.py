@@ -1,22 +1,25 @@
 """The Compare page's rounds: each run named by the series it belongs to. No streamlit."""
 from __future__ import annotations
 
+from typing import Callable
+
 import pandas as pd
 
+from alcore.config import ExperimentConfig
 from alcore.metrics import METRIC_LABELS
 from alcore.plots import strategy_label
 from alcore.runs import RunStore
 from alcore.summary import rounds_frame, text_table
 from alcore.viewmodels.run_list import data_label
 
-IGNORED_IN_SERIES = {"run_id", "seed", "experiment", "resolved", "sampler", "full_data", "record_embeddings",
+IGNORED_IN_SERIES = {"seed", "experiment", "sampler", "full_data", "record_embeddings",
                      "stop_set_size", "stop_kappa", "stop_window"}  # the stopping signal changes no metric
-APPLIES = {  # settings that matter only to some runs: a series name lists them only there
-    "synthetic_size": lambda c: c.get("data") == "synthetic",
-    "synthetic_pneumonia_share": lambda c: c.get("data") == "synthetic",
-    "synthetic_preset": lambda c: c.get("data") == "synthetic",
-    "epochs": lambda c: c.get("regime") == "finetune",
-    "head_steps": lambda c: c.get("regime") == "frozen",
+APPLIES: dict[str, Callable[[ExperimentConfig], bool]] = {  # settings that matter only to some runs: a series
+    "synthetic_size": lambda c: c.data == "synthetic",       # name lists them only there
+    "synthetic_pneumonia_share": lambda c: c.data == "synthetic",
+    "synthetic_preset": lambda c: c.data == "synthetic",
+    "epochs": lambda c: c.regime == "finetune",
+    "head_steps": lambda c: c.regime == "frozen",
 }
 
 
@@ -25,16 +28,16 @@ def comparison_frame(store: RunStore, run_ids: list[str]) -> pd.DataFrame:
     differ between the compared runs and apply to it, so only runs differing in seed alone are averaged."""
     frame = rounds_frame(store, run_ids)
     configs = {run_id: store.load_config(run_id) for run_id in run_ids}
-    al = [c for c in configs.values() if not c.get("full_data")]
+    al = [c.to_dict() for c in configs.values() if not c.full_data]
     varying = sorted({k for c in al for k, v in c.items() if k not in IGNORED_IN_SERIES
-                      and any(other.get(k) != v for other in al)})
+                      and any(other[k] != v for other in al)})
     if "data" in varying:  # the data's label already says which synthetic set
         varying = [k for k in varying if k not in ("synthetic_size", "synthetic_pneumonia_share", "synthetic_preset")]
 
-    def series(config: dict) -> str:
+    def series(config: ExperimentConfig) -> str:
         shown = [k for k in varying if APPLIES.get(k, lambda c: True)(config)]
-        extra = ", ".join(f"{k}={data_label(config) if k == 'data' else config.get(k)}" for k in shown)
-        return strategy_label(config) + (f" ({extra})" if extra and not config.get("full_data") else "")
+        extra = ", ".join(f"{k}={data_label(config) if k == 'data' else getattr(config, k)}" for k in shown)
+        return strategy_label(config) + (f" ({extra})" if extra and not config.full_data else "")
 
     frame["strategy"] = frame.run_id.map({run_id: series(c) for run_id, c in configs.items()})
     return frame

@@ -3,21 +3,23 @@ from __future__ import annotations
 
 import pandas as pd
 
+from alcore.config import ExperimentConfig
 from alcore.diagnostics import Diagnostics
 from alcore.plots import CurveSeries, diagnostics_from_arrays, strategy_label
+from alcore.records import RoundRecord
 from alcore.runs import RunStore
 from alcore.stopping import StabilityRule
 from alcore.viewmodels.round_view import round_arrays
 
 
-def stored_round_diagnostics(store: RunStore, run_id: str, record: dict) -> Diagnostics | None:
+def stored_round_diagnostics(store: RunStore, run_id: str, record: RoundRecord) -> Diagnostics | None:
     """The round's test-set curves (plots.diagnostics_from_arrays) from its cached arrays."""
-    return diagnostics_from_arrays(record, round_arrays(store, run_id, record["round"]))
+    return diagnostics_from_arrays(record, round_arrays(store, run_id, record.round))
 
 
-def record_at(records: list[dict], round_index: int | None) -> dict:
+def record_at(records: list[RoundRecord], round_index: int | None) -> RoundRecord:
     """The record of a round, or the last one when the run has not got that far (or None is asked)."""
-    return next((r for r in records if r["round"] == round_index), records[-1])
+    return next((r for r in records if r.round == round_index), records[-1])
 
 
 def round_choices(store: RunStore, run_ids: list[str]) -> dict[str, int]:
@@ -27,7 +29,7 @@ def round_choices(store: RunStore, run_ids: list[str]) -> dict[str, int]:
     labels: dict[int, set[int]] = {}
     for run_id in run_ids:
         for record in store.load_rounds(run_id):
-            labels.setdefault(record["round"], set()).add(record["n_labeled"])
+            labels.setdefault(record.round, set()).add(record.n_labeled)
     return {f"at {min(counts)}{'' if len(counts) == 1 else f'-{max(counts)}'} labels": r
             for r, counts in sorted(labels.items())}
 
@@ -43,8 +45,8 @@ def curve_series(store: RunStore, run_ids: list[str], round_index: int | None) -
         found = stored_round_diagnostics(store, run_id, record)
         if found is not None:
             config = store.load_config(run_id)
-            name = f"{strategy_label(config)} s{config.get('seed', '?')} · {record['n_labeled']} labels"
-            series.append(CurveSeries(name, found, record.get("ci") or {}))
+            name = f"{strategy_label(config)} s{config.seed} · {record.n_labeled} labels"
+            series.append(CurveSeries(name, found, record.ci))
     return series
 
 
@@ -59,28 +61,27 @@ def diagnostics_table(series: list[CurveSeries]) -> pd.DataFrame:
                                        "average_precision", "brier", "ece"])
 
 
-def stability_rule(config: dict) -> StabilityRule:
-    """The run's stopping rule (the defaults for runs recorded before it had one)."""
-    return StabilityRule(float(config.get("stop_kappa", StabilityRule.threshold)),
-                         int(config.get("stop_window", StabilityRule.window)))
+def stability_rule(config: ExperimentConfig) -> StabilityRule:
+    """The run's stopping rule."""
+    return StabilityRule(config.stop_kappa, config.stop_window)
 
 
-def stopping_summary(records: list[dict], config: dict) -> str:
+def stopping_summary(records: list[RoundRecord], config: ExperimentConfig) -> str:
     """The stopping signal in a sentence: since when the model has stopped changing, or how far it is."""
-    kappas = [r.get("stop_kappa") for r in records]
-    if not config.get("stop_set_size", 1) or all(k is None for k in kappas):
+    kappas = [r.stop_kappa for r in records]
+    if not config.stop_set_size or all(k is None for k in kappas):
         return ("No stopping signal: this run predicts no stop set (stop_set_size 0, or recorded before the signal "
-                "existed)." if len(records) > 1 or not config.get("stop_set_size", 1) else
+                "existed)." if len(records) > 1 or not config.stop_set_size else
                 "The stopping signal needs two rounds: it compares each round's predictions with the previous one's.")
     rule = stability_rule(config)
     what = f"κ ≥ {rule.threshold} between successive rounds' predictions on the stop set for {rule.window} rounds"
-    labels = [r["n_labeled"] for r in records]  # kappas[i] belongs to records[i]
+    labels = [r.n_labeled for r in records]  # kappas[i] belongs to records[i]
     since = rule.stable_since(kappas)
     if since is not None:
         text = (f"**The model has stopped changing since {labels[since]} labels** ({what}): more labels are "
                 "unlikely to change what it predicts.")
-        if records[-1].get("stopped_by_rule"):
-            text += f" The stopping rule ended the run at {records[-1]['n_labeled']} labels."
+        if records[-1].stopped_by_rule:
+            text += f" The stopping rule ended the run at {records[-1].n_labeled} labels."
         return text
     first = rule.first_stop(kappas)
     last = next(k for k in reversed(kappas) if k is not None)

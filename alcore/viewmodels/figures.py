@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from alcore.metrics import METRIC_LABELS
+from alcore.records import RoundRecord
 from alcore.plots import PALETTE, STRATEGY_COLORS, layout, run_styles, transparent
 
 LIVE_METRICS = ("accuracy", "f1", "roc_auc", "balanced_accuracy")
@@ -21,12 +22,12 @@ LABELED_X = "Labeled images (count)"
 MISSING_SCORE_COLOR = "#dddddd"
 
 
-def learning_curves_figure(rounds: Sequence[dict], metrics: Sequence[str] = LIVE_METRICS) -> go.Figure:
+def learning_curves_figure(rounds: Sequence[RoundRecord], metrics: Sequence[str] = LIVE_METRICS) -> go.Figure:
     """Test metrics of one run against its labeled count, one line per metric."""
     fig = go.Figure()
-    x = [r["n_labeled"] for r in rounds]
+    x = [r.n_labeled for r in rounds]
     for k, metric in enumerate(metrics):
-        y = [math.nan if r.get(metric) is None else r[metric] for r in rounds]
+        y = [r.metric(metric) for r in rounds]
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=METRIC_LABELS[metric],
                                  line=dict(color=PALETTE[k % len(PALETTE)]),
                                  hovertemplate="%{x} labels: %{y:.3f}<extra>" + METRIC_LABELS[metric] + "</extra>"))
@@ -170,13 +171,13 @@ def compare_figure(curves: pd.DataFrame, metric: str, baseline: float = math.nan
     return fig
 
 
-def stability_figure(rounds: Sequence[dict], threshold: float) -> go.Figure:
+def stability_figure(rounds: Sequence[RoundRecord], threshold: float) -> go.Figure:
     """The stopping signal: Cohen's kappa between successive rounds' predictions on the stop set;
     at or above the dashed line for `window` rounds, the model has stopped changing."""
-    kept = [r for r in rounds if r.get("stop_kappa") is not None]
-    fig = go.Figure(go.Scatter(x=[r["n_labeled"] for r in kept], y=[r["stop_kappa"] for r in kept],
+    kept = [r for r in rounds if r.stop_kappa is not None]
+    fig = go.Figure(go.Scatter(x=[r.n_labeled for r in kept], y=[r.stop_kappa for r in kept],
                                mode="lines+markers", name="κ vs previous round",
-                               marker=dict(color=["#2e7d32" if r.get("predictions_stable") else PALETTE[0] for r in kept]),
+                               marker=dict(color=["#2e7d32" if r.predictions_stable else PALETTE[0] for r in kept]),
                                hovertemplate="%{x} labels: κ = %{y:.4f}<extra></extra>"))
     fig.add_hline(y=threshold, line=dict(dash="dash", color="#444"), annotation_text=f"stop at κ ≥ {threshold}",
                   annotation_position="bottom right")

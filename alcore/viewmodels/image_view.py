@@ -42,11 +42,9 @@ class RunImages:
 
 def run_images(store: RunStore, run_id: str) -> RunImages:
     """The decoded images of a run: the cache entry named in its config, else decoded again."""
-    config = store.load_config(run_id)
-    fingerprint = config.get("resolved", {}).get("data_fingerprint", "")
-    return _images(fingerprint, config["data"], int(config["resolution"]), int(config["seed"]),
-                   int(config.get("synthetic_size", 2000)), float(config.get("synthetic_pneumonia_share", 0.75)),
-                   config.get("oracle") == "human", str(config.get("synthetic_preset", "standard")))
+    cfg = store.load_config(run_id)
+    return _images(store.load_resolved(run_id).get("data_fingerprint", ""), cfg.data, cfg.resolution, cfg.seed,
+                   cfg.synthetic_size, cfg.synthetic_pneumonia_share, cfg.oracle == "human", cfg.synthetic_preset)
 
 
 @lru_cache(maxsize=4)

@@ -8,6 +8,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from alcore.records import RoundRecord
 from alcore.runs import RunStore
 from alcore.viewmodels.image_view import images_by_id, original_file, run_images
 from alcore.viewmodels.round_view import CLASS_NAMES, asks_for_labels, round_arrays
@@ -52,12 +53,12 @@ def adjust_image(image: np.ndarray, zoom: float = 1.0, centre: tuple[float, floa
     return np.clip(np.rint((crop - low) * 255 / max(width - 1, 1)), 0, 255).astype(np.uint8)
 
 
-def batch_name(round_index: int, records: list[dict]) -> str:
+def batch_name(round_index: int, records: list[RoundRecord]) -> str:
     """A batch waiting for labels, named as rounds are everywhere: by the labels of the model that picked it."""
     if round_index == 0:
         return "Initial set"
-    picker = next((r for r in records if r["round"] == round_index - 1), None)
-    return "Next batch" if picker is None else f"Picked by the model trained on {picker['n_labeled']} labels"
+    picker = next((r for r in records if r.round == round_index - 1), None)
+    return "Next batch" if picker is None else f"Picked by the model trained on {picker.n_labeled} labels"
 
 
 def model_view(store: RunStore, run_id: str, round_index: int, sample_id: str) -> tuple[float, float] | None:
@@ -107,8 +108,8 @@ def simulated_twin(store: RunStore, run_id: str) -> str | None:
     if asks_for_labels(store, run_id):
         return None
     config = store.load_config(run_id)
-    for other in experiments(store).get(config.get("experiment", ""), []):
+    for other in experiments(store).get(config.experiment, []):
         twin = store.load_config(other)
-        if twin.get("oracle") == "simulated" and twin_settings(twin) == twin_settings(config):
+        if twin.oracle == "simulated" and twin_settings(twin) == twin_settings(config):
             return other
     return None

@@ -5,13 +5,11 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from alcore.runs import ACTIVE_STATES, RunStore, WAITING_STATES
+from alcore.runs import RunState, RunStore
 
 if TYPE_CHECKING:
     from alcore.jobs import JobManager
 
-LIVE_STATES = ACTIVE_STATES
-RESUMABLE_STATES = ("interrupted", "cancelled", "failed")
 FEATURES = "features "  # the frozen regime's first phase, one split after the other: "features train", ...
 
 
@@ -28,7 +26,7 @@ class PhaseProgress:
 class RunProgress:
     """A run's progress from its live job (any process's: the run folder says), else from status.json."""
 
-    state: str
+    state: RunState
     round: int  # last finished round, -1 before the first
     rounds_total: int
     n_labeled: int
@@ -41,19 +39,19 @@ class RunProgress:
 
     @property
     def live(self) -> bool:
-        return self.state in LIVE_STATES
+        return self.state.active
 
     @property
     def resumable(self) -> bool:
-        return self.state in RESUMABLE_STATES
+        return self.state.resumable
 
     @property
     def text(self) -> str:
         """Rounds counted as the user set them (Setup's *Rounds*: the query rounds after the initial model)."""
         parts = [f"{self.n_labeled} labels used", f"{max(self.round, 0)} of {self.rounds_total - 1} rounds done"]
-        if self.state == "waiting_for_labels":
+        if self.state == RunState.WAITING_FOR_LABELS:
             parts.append("waiting for your labels")
-        elif self.state == "paused":
+        elif self.state == RunState.PAUSED:
             parts.append("paused after its query: Next round goes on")
         elif self.eta_seconds is not None:
             parts.append(f"about {format_duration(self.eta_seconds)} left")
@@ -71,10 +69,10 @@ def run_progress(store: RunStore, jobs: JobManager, run_id: str) -> RunProgress:
     if snap.phase_total:
         detail = f"{snap.phase} {snap.phase_done}/{snap.phase_total}"
     return RunProgress(snap.state, snap.round, snap.rounds_total, max(snap.n_labeled, status.n_labeled),
-                       snap.progress, None if snap.state in WAITING_STATES else snap.eta_seconds, detail,
+                       snap.progress, None if snap.state.waiting else snap.eta_seconds, detail,
                        snap.error, attached=True,  # a person's pace is not the machine's: no ETA while waiting
                        phase=feature_progress(run_id, snap.phase, snap.phase_done, snap.phase_total,
-                                              store.load_config(run_id).get("resolved", {}).get("split_sizes", {})))
+                                              store.load_resolved(run_id).get("split_sizes", {})))
 
 
 _FIRST_SEEN: dict[str, tuple[float, float]] = {}  # run id -> (when this process first saw its extraction, images)

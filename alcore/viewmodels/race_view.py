@@ -16,7 +16,8 @@ from plotly.subplots import make_subplots
 
 from alcore.metrics import METRIC_LABELS
 from alcore.race import BASELINE, racers
-from alcore.runs import RunStore
+from alcore.records import RoundRecord
+from alcore.runs import RunState, RunStore
 from alcore.strategies import registry
 from alcore.viewmodels import image_view, progress_view, round_view
 from alcore.plots import layout, run_styles, strategy_label, transparent
@@ -34,7 +35,7 @@ class Racer:
     name: str  # the strategy, with its seed when the race has several
     sampler: str
     progress: progress_view.RunProgress
-    records: tuple[dict, ...]
+    records: tuple[RoundRecord, ...]
     pool_class_counts: tuple[int, int] | None = None  # NORMAL, PNEUMONIA in the train pool (once the run read it)
 
     @property
@@ -46,15 +47,15 @@ def race_racers(store: RunStore, jobs: JobManager, race_id: str) -> list[Racer]:
     """The race's runs, random first, each with its progress and finished rounds."""
     run_ids = racers(store, race_id)
     configs = {run_id: store.load_config(run_id) for run_id in run_ids}
-    several_seeds = len({c.get("seed") for c in configs.values()}) > 1
-    return [Racer(run_id, strategy_label(c) + (f" s{c.get('seed')}" if several_seeds else ""),
-                  c.get("sampler", "?"), progress_view.run_progress(store, jobs, run_id), tuple(store.load_rounds(run_id)),
-                  _pool_class_counts(c))
+    several_seeds = len({c.seed for c in configs.values()}) > 1
+    return [Racer(run_id, strategy_label(c) + (f" s{c.seed}" if several_seeds else ""),
+                  c.sampler, progress_view.run_progress(store, jobs, run_id), tuple(store.load_rounds(run_id)),
+                  _pool_class_counts(store.load_resolved(run_id)))
             for run_id, c in configs.items()]
 
 
-def _pool_class_counts(config: dict) -> tuple[int, int] | None:
-    counts = config.get("resolved", {}).get("train_class_counts")
+def _pool_class_counts(resolved: dict) -> tuple[int, int] | None:
+    counts = resolved.get("train_class_counts")
     return (int(counts[0]), int(counts[1])) if counts and len(counts) == 2 else None
 
 
@@ -84,9 +85,9 @@ class StepState:
 
 def step_state(store: RunStore, run_ids: list[str]) -> StepState:
     states = [store.load_status(run_id).state for run_id in run_ids]
-    live = [run_id for run_id, state in zip(run_ids, states) if state in progress_view.LIVE_STATES]
+    live = [run_id for run_id, state in zip(run_ids, states) if state.active]
     return StepState(bool(live) and all(store.step_control(run_id).pause for run_id in live), len(live),
-                     states.count("paused"))
+                     states.count(RunState.PAUSED))
 
 
 # --- curves ------------------------------------------------------------------------------------
@@ -98,11 +99,11 @@ def race_curves_figure(racers: list[Racer], metric: str = "roc_auc", final_label
     label = METRIC_LABELS[metric]
     ordered = sorted(racers, key=lambda r: not r.is_baseline)
     for racer, line in zip(ordered, run_styles([r.name for r in ordered])):
-        x = [r["n_labeled"] for r in racer.records]
-        y = [math.nan if r.get(metric) is None else r[metric] for r in racer.records]
+        x = [r.n_labeled for r in racer.records]
+        y = [r.metric(metric) for r in racer.records]
         if racer.is_baseline:
-            bounds = [(r.get("ci") or {}).get(metric) or (math.nan, math.nan) for r in racer.records]
-            if x and any(b[0] is not None and not math.isnan(b[0]) for b in bounds):
+            bounds = [r.interval(metric) for r in racer.records]
+            if x and any(not math.isnan(b[0]) for b in bounds):
                 fig.add_trace(go.Scatter(x=x + x[::-1], y=[b[1] for b in bounds] + [b[0] for b in bounds][::-1],
                                          mode="lines", fill="toself", fillcolor=transparent(line["color"], 0.15),
                                          line=dict(width=0), hoverinfo="skip", legendgroup=racer.run_id,
@@ -136,8 +137,8 @@ def race_lesson(racers: list[Racer], metric: str = "roc_auc") -> str:
     started = [r for r in racers if r.records]
     if not started:
         return ""
-    n = min(r.records[-1]["n_labeled"] for r in started)
-    at = {r.name: next(x for x in reversed(r.records) if x["n_labeled"] <= n) for r in started}
+    n = min(r.records[-1].n_labeled for r in started)
+    at = {r.name: next(x for x in reversed(r.records) if x.n_labeled <= n) for r in started}
     return " ".join(text for text in (_found_lesson(started, at, n), _band_lesson(started, at, n, metric)) if text)
 
 
@@ -147,9 +148,9 @@ def rare_finding(racers: list[Racer]) -> tuple[int, int] | None:
     return counts if counts and sum(counts) and counts[1] / sum(counts) < RARE_SHARE else None
 
 
-def _found_lesson(racers: list[Racer], at: dict[str, dict], n: int) -> str:
+def _found_lesson(racers: list[Racer], at: dict[str, RoundRecord], n: int) -> str:
     counts = rare_finding(racers)
-    found = {r.name: at[r.name].get("n_labeled_per_class", {}).get("PNEUMONIA") for r in racers}
+    found = {r.name: at[r.name].n_labeled_per_class.get("PNEUMONIA") for r in racers}
     if counts is None or None in found.values():
         return ""
     share = counts[1] / sum(counts)
@@ -164,14 +165,13 @@ def _found_lesson(racers: list[Racer], at: dict[str, dict], n: int) -> str:
     return text
 
 
-def _band_lesson(racers: list[Racer], at: dict[str, dict], n: int, metric: str) -> str:
+def _band_lesson(racers: list[Racer], at: dict[str, RoundRecord], n: int, metric: str) -> str:
     baseline = next((r for r in racers if r.is_baseline), None)
-    bounds = None if baseline is None else (at[baseline.name].get("ci") or {}).get(metric)
-    if not bounds or None in bounds:
+    low, high = (math.nan, math.nan) if baseline is None else at[baseline.name].interval(metric)
+    if math.isnan(low) or math.isnan(high):
         return ""
-    low, high = bounds
     label = METRIC_LABELS[metric]
-    above = [r.name for r in racers if not r.is_baseline and (at[r.name].get(metric) or -math.inf) > high]
+    above = [r.name for r in racers if not r.is_baseline and at[r.name].metric(metric) > high]
     if above:
         names = " and ".join([", ".join(above[:-1]), above[-1]] if len(above) > 1 else above)
         return (f"At {n} labels {names} {'is' if len(above) == 1 else 'are'} above random's grey band "
@@ -190,8 +190,8 @@ def race_found_figure(racers: list[Racer], final_labels: int = 0) -> go.Figure |
     fig = go.Figure()
     ordered = sorted(racers, key=lambda r: not r.is_baseline)
     for racer, line in zip(ordered, run_styles([r.name for r in ordered])):
-        x = [r["n_labeled"] for r in racer.records]
-        y = [r.get("n_labeled_per_class", {}).get("PNEUMONIA", math.nan) for r in racer.records]
+        x = [r.n_labeled for r in racer.records]
+        y = [r.n_labeled_per_class.get("PNEUMONIA", math.nan) for r in racer.records]
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=racer.name, legendgroup=racer.run_id,
                                  line=dict(line, width=3, dash="dash" if racer.is_baseline else line["dash"]),
                                  hovertemplate="%{x} labels: %{y} PNEUMONIA found<extra>" + racer.name + "</extra>"))
@@ -209,7 +209,7 @@ def race_found_figure(racers: list[Racer], final_labels: int = 0) -> go.Figure |
 # --- side-by-side picks --------------------------------------------------------------------------
 def pick_rounds(racers: list[Racer]) -> list[int]:
     """The rounds every racer has finished and queried in: the ones the side-by-side picks can show."""
-    done = [{r["round"] for r in racer.records if r.get("queried_ids")} for racer in racers]
+    done = [{r.round for r in racer.records if r.queried_ids} for racer in racers]
     return sorted(set.intersection(*done)) if done else []
 
 

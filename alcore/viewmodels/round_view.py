@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from alcore.oracle import LabelBook
-from alcore.runs import RunStore, read_npz
+from alcore.records import RoundRecord
+from alcore.runs import RunState, RunStore, read_npz
 
 CLASS_NAMES = ("NORMAL", "PNEUMONIA")
 HIDDEN = "hidden"  # the label shown for an image waiting for a person (human oracle)
@@ -30,17 +31,17 @@ def cached_npz(path: str, mtime_ns: int) -> dict[str, np.ndarray]:
 
 def records_embeddings(store: RunStore, run_id: str) -> bool:
     """Whether the run stores each round's layout (runs from before the setting always did)."""
-    return store.load_config(run_id).get("record_embeddings", True) is not False
+    return store.load_config(run_id).record_embeddings
 
 
 def waiting_ids(store: RunStore, run_id: str) -> frozenset[str]:
     """The images of a human run queued or queried and not yet labeled NORMAL or PNEUMONIA: until a person
     answers them, no page shows their true label, their file name or (unless asked) the model's guess."""
-    if store.load_config(run_id).get("oracle") != "human":
+    if store.load_config(run_id).oracle != "human":
         return frozenset()
     book = LabelBook(store, run_id)
     queue = book.queue()
-    asked = {i for record in store.load_rounds(run_id) for i in record.get("queried_ids", [])}
+    asked = {i for record in store.load_rounds(run_id) for i in record.queried_ids}
     asked |= set(queue.ids if queue is not None else ())
     return frozenset(asked - {i for i, (label, _) in book.answers().items() if label in CLASS_NAMES})
 
@@ -49,7 +50,7 @@ def asks_for_labels(store: RunStore, run_id: str) -> bool:
     """Whether a human run may still ask a person for labels: in any state but done (a stopped or failed
     one can be resumed). While it may, no view shows anything of the truth (agreement, true classes,
     the simulated twin), so nothing biases the person."""
-    return store.load_config(run_id).get("oracle") == "human" and store.load_status(run_id).state != "done"
+    return store.load_config(run_id).oracle == "human" and store.load_status(run_id).state != RunState.DONE
 
 
 def given_labels(store: RunStore, run_id: str) -> dict[str, str]:
@@ -65,7 +66,7 @@ def round_frame(store: RunStore, run_id: str, round_index: int, reveal_predictio
     path = store.round_path(run_id, round_index)
     frame = _pool_frame(str(path), path.stat().st_mtime_ns).copy()
     frame["secret"] = frame.id.isin(waiting_ids(store, run_id))
-    if store.load_config(run_id).get("oracle") == "human":
+    if store.load_config(run_id).oracle == "human":
         answers = given_labels(store, run_id)
         frame["label"] = [answers.get(sample_id, HIDDEN) for sample_id in frame.id]
     if not reveal_prediction:
@@ -87,19 +88,19 @@ def _pool_frame(path: str, mtime_ns: int) -> pd.DataFrame:
     })
 
 
-def latest_queried_round(rounds: list[dict]) -> dict | None:
+def latest_queried_round(rounds: list[RoundRecord]) -> RoundRecord | None:
     """The record of the last round that queried images (the final round only evaluates)."""
-    queried = [r for r in rounds if r.get("queried_ids")]
+    queried = [r for r in rounds if r.queried_ids]
     return queried[-1] if queried else None
 
 
-def queried_frame(store: RunStore, run_id: str, rounds: list[dict], reveal_prediction: bool = False) -> pd.DataFrame:
+def queried_frame(store: RunStore, run_id: str, rounds: list[RoundRecord], reveal_prediction: bool = False) -> pd.DataFrame:
     """The images queried in the given rounds (records), highest score first within a round; `labels`
     is the labeled count of the model that picked them (round_frame's `secret` marks those waiting)."""
     frames = []
     for record in rounds:
-        frame = round_frame(store, run_id, record["round"], reveal_prediction)
+        frame = round_frame(store, run_id, record.round, reveal_prediction)
         frames.append(frame[frame.status == "queried"].sort_values("score", ascending=False)
-                      .assign(round=record["round"], labels=record["n_labeled"]))
+                      .assign(round=record.round, labels=record.n_labeled))
     columns = ["round", "labels", "id", "label", "prob", "score", "secret"]
     return pd.concat(frames)[columns].reset_index(drop=True) if frames else pd.DataFrame(columns=columns)

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 
+from alcore.config import ExperimentConfig
 from alcore.plots import strategy_label
 from alcore.runs import RunStore
 from alcore.viewmodels.round_view import asks_for_labels
@@ -16,41 +18,43 @@ def results_root() -> Path:
     return Path(os.environ.get("ALCORE_RESULTS", "results"))
 
 
-def data_label(config: dict) -> str:
-    data = config.get("data", "?")
-    if data == "synthetic":
-        preset = "" if config.get("synthetic_preset", "standard") == "standard" else f" {config['synthetic_preset']}"
-        return f"synthetic{preset} ({config.get('synthetic_size', '?')})"
-    return Path(data).name or data
+def data_label(config: ExperimentConfig) -> str:
+    if config.data == "synthetic":
+        preset = "" if config.synthetic_preset == "standard" else f" {config.synthetic_preset}"
+        return f"synthetic{preset} ({config.synthetic_size})"
+    return Path(config.data).name or config.data
 
 
-def twin_settings(config: dict) -> dict:
+def twin_settings(config: ExperimentConfig) -> ExperimentConfig:
     """A run's config without what a human run and its simulated twin differ in."""
-    return {k: v for k, v in config.items() if k not in ("run_id", "resolved", "oracle")}
+    return replace(config, oracle="simulated")
 
 
 def withheld_runs(store: RunStore) -> frozenset[str]:
     """The simulated twins of human runs that may still ask for labels (asks_for_labels): their picks
     and labels are the truth's, so no list shows them until the human run is done."""
     configs = {run_id: store.load_config(run_id) for run_id in store.run_ids()}
-    asking = [twin_settings(c) for run_id, c in configs.items()
-              if c.get("oracle") == "human" and asks_for_labels(store, run_id)]
-    return frozenset(run_id for run_id, c in configs.items()
-                     if c.get("oracle", "simulated") == "simulated" and twin_settings(c) in asking)
+    asking = [twin_settings(c) for run_id, c in configs.items() if c.oracle == "human" and asks_for_labels(store, run_id)]
+    return frozenset(run_id for run_id, c in configs.items() if c.oracle == "simulated" and twin_settings(c) in asking)
 
 
 def runs_table(store: RunStore) -> pd.DataFrame:
     """One row per run, newest first, but the withheld twins: what the Home page lists."""
     withheld = withheld_runs(store)
-    rows = [{"run_id": run.run_id, "state": run.status.state, "strategy": strategy_label(run.config),
-             "oracle": run.config.get("oracle", "simulated"), "data": data_label(run.config),
-             "labels": run.last.get("n_labeled", 0),
-             "best_accuracy": run.best_accuracy, "best_auc": run.best_auc,
-             "started": _local_time(run.status.started_at), "experiment": run.config.get("experiment", "")}
-            for run in store.list_runs() if run.run_id not in withheld]
+    rows = [{"run_id": run.run_id, "state": str(run.status.state), **_settings(run.config),
+             "labels": run.n_labeled, "best_accuracy": run.best_accuracy, "best_auc": run.best_auc,
+             "started": _local_time(run.status.started_at)} for run in store.list_runs() if run.run_id not in withheld]
     columns = ["run_id", "state", "strategy", "oracle", "data", "labels", "best_accuracy", "best_auc", "started",
                "experiment"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _settings(config: ExperimentConfig | None) -> dict[str, str]:
+    """What the table shows of a run's settings ("?" for a folder whose config.json is unreadable)."""
+    if config is None:
+        return {"strategy": "?", "oracle": "?", "data": "?", "experiment": ""}
+    return {"strategy": strategy_label(config), "oracle": config.oracle, "data": data_label(config),
+            "experiment": config.experiment}
 
 
 def _local_time(iso: str) -> str:
@@ -67,7 +71,7 @@ def experiments(store: RunStore) -> dict[str, list[str]]:
     for run_id in store.run_ids():
         if run_id in withheld:
             continue
-        name = store.load_config(run_id).get("experiment", "")
+        name = store.load_config(run_id).experiment
         if name:
             groups.setdefault(name, []).append(run_id)
     return groups

@@ -170,7 +170,7 @@ FIELD_LABELS = {"synthetic_size": "Synthetic pool size", "synthetic_pneumonia_sh
                 "val_share": "Validation share", "second_resolution": "Second resolution",
                 "init_size": "Initial labeled images", "budget": "Budget per round", "rounds": "Rounds",
                 "stop_set_size": "Stop set", "stop_kappa": "Stable at κ", "stop_window": "For rounds",
-                "seed": "First seed", "seeds": "Seeds per sampler"}
+                "seed": "First seed", "seeds": "Seeds per sampler", "threads": "Threads per run"}
 
 
 def in_page_words(problems: dict[str, str], cfg: ExperimentConfig, pool: int | None) -> dict[str, str]:

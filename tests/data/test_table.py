@@ -103,5 +103,5 @@ def test_split_column_shared_patients_and_a_small_test_split_are_reported(tmp_pa
 
     assert data.classes == ("healthy", "sick")
     assert len(data.test) == 8 and data.carved == ("val",)
-    assert any("patients are in both train and test" in n for n in data.notes)
+    assert any("patients are in both train and test by their identifiers" in n for n in data.notes)
     assert any("the test split is small" in n for n in data.notes)

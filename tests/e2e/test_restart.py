@@ -60,7 +60,7 @@ def test_a_run_goes_on_through_a_server_restart_and_the_new_server_follows_it(tm
             page.wait_for_function("() => document.body.innerText.includes('State: done')", timeout=600_000)
             browser.close()
         assert store.load_status(run_id).state == "done"
-        assert [r["round"] for r in store.load_rounds(run_id)] == list(range(RUN["rounds"] + 1))
+        assert [r.round for r in store.load_rounds(run_id)] == list(range(RUN["rounds"] + 1))
     finally:
         stop_runs(tmp_path / "results")
         for server in (first, second):

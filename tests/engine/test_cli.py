@@ -156,7 +156,7 @@ def test_what_can_be_known_before_a_run_is_refused_before_any_folder_is_written(
 
 
 def test_a_results_folder_that_cannot_be_written_is_one_message(tmp_path, monkeypatch, capsys):
-    def disk_full(self, run_id, config):
+    def disk_full(self, run_id, config, resolved):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(RunStore, "write_config", disk_full)
@@ -182,8 +182,8 @@ def test_race_starts_the_samplers_as_one_race_and_next_and_pause_reach_every_rac
     assert main(["--out", out, "run", *TINY, "--sampler", "random,entropy", "--race"]) == 0
     store = RunStore(tmp_path)
     configs = [store.load_config(r) for r in store.run_ids()]
-    (race_id,) = {c["experiment"] for c in configs}
-    assert is_race(race_id) and {c["seed"] for c in configs} == {0} and len(configs) == 2  # one seed by default
+    (race_id,) = {c.experiment for c in configs}
+    assert is_race(race_id) and {c.seed for c in configs} == {0} and len(configs) == 2  # one seed by default
     assert main(["--out", out, "pause", race_id]) == 0
     assert all(store.step_control(r).pause for r in racers(store, race_id))
     assert main(["--out", out, "next", race_id]) == 1  # nothing is paused: a finished race

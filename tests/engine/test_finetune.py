@@ -10,7 +10,8 @@ from alcore.data.folder import patient_id
 from alcore.models import build_classifier
 from alcore.runner import create_run, execute_run
 from alcore.runs import RunStore
-from alcore.train import COMPUTE, ComputeClock, TrainSettings, apply_augmentation, draw_augmentation, fit_finetune
+from alcore.train import (COMPUTE, ComputeClock, PieceStep, TrainSettings, WholeBatchStep, apply_augmentation,
+                          draw_augmentation, fit_finetune)
 
 
 def _settings(**changes) -> TrainSettings:
@@ -48,8 +49,8 @@ def test_a_run_with_a_validation_slice_says_so_and_thresholds_on_it(tmp_path):
     assert execute_run(store, run_id).state == "done"
     rounds = store.load_rounds(run_id)
     for record in rounds:
-        assert record["fit"]["val_images"] >= 2 and record["fit"]["steps"] <= 6
-        assert 0 <= record["threshold"] <= 1
+        assert record.fit["val_images"] >= 2 and record.fit["steps"] <= 6
+        assert 0 <= record.threshold <= 1
     assert "val_images" in store.run_dir(run_id).joinpath("log.txt").read_text()
 
 
@@ -95,3 +96,26 @@ def test_the_compute_clock_is_off_unless_a_benchmark_starts_it():
     with clock.measure(torch.device("cpu")):
         pass
     assert clock.calls == 1 and clock.seconds >= 0
+
+
+class _Linear(torch.nn.Module):
+    """No BatchNorm, no dropout: a step in pieces must then be the whole-batch step."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(16 * 16, 1)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.linear(images.float().flatten(1) / 255).squeeze(1)
+
+
+def test_a_step_in_pieces_is_the_sum_of_its_pieces_gradients():
+    images, labels = _data(21)  # pieces of 7, 7 and 7
+    steps = {}
+    for name, make in (("whole", WholeBatchStep), ("pieces", lambda m, f, o: PieceStep(m, f, o, 2))):
+        torch.manual_seed(0)
+        model = _Linear()
+        optimiser = torch.optim.SGD(model.parameters(), lr=1.0)
+        make(model, torch.nn.BCEWithLogitsLoss(), optimiser)(images, labels.float(), None, torch.Generator())
+        steps[name] = torch.cat([p.detach().flatten() for p in model.parameters()])
+    assert torch.allclose(steps["pieces"], steps["whole"], atol=1e-6)

@@ -46,10 +46,10 @@ def test_the_threshold_never_reads_the_test_split(head, threshold_rule):
     other_test = Split(rng.integers(0, 256, test.images.shape, dtype=np.uint8), 1 - test.labels, test.ids, test.sources)
     altered = replace(dataset, fingerprint=dataset.fingerprint + "-other-test", splits={**dataset.splits, "test": other_test})
     original, changed = _records(dataset, head, threshold_rule), _records(altered, head, threshold_rule)
-    assert [r["threshold"] for r in original] == [r["threshold"] for r in changed]
-    assert [r["queried_ids"] for r in original] == [r["queried_ids"] for r in changed]
-    assert [r["roc_auc"] for r in original] != [r["roc_auc"] for r in changed]
-    assert all(0 < r["threshold"] < 1 for r in original)
+    assert [r.threshold for r in original] == [r.threshold for r in changed]
+    assert [r.queried_ids for r in original] == [r.queried_ids for r in changed]
+    assert [r.metrics.roc_auc for r in original] != [r.metrics.roc_auc for r in changed]
+    assert all(0 < r.threshold < 1 for r in original)
 
 
 def test_a_second_resolution_puts_both_scales_side_by_side():

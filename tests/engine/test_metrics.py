@@ -109,10 +109,10 @@ def test_bootstrap_of_a_perfect_classifier_is_a_point_and_seeded():
 def test_round_metrics_reports_the_threshold_the_reference_point_and_intervals():
     labels, probs = _scored()
     record = round_metrics(np.r_[labels, -1], np.r_[probs, 0.3], threshold=0.62, seed=0)  # -1: no label
-    assert record["threshold"] == 0.62
-    assert record["accuracy"] == classification_metrics(labels, probs, 0.62)["accuracy"]
-    assert record["accuracy_at_0_5"] == classification_metrics(labels, probs, 0.5)["accuracy"]
-    assert record["roc_auc"] == pytest.approx(roc_auc_score(labels, probs))
-    assert set(record["ci"]) == set(METRIC_NAMES)
-    for name, (low, high) in record["ci"].items():
-        assert low <= record[name] <= high, name
+    assert record.threshold == 0.62
+    assert record.at_threshold.accuracy == classification_metrics(labels, probs, 0.62)["accuracy"]
+    assert record.at_0_5.accuracy == classification_metrics(labels, probs, 0.5)["accuracy"]
+    assert record.at_threshold.roc_auc == pytest.approx(roc_auc_score(labels, probs))
+    assert set(record.ci) == set(METRIC_NAMES)
+    for name, (low, high) in record.ci.items():
+        assert low <= getattr(record.at_threshold, name) <= high, name

@@ -46,6 +46,6 @@ def test_vgg16_trains_a_tiny_round_on_cpu(tmp_path, regime):
     status = execute_run(store, run_id)
     assert status.state == "done", status.error
     rounds = store.load_rounds(run_id)
-    assert [r["n_labeled"] for r in rounds] == [10, 15]
-    assert store.load_config(run_id)["resolved"]["weights_used"] == "random"
-    assert 0 <= rounds[-1]["accuracy"] <= 1
+    assert [r.n_labeled for r in rounds] == [10, 15]
+    assert store.load_resolved(run_id)["weights_used"] == "random"
+    assert 0 <= rounds[-1].metrics.accuracy <= 1

@@ -51,12 +51,12 @@ def test_human_run_waits_for_each_batch_and_records_labels(tmp_path):
     answer(book, queue, truth, skip=queue.ids[0])
     queue = wait_for_queue(book)
     assert queue.round == 1 and len(queue.ids) == 4
-    assert store.load_rounds(run_id)[0]["n_labeled"] == 5  # the skipped image is not labeled
+    assert store.load_rounds(run_id)[0].n_labeled == 5  # the skipped image is not labeled
     answer(book, queue, truth)
     answer(book, wait_for_queue(book), truth)
     worker.join(60)
     assert store.load_status(run_id).state == "done"
-    assert [r["n_labeled"] for r in store.load_rounds(run_id)] == [5, 9, 13]
+    assert [r.n_labeled for r in store.load_rounds(run_id)] == [5, 9, 13]
     rows = list(csv.DictReader(open(tmp_path / run_id / "labels.csv")))
     assert len(rows) == 14 and set(rows[0]) == {"sample_id", "file", "label", "who", "time", "round"}
     assert rows[0]["label"] == "skip" and rows[1]["who"] == "tester"
@@ -83,7 +83,7 @@ def test_restart_with_half_a_batch_labeled_loses_nothing(tmp_path):
     answer(book, wait_for_queue(book), truth)
     worker.join(60)
     assert store.load_status(run_id).state == "done"
-    assert [r["n_labeled"] for r in store.load_rounds(run_id)] == [6, 10, 14]
+    assert [r.n_labeled for r in store.load_rounds(run_id)] == [6, 10, 14]
     assert len(book.rows()) == 14
 
 

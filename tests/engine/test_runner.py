@@ -38,19 +38,19 @@ def test_tiny_run_writes_every_field(tmp_path):
     assert resolved["weights_used"] == "random" and resolved["versions"]["torch"]
     assert len(resolved["initial_ids"]) == 20
     rounds = store.load_rounds(run_id)
-    assert [r["round"] for r in rounds] == [0, 1, 2]
-    assert [r["n_labeled"] for r in rounds] == [20, 30, 40]
+    assert [r.round for r in rounds] == [0, 1, 2]
+    assert [r.n_labeled for r in rounds] == [20, 30, 40]
     for r in rounds:
-        assert ROUND_FIELDS <= set(r)
-        assert sum(map(sum, r["confusion_matrix"])) == resolved["split_sizes"]["test"]
-        assert sum(r["n_labeled_per_class"].values()) == r["n_labeled"]
-    assert [len(r["queried_ids"]) for r in rounds] == [10, 10, 0]
+        assert ROUND_FIELDS <= set(r.to_dict())
+        assert sum(map(sum, r.metrics.confusion_matrix)) == resolved["split_sizes"]["test"]
+        assert sum(r.n_labeled_per_class.values()) == r.n_labeled
+    assert [len(r.queried_ids) for r in rounds] == [10, 10, 0]
     arrays = store.load_round_arrays(run_id, 0)
     assert NPZ_FIELDS <= set(arrays)
     n = resolved["split_sizes"]["train"]
     assert arrays["embedding"].shape == (n, 2) and arrays["prob"].shape == (n,)
     assert arrays["queried"].sum() == 10 and not (arrays["queried"] & arrays["labeled"]).any()
-    assert set(arrays["ids"][arrays["queried"]]) == set(rounds[0]["queried_ids"])
+    assert set(arrays["ids"][arrays["queried"]]) == set(rounds[0].queried_ids)
     unlabeled = ~arrays["labeled"]
     assert np.isfinite(arrays["score"][unlabeled]).all() and np.isnan(arrays["score"][~unlabeled]).all()
     status = json.loads((folder / "status.json").read_text())
@@ -79,13 +79,13 @@ def test_cancel_then_resume_matches_uninterrupted_run(tmp_path):
     run_id = create_run(tiny(), store)
     status = execute_run(store, run_id, cancel=cancel, on_event=stop_after_round_0)
     assert status.state == "cancelled"
-    assert [r["round"] for r in store.load_rounds(run_id)] == [0]
+    assert [r.round for r in store.load_rounds(run_id)] == [0]
     status = execute_run(store, run_id)
     assert status.state == "done", status.error
     resumed = store.load_rounds(run_id)
     for a, b in zip(reference, resumed, strict=True):
         for key in METRICS:
-            assert a[key] == pytest.approx(b[key], abs=1e-6), key
+            assert a.to_dict()[key] == pytest.approx(b.to_dict()[key], abs=1e-6), key
 
 
 def test_crash_while_writing_a_round_keeps_finished_rounds(tmp_path, monkeypatch):
@@ -106,11 +106,11 @@ def test_crash_while_writing_a_round_keeps_finished_rounds(tmp_path, monkeypatch
     monkeypatch.setattr(runs.os, "replace", flaky_replace)
     status = execute_run(store, run_id)
     assert status.state == "failed" and "disk vanished" in status.error
-    assert [r["round"] for r in store.load_rounds(run_id)] == [0]
+    assert [r.round for r in store.load_rounds(run_id)] == [0]
     assert not list((tmp_path / run_id).glob(".*.tmp"))
     monkeypatch.setattr(runs.os, "replace", real_replace)
     assert execute_run(store, run_id).state == "done"
-    assert [r["round"] for r in store.load_rounds(run_id)] == [0, 1, 2]
+    assert [r.round for r in store.load_rounds(run_id)] == [0, 1, 2]
 
 
 def test_bad_data_fails_with_a_message_not_a_crash(tmp_path):
@@ -132,7 +132,7 @@ def test_full_data_baseline_trains_on_the_whole_pool(tmp_path):
     run_id, status = run(store, tiny(full_data=True))
     assert status.state == "done", status.error
     rounds = store.load_rounds(run_id)
-    assert len(rounds) == 1 and rounds[0]["n_labeled"] == 200
+    assert len(rounds) == 1 and rounds[0].n_labeled == 200
 
 
 def test_an_active_run_reads_interrupted_once_its_process_is_gone_or_silent(tmp_path):
@@ -145,7 +145,7 @@ def test_an_active_run_reads_interrupted_once_its_process_is_gone_or_silent(tmp_
     other = subprocess.Popen(["sleep", "30"])
     try:
         status = store.load_status(run_id)
-        status.state, status.pid, status.host = "running", other.pid, runs.HOST
+        status.state, status.pid, status.host = runs.RunState.RUNNING, other.pid, runs.HOST
         store.write_status(run_id, status)
         store.beat(run_id)
         assert store.load_status(run_id).state == "running"
@@ -181,10 +181,10 @@ def test_resume_keeps_the_stored_initial_set_and_the_first_start_facts(tmp_path,
     run_id = create_run(tiny(), store)
     cancel = threading.Event()
     execute_run(store, run_id, cancel, on_event=lambda e: e.kind == "round" and cancel.set())
-    first = store.load_config(run_id)["resolved"]
+    first = store.load_resolved(run_id)
     monkeypatch.setattr("alcore.runner.initial_rows", lambda *a: pytest.fail("resume recomputed the initial set"))
     assert execute_run(store, run_id).state == "done"
-    resolved = store.load_config(run_id)["resolved"]
+    resolved = store.load_resolved(run_id)
     assert resolved["initial_ids"] == first["initial_ids"] and resolved["versions"] == first["versions"]
     assert [r["from_round"] for r in resolved["resumes"]] == [1] and resolved["resumes"][0]["device"] == "cpu"
 
@@ -208,7 +208,7 @@ def test_without_embeddings_only_the_unlabeled_rows_are_inferred(tmp_path, infer
     store = RunStore(tmp_path)
     run_id, status = run(store, tiny(record_embeddings=False, stop_set_size=0))
     assert status.state == "done", status.error
-    sizes = store.load_config(run_id)["resolved"]["split_sizes"]
+    sizes = store.load_resolved(run_id)["split_sizes"]
     train, test = sizes["train"], sizes["test"]
     # round 0: test + 180 unlabeled; round 1: test + 170; round 2 (no query): test only
     assert inferred_rows == [test, train - 20, test, train - 30, test]
@@ -225,11 +225,11 @@ def test_without_embeddings_the_stop_set_is_inferred_every_round(tmp_path, infer
     store = RunStore(tmp_path)
     run_id, status = run(store, tiny(record_embeddings=False, stop_set_size=5))
     assert status.state == "done", status.error
-    test = store.load_config(run_id)["resolved"]["split_sizes"]["test"]
+    test = store.load_resolved(run_id)["split_sizes"]["test"]
     assert inferred_rows[-2:] == [test, 5]  # the final round: the test set, then the 5 stop-set images
     final = store.load_round_arrays(run_id, 2)["prob"]
     assert np.isfinite(final).sum() == 5
-    kappas = [r["stop_kappa"] for r in store.load_rounds(run_id)]
+    kappas = [r.stop_kappa for r in store.load_rounds(run_id)]
     assert kappas[0] is None and all(-1 <= k <= 1 for k in kappas[1:])
 
 
@@ -243,7 +243,7 @@ def test_without_embeddings_the_picks_are_the_same(tmp_path, inferred_rows, samp
         inferred_rows.clear()
         run_id, status = run(store, tiny(sampler=sampler, record_embeddings=record))
         assert status.state == "done", status.error
-        picks[record] = [sorted(r["queried_ids"]) for r in store.load_rounds(run_id)]
-    train = store.load_config(run_id)["resolved"]["split_sizes"]["train"]
+        picks[record] = [sorted(r.queried_ids) for r in store.load_rounds(run_id)]
+    train = store.load_resolved(run_id)["split_sizes"]["train"]
     assert inferred_rows[1] == (train if labeled_rows_inferred else train - 20)
     assert picks[True] == picks[False] and picks[True][0]

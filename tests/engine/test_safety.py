@@ -58,7 +58,7 @@ def test_a_nan_loss_fails_the_run_at_that_round_and_keeps_the_rounds_before(tmp_
     status = execute_run(store, run_id)
     assert status.state == "failed"
     assert status.error == "the loss became NaN at round 1: lower the learning rate (it was 0.001)"
-    assert [r["round"] for r in store.load_rounds(run_id)] == [0]
+    assert [r.round for r in store.load_rounds(run_id)] == [0]
     assert store.round_path(run_id, 0).is_file() and not store.round_path(run_id, 1).exists()
 
 

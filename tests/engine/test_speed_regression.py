@@ -33,6 +33,7 @@ results broke. The run uses every core it is given (threads 0): the numbers do n
 import pytest
 
 from alcore.config import ExperimentConfig
+from alcore.records import RoundRecord
 from alcore.runner import create_run, execute_run
 from alcore.runs import RunStore
 
@@ -71,7 +72,7 @@ RECORDED = {
 }
 
 
-def run_rounds_of(regime: str, results, record_embeddings: bool = True) -> list[dict]:
+def run_rounds_of(regime: str, results, record_embeddings: bool = True) -> list[RoundRecord]:
     cfg = ExperimentConfig(model="tiny_cnn", regime=regime, resolution=32, synthetic_size=200, init_size=20,
                            budget=10, rounds=2, epochs=1, batch_size=16, sampler="entropy", seed=3,
                            record_embeddings=record_embeddings)
@@ -88,9 +89,10 @@ def test_tiny_run_results_unchanged(tmp_path, regime, record_embeddings):
     """Also without embeddings: inferring only the unlabeled rows must not change a pick."""
     rounds = run_rounds_of(regime, tmp_path, record_embeddings)
     assert len(rounds) == len(RECORDED[regime])
-    for got, expected in zip(rounds, RECORDED[regime]):
+    for record, expected in zip(rounds, RECORDED[regime]):
+        got = record.to_dict()  # the line of rounds.jsonl
         for key in METRICS:
-            assert got[key] == pytest.approx(expected[key], abs=TOLERANCE), (regime, got["round"], key)
+            assert got[key] == pytest.approx(expected[key], abs=TOLERANCE), (regime, record.round, key)
         # the labeled set is what later rounds depend on; the order inside a batch is the rank of
         # near-equal entropy scores, so the ids are compared as a set, exactly
-        assert sorted(got["queried_ids"]) == sorted(expected["queried_ids"]), (regime, got["round"])
+        assert sorted(record.queried_ids) == sorted(expected["queried_ids"]), (regime, record.round)

@@ -61,13 +61,13 @@ def test_a_run_with_the_rule_ends_where_the_signal_holds(tmp_path, when_stable):
     status = execute_run(store, run_id)
     assert status.state == "done", status.error
     rounds = store.load_rounds(run_id)
-    kappas = [r["stop_kappa"] for r in rounds]
+    kappas = [r.stop_kappa for r in rounds]
     stop = StabilityRule(0.5, 2).first_stop(kappas)
     assert stop is not None and stop < 8, kappas  # a weak threshold: it holds before the budget ends
-    assert [r["predictions_stable"] for r in rounds][stop] is True
+    assert [r.predictions_stable for r in rounds][stop] is True
     if when_stable:
-        assert len(rounds) == stop + 1 and rounds[-1]["stopped_by_rule"] and rounds[-1]["queried_ids"] == []
+        assert len(rounds) == stop + 1 and rounds[-1].stopped_by_rule and rounds[-1].queried_ids == ()
         assert "stopping rule" in status.message and status.rounds_total == stop + 1
         assert any("the stopping rule ends the run" in line for line in store.read_log(run_id))
     else:
-        assert len(rounds) == 9 and not any(r["stopped_by_rule"] for r in rounds)
+        assert len(rounds) == 9 and not any(r.stopped_by_rule for r in rounds)

@@ -54,7 +54,7 @@ def test_an_exported_model_reproduces_the_runs_test_probabilities_without_alcore
     assert set(card["test_intervals_95"]) >= {"accuracy", "roc_auc"} and "not a medical device" in card["intended_use"].lower()
     assert "not a medical device" in (out / "MODEL_CARD.md").read_text().lower()
 
-    test = open_cached(store.load_config(run_id)["resolved"]["data_fingerprint"]).test
+    test = open_cached(store.load_resolved(run_id)["data_fingerprint"]).test
     probabilities = standalone_probabilities(tmp_path, out, test.images)
 
     expected = store.load_round_arrays(run_id, 2)["test_prob"]

@@ -27,9 +27,9 @@ def test_a_run_with_mlflow_logs_every_rounds_metrics_at_labels_used(tmp_path, st
     assert logged.data.params["sampler"] == "entropy" and logged.data.params["model"] == "tiny_cnn"
     rounds = store.load_rounds(run_id)
     history = client.get_metric_history(logged.info.run_id, "roc_auc")
-    assert [(m.step, m.value) for m in history] == [(r["n_labeled"], pytest.approx(r["roc_auc"])) for r in rounds]
+    assert [(m.step, m.value) for m in history] == [(r.n_labeled, pytest.approx(r.metrics.roc_auc)) for r in rounds]
     low = client.get_metric_history(logged.info.run_id, "accuracy_ci_low")
-    assert [m.step for m in low] == [20, 30, 40] and all(m.value <= r["accuracy"] for m, r in zip(low, rounds))
+    assert [m.step for m in low] == [20, 30, 40] and all(m.value <= r.metrics.accuracy for m, r in zip(low, rounds))
     artifacts = {a.path for a in client.list_artifacts(logged.info.run_id, "model")}
     assert {"model/model.pt2", "model/model.json", "model/MODEL_CARD.md"} <= artifacts
     assert "logged to MLflow" in (store.run_dir(run_id) / "log.txt").read_text()

@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from alcore.config import ExperimentConfig
+from alcore.records import RoundRecord
 from alcore.data import cache
 from alcore.data.base import Dataset, Split
 from alcore.jobs import JobManager, manager_for
@@ -78,7 +79,7 @@ def write_run(store: RunStore, *, sampler: str = "entropy", seed: int = 0, round
                            record_embeddings=record_embeddings)
     run_id = store.new_run_id(sampler, seed)
     store.run_dir(run_id).mkdir(parents=True)
-    store.write_config(run_id, {"run_id": run_id, **cfg.to_dict(), "resolved": {"data_fingerprint": fingerprint}})
+    store.write_config(run_id, cfg, {"data_fingerprint": fingerprint})
     rng = np.random.default_rng(seed)
     labels, test_labels = fake_dataset().train.labels, fake_dataset().test.labels
     ids = np.array([sample_id("train", i, long_ids) for i in range(POOL)])
@@ -109,7 +110,7 @@ def write_run(store: RunStore, *, sampler: str = "entropy", seed: int = 0, round
         if not record_embeddings:
             arrays = {k: v for k, v in arrays.items() if k not in ("embedding", "features_pca", "cluster")}
             arrays["prob"] = np.where(labeled, np.nan, prob).astype(np.float32)
-        store.append_round(run_id, record, arrays)
+        store.append_round(run_id, RoundRecord.from_dict(record), arrays)  # a line as older versions wrote it
         labeled |= queried
     store.write_status(run_id, RunStatus(state, round=rounds - 1, rounds_total=rounds, n_labeled=int(labeled.sum()),
                                          message="finished", error=error, started_at="2025-01-01T10:00:00+00:00"))

@@ -36,7 +36,7 @@ def test_demo_button_starts_a_race_of_four_strategies_and_opens_its_live_view(op
     run_ids = racers(jobs.store, race_id)
     # issue 29, item 4: the sidebar and the URL kept the previous run while the page showed the new race
     assert at.query_params["run"] == run_ids[0] and at.sidebar.selectbox(key="run").value == run_ids[0]
-    assert [jobs.store.load_config(r)["sampler"] for r in run_ids] == list(DEFAULT_RACERS)
+    assert [jobs.store.load_config(r).sampler for r in run_ids] == list(DEFAULT_RACERS)
     assert all(jobs.store.step_control(r).pause for r in run_ids)  # step mode ticked on Home
     jobs.set_pause(run_ids, False)
     assert [jobs.wait(r, timeout=300).state for r in run_ids] == ["done"] * 4

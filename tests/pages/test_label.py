@@ -10,7 +10,7 @@ import alcore.jobs
 from alcore.viewmodels import label_view
 from alcore.config import ExperimentConfig
 from alcore.oracle import LabelBook
-from alcore.runs import pid_alive
+from alcore.runs import RunState, pid_alive
 
 HUMAN = dict(oracle="human", init_size=6, budget=4, batch_size=8)  # with TINY: 6 + 4 x 2 rounds
 
@@ -55,12 +55,12 @@ def test_a_batch_answered_with_the_buttons_lands_in_labels_csv_and_the_next_roun
 
     rows = book.rows()  # the worker may have moved on already: the queue was read before
     assert [r["sample_id"] for r in rows] == list(queue.ids) and [r["label"] for r in rows] == clicks
-    assert {(r["who"], r["round"]) for r in rows} == {("Dr. Lee", "0")}
+    assert {(r["who"], r.round) for r in rows} == {("Dr. Lee", "0")}
     assert rows[0]["file"] == queue.files[0]
     waiter(queued(book, 1))
     at.run()
     assert progress_text(at) == "Picked by the model trained on 5 labels · image 1 of 4"
-    assert jobs.store.load_rounds(run_id)[0]["n_labeled"] == 5  # the skipped image is not labeled
+    assert jobs.store.load_rounds(run_id)[0].n_labeled == 5  # the skipped image is not labeled
     assert any("p(PNEUMONIA) = **" in m.value for m in at.markdown)
     assert not at.metric and not at.dataframe  # no agreement with the truth while the run may ask (issue 29)
 
@@ -89,7 +89,7 @@ def test_after_a_restart_only_the_unanswered_images_are_asked_and_resume_goes_on
     jobs.wait(run_id, timeout=60)
     status = store.load_status(run_id)
     waiter(lambda: not pid_alive(status.pid))  # the worker process is gone
-    status.state = "waiting_for_labels"  # what a killed process leaves in status.json
+    status.state = RunState.WAITING_FOR_LABELS  # what a killed process leaves in status.json
     store.write_status(run_id, status)
     monkeypatch.setattr(alcore.jobs, "_MANAGERS", {})  # a new process: its job manager marks the run interrupted
 
@@ -105,7 +105,7 @@ def test_after_a_restart_only_the_unanswered_images_are_asked_and_resume_goes_on
     at.run()
     click(at, *["NORMAL", "PNEUMONIA"] * 2)
     assert fresh.wait(run_id, timeout=120).state == "done", store.read_log(run_id)
-    assert [r["n_labeled"] for r in store.load_rounds(run_id)] == [6, 10, 14]
+    assert [r.n_labeled for r in store.load_rounds(run_id)] == [6, 10, 14]
     assert len(book.rows()) == 14  # nothing asked twice
     at.run()
     assert "The run is finished: 14 images labeled." in at.success[0].value

@@ -100,7 +100,7 @@ def test_rounds_are_named_by_their_labels_on_every_page_and_in_the_log(open_page
     jobs.cancel(run_id)
     assert jobs.wait(run_id, timeout=120).state == "cancelled"
     records = jobs.store.load_rounds(run_id)
-    labels = records[-1]["n_labeled"]
+    labels = records[-1].n_labeled
     at = open_page("pages/live.py", run=run_id)
     assert at.main.get("progress")[0].proto.text.startswith(
         f"{labels} labels used · {len(records) - 1} of {cfg.rounds} rounds done")

@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from alcore import plots
 from alcore.jobs import JobManager
+from alcore.records import RoundRecord
 from alcore.runs import RunStore
 from alcore.viewmodels import race_view
 from tests.pages.conftest import dashboard_page
@@ -116,8 +117,8 @@ def test_an_unknown_race_is_reported(make_run):
 
 
 def test_random_is_drawn_over_its_interval_so_above_random_shows_at_a_glance():
-    records = tuple({"round": r, "n_labeled": 10 * (r + 1), "roc_auc": 0.6 + 0.1 * r,
-                     "ci": {"roc_auc": [0.5 + 0.1 * r, 0.7 + 0.1 * r]}} for r in range(3))
+    records = tuple(RoundRecord.from_dict({"round": r, "n_labeled": 10 * (r + 1), "roc_auc": 0.6 + 0.1 * r,
+                                           "ci": {"roc_auc": [0.5 + 0.1 * r, 0.7 + 0.1 * r]}}) for r in range(3))
     progress = None
     racers = [race_view.Racer("b", "entropy", "entropy", progress, records),
               race_view.Racer("a", "random", "random", progress, records)]
@@ -144,7 +145,7 @@ def test_before_the_first_round_the_curves_frame_spans_the_whole_race_and_says_i
     fig = race_view.race_curves_figure(racers, final_labels=330)
     assert list(fig.layout.xaxis.range) == pytest.approx([0, 339.9]) and list(fig.layout.yaxis.range) == [0, 1]
     assert [a.text for a in fig.layout.annotations] == ["waiting for the first round"]
-    records = ({"round": 0, "n_labeled": 30, "roc_auc": 0.8},)
+    records = (RoundRecord.from_dict({"round": 0, "n_labeled": 30, "roc_auc": 0.8}),)
     started = race_view.race_curves_figure([race_view.Racer("a", "random", "random", None, records)], final_labels=330)
     assert not started.layout.annotations and started.layout.yaxis.range is None
 

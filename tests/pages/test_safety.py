@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from alcore.oracle import LabelBook
 from alcore.runs import RunStore
@@ -32,8 +33,7 @@ def test_setup_refuses_data_and_weights_outside_the_allowed_roots(open_page, tmp
 def human_run(store: RunStore, make_run, pending: list[str]) -> str:
     """A finished fake run turned into a human one: 'fake-train-000' labeled, `pending` waiting in its queue."""
     run_id = make_run(rounds=2)
-    config = store.load_config(run_id)
-    store.write_config(run_id, {**config, "oracle": "human"})
+    store.write_config(run_id, replace(store.load_config(run_id), oracle="human"), store.load_resolved(run_id))
     book = LabelBook(store, run_id)
     book.add("fake-train-000", "synthetic:train:0", "NORMAL", "test", 0)
     (store.run_dir(run_id) / "queue.json").write_text(json.dumps(
@@ -111,7 +111,7 @@ def test_a_simulated_run_shows_ids_and_true_labels(open_page, make_run, captions
 def test_a_launch_the_results_folder_cannot_take_is_one_message(open_page, store, monkeypatch):
     import errno
 
-    def disk_full(self, run_id, config):
+    def disk_full(self, run_id, config, resolved):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(RunStore, "write_config", disk_full)

@@ -214,7 +214,7 @@ def test_a_run_launched_without_embeddings_records_none(open_page, jobs, store):
     at.button(key="setup_launch").click().run()
     run_id = at.query_params["run"]
     assert jobs.wait(run_id, timeout=120).state == "done", jobs.store.read_log(run_id)
-    assert store.load_config(run_id)["record_embeddings"] is False
+    assert store.load_config(run_id).record_embeddings is False
     assert "embedding" not in store.load_round_arrays(run_id, 0)
     at.switch_page("pages/embeddings.py").run()
     assert "recorded without embeddings" in at.info[0].value
@@ -258,7 +258,7 @@ def test_several_samplers_and_a_baseline_launch_one_experiment_to_compare(open_p
     assert all(jobs.wait(r, timeout=120).state == "done" for r in run_ids)
     at.switch_page("pages/compare.py").run()
     assert sorted(at.multiselect(key="compare_runs").value) == sorted(run_ids)
-    assert sorted(at.dataframe[0].value.strategy) == ["entropy", "random"]
+    assert sorted(at.dataframe[0].value.Series) == ["entropy", "random"]
     assert "full-data baseline" in str(at.get("plotly_chart")[0].proto.spec)
 
 
@@ -283,7 +283,7 @@ def test_several_samplers_can_be_raced_in_step_mode(open_page, jobs, store):
     race_id = at.query_params["race"]
     run_ids = store.run_ids()
     assert at.title[0].value == "Live race" and len(run_ids) == 2
-    assert {store.load_config(r)["experiment"] for r in run_ids} == {race_id}
+    assert {store.load_config(r).experiment for r in run_ids} == {race_id}
     assert all(store.step_control(r).pause for r in run_ids)
     jobs.set_pause(run_ids, False)
     assert all(jobs.wait(r, timeout=120).state == "done" for r in run_ids)
