@@ -24,6 +24,8 @@ def add_model_commands(sub) -> None:
     predict.add_argument("model", metavar="MODEL_DIR_OR_RUN_ID")
     predict.add_argument("--data", required=True, help="a folder (any depth; DICOM too), a label table or an image")
     predict.add_argument("--at", type=int, default=None, metavar="LABELS", help="with a run id: its model at LABELS")
+    predict.add_argument("--heatmaps", default=None, metavar="DIR",
+                         help="also write a Grad-CAM overlay PNG per image into DIR (where the model looked)")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     _common(predict, "the CSV to write (predictions.csv)")
 
@@ -76,7 +78,7 @@ def cmd_predict(args, store: RunStore) -> int:
     model = open_model(args.model, _store(args, store), args.at)
     inputs = list_inputs(args.data)
     with tqdm(total=len(inputs), desc="predicting", unit="image", disable=args.quiet, file=sys.stderr) as bar:
-        rows = predict(model, inputs, bar.update)
+        rows = predict(model, inputs, bar.update, Path(args.heatmaps).expanduser() if args.heatmaps else None)
     write_predictions(rows, model.classes, target, force=True)
     failed = [row for row in rows if row.error]
     print(f"wrote {len(rows) - len(failed)} predictions to {target}"
