@@ -62,6 +62,7 @@ class Dataset:
     kind: str = ""  # "synthetic", "folder", "table", "npz"
     dropped: list[Dropped] = field(default_factory=list)
     carved: tuple[str, ...] = ()  # the splits made from train (val, test) by `folder.carve`
+    matches: tuple[str, ...] = ()  # per class, what it was matched on ("No Finding", "PNEUMONIA/*bacteria*")
 
     @property
     def train(self) -> Split:

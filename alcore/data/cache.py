@@ -61,7 +61,7 @@ def load(key: str, mmap: bool = False) -> Dataset | None:
             for name in SPLITS
         }
         return Dataset(name=meta["name"], fingerprint=key, resolution=meta["resolution"], splits=splits,
-                       notes=meta["notes"], classes=tuple(meta["classes"]), kind=meta["kind"],
+                       notes=meta["notes"], classes=tuple(meta["classes"]), kind=meta["kind"], matches=tuple(meta["matches"]),
                        dropped=[Dropped(**d) for d in meta["dropped"]])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         if entry.exists():
@@ -83,7 +83,7 @@ def save(dataset: Dataset) -> None:
                 np.save(tmp / f"{name}_{f}.npy", value.astype(str) if value.dtype == object else value,
                         allow_pickle=False)
         meta = {"name": dataset.name, "resolution": dataset.resolution, "notes": dataset.notes,
-                "classes": list(dataset.classes), "kind": dataset.kind,
+                "classes": list(dataset.classes), "kind": dataset.kind, "matches": list(dataset.matches),
                 "dropped": [dataclasses.asdict(d) for d in dataset.dropped],
                 "sizes": {name: len(s) for name, s in dataset.splits.items()},
                 "format": FORMAT_VERSION}

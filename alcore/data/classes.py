@@ -104,10 +104,6 @@ def match_findings(findings: set[str], rules: tuple[ClassRule, ...]) -> list[int
     return [i for i, rule in enumerate(rules) if lowered & {v.lower() for v in rule.values}]
 
 
-def describe(rules: tuple[ClassRule, ...]) -> list[str]:
-    """'NORMAL = No Finding' lines, the positive class marked."""
-    lines = []
-    for i, rule in enumerate(rules):
-        role = " (positive)" if len(rules) == 2 and i == 1 else ""
-        lines.append(f"{i}: {rule.name}{role} <- {' | '.join(rule.values)}")
-    return lines
+def matches_text(rules: tuple[ClassRule, ...]) -> tuple[str, ...]:
+    """Per class, what it matches, as the summary shows it: 'No Finding | Normal'."""
+    return tuple(" | ".join(rule.values) for rule in rules)

@@ -84,7 +84,7 @@ def decode_entries(files: dict[str, list[Entry]], resolution: int, progress: cac
     are dropped by cause; `dicom_patients`: a DICOM's PatientID replaces the entry's patient."""
     total, done = sum(len(f) for f in files.values()), 0
     failed: dict[str, list[str]] = defaultdict(list)  # cause -> ids
-    first_error: dict[str, str] = {}
+    errors: dict[str, str] = {}  # id -> the decoder's message
     multi_frame: list[str] = []
 
     def work(entry: Entry) -> Decoded | None:
@@ -97,7 +97,7 @@ def decode_entries(files: dict[str, list[Entry]], resolution: int, progress: cac
             cause = ("files look like DICOM but pydicom could not decode them" if looks_like_dicom(entry.path)
                      else "files could not be decoded as images")
             failed[cause].append(entry.id)
-            first_error.setdefault(cause, f"{entry.id}: {exc}")
+            errors[entry.id] = str(exc)
         return None
 
     splits = {}
@@ -122,9 +122,11 @@ def decode_entries(files: dict[str, list[Entry]], resolution: int, progress: cac
                                   np.array([e.id for e in entries], dtype=str)[keep],
                                   np.array([str(e.path) for e in entries], dtype=str)[keep],
                                   np.array(patients, dtype=str)[keep])
-    dropped = [Dropped(cause, len(ids), tuple(ids[:SHOWN]),
-                       f"first error: {first_error[cause]}" if cause in first_error else "")
-               for cause, ids in failed.items()]
+    dropped = []
+    for cause, ids in sorted(failed.items()):
+        ids = sorted(ids)  # the threads finish in any order; the message must not
+        detail = f"first error: {ids[0]}: {errors[ids[0]]}" if ids[0] in errors else ""
+        dropped.append(Dropped(cause, len(ids), tuple(ids[:SHOWN]), detail))
     if total and sum(d.count for d in dropped) == total:
         raise DataError(f"none of the {total} image files could be used: " + "; ".join(d.describe() for d in dropped))
     notes = [f"{len(multi_frame)} multi-frame DICOM files: the first frame of each is used ({names(multi_frame)})"] \

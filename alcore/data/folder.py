@@ -23,7 +23,7 @@ import numpy as np
 
 from alcore.data import cache
 from alcore.data.base import SPLITS, UNKNOWN_LABEL, DataError, Dataset, Dropped, Split
-from alcore.data.classes import ClassRule, match_path, resolve
+from alcore.data.classes import ClassRule, match_path, matches_text, resolve
 from alcore.data.decode import PILLOW_SUFFIXES, SHOWN, Entry, decode_entries, names
 from alcore.data.dicom import DICOM_SUFFIXES, looks_like_dicom
 
@@ -47,6 +47,7 @@ class _Listing:
     root: Path
     files: dict[str, list[Entry]]  # split -> entries
     classes: tuple[str, ...]
+    matches: tuple[str, ...]
     notes: list[str] = field(default_factory=list)
     dropped: list[Dropped] = field(default_factory=list)
 
@@ -60,7 +61,7 @@ def load_folder(path: Path, resolution: int, seed: int = 0, allow_unlabeled: boo
     listing = _scan(_find_root(path), allow_unlabeled, classes, patient_from)
     stats = [(split, e.id, e.label, e.patient, *_stat(e.path)) for split, entries in listing.files.items()
              for e in entries]
-    key = cache.fingerprint("folder", str(listing.root), resolution, listing.classes, stats)
+    key = cache.fingerprint("folder", str(listing.root), resolution, listing.classes, listing.matches, stats)
     pool = cache.cached(key, lambda: _decode(listing, resolution, key, progress, patient_from), progress)
     return carve(pool, seed)
 
@@ -206,7 +207,7 @@ def _scan(root: Path, allow_unlabeled: bool, given: tuple[ClassRule, ...], patie
                      "(no test metrics)")
         entries = [Entry(p.relative_to(root).as_posix(), p, UNKNOWN_LABEL, p.relative_to(root).as_posix())
                    for _, p, _ in sorted(images, key=lambda item: item[1])]
-        return _Listing(root, {"train": entries, "val": [], "test": []}, (), notes)
+        return _Listing(root, {"train": entries, "val": [], "test": []}, (), (), notes)
     rules, guessed = resolve(given, folders, f"the class folders in {root} are")
     files: dict[str, list[Entry]] = {s: [] for s in SPLITS}
     unmatched, ambiguous, loose = [], [], []
@@ -229,7 +230,7 @@ def _scan(root: Path, allow_unlabeled: bool, given: tuple[ClassRule, ...], patie
         notes.append(f"class folders '{rules[0].name}' and '{rules[1].name}': '{rules[1].name}' is the positive "
                      "class (label 1); --classes sets it")
     files = {s: sorted(f, key=lambda e: e.id) for s, f in files.items()}
-    return _Listing(root, files, tuple(r.name for r in rules), notes, dropped)
+    return _Listing(root, files, tuple(r.name for r in rules), matches_text(rules), notes, dropped)
 
 
 def _patient(below: str, rel: str, patient_from: str) -> str:
@@ -251,7 +252,7 @@ def _decode(listing: _Listing, resolution: int, key: str, progress: cache.Progre
     decoded = decode_entries(listing.files, resolution, progress, dicom_patients=patient_from == "auto")
     return Dataset(name=listing.root.name, fingerprint=key, resolution=resolution, splits=decoded.splits,
                    notes=[*listing.notes, *decoded.notes], classes=listing.classes or ("NORMAL", "PNEUMONIA"),
-                   kind="folder", dropped=[*listing.dropped, *decoded.dropped])
+                   matches=listing.matches, kind="folder", dropped=[*listing.dropped, *decoded.dropped])
 
 
 def _take(split: Split, idx: np.ndarray) -> Split:

@@ -27,6 +27,7 @@ class DataSummary:
     kind: str  # synthetic / folder / table / npz
     name: str
     classes: tuple[str, ...]  # label index -> name
+    matches: tuple[str, ...]  # per class, what it was matched on (empty: the source's own labels)
     positive: str | None  # the positive class of a two-class task
     splits: dict[str, SplitCounts]
     carved: tuple[str, ...]  # splits made from train by the tool (patients kept together)
@@ -38,7 +39,8 @@ class DataSummary:
 
     @classmethod
     def from_dict(cls, values: dict) -> "DataSummary":
-        return cls(**{**values, "classes": tuple(values["classes"]), "carved": tuple(values["carved"]),
+        return cls(**{**values, "classes": tuple(values["classes"]), "matches": tuple(values["matches"]),
+                      "carved": tuple(values["carved"]),
                       "dropped": tuple(Dropped(**{**d, "examples": tuple(d["examples"])}) for d in values["dropped"]),
                       "notes": tuple(values["notes"]),
                       "splits": {k: SplitCounts(**{**v, "per_class": tuple(v["per_class"])})
@@ -48,6 +50,8 @@ class DataSummary:
         """The summary as a few lines of plain text (CLI, log)."""
         lines = [f"data: {self.source} ({self.kind}: {self.name})",
                  "classes: " + ", ".join(f"{i} {name}" + (" (positive)" if name == self.positive else "")
+                                         + (f" <- {self.matches[i]}" if self.matches
+                                            and self.matches[i].lower() != name.lower() else "")
                                          for i, name in enumerate(self.classes))]
         header = f"  {'split':6} {'images':>7} " + " ".join(f"{c[:12]:>12}" for c in self.classes) \
             + f" {'unlabeled':>9} {'patients':>8}"
@@ -70,7 +74,7 @@ def summarize(dataset: Dataset, source: str) -> DataSummary:
         splits[name] = SplitCounts(
             len(split), tuple(int((split.labels == i).sum()) for i in range(len(dataset.classes))),
             int((split.labels == UNKNOWN_LABEL).sum()), len(set(split.patients.tolist())) if known else None)
-    return DataSummary(str(source), dataset.kind, dataset.name, tuple(dataset.classes),
+    return DataSummary(str(source), dataset.kind, dataset.name, tuple(dataset.classes), tuple(dataset.matches),
                        dataset.classes[-1] if len(dataset.classes) == 2 else None, splits, tuple(dataset.carved),
                        tuple(dataset.dropped), tuple(dataset.notes))
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from alcore.data import cache
 from alcore.data.base import SPLITS, DataError, Dataset, Dropped
-from alcore.data.classes import ClassRule, match_findings, resolve
+from alcore.data.classes import ClassRule, match_findings, matches_text, resolve
 from alcore.data.decode import SHOWN, Entry, decode_entries
 from alcore.data.folder import SPLIT_ALIASES, carve, patient_id, walk
 
@@ -86,13 +86,14 @@ def load_table(path: Path, resolution: int, seed: int = 0, progress: cache.Progr
     if not stats:
         raise DataError(f"no row of {path.name} gives a usable image: "
                         + "; ".join(f"{len(ids)} {reason}" for reason, ids in rows.dropped.items()))
-    key = cache.fingerprint("table", str(path), resolution, [r.name for r in rules], stats)
+    key = cache.fingerprint("table", str(path), resolution, [r.name for r in rules], matches_text(rules), stats)
 
     def build() -> Dataset:
         decoded = decode_entries(rows.files, resolution, progress, dicom_patients="patient" not in chosen)
         dropped = [Dropped(reason, len(ids), tuple(ids[:SHOWN])) for reason, ids in rows.dropped.items()]
         return Dataset(name=path.name, fingerprint=key, resolution=resolution, splits=decoded.splits,
                        notes=[*rows.notes, *decoded.notes], classes=tuple(r.name for r in rules), kind="table",
+                       matches=matches_text(rules),
                        dropped=[*dropped, *decoded.dropped])
 
     return carve(cache.cached(key, build, progress), seed)

@@ -62,8 +62,7 @@ def test_a_run_on_dicom_stores_its_data_summary(dicom_tree, tmp_path):
                            budget=5, rounds=1, epochs=1, batch_size=8, seed=1, record_embeddings=False)
     run_id = create_run(cfg, store)
     assert execute_run(store, run_id).state == "done"
-    resolved = store.load_config(run_id)["resolved"]
-    summary = DataSummary.from_dict(resolved["data_summary"])
+    summary = DataSummary.from_dict(store.load_resolved(run_id)["data_summary"])
     assert summary.classes == ("NORMAL", "PNEUMONIA") and set(summary.carved) == {"val", "test"}
 
 
@@ -81,5 +80,5 @@ def test_api_config_takes_a_path_names_the_closest_setting_and_summarises(dicom_
     with pytest.raises(ConfigError, match="did you mean 'budget'"):
         api.config(bugdet=3)
     summary = api.data_summary(data=dicom_tree, resolution=32, classes="healthy=NORMAL,sick=PNEUMONIA")
-    assert summary.classes == ("healthy", "sick") and "sick (positive)" in summary.text()
+    assert summary.classes == ("healthy", "sick") and "1 sick (positive) <- PNEUMONIA" in summary.text()
     assert len(api.data(data=dicom_tree, resolution=32).train.patients)
