@@ -40,9 +40,11 @@ for row in result.rows:
         st.warning(f"{row.name}: {row.error}")
 st.caption(f"Decision threshold {result.threshold:.3f} on p({result.classes[-1]}); heat maps: Grad-CAM for the "
            "predicted class on the last convolution (bright: where the evidence for it sits).")
-for shown in result.shown:
-    p = shown.prediction
-    left, right = st.columns(2)
-    left.image(shown.image, caption=f"{p.name}: {p.predicted} (p({result.classes[-1]}) = {p.probabilities[-1]:.3f})",
-               width="stretch")
-    right.image(shown.heatmap, caption="where it looked", width="stretch")
+PAIRS_PER_ROW = 2  # each upload: its image as the model saw it, then its heat map
+for start in range(0, len(result.shown), PAIRS_PER_ROW):
+    columns = st.columns(2 * PAIRS_PER_ROW)
+    for slot, shown in enumerate(result.shown[start:start + PAIRS_PER_ROW]):
+        p = shown.prediction
+        columns[2 * slot].image(shown.image, width="stretch",
+                                caption=f"{p.name}: {p.predicted} (p({result.classes[-1]}) = {p.probabilities[-1]:.3f})")
+        columns[2 * slot + 1].image(shown.heatmap, caption="where it looked", width="stretch")
