@@ -67,3 +67,29 @@ def table(result: Predicted) -> list[dict]:
     return [{"file": row.name, "patient": row.patient,
              **{f"p({name})": round(p, 4) for name, p in zip(result.classes, row.probabilities)},
              "predicted": row.predicted, "problem": row.error} for row in result.rows]
+
+
+def model_zip(store: RunStore, run_id: str) -> tuple[str, bytes]:
+    """(file name, a zip of the model folder of the run's last kept round) for a download."""
+    import io
+    import zipfile
+
+    from alcore.modelfolder import write_model_folder
+    from alcore.modelio import run_model
+    model = run_model(store, run_id)
+    buffer = io.BytesIO()
+    with tempfile.TemporaryDirectory() as scratch:
+        files = write_model_folder(model, Path(scratch) / "model")
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for file in files:
+                archive.write(file, f"model/{file.name}")
+    return f"{run_id}-model-{model.card['labels_used']}-labels.zip", buffer.getvalue()
+
+
+def prelabels_csv(store: RunStore, run_id: str) -> tuple[str, bytes]:
+    """(file name, the pre-labels CSV of the run's remaining unlabeled pool) for a download."""
+    from alcore.predict import pool_prelabels
+    model, rows, ids = pool_prelabels(store, run_id)
+    with tempfile.TemporaryDirectory() as scratch:
+        path = write_predictions(rows, model.classes, Path(scratch) / "prelabels.csv", extra={"sample_id": ids})
+        return f"{run_id}-prelabels-{model.card['labels_used']}-labels.csv", path.read_bytes()

@@ -43,3 +43,23 @@ def test_a_run_without_a_kept_model_says_so(open_page, make_run):
     at = open_page("pages/predict.py", run=make_run(rounds=1))
     assert not at.exception
     assert any("kept no model" in i.value for i in at.info)
+
+
+def test_the_live_page_offers_the_rounds_model_and_pre_labels(open_page, store):
+    import io
+    import zipfile
+    run_id = create_run(ExperimentConfig(**TINY), store)
+    assert execute_run(store, run_id).state == "done"
+    at = open_page("pages/live.py", run=run_id)
+    at.button(key="live_prepare_model").click().run()
+    at.button(key="live_prepare_prelabels").click().run()
+    assert not at.exception
+    downloads = {b.proto.label: b for b in at.get("download_button")}
+    model_label = f"Download {run_id}-model-40-labels.zip"
+    assert model_label in downloads and f"Download {run_id}-prelabels-40-labels.csv" in downloads
+    data = at.session_state[f"download_model_{run_id}_3"][1]
+    assert sorted(zipfile.ZipFile(io.BytesIO(data)).namelist()) == ["model/MODEL_CARD.md", "model/model.json",
+                                                                    "model/model.pt2"]
+    csv_text = at.session_state[f"download_prelabels_{run_id}_3"][1].decode()
+    assert csv_text.splitlines()[0] == "path,patient,p_NORMAL,p_PNEUMONIA,predicted,error,sample_id"
+    assert len(csv_text.splitlines()) == 1 + 200 - 40
