@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--out", default=argparse.SUPPRESS, help="results folder (default: results/)")
     sub = parser.add_subparsers(dest="command", required=True,
                                 metavar="{run,sweep,resume,next,pause,list,show,strategies,summary,data,figures,export,predict,"
-                                        "prelabels}")
+                                        "prelabels,mlflow-sync}")
     _run_parser(sub, out)
     _sweep_parser(sub, out)
     _control_parsers(sub, out)

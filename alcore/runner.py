@@ -38,6 +38,7 @@ from alcore.learners import make_learner
 from alcore.loop import TrainingDiverged, initial_rows, run_rounds
 from alcore.models import build_classifier, resolve_device
 from alcore.modelio import keep_round_model
+from alcore.tracking import log_after_run
 from alcore.oracle import HumanOracle, LabelBook, StepGate
 from alcore.records import RoundRecord
 from alcore.runs import HOST, RunState, RunStatus, RunStore, RunWatch, StoreError, now_iso
@@ -190,6 +191,8 @@ class _Execution:
             raise
         except Exception as exc:  # noqa: BLE001 - each kind gets its sentence; the traceback stays in the log
             self.fail(exc)
+        if self.cfg.mlflow:
+            log_after_run(self.store, self.run_id, self.cfg.mlflow, self.note)
         return self.status
 
     def fail(self, exc: Exception) -> None:

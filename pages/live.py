@@ -14,6 +14,7 @@ from alcore import plots, race
 from alcore.viewmodels import progress_view, round_view, run_list
 from ui import navigation
 from ui.diagnostic_sections import round_section, stopping_section
+from ui.model_sections import model_downloads
 from ui.race_sections import race_section, step_controls
 from ui.state import RACE_KEY, REFRESH_S, RUN_KEY, jobs, require_run, reveal_prediction, rounds, store
 from ui.widgets import resume_button, run_charts, thumbnails
@@ -88,6 +89,7 @@ else:
                       if len(queried) > LIVE_THUMBNAILS else "."))
         thumbnails(run_id, queried.head(LIVE_THUMBNAILS), key="live_queried", per_row=8)
     round_section(run_id, records)
+    model_downloads(run_id, len(records))
 with st.expander("Log", expanded=bool(progress.error)):
     # st.text, not st.code: the code block's highlighter is a 1.5 MB script the browser would fetch
     # while the first curve is drawn

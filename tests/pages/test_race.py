@@ -205,8 +205,7 @@ def test_a_rare_finding_race_draws_the_pneumonia_each_strategy_found():
 def test_the_race_page_states_the_lesson_and_draws_the_rare_finding(make_run, store):
     """Issue 29, item 3: the race page never said what the race showed."""
     for run_id in make_race(make_run):
-        resolved = store.load_resolved(run_id)
-        resolved["train_class_counts"] = [57, 3]  # PNEUMONIA rare in the pool: 5 %
+        resolved = {**store.load_resolved(run_id), "train_class_counts": [57, 3]}  # PNEUMONIA rare: 5 %
         store.write_config(run_id, store.load_config(run_id), resolved)
     at = open_race(RACE)
     assert any(m.value.startswith("**PNEUMONIA is rare here** (5% of the pool: 3 of 60 images).") for m in at.markdown)
