@@ -90,19 +90,21 @@ def test_a_local_ray_instance_gives_the_same_numbers(tmp_path, reference):
         assert store.load_status(too_big).state == "failed"
         assert "asks for 3 CPUs (its threads); the Ray cluster has 2 CPUs" in store.load_status(too_big).error
 
-        # the long run takes both CPUs and waits after its first query (step mode): the next one waits for
-        # room however fast the machine, and a stop ends it before it starts
+        # the long run takes both CPUs: the next one waits for room, and a stop ends it before it starts
         long_run = create_run(tiny(synthetic_size=1000, rounds=40, budget=20, threads=2), store)
         waiting = create_run(tiny(), store)
-        store.set_pause(long_run, True)
         executor.submit(long_run)
         executor.submit(waiting)
-        deadline = time.monotonic() + TIMEOUT
-        while store.load_status(long_run).state != "paused":
+        phases, deadline = set(), time.monotonic() + TIMEOUT
+        while len(store.load_rounds(long_run)) < 3:  # several rounds: phases streamed back are seen
             assert store.load_status(long_run).active and time.monotonic() < deadline, store.read_log(long_run)
-            time.sleep(0.1)
-        assert store.load_status(long_run).phase, "no phase of the Ray run reached its status file"
-        assert store.load_status(waiting).state == "queued"
+            phases.add(store.load_status(long_run).phase)
+            time.sleep(0.05)
+        # read in this order, the two states say it whatever the machine's speed: if the long run still
+        # computes now, it did when the other was read, so that one had no room (step mode would hold
+        # the long run, but it does not reach a Ray task)
+        other, long_run_active = store.load_status(waiting).state, store.load_status(long_run).active
+        assert long_run_active and other == "queued"
         executor.cancel(waiting)
         while store.load_status(waiting).active:
             assert time.monotonic() < deadline
@@ -113,7 +115,9 @@ def test_a_local_ray_instance_gives_the_same_numbers(tmp_path, reference):
         while store.load_status(long_run).active:
             assert time.monotonic() < deadline
             time.sleep(0.1)
-        assert store.load_status(long_run).state == "cancelled" and len(store.load_rounds(long_run)) == 1
+        assert store.load_status(long_run).state == "cancelled" and 3 <= len(store.load_rounds(long_run)) < 41
+        # which phases a poll catches depends on the machine's speed; that some arrive does not
+        assert phases - {""}, "no phase of the Ray run reached its status file"
         assert "stopped by the user" in "\n".join(store.read_log(long_run))
     finally:
         ray.shutdown()
