@@ -109,7 +109,7 @@ def test_rounds_are_named_by_their_labels_on_every_page_and_in_the_log(open_page
         at.switch_page(page).run()
         assert not at.exception and not ROUND_INDEX.findall(texts(at)), (page, ROUND_INDEX.findall(texts(at)))
     log = "\n".join(jobs.store.read_log(run_id))
-    assert not ROUND_INDEX.findall(log) and f"at {records[0]['n_labeled']} labels: threshold" in log, log
+    assert not ROUND_INDEX.findall(log) and f"at {records[0].n_labeled} labels: threshold" in log, log
 
 
 def test_a_run_waiting_for_a_person_shows_no_eta_and_feature_extraction_is_logged(
