@@ -1,4 +1,4 @@
-"""python -m alcore {export, predict, prelabels}: the model a run made, taken away and applied.
+"""python -m alcore {export, predict, prelabels, mlflow-sync}: the model a run made, taken away and applied.
 
 Their `--out` names what they write (a model folder, a CSV); the results folder is `--results`
 (default: the global `--out`, results/).
@@ -24,6 +24,8 @@ def add_model_commands(sub) -> None:
     predict.add_argument("model", metavar="MODEL_DIR_OR_RUN_ID")
     predict.add_argument("--data", required=True, help="a folder (any depth; DICOM too), a label table or an image")
     predict.add_argument("--at", type=int, default=None, metavar="LABELS", help="with a run id: its model at LABELS")
+    predict.add_argument("--heatmaps", default=None, metavar="DIR",
+                         help="also write a Grad-CAM overlay PNG per image into DIR (where the model looked)")
     predict.add_argument("--quiet", action="store_true", help="no progress bar")
     _common(predict, "the CSV to write (predictions.csv)")
 
@@ -32,6 +34,11 @@ def add_model_commands(sub) -> None:
     prelabels.add_argument("--at", type=int, default=None, metavar="LABELS",
                            help="the model trained on this many labels (default: the last kept round)")
     _common(prelabels, "the CSV to write (prelabels.csv)")
+
+    sync = sub.add_parser("mlflow-sync", help="log the finished runs of a results folder to MLflow")
+    sync.add_argument("results", metavar="RESULTS_ROOT")
+    sync.add_argument("--uri", default="default", metavar="TRACKING_URI",
+                      help="the MLflow store (default: an mlruns folder beside RESULTS_ROOT)")
 
 
 def _common(parser: argparse.ArgumentParser, what: str) -> None:
@@ -71,7 +78,7 @@ def cmd_predict(args, store: RunStore) -> int:
     model = open_model(args.model, _store(args, store), args.at)
     inputs = list_inputs(args.data)
     with tqdm(total=len(inputs), desc="predicting", unit="image", disable=args.quiet, file=sys.stderr) as bar:
-        rows = predict(model, inputs, bar.update)
+        rows = predict(model, inputs, bar.update, Path(args.heatmaps).expanduser() if args.heatmaps else None)
     write_predictions(rows, model.classes, target, force=True)
     failed = [row for row in rows if row.error]
     print(f"wrote {len(rows) - len(failed)} predictions to {target}"
@@ -91,18 +98,32 @@ def cmd_prelabels(args, store: RunStore) -> int:
     return 0
 
 
+def cmd_mlflow_sync(args, store: RunStore) -> int:
+    from alcore.tracking import sync, tracking_uri
+    if not Path(args.results).is_dir():
+        print(f"error: no results folder at {args.results}", file=sys.stderr)
+        return 2
+    uri = tracking_uri(args.uri, Path(args.results))
+    for run_id, outcome in sync(args.results, uri):
+        print(f"{run_id}: {outcome}")
+    print(f"MLflow store: {uri}")
+    return 0
+
+
 def _refusing(command):
     """The command with its refusals (a model, a file, the data) as one line on stderr, exit status 2."""
     def guarded(args, store: RunStore) -> int:
         from alcore.data.base import DataError
         from alcore.modelio import ModelError
+        from alcore.tracking import TrackingError
         try:
             return command(args, store)
-        except (ModelError, DataError) as exc:
+        except (ModelError, DataError, TrackingError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     return guarded
 
 
 MODEL_COMMANDS = {name: _refusing(command) for name, command in
-                  (("export", cmd_export), ("predict", cmd_predict), ("prelabels", cmd_prelabels))}
+                  (("export", cmd_export), ("predict", cmd_predict), ("prelabels", cmd_prelabels),
+                   ("mlflow-sync", cmd_mlflow_sync))}

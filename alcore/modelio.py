@@ -22,6 +22,7 @@ import alcore
 from alcore import CLASS_NAMES
 from alcore.config import ExperimentConfig
 from alcore.models import BinaryClassifier, build_classifier
+from alcore.records import RoundRecord
 from alcore.runs import RunStore
 
 MODEL_FORMAT = "alcore-model"
@@ -31,6 +32,7 @@ FROZEN_FILE = "frozen.pt"
 NETWORK_FILE = "model.pt2"
 ONNX_FILE = "model.onnx"
 INTENDED_USE = ("Research only. Not a medical device: not for diagnosis, triage or any clinical decision.")
+CARD_METRICS = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc")
 MAX_BATCH = 4096  # the exported network takes 1..MAX_BATCH images at once
 
 
@@ -163,12 +165,10 @@ def run_model(store: RunStore, run_id: str, at_labels: int | None = None) -> Run
     if not store.exists(run_id):
         raise ModelError(f"no run '{run_id}' in {store.root}/ (see `python -m alcore list`)")
     run_dir = store.run_dir(run_id)
-    stored = store.load_config(run_id)
-    cfg = ExperimentConfig.from_json(run_dir / "config.json")
+    cfg = store.load_config(run_id)
     record = _round_record(store, run_id, at_labels)
-    path = round_model_path(run_dir, record["round"])
-    network, weights_used = _network(cfg, path, run_dir)
-    resolved = stored.get("resolved", {})
+    network, weights_used = _network(cfg, round_model_path(run_dir, record.round), run_dir)
+    resolved = store.load_resolved(run_id)
     if resolved.get("weights_used", weights_used) != weights_used:
         raise ModelError(f"the run's backbone started from {resolved['weights_used']} weights, but here only "
                          f"{weights_used} weights are available: make the same weights available "
@@ -176,17 +176,17 @@ def run_model(store: RunStore, run_id: str, at_labels: int | None = None) -> Run
     return RunModel(network.eval(), model_card(run_id, cfg, resolved, record, network.preprocess))
 
 
-def _round_record(store: RunStore, run_id: str, at_labels: int | None) -> dict:
-    rounds = {r["round"]: r for r in store.load_rounds(run_id)}
+def _round_record(store: RunStore, run_id: str, at_labels: int | None) -> RoundRecord:
+    rounds = {r.round: r for r in store.load_rounds(run_id)}
     kept = [r for r in kept_rounds(store.run_dir(run_id)) if r in rounds]
     if not kept:
         raise ModelError(f"run '{run_id}' kept no model (it predates kept models, had keep_models=none, or "
                          "has no finished round): run it again to get one")
     if at_labels is None:
         return rounds[kept[-1]]
-    hits = [rounds[r] for r in kept if rounds[r]["n_labeled"] == at_labels]
+    hits = [rounds[r] for r in kept if rounds[r].n_labeled == at_labels]
     if not hits:
-        available = ", ".join(str(rounds[r]["n_labeled"]) for r in kept)
+        available = ", ".join(str(rounds[r].n_labeled) for r in kept)
         raise ModelError(f"run '{run_id}' kept no model at {at_labels} labels; kept: {available} labels")
     return hits[0]
 
@@ -218,19 +218,18 @@ def _network(cfg: ExperimentConfig, path: Path, run_dir: Path) -> tuple[Exported
 
 
 # --- the model card ----------------------------------------------------------------------------
-def model_card(run_id: str, cfg: ExperimentConfig, resolved: dict, record: dict, preprocess: nn.Module) -> dict:
+def model_card(run_id: str, cfg: ExperimentConfig, resolved: dict, record: RoundRecord, preprocess: nn.Module) -> dict:
     """model.json: what the network needs, what it outputs, where it came from and what it scored."""
     summary = resolved.get("data_summary", {})
     classes = list(summary.get("classes") or CLASS_NAMES)
     mean = [round(v, 6) for v in (preprocess.mean.flatten() / 255.0).tolist()]
     std = [round(v, 6) for v in (1.0 / (preprocess.inv_std.flatten() * 255.0)).tolist()]
-    metrics = {k: record[k] for k in ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc")
-               if k in record}
+    metrics = {k: record.metric(k) for k in CARD_METRICS}
     return {
         "format": MODEL_FORMAT, "format_version": FORMAT_VERSION, "alcore_version": alcore.__version__,
-        "torch_version": torch.__version__, "run_id": run_id, "round": record["round"],
-        "labels_used": record["n_labeled"], "labels_per_class": record.get("n_labeled_per_class", {}),
-        "classes": classes, "positive_class": classes[-1], "threshold": record["threshold"],
+        "torch_version": torch.__version__, "run_id": run_id, "round": record.round,
+        "labels_used": record.n_labeled, "labels_per_class": record.n_labeled_per_class,
+        "classes": classes, "positive_class": classes[-1], "threshold": record.threshold,
         "threshold_rule": cfg.threshold_rule,
         "input": {"dtype": "uint8", "shape": ["batch", cfg.resolution, cfg.resolution], "grayscale": True,
                   "decoding": "the data layer's: DICOM VOI/Modality LUT, MONOCHROME1 inverted, 16-bit windowed "
@@ -242,7 +241,7 @@ def model_card(run_id: str, cfg: ExperimentConfig, resolved: dict, record: dict,
         "weights": resolved.get("weights_used", ""), "strategy": cfg.sampler, "seed": cfg.seed,
         "data": {"source": cfg.data, "fingerprint": resolved.get("data_fingerprint", ""),
                  "kind": summary.get("kind", ""), "split_sizes": resolved.get("split_sizes", {})},
-        "test_metrics": metrics, "test_intervals_95": record.get("ci", {}),
+        "test_metrics": metrics, "test_intervals_95": {k: list(v) for k, v in record.ci.items()},
         "intended_use": INTENDED_USE,
     }
 

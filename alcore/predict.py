@@ -126,19 +126,40 @@ def _original_side(path: Path) -> int | None:
         return None
 
 
-def predict(model: LoadedModel, inputs: Sequence[ImageInput],
-            on_batch: Callable[[int], None] | None = None) -> list[Prediction]:
-    """One Prediction per input, in order; `on_batch(n)` after each batch of n inputs."""
+def predict(model: LoadedModel, inputs: Sequence[ImageInput], on_batch: Callable[[int], None] | None = None,
+            heatmaps: Path | None = None) -> list[Prediction]:
+    """One Prediction per input, in order; `on_batch(n)` after each batch of n inputs. With `heatmaps`,
+    a Grad-CAM overlay PNG per usable image goes into that folder (heatmap_file names it)."""
     results: list[Prediction] = []
     for start in range(0, len(inputs), BATCH):
         batch = inputs[start:start + BATCH]
-        results += _predict_batch(model, batch)
+        results += _predict_batch(model, batch, heatmaps)
         if on_batch:
             on_batch(len(batch))
     return results
 
 
-def _predict_batch(model: LoadedModel, batch: Sequence[ImageInput]) -> list[Prediction]:
+def heatmap_file(folder: Path, name: str) -> Path:
+    """The overlay of the input named `name` (its path below --data: folders joined by '__')."""
+    return folder / (name.replace("/", "__").replace("\\", "__") + ".heatmap.png")
+
+
+def write_heatmaps(model: LoadedModel, names: Sequence[str], images: Sequence[np.ndarray], folder: Path) -> None:
+    """Each image's Grad-CAM overlay for the class predicted at the model's threshold."""
+    from PIL import Image
+
+    from alcore.gradcam import grad_cam, overlay
+    if not len(images):
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    batch = torch.from_numpy(np.stack(images))
+    predicted = [model.classes.index(predicted_class(model, p)) for p in predict_images(model, images)]
+    maps = grad_cam(model.network, batch, torch.tensor(predicted))
+    for name, image, heat in zip(names, images, maps):
+        Image.fromarray(overlay(image, heat)).save(heatmap_file(folder, name))
+
+
+def _predict_batch(model: LoadedModel, batch: Sequence[ImageInput], heatmaps: Path | None = None) -> list[Prediction]:
     decoded: dict[int, tuple[np.ndarray, str]] = {}
     failed: dict[int, str] = {}
     for i, item in enumerate(batch):
@@ -147,6 +168,8 @@ def _predict_batch(model: LoadedModel, batch: Sequence[ImageInput]) -> list[Pred
         except ValueError as exc:
             failed[i] = str(exc)
     probabilities = predict_images(model, [image for image, _ in decoded.values()])
+    if heatmaps is not None:
+        write_heatmaps(model, [batch[i].name for i in decoded], [image for image, _ in decoded.values()], heatmaps)
     by_row = dict(zip(decoded, probabilities))
     out = []
     for i, item in enumerate(batch):
@@ -199,14 +222,11 @@ def pool_prelabels(store: RunStore, run_id: str, at_labels: int | None = None) -
                                                                                         list[str]]:
     """The run's model (at `at_labels`, default its last kept round) on the train-pool images that
     model was not trained on: (the model, a Prediction each, their sample ids)."""
-    from alcore.config import ExperimentConfig
     from alcore.data import load_run_data, open_cached
 
     model = open_model(run_id, store, at_labels)
-    cfg = ExperimentConfig.from_json(store.run_dir(run_id) / "config.json")
-    fingerprint = store.load_config(run_id).get("resolved", {}).get("data_fingerprint", "")
-    dataset = open_cached(fingerprint) if fingerprint else None
-    dataset = dataset or load_run_data(cfg)
+    fingerprint = store.load_resolved(run_id).get("data_fingerprint", "")
+    dataset = (open_cached(fingerprint) if fingerprint else None) or load_run_data(store.load_config(run_id))
     labeled = store.load_round_arrays(run_id, model.card["round"])["labeled"]
     rows = np.flatnonzero(~labeled)
     train = dataset.train

@@ -14,6 +14,7 @@ from alcore import plots, race
 from alcore.viewmodels import progress_view, round_view, run_list
 from ui import navigation
 from ui.diagnostic_sections import round_section, stopping_section
+from ui.model_sections import model_downloads
 from ui.race_sections import race_section, step_controls
 from ui.state import RACE_KEY, REFRESH_S, RUN_KEY, jobs, require_run, reveal_prediction, rounds, store
 from ui.widgets import resume_button, run_charts, thumbnails
@@ -26,7 +27,7 @@ if st.query_params.get(RACE_KEY):
     st.stop()
 run_id = require_run()
 config = store().load_config(run_id)
-progress = progress_view.run_progress(store(), jobs(), run_id)
+progress = progress_view.run_progress(store(), run_id)
 
 st.title("Live run")
 labels = ("every label of the train pool" if config.full_data else
@@ -55,7 +56,7 @@ records = list(rounds(run_id))
 @st.fragment(run_every=REFRESH_S if progress.live else None)
 def live_progress() -> None:
     """Ticks while the run is live; a new round or a new state reruns the page (charts redraw per round)."""
-    now = progress_view.run_progress(store(), jobs(), run_id)
+    now = progress_view.run_progress(store(), run_id)
     if now.state != progress.state or len(rounds(run_id)) != len(records):
         st.rerun()
     st.progress(now.fraction, text=now.text)
@@ -88,6 +89,7 @@ else:
                       if len(queried) > LIVE_THUMBNAILS else "."))
         thumbnails(run_id, queried.head(LIVE_THUMBNAILS), key="live_queried", per_row=8)
     round_section(run_id, records)
+    model_downloads(run_id, len(records))
 with st.expander("Log", expanded=bool(progress.error)):
     # st.text, not st.code: the code block's highlighter is a 1.5 MB script the browser would fetch
     # while the first curve is drawn

@@ -16,6 +16,7 @@ LABEL = "pages/label.py"
 EMBEDDINGS = "pages/embeddings.py"
 QUERIED = "pages/queried.py"
 COMPARE = "pages/compare.py"
+PREDICT = "pages/predict.py"
 
 
 @dataclass(frozen=True)
@@ -33,4 +34,5 @@ NAVIGATION = (
     NavEntry(EMBEDDINGS, "Embeddings", ":material/scatter_plot:"),
     NavEntry(QUERIED, "Queried samples", ":material/grid_view:"),
     NavEntry(COMPARE, "Compare", ":material/stacked_line_chart:"),
+    NavEntry(PREDICT, "Predict", ":material/online_prediction:"),
 )

@@ -55,7 +55,7 @@ def reads_normal(name: str) -> bool:
 def hint(found: list[str], what: str) -> str:
     """The advice that ends every refusal to guess: the values found and the flag."""
     example = ",".join(found[:2]) if len(found) >= 2 else "NORMAL,PNEUMONIA"
-    return (f"{what}: {', '.join(found) or 'none'}. Name two classes with --classes, the positive one last, "
+    return (f"{what[:1].upper()}{what[1:]}: {', '.join(found) or 'none'}. Name two classes with --classes, the positive one last, "
             f"e.g. --classes \"{example}\" (a class may match several values: NAME=VALUE|VALUE)")
 
 
@@ -86,7 +86,9 @@ def resolve(given: tuple[ClassRule, ...], found: list[str], what: str) -> tuple[
         raise DataError(f"cannot tell which class is positive ({reason}). " + hint(found, what))
     if len(found) > MAX_CLASSES:
         raise DataError(f"{len(found)} classes found; only two-class runs are supported for now. " + hint(found, what))
-    raise DataError(f"{len(found)} class{'es' * (len(found) != 1)} found; two are needed. " + hint(found, what))
+    if not found:
+        raise DataError("no class folders (or label values) found; two are needed. " + hint(found, what))
+    raise DataError(f"one class ({found[0]}) found; two are needed. " + hint(found, what))
 
 
 def match_path(rel: str, rules: tuple[ClassRule, ...]) -> list[int]:

@@ -101,9 +101,9 @@ def test_other_class_names_pick_the_positive_class(tmp_path, make_image):
 @pytest.mark.parametrize("setup, message", [
     ("missing", "not found"),
     ("empty", "no images found"),
-    ("one_class", "1 class found; two are needed"),
+    ("one_class", "one class (NORMAL) found; two are needed"),
     ("three_classes", "3 classes found; only two-class runs"),
-    ("no_class_folders", "0 classes found"),
+    ("no_class_folders", "no class folders (or label values) found"),
 ])
 def test_unusable_folders_raise_a_clear_error(tmp_path, make_image, setup, message):
     root = tmp_path / "data"

@@ -54,7 +54,7 @@ def test_an_exported_model_reproduces_the_runs_test_probabilities_without_alcore
     assert set(card["test_intervals_95"]) >= {"accuracy", "roc_auc"} and "not a medical device" in card["intended_use"].lower()
     assert "not a medical device" in (out / "MODEL_CARD.md").read_text().lower()
 
-    test = open_cached(store.load_config(run_id)["resolved"]["data_fingerprint"]).test
+    test = open_cached(store.load_resolved(run_id)["data_fingerprint"]).test
     probabilities = standalone_probabilities(tmp_path, out, test.images)
 
     expected = store.load_round_arrays(run_id, 2)["test_prob"]
@@ -102,3 +102,16 @@ def test_bad_model_folders_and_targets_get_a_sentence(tmp_path, store, capsys):
 
     assert main(["--out", str(store.root), "export", "no-such-run", "--out", str(tmp_path / "x")]) == 2
     assert "no run 'no-such-run'" in capsys.readouterr().err
+
+
+def test_the_onnx_file_gives_the_same_probabilities_through_onnx_runtime(tmp_path, store):
+    pytest.importorskip("onnx")
+    runtime = pytest.importorskip("onnxruntime")
+    run_id = finished_run(store, regime="frozen")
+    out = tmp_path / "model"
+    write_model_folder(run_model(store, run_id), out)
+    assert json.loads((out / "model.json").read_text())["files"]["onnx"] == "model.onnx"
+    test = open_cached(store.load_resolved(run_id)["data_fingerprint"]).test
+    session = runtime.InferenceSession(str(out / "model.onnx"))
+    [probabilities] = session.run(None, {"images": np.ascontiguousarray(test.images)})
+    np.testing.assert_allclose(probabilities[:, 1], store.load_round_arrays(run_id, 2)["test_prob"], atol=1e-5)

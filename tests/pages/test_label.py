@@ -99,7 +99,7 @@ def test_after_a_restart_only_the_unanswered_images_are_asked_and_resume_goes_on
     assert progress_text(at) == "Picked by the model trained on 6 labels · image 3 of 4"
     at.button(key="label_resume").click().run()
     fresh = alcore.jobs.manager_for(store.root)
-    assert fresh.is_live(run_id)
+    assert fresh.store.load_status(run_id).active
     click(at, "NORMAL", "PNEUMONIA")
     waiter(queued(book, 2))
     at.run()
@@ -194,7 +194,7 @@ def test_resume_after_stop_asks_only_for_the_images_not_labeled_yet(open_page, j
     assert jobs.wait(run_id, timeout=120).state == "cancelled"
     at.run()
     at.button(key="live_resume").click().run()
-    waiter(lambda: jobs.snapshot(run_id).state == "waiting_for_labels")
+    waiter(lambda: jobs.store.load_status(run_id).state == "waiting_for_labels")
     assert len(book.queue().ids) == 4 and book.pending() == list(book.queue().ids)
     at.switch_page("pages/label.py").run()
     assert progress_text(at) == "Picked by the model trained on 6 labels · image 1 of 4"

@@ -10,7 +10,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from alcore import plots
-from alcore.jobs import JobManager
 from alcore.records import RoundRecord
 from alcore.runs import RunStore
 from alcore.viewmodels import race_view
@@ -153,7 +152,7 @@ def test_before_the_first_round_the_curves_frame_spans_the_whole_race_and_says_i
 def test_the_curves_need_no_random_racer_and_the_step_state_reads_the_run_folders(make_run, store):
     run_ids = [make_run(sampler="entropy", experiment=RACE, state="paused"),
                make_run(sampler="coreset", experiment=RACE)]
-    racers = race_view.race_racers(store, JobManager(store), RACE)
+    racers = race_view.race_racers(store, RACE)
     fig = race_view.race_curves_figure(racers)
     assert [t.name for t in fig.data] == ["entropy", "coreset"]
     state = race_view.step_state(store, run_ids)
