@@ -278,7 +278,7 @@ def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventF
         for result in run_rounds(cfg, dataset, learner, rows, oracle, start, on_phase=on_phase,
                                  done_rounds=done_rounds, previous_probs=previous_probs):
             store.append_round(run_id, result.record, result.arrays)
-            keep_round_model(store.run_dir(run_id), cfg, learner, result.record.round)
+            keep_round_model(store, run_id, cfg, learner, result.record.round)
             rec = result.record
             note(f"at {rec.n_labeled} labels: threshold {rec.threshold:.3f}, accuracy {rec.metrics.accuracy:.3f}, "
                  f"AUC {rec.metrics.roc_auc:.3f}, train {rec.seconds.train:.1f}s, query {rec.seconds.query:.1f}s"
