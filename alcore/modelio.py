@@ -11,6 +11,7 @@ layer decodes them, -> class probabilities (batch, classes), the positive class 
 """
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,31 +46,31 @@ def keeps_every_round(policy: str, regime: str) -> bool:
     return policy == "all" or (policy == "auto" and regime == "frozen")
 
 
-def keep_round_model(run_dir: Path, cfg: ExperimentConfig, learner, round_index: int) -> Path | None:
-    """Store the model the learner holds after round `round_index` (kept policy permitting); the
-    previous round's file goes unless every round is kept. Returns the file written."""
+def keep_round_model(store: RunStore, run_id: str, cfg: ExperimentConfig, learner, round_index: int) -> None:
+    """Store the model the learner holds after round `round_index` (the policy permitting), through the
+    results store (so a Ray worker's models reach the driver); the previous round's file goes unless
+    every round is kept."""
     if cfg.keep_models == "none":
-        return None
-    folder = run_dir / MODELS_DIR
-    folder.mkdir(exist_ok=True)
+        return
     if cfg.regime == "frozen":
-        frozen = folder / FROZEN_FILE
-        if not frozen.is_file():
-            _save(frozen, _standardisation(learner))
+        if not (store.run_dir(run_id) / MODELS_DIR / FROZEN_FILE).is_file():
+            store.write_file(run_id, f"{MODELS_DIR}/{FROZEN_FILE}", _serialised(_standardisation(learner)))
         state = _head_state(learner)
     else:
         state = {f"network.{k}": v.detach().cpu() for k, v in learner.model.state_dict().items()}
-    path = round_model_path(run_dir, round_index)
-    _save(path, state)
+    store.write_file(run_id, f"{MODELS_DIR}/{round_file(round_index)}", _serialised(state))
     if not keeps_every_round(cfg.keep_models, cfg.regime):
-        for older in folder.glob("round_*.pt"):
-            if older != path:
-                older.unlink(missing_ok=True)
-    return path
+        for older in kept_rounds(store.run_dir(run_id)):
+            if older != round_index:
+                store.write_file(run_id, f"{MODELS_DIR}/{round_file(older)}", None)
+
+
+def round_file(round_index: int) -> str:
+    return f"round_{round_index:03d}.pt"
 
 
 def round_model_path(run_dir: Path, round_index: int) -> Path:
-    return run_dir / MODELS_DIR / f"round_{round_index:03d}.pt"
+    return run_dir / MODELS_DIR / round_file(round_index)
 
 
 def kept_rounds(run_dir: Path) -> list[int]:
@@ -77,10 +78,10 @@ def kept_rounds(run_dir: Path) -> list[int]:
     return sorted(int(p.stem.removeprefix("round_")) for p in (run_dir / MODELS_DIR).glob("round_*.pt"))
 
 
-def _save(path: Path, state: dict) -> None:
-    partial = path.with_suffix(".part")
-    torch.save(state, partial)
-    partial.replace(path)
+def _serialised(state: dict) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
 
 
 def _standardisation(learner) -> dict:

@@ -303,7 +303,7 @@ class _Execution:
         for result in run_rounds(self.cfg, dataset, learner, rows, self.oracle(dataset), start,
                                  on_phase=self.on_phase, done_rounds=self.done_rounds, previous_probs=previous_probs):
             self.store.append_round(self.run_id, result.record, result.arrays)
-            keep_round_model(self.store.run_dir(self.run_id), self.cfg, learner, result.record.round)
+            keep_round_model(self.store, self.run_id, self.cfg, learner, result.record.round)
             if self.round_done(result.record):
                 finished = f"finished early at {result.record.n_labeled} labels: predictions stable (stopping rule)"
         return finished

@@ -311,6 +311,15 @@ class RunStore:
         with open(self.run_dir(run_id) / "log.txt", "a", encoding="utf-8") as handle:
             handle.write(f"{datetime.now().strftime('%H:%M:%S')}  {line}\n")
 
+    def write_file(self, run_id: str, relative: str, data: bytes | None) -> None:
+        """A file of the run below its folder (a kept model: alcore.modelio), atomically; None removes it."""
+        path = self.run_dir(run_id) / relative
+        if data is None:
+            path.unlink(missing_ok=True)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, data)
+
     # --- reading -------------------------------------------------------------------------
     def load_config(self, run_id: str) -> ExperimentConfig:
         """The run's settings, of this version or an earlier one (ExperimentConfig.from_dict fills the rest)."""

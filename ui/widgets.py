@@ -78,3 +78,11 @@ def large_image(run_id: str, sample) -> None:
     else:
         st.caption("shown at the resolution the model used" if not original else "its file name stays hidden "
                    "until it is labeled")
+    if st.toggle("Where the model looked (Grad-CAM)", key="large_image_looked"):
+        from alcore.viewmodels import predict_view  # torch: only when asked
+        looked = predict_view.looked_at(store(), run_id, sample.id, getattr(sample, "labels", None))
+        if looked is None:
+            st.caption("This run kept no model to ask.")
+        else:
+            st.image(looked[0], width="stretch",
+                     caption=f"Grad-CAM of the model at {looked[1]} labels, for the class it predicts")

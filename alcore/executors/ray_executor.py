@@ -121,7 +121,17 @@ class _LogAppended:
         store.append_log(self.run_id, self.line)
 
 
-_StoreWrite = _ConfigWritten | _StatusWritten | _RoundAppended | _LogAppended
+@dataclass(frozen=True)
+class _FileWritten:
+    run_id: str
+    relative: str
+    data: bytes | None
+
+    def apply(self, store: RunStore) -> None:
+        store.write_file(self.run_id, self.relative, self.data)
+
+
+_StoreWrite = _ConfigWritten | _StatusWritten | _RoundAppended | _LogAppended | _FileWritten
 
 
 class _ForwardingStore(RunStore):
@@ -147,6 +157,10 @@ class _ForwardingStore(RunStore):
     def append_log(self, run_id: str, line: str) -> None:
         super().append_log(run_id, line)
         self.outbox.put(_LogAppended(run_id, line))
+
+    def write_file(self, run_id: str, relative: str, data: bytes | None) -> None:
+        super().write_file(run_id, relative, data)
+        self.outbox.put(_FileWritten(run_id, relative, data))
 
 
 @ray.remote

@@ -93,3 +93,20 @@ def prelabels_csv(store: RunStore, run_id: str) -> tuple[str, bytes]:
     with tempfile.TemporaryDirectory() as scratch:
         path = write_predictions(rows, model.classes, Path(scratch) / "prelabels.csv", extra={"sample_id": ids})
         return f"{run_id}-prelabels-{model.card['labels_used']}-labels.csv", path.read_bytes()
+
+
+def looked_at(store: RunStore, run_id: str, sample_id: str, at_labels: int | None) -> tuple[np.ndarray, int] | None:
+    """(the Grad-CAM overlay of a pool image, the labels of the model that made it): the run's model at
+    `at_labels` when kept, else its last kept one; None when the run kept no model."""
+    import torch
+
+    from alcore.gradcam import grad_cam, overlay
+    from alcore.modelio import run_model
+    from alcore.viewmodels.image_view import images_by_id
+    kept = kept_labels(store, run_id)
+    if not kept:
+        return None
+    model = run_model(store, run_id, at_labels if at_labels in kept else kept[0])
+    image = images_by_id(store, run_id, [sample_id])[0]
+    heat = grad_cam(model.network, torch.from_numpy(np.ascontiguousarray(image)[None]))[0]
+    return overlay(image, heat), model.card["labels_used"]

@@ -52,3 +52,13 @@ def test_a_failing_store_is_a_line_in_the_log_not_a_failed_run(tmp_path, store):
     run_id = finished_run(store, mlflow=str(blocked / "mlruns"))
     assert store.load_status(run_id).state == "done"
     assert "MLflow logging to" in (store.run_dir(run_id) / "log.txt").read_text()
+
+
+def test_the_run_flags_set_keep_models_and_mlflow():
+    from alcore.cli import build_parser, configs_from_args
+    args = build_parser().parse_args(["run", "--model", "tiny_cnn", "--keep-models", "all", "--mlflow"])
+    [cfg] = configs_from_args(args)
+    assert (cfg.keep_models, cfg.mlflow) == ("all", "default")
+    args = build_parser().parse_args(["run", "--mlflow", "http://tracking:5000"])
+    assert configs_from_args(args)[0].mlflow == "http://tracking:5000"
+    assert configs_from_args(build_parser().parse_args(["run"]))[0].mlflow == ""

@@ -63,3 +63,14 @@ def test_the_live_page_offers_the_rounds_model_and_pre_labels(open_page, store):
     csv_text = at.session_state[f"download_prelabels_{run_id}_3"][1].decode()
     assert csv_text.splitlines()[0] == "path,patient,p_NORMAL,p_PNEUMONIA,predicted,error,sample_id"
     assert len(csv_text.splitlines()) == 1 + 200 - 40
+
+
+def test_the_enlarged_queried_image_shows_where_the_model_looked(open_page, store):
+    run_id = create_run(ExperimentConfig(**TINY), store)
+    assert execute_run(store, run_id).state == "done"
+    at = open_page("pages/queried.py", run=run_id)
+    at.session_state["large_image_looked"] = True  # the toggle as a person leaves it (AppTest reruns close dialogs)
+    at.button[0].click().run()
+    assert not at.exception and at.toggle(key="large_image_looked").value
+    captions = [caption for image in at.get("image") for caption in image.captions]
+    assert "Grad-CAM of the model at 30 labels, for the class it predicts" in captions
