@@ -51,7 +51,7 @@ def run(what: ExperimentConfig | Sweep | list[ExperimentConfig], out: str = str(
     configs = [what] if isinstance(what, ExperimentConfig) else what.configs() if isinstance(what, Sweep) \
         else list(what)
     store = RunStore(out)
-    run_ids = launch.launch(store, make_executor(store, ray, parallel), configs, read_data=True)
+    run_ids = launch.launch(store, make_executor(store, ray, parallel), configs, read_data=load_run_data)
     if wait:
         launch.wait(store, run_ids)
     return run_ids

@@ -347,16 +347,16 @@ class _RoundBars:
 
 def start(store: RunStore, configs: list[ExperimentConfig], args: argparse.Namespace) -> list[str]:
     """alcore.launch on the executor the flags name (a bad --ray is refused before any run folder is made):
-    the runs' ids. `run` reads the data first: every refusal before any run folder is written."""
+    the runs' ids. `run` reads the data first and prints its summary: every refusal comes after it, before
+    any run folder is written."""
     executor = make_executor(store, ray_address(args), args.parallel)
+    read_data = (lambda cfg: _data_summary(cfg)[0]) if args.command == "run" else None
     return launch(store, executor, configs, pause=getattr(args, "pause_each_round", False),
-                  together=getattr(args, "race", False), read_data=args.command == "run")
+                  together=getattr(args, "race", False), read_data=read_data)
 
 
 def cmd_run(args, store: RunStore) -> int:
-    configs = configs_from_args(args)
-    run_ids = start(store, configs, args)
-    _data_summary(configs[0])  # decoded and cached by the launch's check: printed as the runs start
+    run_ids = start(store, configs_from_args(args), args)
     return 0 if follow(store, run_ids, args.quiet) else 1
 
 

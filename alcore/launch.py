@@ -9,10 +9,10 @@ The worker checks again only what depends on the data it reads (config.pool_prob
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 from alcore.config import ConfigError, ExperimentConfig, check, pool_problems
-from alcore.data import load_run_data
+from alcore.data import Dataset
 from alcore.executors import Executor
 from alcore.runs import RunStatus, RunStore
 
@@ -20,12 +20,12 @@ POLL_S = 0.2  # how often a waiting caller re-reads the status of the runs it fo
 
 
 def launch(store: RunStore, executor: Executor, configs: list[ExperimentConfig], pause: bool = False,
-           together: bool = False, read_data: bool = False) -> list[str]:
+           together: bool = False, read_data: Callable[[ExperimentConfig], Dataset] | None = None) -> list[str]:
     """Create the runs and queue them; their ids. `pause`: step mode from the start; `together`: start
-    them at the same moment (a race); `read_data`: load each distinct data setting once (decoded and
-    cached for the runs) for the pool size and the data's own checks, else use the pool size where it is
-    known without reading images. ConfigError, DataError or StoreError before any run folder is
-    written; QueueFull when the executor has no room."""
+    them at the same moment (a race); `read_data` (e.g. data.load_run_data): how to load each distinct
+    data setting once (decoded and cached for the runs) for the pool size and the data's own checks;
+    without it, the pool size where it is known without reading images. ConfigError, DataError or
+    StoreError before any run folder is written; QueueFull when the executor has no room."""
     from alcore.runner import new_run_folder, pool_size  # late: the runner imports torch
 
     for cfg in configs:  # every one checked before any is created: no run of a refused sweep or race lingers
@@ -34,7 +34,7 @@ def launch(store: RunStore, executor: Executor, configs: list[ExperimentConfig],
     for cfg in configs:
         key = _data_key(cfg)
         if key not in sizes:
-            sizes[key] = len(load_run_data(cfg).train) if read_data else pool_size(cfg)
+            sizes[key] = len(read_data(cfg).train) if read_data else pool_size(cfg)
         if sizes[key] is not None and (problems := pool_problems(cfg, sizes[key])):
             raise ConfigError(problems)
     run_ids = [new_run_folder(cfg, store) for cfg in configs]
