@@ -9,19 +9,17 @@ on an executor), read the rounds of runs or of an experiment as a pandas DataFra
 """
 from __future__ import annotations
 
-import time
 from pathlib import PurePath
 
 import pandas as pd
 
+from alcore import launch
 from alcore.config import ExperimentConfig, check
 from alcore.data import DataError, DataSummary, Dataset, load_run_data, summarize  # noqa: F401 - api.DataError
 from alcore.executors import make_executor
 from alcore.runs import DEFAULT_ROOT, RunStore
 from alcore.summary import rounds_frame
 from alcore.sweep import Sweep
-
-WAIT_POLL_S = 0.5
 
 
 def config(base: ExperimentConfig | None = None, **settings) -> ExperimentConfig:
@@ -47,20 +45,15 @@ def run(what: ExperimentConfig | Sweep | list[ExperimentConfig], out: str = str(
         parallel: int | None = None, ray: str | None = None, wait: bool = True) -> list[str]:
     """Create the runs and queue them on the local executor (`parallel` at once) or on the Ray
     cluster at `ray` ("local" starts one here); with `wait`, return once every run has ended.
+    Each distinct data setting is loaded once first (decoded and cached for the runs): DataError for
+    unusable data, ConfigError for a setting (or a pool too small), before any run folder exists.
     Returns the run ids, in the results folder `out`."""
-    from alcore.runner import create_run
     configs = [what] if isinstance(what, ExperimentConfig) else what.configs() if isinstance(what, Sweep) \
         else list(what)
-    for cfg in configs:
-        check(cfg)
-    _check_data(configs)
     store = RunStore(out)
-    executor = make_executor(store, ray, parallel)
-    run_ids = [create_run(cfg, store) for cfg in configs]
-    for run_id in run_ids:
-        executor.submit(run_id)
-    while wait and any(store.load_status(run_id).active for run_id in run_ids):
-        time.sleep(WAIT_POLL_S)
+    run_ids = launch.launch(store, make_executor(store, ray, parallel), configs, read_data=True)
+    if wait:
+        launch.wait(store, run_ids)
     return run_ids
 
 
@@ -75,18 +68,6 @@ def data_summary(cfg: ExperimentConfig | None = None, **settings) -> DataSummary
     the summary `python -m alcore data` prints; `.text()` for the same lines."""
     cfg = config(cfg, **settings) if settings or cfg is None else cfg
     return summarize(load_run_data(cfg), cfg.data)
-
-
-def _check_data(configs: list[ExperimentConfig]) -> None:
-    """Each distinct data setting loaded once (decoded and cached for the runs); DataError for unusable
-    data and ConfigError for a pool too small, before any run folder exists."""
-    sizes: dict[str, int] = {}
-    for cfg in configs:
-        key = repr((cfg.data, cfg.resolution, cfg.seed, cfg.synthetic_size, cfg.synthetic_pneumonia_share,
-                    cfg.synthetic_preset, cfg.classes, cfg.columns, cfg.uncertain, cfg.patient_from, cfg.oracle))
-        if key not in sizes:
-            sizes[key] = len(load_run_data(cfg).train)
-        check(cfg, pool_size=sizes[key])
 
 
 def rounds(runs: str | list[str], out: str = str(DEFAULT_ROOT)) -> pd.DataFrame:

@@ -11,15 +11,16 @@ import logging
 import math
 import os
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 from alcore.config import DEFAULT_SEEDS, ConfigError, ExperimentConfig, check, experiment_configs
+from alcore.data import DataError
 from alcore.executors import QueueFull, make_executor
+from alcore.launch import follow as follow_runs, launch
 from alcore.model_cli import MODEL_COMMANDS, add_model_commands
 from alcore.race import as_race
-from alcore.runs import RunState, RunStore, StoreError
+from alcore.runs import RunState, RunStatus, RunStore, StoreError
 from alcore.sweep import Sweep
 
 FOLLOW_S = 0.5  # how often the CLI re-reads the status of the runs it follows
@@ -58,7 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True,
                                 metavar="{run,sweep,resume,next,pause,list,show,strategies,summary,data,figures,export,predict,"
                                         "prelabels,mlflow-sync}")
+    _run_parser(sub, out)
+    _sweep_parser(sub, out)
+    _control_parsers(sub, out)
+    _reading_parsers(sub, out)
+    add_model_commands(sub)
+    return parser
 
+
+def _run_parser(sub, out: argparse.ArgumentParser) -> None:
     run = sub.add_parser("run", parents=[out], help="run active learning (one run per sampler x seed)")
     run.add_argument("--config", help="a JSON file of settings (flags given here override it)")
     for flag, kind in RUN_FLAGS.items():
@@ -94,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     _executor_flags(run)
 
+
+def _sweep_parser(sub, out: argparse.ArgumentParser) -> None:
     sweep = sub.add_parser("sweep", parents=[out], help="one launch over samplers x seeds x init sizes x schedules x models x "
                                          "resolutions (flags override the file)")
     sweep.add_argument("file", nargs="?", help="a JSON sweep file (axes and run settings; see README)")
@@ -109,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--quiet", action="store_true", help="no progress bars")
     _executor_flags(sweep)
 
+
+def _control_parsers(sub, out: argparse.ArgumentParser) -> None:
+    """The commands that act on runs already created: resume, next, pause, and the local executor's worker."""
     resume = sub.add_parser("resume", parents=[out], help="continue an interrupted or cancelled run")
     resume.add_argument("run_id")
     resume.add_argument("--quiet", action="store_true")
@@ -120,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     pause.add_argument("--off", action="store_true", help="step mode off: paused runs go on at once")
     worker = sub.add_parser("worker", parents=[out], help=argparse.SUPPRESS)  # the local executor's process
     worker.add_argument("run_id")
+
+
+def _reading_parsers(sub, out: argparse.ArgumentParser) -> None:
+    """The commands that read: list, show, strategies, summary, data, figures."""
     sub.add_parser("list", parents=[out], help="list the runs in the results folder")
     show = sub.add_parser("show", parents=[out], help="a run's config and per-round metrics")
     show.add_argument("run_id")
@@ -133,8 +151,6 @@ def build_parser() -> argparse.ArgumentParser:
     figures = sub.add_parser("figures", parents=[out], help="write a run's ROC, precision-recall and reliability pictures per round")
     figures.add_argument("run_id")
     figures.add_argument("--svg", action="store_true", help="also write SVG files next to the PNG files")
-    add_model_commands(sub)
-    return parser
 
 
 DATA_FLAG_HELP = {
@@ -224,8 +240,6 @@ def configs_from_args(args: argparse.Namespace) -> list[ExperimentConfig]:
         if args.experiment:
             raise ConfigError({"experiment": "--race names its runs' experiment itself (race-...): drop --experiment"})
         configs = as_race(configs)
-    for cfg in configs:
-        check(cfg)
     return configs
 
 
@@ -269,77 +283,81 @@ def _outcome(store: RunStore, run_id: str) -> str:
 
 
 def follow(store: RunStore, run_ids: list[str], quiet: bool) -> bool:
-    """Show the runs' progress from their folders until each ends; True when all are done.
-    Ctrl-C asks them to stop after their current step (finished rounds are kept)."""
+    """Show the runs' progress from their folders (alcore.launch.follow) until each ends; True when all are
+    done. Ctrl-C asks them to stop after their current step (finished rounds are kept)."""
     from tqdm import tqdm
-    pending, ok, told = list(run_ids), True, set()
+    ok, ended, told = True, set(), set()
     runs_bar = None if quiet or len(run_ids) == 1 else tqdm(total=len(run_ids), desc="runs", unit="run")
-    rounds_bar = phase_bar = None
+    bars = _RoundBars() if len(run_ids) == 1 and not quiet else None
     try:
-        while pending:
-            for run_id in list(pending):
-                status = store.load_status(run_id)
-                if status.state == RunState.WAITING_FOR_LABELS and status.message not in told:
-                    told.add(status.message)
-                    tqdm.write(f"{run_id}: {status.message}: label them on the dashboard's Label page "
-                               "(`make run`); this run continues when the batch is labeled")
-                if status.state == RunState.PAUSED and (run_id, status.round) not in told:
-                    told.add((run_id, status.round))
-                    tqdm.write(f"{run_id}: {status.message} (`python -m alcore next {run_id}`, or Next round on "
-                               "the Live page)")
-                if len(run_ids) == 1 and not quiet and status.state == RunState.RUNNING:
-                    if rounds_bar is None:
-                        rounds_bar = tqdm(total=status.rounds_total, desc="rounds", position=0, unit="round")
-                        phase_bar = tqdm(total=0, desc="", position=1, leave=False, unit="batch")
-                    rounds_bar.n = status.round + 1
-                    rounds_bar.set_postfix(labels=status.n_labeled)  # rounds named by their labels, as everywhere
-                    phase_bar.total, phase_bar.n = status.phase_total, status.phase_done
-                    phase_bar.set_description(status.phase, refresh=True)
-                if not status.active:
-                    pending.remove(run_id)
-                    ok = ok and status.state == RunState.DONE
-                    tqdm.write(_outcome(store, run_id))
-                    if runs_bar is not None:
-                        runs_bar.update(1)
-            time.sleep(FOLLOW_S if pending else 0)
+        for run_id, status in follow_runs(store, run_ids, FOLLOW_S):
+            _tell_waiting(run_id, status, told)
+            if bars is not None and status.state == RunState.RUNNING:
+                bars.show(status)
+            if not status.active:
+                ended.add(run_id)
+                ok = ok and status.state == RunState.DONE
+                tqdm.write(_outcome(store, run_id))
+                if runs_bar is not None:
+                    runs_bar.update(1)
     except KeyboardInterrupt:
-        for run_id in pending:
+        for run_id in set(run_ids) - ended:
             store.request_cancel(run_id)
         raise
     finally:
-        for bar in (rounds_bar, phase_bar, runs_bar):
+        for bar in (runs_bar, bars):
             if bar is not None:
                 bar.close()
     return ok
 
 
-def launch(store: RunStore, run_ids: list[str], args: argparse.Namespace) -> int:
-    """Queue the runs on the chosen executor (a race: together) and follow them to their end."""
+def _tell_waiting(run_id: str, status: RunStatus, told: set) -> None:
+    """Once per batch or pause: what a run waits for and where a person gives it."""
+    from tqdm import tqdm
+    if status.state == RunState.WAITING_FOR_LABELS and status.message not in told:
+        told.add(status.message)
+        tqdm.write(f"{run_id}: {status.message}: label them on the dashboard's Label page "
+                   "(`make run`); this run continues when the batch is labeled")
+    if status.state == RunState.PAUSED and (run_id, status.round) not in told:
+        told.add((run_id, status.round))
+        tqdm.write(f"{run_id}: {status.message} (`python -m alcore next {run_id}`, or Next round on the Live page)")
+
+
+class _RoundBars:
+    """One run's progress: a bar of rounds (named by their labels, as everywhere) and one of the phase's batches."""
+
+    def __init__(self):
+        self.rounds = self.phase = None
+
+    def show(self, status: RunStatus) -> None:
+        from tqdm import tqdm
+        if self.rounds is None:
+            self.rounds = tqdm(total=status.rounds_total, desc="rounds", position=0, unit="round")
+            self.phase = tqdm(total=0, desc="", position=1, leave=False, unit="batch")
+        self.rounds.n = status.round + 1
+        self.rounds.set_postfix(labels=status.n_labeled)
+        self.phase.total, self.phase.n = status.phase_total, status.phase_done
+        self.phase.set_description(status.phase, refresh=True)
+
+    def close(self) -> None:
+        for bar in (self.rounds, self.phase):
+            if bar is not None:
+                bar.close()
+
+
+def start(store: RunStore, configs: list[ExperimentConfig], args: argparse.Namespace) -> list[str]:
+    """alcore.launch on the executor the flags name (a bad --ray is refused before any run folder is made):
+    the runs' ids. `run` reads the data first: every refusal before any run folder is written."""
     executor = make_executor(store, ray_address(args), args.parallel)
-    if getattr(args, "pause_each_round", False):
-        for run_id in run_ids:
-            store.set_pause(run_id, True)
-    try:
-        if getattr(args, "race", False):
-            executor.submit_together(run_ids)
-        else:
-            for run_id in run_ids:
-                executor.submit(run_id)
-    except QueueFull as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0 if follow(store, run_ids, args.quiet) else 1
+    return launch(store, executor, configs, pause=getattr(args, "pause_each_round", False),
+                  together=getattr(args, "race", False), read_data=args.command == "run")
 
 
 def cmd_run(args, store: RunStore) -> int:
-    from alcore.runner import create_run
     configs = configs_from_args(args)
-    # the data once (the runs share it), and every refusal before any run folder is written
-    size = len(_data_summary(configs[0])[0].train)
-    for cfg in configs:
-        check(cfg, pool_size=size)
-    ray_address(args)  # a bad --ray is refused before any run folder is made
-    return launch(store, [create_run(cfg, store) for cfg in configs], args)
+    run_ids = start(store, configs, args)
+    _data_summary(configs[0])  # decoded and cached by the launch's check: printed as the runs start
+    return 0 if follow(store, run_ids, args.quiet) else 1
 
 
 def _data_summary(cfg: ExperimentConfig, quiet: bool = False):
@@ -379,15 +397,12 @@ def sweep_from_args(args: argparse.Namespace) -> Sweep:
 
 
 def cmd_sweep(args, store: RunStore) -> int:
-    from alcore.runner import create_run
     configs = sweep_from_args(args).configs()
-    for cfg in configs:
-        check(cfg)
-    ray_address(args)
+    run_ids = start(store, configs, args)
     experiments = sorted({cfg.experiment for cfg in configs})
     print(f"sweep: {len(configs)} runs in {len(experiments)} experiment{'s' * (len(experiments) > 1)}: "
           + ", ".join(experiments))
-    return launch(store, [create_run(cfg, store) for cfg in configs], args)
+    return 0 if follow(store, run_ids, args.quiet) else 1
 
 
 def cmd_resume(args, store: RunStore) -> int:
@@ -397,7 +412,8 @@ def cmd_resume(args, store: RunStore) -> int:
     if not state.resumable:
         raise SystemExit(f"error: run {args.run_id} is '{state}'; only interrupted, cancelled or failed "
                          "runs can be resumed")
-    return launch(store, [args.run_id], args)
+    make_executor(store, ray_address(args), args.parallel).submit(args.run_id)
+    return 0 if follow(store, [args.run_id], args.quiet) else 1
 
 
 def step_targets(store: RunStore, run_or_race: str) -> list[str]:
@@ -507,7 +523,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print("error: " + "; ".join(f"{k}: {v}" for k, v in exc.problems.items()), file=sys.stderr)
         return 2
-    except StoreError as exc:
+    except DataError as exc:
+        print(f"error: data: {exc}", file=sys.stderr)
+        return 2
+    except (StoreError, QueueFull) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -158,40 +158,85 @@ def _positive_int(value: Any) -> bool:
 def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, str]:
     """Return {field: message} for every invalid setting; empty when the config can run.
 
-    `pool_size` (the unlabeled train pool) enables the size checks that need the data.
+    `pool_size` (the unlabeled train pool) adds the size checks that need the data (pool_problems).
     """
+    problems = {**_choice_problems(cfg), **_data_layer_problems(cfg), **_number_problems(cfg),
+                **_stopping_problems(cfg), **_source_problems(cfg)}
+    if "sampler" not in problems and "sampler_options" not in problems:
+        from alcore.strategies import registry  # late: strategies import numpy/sklearn
+        problems.update(registry.validate_options(cfg.sampler, cfg.sampler_options))
+    if pool_size is not None and not {"init_size", "budget", "rounds"} & set(problems):
+        problems.update(pool_problems(cfg, pool_size))
+    return problems
+
+
+def pool_problems(cfg: ExperimentConfig, pool_size: int) -> dict[str, str]:
+    """The settings a train pool of `pool_size` images cannot serve: the data-dependent facts, checked
+    again by the worker on the data it reads (the rest was checked once, when the run was created)."""
+    if cfg.full_data:
+        return {}
+    if cfg.init_size > pool_size:
+        return {"init_size": f"initial labeled size {cfg.init_size} exceeds the pool of {pool_size} images"}
+    if cfg.final_labeled > pool_size:
+        return {"budget": (f"init {cfg.init_size} + budget {cfg.budget} x {cfg.rounds} rounds = "
+                           f"{cfg.final_labeled} labels, more than the pool of {pool_size} images; "
+                           "lower the budget or the rounds")}
+    return {}
+
+
+def _choice_problems(cfg: ExperimentConfig) -> dict[str, str]:
+    """Settings that name one of a list: model, regime, sampler, weights..."""
     from alcore.strategies import registry  # late: strategies import numpy/sklearn
 
-    problems: dict[str, str] = {}
-
-    def choice(name: str, options: tuple[str, ...]) -> None:
-        value = getattr(cfg, name)
-        if value not in options:
-            problems[name] = f"unknown {name} '{value}'; choose one of: {', '.join(options)}"
-
-    choice("model", MODELS)
-    choice("regime", REGIMES)
-    choice("init_mode", INIT_MODES)
-    choice("device", DEVICES)
-    choice("oracle", ORACLES)
-    choice("head", HEADS)
-    choice("synthetic_preset", SYNTHETIC_PRESETS)
-    choice("threshold_rule", THRESHOLD_RULES)
-    choice("keep_models", KEEP_MODELS)
-    problems.update(_data_layer_problems(cfg))
+    choices = {"model": MODELS, "regime": REGIMES, "init_mode": INIT_MODES, "device": DEVICES, "oracle": ORACLES,
+               "head": HEADS, "synthetic_preset": SYNTHETIC_PRESETS, "threshold_rule": THRESHOLD_RULES,
+               "keep_models": KEEP_MODELS}
+    problems = {name: f"unknown {name} '{getattr(cfg, name)}'; choose one of: {', '.join(options)}"
+                for name, options in choices.items() if getattr(cfg, name) not in options}
     if cfg.weights not in WEIGHTS and not Path(cfg.weights).is_file():
         problems["weights"] = (f"weights must be one of {', '.join(WEIGHTS)} or an existing file; "
                                f"'{cfg.weights}' was not found")
     if not registry.is_known(cfg.sampler):
-        problems["sampler"] = (f"unknown sampler '{cfg.sampler}'; choose one of: "
-                               f"{', '.join(registry.names())}")
-    for name in ("synthetic_size", "resolution", "init_size", "budget", "rounds", "epochs",
-                 "head_steps", "batch_size"):
-        if not _positive_int(getattr(cfg, name)):
-            problems[name] = f"{name} must be a whole number above 0 (got {getattr(cfg, name)!r})"
+        problems["sampler"] = f"unknown sampler '{cfg.sampler}'; choose one of: {', '.join(registry.names())}"
+    if not isinstance(cfg.sampler_options, dict):
+        problems["sampler_options"] = "sampler_options must be a JSON object, e.g. {\"pca_components\": 10}"
+    return problems
+
+
+def _number_problems(cfg: ExperimentConfig) -> dict[str, str]:
+    """Counts, sizes, rates and switches out of their range or of the wrong type."""
+    problems = {name: f"{name} must be a whole number above 0 (got {getattr(cfg, name)!r})"
+                for name in ("synthetic_size", "resolution", "init_size", "budget", "rounds", "epochs", "head_steps",
+                             "batch_size") if not _positive_int(getattr(cfg, name))}
     if not (_positive_int(cfg.threads) or (type(cfg.threads) is int and cfg.threads == 0)):
         problems["threads"] = (f"threads must be 0 (every core the run is given) or a whole number of cores "
                                f"(got {cfg.threads!r})")
+    problems.update(_resolution_problems(cfg))
+    if cfg.regime == "finetune" or cfg.head == "adamw":  # the frozen logistic head has no optimiser
+        if not _number(cfg.lr) or not cfg.lr > 0:
+            problems["lr"] = f"lr must be a number above 0 (got {cfg.lr!r})"
+        if not _number(cfg.weight_decay) or cfg.weight_decay < 0:
+            problems["weight_decay"] = f"weight_decay must be 0 or more (got {cfg.weight_decay!r})"
+    for name in ("seed", "finetune_steps"):
+        if not isinstance(getattr(cfg, name), int) or isinstance(getattr(cfg, name), bool) or getattr(cfg, name) < 0:
+            problems[name] = f"{name} must be a whole number, 0 or more (got {getattr(cfg, name)!r})"
+    if not _number(cfg.val_share) or not 0 <= cfg.val_share <= 0.5:
+        problems["val_share"] = f"val_share must be between 0 (no early stopping) and 0.5 (got {cfg.val_share!r})"
+    for name in ("class_weighted", "full_data", "record_embeddings", "augment", "hflip"):
+        if not isinstance(getattr(cfg, name), bool):
+            problems[name] = f"{name} must be true or false (got {getattr(cfg, name)!r})"
+    share = cfg.synthetic_pneumonia_share
+    if not isinstance(share, (int, float)) or not 0.05 <= share <= 0.95:
+        problems["synthetic_pneumonia_share"] = f"the PNEUMONIA share must be between 0.05 and 0.95 (got {share!r})"
+    return problems
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _resolution_problems(cfg: ExperimentConfig) -> dict[str, str]:
+    problems = {}
     if cfg.second_resolution != 0 and not (_positive_int(cfg.second_resolution) and 16 <= cfg.second_resolution <= 1024):
         problems["second_resolution"] = (f"second_resolution must be 0 (off) or between 16 and 1024 pixels "
                                          f"(got {cfg.second_resolution!r})")
@@ -201,28 +246,12 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
         problems["resolution"] = f"resolution must be between 16 and 1024 pixels (got {cfg.resolution})"
     elif cfg.model == "vgg16" and _positive_int(cfg.resolution) and cfg.resolution < 32:
         problems["resolution"] = f"vgg16 halves the image five times: it needs 32 pixels or more (got {cfg.resolution})"
-    if cfg.regime == "finetune" or cfg.head == "adamw":  # the frozen logistic head has no optimiser
-        if not isinstance(cfg.lr, (int, float)) or isinstance(cfg.lr, bool) or not cfg.lr > 0:
-            problems["lr"] = f"lr must be a number above 0 (got {cfg.lr!r})"
-        if not isinstance(cfg.weight_decay, (int, float)) or isinstance(cfg.weight_decay, bool) or cfg.weight_decay < 0:
-            problems["weight_decay"] = f"weight_decay must be 0 or more (got {cfg.weight_decay!r})"
-    if not isinstance(cfg.seed, int) or isinstance(cfg.seed, bool) or cfg.seed < 0:
-        problems["seed"] = f"seed must be a whole number, 0 or more (got {cfg.seed!r})"
-    if not isinstance(cfg.finetune_steps, int) or isinstance(cfg.finetune_steps, bool) or cfg.finetune_steps < 0:
-        problems["finetune_steps"] = f"finetune_steps must be a whole number, 0 or more (got {cfg.finetune_steps!r})"
-    if not isinstance(cfg.val_share, (int, float)) or isinstance(cfg.val_share, bool) or not 0 <= cfg.val_share <= 0.5:
-        problems["val_share"] = f"val_share must be between 0 (no early stopping) and 0.5 (got {cfg.val_share!r})"
-    for name in ("class_weighted", "full_data", "record_embeddings", "augment", "hflip"):
-        if not isinstance(getattr(cfg, name), bool):
-            problems[name] = f"{name} must be true or false (got {getattr(cfg, name)!r})"
-    problems.update(_stopping_problems(cfg))
-    share = cfg.synthetic_pneumonia_share
-    if not isinstance(share, (int, float)) or not 0.05 <= share <= 0.95:
-        problems["synthetic_pneumonia_share"] = f"the PNEUMONIA share must be between 0.05 and 0.95 (got {share!r})"
-    if not isinstance(cfg.sampler_options, dict):
-        problems["sampler_options"] = "sampler_options must be a JSON object, e.g. {\"pca_components\": 10}"
-    elif "sampler" not in problems:
-        problems.update(registry.validate_options(cfg.sampler, cfg.sampler_options))
+    return problems
+
+
+def _source_problems(cfg: ExperimentConfig) -> dict[str, str]:
+    """Where the run reads its images and computes, and who labels."""
+    problems = {}
     if cfg.full_data is True and cfg.oracle == "human":
         problems["full_data"] = ("the full-data baseline trains on every image of the pool, which nobody has "
                                  "labeled in human mode: drop the baseline, or run it with the simulated oracle")
@@ -236,14 +265,6 @@ def validate(cfg: ExperimentConfig, pool_size: int | None = None) -> dict[str, s
         problems["data"] = "data must be 'synthetic', a folder path, a label table or an .npz file path"
     elif cfg.data != "synthetic" and not Path(cfg.data).expanduser().exists():
         problems["data"] = f"data path not found: {cfg.data} (give 'synthetic', a folder, a label table or an .npz file)"
-    if pool_size is not None and not cfg.full_data and "init_size" not in problems and "budget" not in problems \
-            and "rounds" not in problems:
-        if cfg.init_size > pool_size:
-            problems["init_size"] = f"initial labeled size {cfg.init_size} exceeds the pool of {pool_size} images"
-        elif cfg.final_labeled > pool_size:
-            problems["budget"] = (f"init {cfg.init_size} + budget {cfg.budget} x {cfg.rounds} rounds = "
-                                  f"{cfg.final_labeled} labels, more than the pool of {pool_size} images; "
-                                  "lower the budget or the rounds")
     return problems
 
 

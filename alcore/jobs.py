@@ -1,61 +1,20 @@
-"""The dashboard's handle on runs (no streamlit here): launch, resume and stop through an executor,
-and snapshots of any run read from its folder.
+"""The dashboard's handle on runs (no streamlit here): launch (alcore.launch), resume and stop through
+an executor.
 
 The computing happens in worker processes (or Ray actors); this process only launches and follows.
-A snapshot is built from status.json as every reader sees it (runs.py): a page of a restarted
-dashboard follows the runs of the previous one, and a run whose process died reads `interrupted`.
+Every reader reads a run's status from its folder (runs.py): a page of a restarted dashboard follows
+the runs of the previous one, and a run whose process died reads `interrupted`.
 """
 from __future__ import annotations
 
 import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
+from alcore import launch
 from alcore.config import ExperimentConfig
 from alcore.executors import Executor, make_executor
 from alcore.race import as_race
-from alcore.runs import RunState, RunStatus, RunStore
-
-POLL_S = 0.1
-
-
-@dataclass(frozen=True)
-class JobSnapshot:
-    run_id: str
-    state: RunState
-    round: int  # last finished round, -1 before the first
-    rounds_total: int
-    n_labeled: int
-    phase: str
-    phase_done: int
-    phase_total: int
-    message: str
-    error: str
-    finished_round_seconds: tuple[float, ...]  # wall seconds of each finished round
-
-    @classmethod
-    def of(cls, run_id: str, status: RunStatus) -> "JobSnapshot":
-        return cls(run_id, status.state, status.round, status.rounds_total, status.n_labeled, status.phase,
-                   status.phase_done, status.phase_total, status.message, status.error,
-                   tuple(status.round_seconds))
-
-    @property
-    def running(self) -> bool:
-        return self.state.active
-
-    @property
-    def progress(self) -> float:
-        within = self.phase_done / self.phase_total if self.phase_total else 0.0
-        return min(1.0, (self.round + 1 + 0.9 * within) / max(1, self.rounds_total))
-
-    @property
-    def eta_seconds(self) -> float | None:
-        if not self.finished_round_seconds or not self.running:
-            return None
-        # later rounds train on more labels: the mean of the last two rounds is the honest guess
-        recent = self.finished_round_seconds[-2:]
-        return sum(recent) / len(recent) * (self.rounds_total - self.round - 1)
+from alcore.runs import RunStatus, RunStore
 
 
 class JobManager:
@@ -90,15 +49,10 @@ class JobManager:
 
     def launch_together(self, configs: list[ExperimentConfig], ray: str | None = None,
                         pause: bool = False) -> list[str]:
-        """Create every run first (ConfigError / StoreError before any starts), then queue them together."""
-        from alcore.config import check
-        from alcore.runner import create_run, pool_size  # late: the runner imports torch, the server needs it not
-        for cfg in configs:  # every one checked before any is created: no run of a refused race lingers
-            check(cfg, pool_size=pool_size(cfg))
-        run_ids = [create_run(cfg, self.store) for cfg in configs]
-        if pause:
-            self.set_pause(run_ids, True)
-        self.executor(ray).submit_together(run_ids)
+        """Create every run first (ConfigError / StoreError before any starts), then queue them together.
+        The pool size is the config's where it is known without reading the data: decoding a folder here
+        would hold up the page (the worker checks the rest on the data)."""
+        run_ids = launch.launch(self.store, self.executor(ray), configs, pause=pause, together=True)
         with self._lock:
             self._mine.update(run_ids)
         return run_ids
@@ -136,27 +90,15 @@ class JobManager:
             executor.cancel(run_id)
         return True
 
-    def snapshot(self, run_id: str) -> JobSnapshot | None:
-        """The run as its files say; None for a finished run this process did not launch."""
-        status = self.store.load_status(run_id)
-        with self._lock:
-            mine = run_id in self._mine
-        return JobSnapshot.of(run_id, status) if mine or status.active else None
-
-    def is_live(self, run_id: str) -> bool:
-        return self.store.load_status(run_id).active
-
-    def live_ids(self) -> set[str]:
+    def active_ids(self) -> set[str]:
+        """The runs this manager launched or resumed that are still active."""
         with self._lock:
             mine = set(self._mine)
-        return {run_id for run_id in mine if self.is_live(run_id)}
+        return {run_id for run_id in mine if self.store.load_status(run_id).active}
 
-    def wait(self, run_id: str, timeout: float | None = None) -> JobSnapshot | None:
-        """Block until the run is no longer active (or `timeout` seconds pass)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.is_live(run_id) and (deadline is None or time.monotonic() < deadline):
-            time.sleep(POLL_S)
-        return self.snapshot(run_id)
+    def wait(self, run_id: str, timeout: float | None = None) -> RunStatus:
+        """Block until the run is no longer active (or `timeout` seconds pass); its status."""
+        return launch.wait(self.store, [run_id], timeout)[run_id]
 
 
 _MANAGERS: dict[Path, JobManager] = {}

@@ -10,7 +10,8 @@ from __future__ import annotations
 import time
 from typing import Iterator
 
-from alcore.config import ConfigError, ExperimentConfig, check
+from alcore.config import ConfigError, ExperimentConfig, check, pool_problems
+from alcore.data import load_run_data
 from alcore.executors import Executor
 from alcore.runs import RunStatus, RunStore
 
@@ -18,23 +19,24 @@ POLL_S = 0.2  # how often a waiting caller re-reads the status of the runs it fo
 
 
 def launch(store: RunStore, executor: Executor, configs: list[ExperimentConfig], pause: bool = False,
-           together: bool = False, scan_pool: bool = False) -> list[str]:
+           together: bool = False, read_data: bool = False) -> list[str]:
     """Create the runs and queue them; their ids. `pause`: step mode from the start; `together`: start
-    them at the same moment (a race); `scan_pool`: read the data for the pool size when the config does
-    not give it (decoded once, cached for the runs). ConfigError / StoreError before any run is created,
-    QueueFull when the executor has no room."""
-    from alcore.data import DataError
-    from alcore.runner import create_checked_run, pool_size  # late: the runner imports torch
+    them at the same moment (a race); `read_data`: load each distinct data setting once (decoded and
+    cached for the runs) for the pool size and the data's own checks, else use the pool size where it is
+    known without reading images. ConfigError, DataError or StoreError before any run folder is
+    written; QueueFull when the executor has no room."""
+    from alcore.runner import new_run_folder, pool_size  # late: the runner imports torch
 
-    sizes: dict[tuple, int | None] = {}  # runs of one launch share their data: its pool is read once
+    for cfg in configs:  # every one checked before any is created: no run of a refused sweep or race lingers
+        check(cfg)
+    sizes: dict[tuple, int | None] = {}
     for cfg in configs:
-        data = (cfg.data, cfg.synthetic_size, cfg.oracle)  # a human run's pool holds unlabeled images too
-        try:
-            sizes[data] = sizes[data] if data in sizes else pool_size(cfg, scan=scan_pool)
-        except DataError as exc:
-            raise ConfigError({"data": str(exc)}) from None
-        check(cfg, pool_size=sizes[data])
-    run_ids = [create_checked_run(cfg, store) for cfg in configs]
+        key = _data_key(cfg)
+        if key not in sizes:
+            sizes[key] = len(load_run_data(cfg).train) if read_data else pool_size(cfg)
+        if sizes[key] is not None and (problems := pool_problems(cfg, sizes[key])):
+            raise ConfigError(problems)
+    run_ids = [new_run_folder(cfg, store) for cfg in configs]
     for run_id in run_ids if pause else ():
         store.set_pause(run_id, True)
     if together:
@@ -43,6 +45,12 @@ def launch(store: RunStore, executor: Executor, configs: list[ExperimentConfig],
         for run_id in run_ids:
             executor.submit(run_id)
     return run_ids
+
+
+def _data_key(cfg: ExperimentConfig) -> tuple:
+    """The settings that decide a run's data set (runs of a sweep share it)."""
+    return (cfg.data, cfg.resolution, cfg.seed, cfg.synthetic_size, cfg.synthetic_pneumonia_share,
+            cfg.synthetic_preset, cfg.classes, cfg.columns, cfg.uncertain, cfg.patient_from, cfg.oracle)
 
 
 def follow(store: RunStore, run_ids: list[str], poll: float = POLL_S) -> Iterator[tuple[str, RunStatus]]:

@@ -20,6 +20,7 @@ from sklearn import config_context
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
+from threadpoolctl import threadpool_limits
 
 SAMPLE_ROWS = 4_000  # rows every layout model is fitted on; below UMAP's 4,096, where it needs no pynndescent
 DISPLAY_CLUSTERS = 8  # K-Means clusters drawn on the Embeddings page when a strategy has none
@@ -111,17 +112,21 @@ class PoolLayout:
         self.umap_map = UmapMap(seed)
 
     def __call__(self, features: np.ndarray) -> RoundLayout:
-        """This round's layout of the whole pool from its (n, d) features."""
+        """This round's layout of the whole pool from its (n, d) features. On one BLAS / OpenMP thread:
+        split over threads, PCA's and K-Means' sums, and so the map, would depend on the machine's
+        cores (docs/performance.md, "Threads")."""
         features = np.asarray(features, dtype=np.float32)
         sample = self._sample(len(features))
         dims = min(STORED_PCA_DIMS, features.shape[1], len(sample))
-        pca = PCA(n_components=dims, random_state=self.seed).fit(features[sample])
-        reduced = pca.transform(features)
         k = min(DISPLAY_CLUSTERS, len(sample))
-        kmeans = KMeans(n_clusters=k, n_init=1, random_state=self.seed).fit(reduced[sample, :CLUSTER_DIMS])
-        clusters = kmeans.predict(reduced[:, :CLUSTER_DIMS])
+        with threadpool_limits(1):
+            pca = PCA(n_components=dims, random_state=self.seed).fit(features[sample])
+            reduced = pca.transform(features)
+            kmeans = KMeans(n_clusters=k, n_init=1, random_state=self.seed).fit(reduced[sample, :CLUSTER_DIMS])
+            clusters = kmeans.predict(reduced[:, :CLUSTER_DIMS])
+            umap = self._umap(features, pca, reduced) if self.with_umap else None
         return RoundLayout(reduced[:, :2].astype(np.float32), reduced.astype(np.float16), clusters.astype(np.int32),
-                           self._umap(features, pca, reduced) if self.with_umap else None)
+                           umap)
 
     def _sample(self, n: int) -> np.ndarray:
         if self.sample is None:  # drawn once: the same rows every round

@@ -20,21 +20,17 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
-from sklearn.cluster import KMeans
-from sklearn.decomposition import PCA
 from threadpoolctl import threadpool_limits
 
 from alcore.config import ExperimentConfig
 from alcore.data.base import Dataset
+from alcore.layout import PoolLayout
 from alcore.learners import Learner
-from alcore.metrics import round_metrics
+from alcore.metrics import RoundMetrics, round_metrics
 from alcore.records import RoundRecord, Timings
 from alcore.stopping import StabilityRule, round_kappa, stop_set_rows
 from alcore.strategies import Pool, registry
 from alcore.train import LossNotFinite
-
-DISPLAY_CLUSTERS = 8  # K-Means clusters drawn on the Embeddings page when a strategy has none
-STORED_PCA_DIMS = 32  # per-round compressed features, for UMAP on the dashboard
 
 
 class TrainingDiverged(ArithmeticError):
@@ -70,15 +66,136 @@ def round_seed(seed: int, round_index: int) -> int:
     return seed * 10_007 + round_index
 
 
-def _display_layout(features: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """2-D PCA for the scatter, a compact PCA for UMAP, and display clusters; on one BLAS / OpenMP
-    thread, so the same on any machine (docs/performance.md, "Threads")."""
-    dims = min(STORED_PCA_DIMS, features.shape[1], len(features))
-    k = min(DISPLAY_CLUSTERS, len(features))
+def layout_arrays(layout: PoolLayout, features: np.ndarray) -> dict[str, np.ndarray]:
+    """The Embeddings page's arrays of a round (alcore.layout: 2-D positions, compressed features for the
+    page's UMAP, display clusters); on one BLAS / OpenMP thread, so the same on any machine
+    (docs/performance.md, "Threads"). Display only: no metric or pick depends on them."""
     with threadpool_limits(1):
-        reduced = PCA(n_components=dims, random_state=seed).fit_transform(features)
-        clusters = KMeans(n_clusters=k, n_init=1, random_state=seed).fit_predict(reduced[:, :10])
-    return reduced[:, :2].astype(np.float32), reduced.astype(np.float16), clusters.astype(np.int32)
+        return layout(features).arrays()
+
+
+@dataclass
+class _Query:
+    """What a round's pool pass and query found (arrays over the train pool)."""
+
+    probs: np.ndarray  # p(PNEUMONIA); NaN where not inferred
+    scores: np.ndarray  # the strategy's scores of the unlabeled rows; NaN elsewhere
+    picked: np.ndarray  # the rows queried (empty: the last round, or the stopping rule ended the run)
+    clusters: np.ndarray | None  # the strategy's clusters, when it has some
+    features: np.ndarray | None  # the pool's features, when the whole pool was inferred
+    kappa: float | None
+    stable: bool
+    stopped_by_rule: bool
+
+
+class _Rounds:
+    """The loop's state across rounds: which rows are labeled and how, and the stopping signal."""
+
+    def __init__(self, cfg: ExperimentConfig, dataset: Dataset, learner: Learner, oracle: Oracle,
+                 on_phase: Callable[[int, str], None] | None, done_rounds: Sequence[RoundRecord],
+                 previous_probs: np.ndarray | None):
+        self.cfg, self.train, self.test, self.learner, self.oracle = cfg, dataset.train, dataset.test, learner, oracle
+        initial = initial_rows(self.train.labels, cfg.init_size, cfg.init_mode, cfg.seed)
+        self.stop_rows = stop_set_rows(len(self.train), initial, cfg.stop_set_size, cfg.seed)
+        self.rule = StabilityRule(cfg.stop_kappa, cfg.stop_window)
+        self.kappas: list[float | None] = [r.stop_kappa for r in done_rounds]
+        self.previous_stop = None if previous_probs is None else previous_probs[self.stop_rows]
+        if self.previous_stop is not None and not np.isfinite(self.previous_stop).all():
+            self.previous_stop = None  # a round stored before the stop set existed
+        self.strategy = registry.get(cfg.sampler)
+        self.labeled = np.zeros(len(self.train), dtype=bool)
+        self.known_labels = np.full(len(self.train), -1, dtype=np.int64)
+        self.phase = on_phase or (lambda r, p: None)
+        self.layout = PoolLayout(cfg.seed)  # kept across rounds: it holds the rows its models are fitted on
+        needs_mc = self.strategy.needs_mc
+        self.mc_passes = int(self.strategy.option_values(cfg.sampler_options).get("mc_passes", 0)) if needs_mc else 0
+
+    def label(self, pending: np.ndarray, r: int) -> np.ndarray:
+        """The oracle's answers for `pending` rows; the labeled rows."""
+        if len(pending):
+            self.phase(r, "labeling")
+            self.known_labels[pending] = self.oracle(pending, r)
+            self.labeled[pending[self.known_labels[pending] >= 0]] = True
+        if not self.labeled.any():
+            raise ValueError("no image has a label yet: label at least one NORMAL and one PNEUMONIA image")
+        return np.flatnonzero(self.labeled)
+
+    def diverged(self, r: int) -> TrainingDiverged:
+        return TrainingDiverged(f"the loss became NaN at round {r}: lower the learning rate (it was {self.cfg.lr:g})")
+
+    def fit(self, r: int, rows: np.ndarray, seed: int) -> None:
+        self.phase(r, "train")
+        try:
+            self.learner.fit(rows, self.known_labels[rows], seed)
+        except LossNotFinite:
+            raise self.diverged(r) from None
+
+    def evaluate(self, r: int, seed: int) -> tuple[np.ndarray, RoundMetrics]:
+        """Test probabilities and metrics; the threshold comes from the labeled rows alone (learner.fit)."""
+        self.phase(r, "evaluate")
+        test_probs = self.learner.infer("test").probs
+        if not np.isfinite(test_probs).all():  # finite weights whose activations overflow: diverged too
+            raise self.diverged(r)
+        return test_probs, round_metrics(self.test.labels, test_probs, self.learner.threshold, seed)
+
+    def query(self, r: int, seed: int, rows: np.ndarray) -> _Query:
+        """The pool pass (what the query, the stop set and the display need), the stopping signal, the picks."""
+        cfg, n = self.cfg, len(self.train)
+        querying = r < cfg.rounds
+        unlabeled = np.flatnonzero(~self.labeled)
+        probs, pool = np.full(n, np.nan, dtype=np.float32), None
+        whole_pool = cfg.record_embeddings or (querying and self.strategy.needs_labeled_features)
+        needed = np.union1d(unlabeled, self.stop_rows) if querying else self.stop_rows
+        if whole_pool or len(needed):
+            self.phase(r, "query" if querying else "snapshot")
+            pool = self.learner.infer("train", mc_passes=self.mc_passes if querying else 0, seed=seed,
+                                      rows=None if whole_pool else needed)
+            inferred = slice(None) if whole_pool else needed
+            probs[inferred] = pool.probs[inferred]
+        self.kappas.append(round_kappa(self.previous_stop, probs[self.stop_rows]))
+        self.previous_stop = probs[self.stop_rows]
+        stable = self.rule.holds(self.kappas)
+        stopped_by_rule = querying and stable and cfg.stop_when_stable
+        found = _Query(probs, np.full(n, np.nan), np.empty(0, dtype=np.int64), None,
+                       pool.features if whole_pool and pool is not None else None, self.kappas[-1], bool(stable),
+                       bool(stopped_by_rule))
+        if querying and not stopped_by_rule:
+            self._pick(found, pool, unlabeled, rows if whole_pool else [], r)
+        return found
+
+    def _pick(self, found: _Query, pool, unlabeled: np.ndarray, labeled_rows, r: int) -> None:
+        view = Pool(probs=pool.probs[unlabeled], features=pool.features[unlabeled],
+                    labeled_features=pool.features[labeled_rows], rng=np.random.default_rng([self.cfg.seed, r]),
+                    mc_probs=None if pool.mc_probs is None else pool.mc_probs[:, unlabeled])
+        selection = registry.query(self.cfg.sampler, view, self.cfg.budget, self.cfg.sampler_options)
+        found.picked = unlabeled[selection.indices]
+        found.scores[unlabeled] = selection.scores
+        if selection.clusters is not None:
+            found.clusters = np.full(len(self.train), -1, dtype=np.int32)
+            found.clusters[unlabeled] = selection.clusters
+
+    def arrays(self, found: _Query, test_probs: np.ndarray) -> dict[str, np.ndarray]:
+        """rounds/round_XXX.npz: the pool's state, the test probabilities, and the display layout."""
+        queried = np.zeros(len(self.train), dtype=bool)
+        queried[found.picked] = True
+        arrays = {"ids": self.train.ids.astype(str), "prob": found.probs, "score": found.scores, "queried": queried,
+                  "labeled": self.labeled.copy(), "label": self.train.labels.astype(np.int8),
+                  "test_prob": test_probs.astype(np.float32), "test_label": self.test.labels.astype(np.int8)}
+        if self.cfg.record_embeddings:
+            arrays.update(layout_arrays(self.layout, found.features))
+        if found.clusters is not None:
+            arrays["cluster"] = found.clusters
+        return arrays
+
+    def record(self, r: int, rows: np.ndarray, metrics: RoundMetrics, found: _Query, seconds: Timings) -> RoundRecord:
+        per_class = np.bincount(self.known_labels[rows].clip(0), minlength=2)
+        return RoundRecord(
+            round=r, n_labeled=int(self.labeled.sum()), metrics=metrics.at_threshold, threshold=metrics.threshold,
+            metrics_at_0_5=metrics.at_0_5, ci=metrics.ci,
+            n_labeled_per_class={"NORMAL": int(per_class[0]), "PNEUMONIA": int(per_class[1])},
+            fit=dict(self.learner.fit_info), queried_ids=tuple(self.train.ids[found.picked].astype(str).tolist()),
+            seconds=seconds, stop_kappa=found.kappa, predictions_stable=found.stable,
+            stopped_by_rule=found.stopped_by_rule)
 
 
 def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_label: np.ndarray,
@@ -91,101 +208,21 @@ def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_lab
 
     With `stop_when_stable`, the round where predictions have become stable queries nothing and
     is the last."""
-    train, test = dataset.train, dataset.test
-    initial = initial_rows(train.labels, cfg.init_size, cfg.init_mode, cfg.seed)
-    stop_rows = stop_set_rows(len(train), initial, cfg.stop_set_size, cfg.seed)
-    rule = StabilityRule(cfg.stop_kappa, cfg.stop_window)
-    kappas: list[float | None] = [r.stop_kappa for r in done_rounds]
-    previous_stop = None if previous_probs is None else previous_probs[stop_rows]
-    if previous_stop is not None and not np.isfinite(previous_stop).all():
-        previous_stop = None  # a round stored before the stop set existed
-    strategy = registry.get(cfg.sampler)
-    labeled = np.zeros(len(train), dtype=bool)
-    known_labels = np.full(len(train), -1, dtype=np.int64)
+    loop = _Rounds(cfg, dataset, learner, oracle, on_phase, done_rounds, previous_probs)
     pending = np.asarray(to_label, dtype=np.int64)
-    phase = on_phase or (lambda r, p: None)
-    mc_passes = int(strategy.option_values(cfg.sampler_options).get("mc_passes", 0)) if strategy.needs_mc else 0
-
     for r in range(start_round, cfg.rounds + 1):
-        if len(pending):
-            phase(r, "labeling")
-            known_labels[pending] = oracle(pending, r)
-            labeled[pending[known_labels[pending] >= 0]] = True
-        if not labeled.any():
-            raise ValueError("no image has a label yet: label at least one NORMAL and one PNEUMONIA image")
+        rows = loop.label(pending, r)
         seed = round_seed(cfg.seed, r)
-        rows = np.flatnonzero(labeled)
-        phase(r, "train")
         started = time.perf_counter()
-        diverged = TrainingDiverged(f"the loss became NaN at round {r}: lower the learning rate (it was {cfg.lr:g})")
-        try:
-            learner.fit(rows, known_labels[rows], seed)
-        except LossNotFinite:
-            raise diverged from None
-        train_seconds = time.perf_counter() - started
-
-        phase(r, "evaluate")
-        started = time.perf_counter()
-        test_probs = learner.infer("test").probs
-        if not np.isfinite(test_probs).all():  # finite weights whose activations overflow: diverged too
-            raise diverged
-        # the threshold comes from the labeled rows alone (learner.fit); the test split only scores it
-        metrics = round_metrics(test.labels, test_probs, learner.threshold, seed)
-        eval_seconds = time.perf_counter() - started
-
-        querying = r < cfg.rounds
-        unlabeled = np.flatnonzero(~labeled)
-        scores = np.full(len(train), np.nan)
-        probs = np.full(len(train), np.nan, dtype=np.float32)
-        queried = np.zeros(len(train), dtype=bool)
-        strategy_clusters, pool = None, None
-        started = time.perf_counter()
-        whole_pool = cfg.record_embeddings or (querying and strategy.needs_labeled_features)
-        needed = np.union1d(unlabeled, stop_rows) if querying else stop_rows
-        if whole_pool or len(needed):
-            phase(r, "query" if querying else "snapshot")
-            pool = learner.infer("train", mc_passes=mc_passes if querying else 0, seed=seed,
-                                 rows=None if whole_pool else needed)
-            inferred = slice(None) if whole_pool else needed
-            probs[inferred] = pool.probs[inferred]
-        kappas.append(round_kappa(previous_stop, probs[stop_rows]))
-        previous_stop = probs[stop_rows]
-        stable = rule.holds(kappas)
-        stopped_by_rule = querying and stable and cfg.stop_when_stable
-        querying = querying and not stopped_by_rule
-        if querying:
-            labeled_features = pool.features[rows if whole_pool else []]
-            view = Pool(probs=pool.probs[unlabeled], features=pool.features[unlabeled],
-                        labeled_features=labeled_features, rng=np.random.default_rng([cfg.seed, r]),
-                        mc_probs=None if pool.mc_probs is None else pool.mc_probs[:, unlabeled])
-            selection = registry.query(cfg.sampler, view, cfg.budget, cfg.sampler_options)
-            picked = unlabeled[selection.indices]
-            scores[unlabeled] = selection.scores
-            queried[picked] = True
-            if selection.clusters is not None:
-                strategy_clusters = np.full(len(train), -1, dtype=np.int32)
-                strategy_clusters[unlabeled] = selection.clusters
-        else:
-            picked = np.empty(0, dtype=np.int64)
-        query_seconds = time.perf_counter() - started
-
-        arrays = {"ids": train.ids.astype(str), "prob": probs, "score": scores, "queried": queried,
-                  "labeled": labeled.copy(), "label": train.labels.astype(np.int8),
-                  "test_prob": test_probs.astype(np.float32), "test_label": test.labels.astype(np.int8)}
-        if cfg.record_embeddings:
-            embedding, features_pca, display_clusters = _display_layout(pool.features, seed)
-            arrays.update(embedding=embedding, features_pca=features_pca, cluster=display_clusters)
-        if strategy_clusters is not None:
-            arrays["cluster"] = strategy_clusters
-        per_class = np.bincount(known_labels[rows].clip(0), minlength=2)
-        record = RoundRecord(
-            round=r, n_labeled=int(labeled.sum()), metrics=metrics.at_threshold, threshold=metrics.threshold,
-            metrics_at_0_5=metrics.at_0_5, ci=metrics.ci,
-            n_labeled_per_class={"NORMAL": int(per_class[0]), "PNEUMONIA": int(per_class[1])},
-            fit=dict(learner.fit_info), queried_ids=tuple(train.ids[picked].astype(str).tolist()),
-            seconds=Timings(round(train_seconds, 4), round(query_seconds, 4), round(eval_seconds, 4)),
-            stop_kappa=kappas[-1], predictions_stable=bool(stable), stopped_by_rule=bool(stopped_by_rule))
-        yield RoundResult(record, arrays)
-        if stopped_by_rule:
+        loop.fit(r, rows, seed)
+        trained = time.perf_counter()
+        test_probs, metrics = loop.evaluate(r, seed)
+        tested = time.perf_counter()
+        found = loop.query(r, seed, rows)
+        queried = time.perf_counter()
+        arrays = loop.arrays(found, test_probs)
+        seconds = Timings(round(trained - started, 4), round(queried - tested, 4), round(tested - trained, 4))
+        yield RoundResult(loop.record(r, rows, metrics, found, seconds), arrays)
+        if found.stopped_by_rule:
             return
-        pending = picked
+        pending = found.picked

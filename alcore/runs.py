@@ -145,7 +145,19 @@ class RunStatus:
 
     @property
     def progress(self) -> float:
-        return 0.0 if not self.rounds_total else min(1.0, (self.round + 1) / self.rounds_total)
+        """How far the run is, 0..1: its finished rounds, plus 0.9 of the current phase's batches while active."""
+        within = self.phase_done / self.phase_total if self.phase_total and self.active else 0.0
+        return min(1.0, (self.round + 1 + 0.9 * within) / max(1, self.rounds_total))
+
+    @property
+    def eta_seconds(self) -> float | None:
+        """Seconds left while the machine computes (None before a round has finished, or while it waits for
+        a person, whose pace is not the machine's). Later rounds train on more labels: the mean of the last
+        two rounds is the honest guess."""
+        if not self.round_seconds or not self.active or self.state.waiting:
+            return None
+        recent = self.round_seconds[-2:]
+        return sum(recent) / len(recent) * (self.rounds_total - self.round - 1)
 
     def __post_init__(self):
         self.state = RunState(self.state)

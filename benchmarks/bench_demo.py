@@ -40,14 +40,14 @@ def time_race(results: Path) -> dict[str, float]:
     run_ids = racers(store, manager.launch_race(race_configs(DEMO_CONFIG)))
     marks: dict[str, float] = {}
     while True:
-        snaps = {run_id: manager.snapshot(run_id) for run_id in run_ids}
+        snaps = {run_id: store.load_status(run_id) for run_id in run_ids}
         for run_id, snap in snaps.items():
             name = store.load_config(run_id).sampler
             if snap.round >= 0 and name not in marks:
                 marks[name] = time.monotonic() - start
         if "every curve" not in marks and all(s.round >= 0 for s in snaps.values()):
             marks["every curve"] = time.monotonic() - start
-        if not any(s.running for s in snaps.values()):
+        if not any(s.active for s in snaps.values()):
             marks["whole race"] = time.monotonic() - start
             marks["states"] = ",".join(sorted({s.state for s in snaps.values()}))
             return marks

@@ -295,6 +295,8 @@ def main() -> int:
 
     import torch
 
+    from alcore.config import ExperimentConfig
+
     started = time.perf_counter()
     print(f"# bench_loop  {datetime.now().astimezone().isoformat(timespec='seconds')}")
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, load average "
@@ -394,10 +396,12 @@ def main() -> int:
             print(f"\n## one run of ours alone on {' and '.join(map(str, args.cores))} cores, {VARIANT_NAMES['b']}")
             summary += core_scaling("finetune (b)", {**config, "data": str(folders["b"])}, args.cores, scratch)
         if len(args.cores) > 1:
+            default = ExperimentConfig()  # fewer rounds when a smaller pool cannot give their labels
+            rounds = min(default.rounds, (args.frozen_default_size - default.init_size) // default.budget - 1)
             print(f"\n## the frozen default (synthetic {args.frozen_default_size}, efficientnet_lite0 128 px, "
-                  f"10 rounds) alone on {' and '.join(map(str, args.cores))} cores, cold caches")
-            summary += core_scaling("frozen default", {"device": "cpu", "synthetic_size": args.frozen_default_size},
-                                    args.cores, scratch)
+                  f"{rounds} rounds) alone on {' and '.join(map(str, args.cores))} cores, cold caches")
+            summary += core_scaling("frozen default", {"device": "cpu", "synthetic_size": args.frozen_default_size,
+                                                       "rounds": rounds}, args.cores, scratch)
 
         if not args.skip_frozen:
             print("\n## frozen regime: efficientnet_lite0, 224 px, 10 rounds, entropy")

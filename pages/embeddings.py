@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
 
-from alcore.viewmodels import figures, progress_view, projections, round_view
+from alcore.viewmodels import figures, progress_view, projections, round_view, scatter
 from ui.state import REFRESH_S, jobs, require_run, reveal_prediction, rounds, store
 from ui.widgets import thumbnails
 
@@ -14,7 +14,7 @@ page_frame()
 MAX_SELECTED_SHOWN = 48
 run_id = require_run()
 st.title("Embeddings")
-live = progress_view.run_progress(store(), jobs(), run_id).live
+live = progress_view.run_progress(store(), run_id).live
 
 
 def follow_latest(latest: int) -> None:
@@ -32,7 +32,7 @@ records = list(rounds(run_id))
 @st.fragment(run_every=REFRESH_S if live else None)
 def watch() -> None:
     """Draws nothing: ticks while the run is live and reruns the page when a round lands or it ends."""
-    if len(rounds(run_id)) != len(records) or progress_view.run_progress(store(), jobs(), run_id).live != live:
+    if len(rounds(run_id)) != len(records) or progress_view.run_progress(store(), run_id).live != live:
         st.rerun()
 
 
@@ -76,13 +76,14 @@ def embedding_view() -> None:
             " The first UMAP since the server started compiles its code first: up to a minute on a small CPU; "
             "the next ones take seconds." if first_umap else "")):
         xy = projections.projection(store(), run_id, round_index, projection)
-    fig = figures.embedding_figure(frame, xy, color_by, projection)
+    drawn = scatter.thin(frame, xy, scatter.MAX_DRAWN)  # a 100k pool: every labeled and queried image, a stratified sample of the rest
+    fig = scatter.thinned_figure(drawn, color_by, projection)
     event = st.plotly_chart(fig, key=f"emb_chart_{round_index}_{projection}_{color_by}", on_select="rerun",
                             selection_mode=("box", "lasso"), width="stretch")
     counts = frame.status.value_counts()
     st.caption(f"At {labels_at[round_index]} labels: {len(frame)} pool images · {counts.get('labeled', 0)} labeled · "
                f"{counts.get('queried', 0)} queried next (diamonds). Draw a lasso or a box to see images.")
-    selected = frame.iloc[figures.selected_rows(fig, event.selection.points)]
+    selected = frame.iloc[scatter.selected_pool_rows(drawn, fig, event.selection.points)]
     if len(selected):
         st.subheader(f"{len(selected)} selected")
         shown, how = figures.representative_selection(selected, MAX_SELECTED_SHOWN)

@@ -27,7 +27,7 @@ CURVE_METRIC = "accuracy"
 run_id = require_run()
 config = store().load_config(run_id)
 book = LabelBook(store(), run_id)
-progress = progress_view.run_progress(store(), jobs(), run_id)
+progress = progress_view.run_progress(store(), run_id)
 
 st.title("Label X-rays")
 st.caption(f"`{run_id}` · {plots.strategy_label(config)} on {run_list.data_label(config)} · "
@@ -115,7 +115,7 @@ def label_one(queue: LabelQueue, pending: list[str]) -> None:
 @st.fragment(run_every=REFRESH_S)
 def wait_for_batch() -> None:
     """Ticks while the run trains; the next batch, or the run's end, reruns the page."""
-    now = progress_view.run_progress(store(), jobs(), run_id)
+    now = progress_view.run_progress(store(), run_id)
     if book.pending() or not now.live:
         st.rerun()
     waiting = "Training on your labels…" if book.rows() else "Preparing the run (data, model)…"

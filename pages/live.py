@@ -27,7 +27,7 @@ if st.query_params.get(RACE_KEY):
     st.stop()
 run_id = require_run()
 config = store().load_config(run_id)
-progress = progress_view.run_progress(store(), jobs(), run_id)
+progress = progress_view.run_progress(store(), run_id)
 
 st.title("Live run")
 labels = ("every label of the train pool" if config.full_data else
@@ -56,7 +56,7 @@ records = list(rounds(run_id))
 @st.fragment(run_every=REFRESH_S if progress.live else None)
 def live_progress() -> None:
     """Ticks while the run is live; a new round or a new state reruns the page (charts redraw per round)."""
-    now = progress_view.run_progress(store(), jobs(), run_id)
+    now = progress_view.run_progress(store(), run_id)
     if now.state != progress.state or len(rounds(run_id)) != len(records):
         st.rerun()
     st.progress(now.fraction, text=now.text)

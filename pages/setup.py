@@ -15,7 +15,7 @@ import streamlit as st
 from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
 
 from alcore.config import (DEVICES, HEADS, INIT_MODES, KEEP_MODELS, MODELS, ORACLES, REGIMES, SYNTHETIC_PRESETS,
-                           THRESHOLD_RULES, ConfigError, ExperimentConfig)
+                           THRESHOLD_RULES, ConfigError, ExperimentConfig, new_experiment_name)
 from alcore.data import PATIENT_SOURCES, UNCERTAIN_POLICIES, DataError, parse_columns
 from alcore.executors import QueueFull, default_parallel
 from alcore.runs import StoreError
@@ -34,7 +34,10 @@ CLASSES_EXAMPLE = {"folder": "Normal,Lung Opacity", "table": "NORMAL=No Finding,
 COLUMN_ROLES = ("image", "label", "patient", "split")
 BY_NAME = "(found by its name)"
 ORACLE_NAMES = {"simulated": "Simulated (the true labels)", "human": "Human (you label in the browser)"}
-EXAMPLE_FOLDER = "/work/shared/data/chest_xray"
+PENDING_EXPERIMENT = "setup_pending_experiment"  # the automatic experiment name announced before Launch
+DATA_ORIGIN = ("**Real X-rays:** the Kaggle data set *Chest X-Ray Images (Pneumonia)* (Kermany et al. 2018). Unzip "
+               "it and give its `chest_xray` folder: `train/`, `val/` and `test/`, each with `NORMAL/` and "
+               "`PNEUMONIA/`. This dashboard reads folders under: {roots}.")
 RUN_ON = ("this machine", "a Ray cluster")
 
 
@@ -122,6 +125,8 @@ def make_plan() -> Plan:
     base, configs = setup_form.form_configs(form)
     if base.oracle == "human" and form["twin"] and labels_known(base):
         configs = setup_form.with_twins(configs)
+    configs = setup_form.keep_experiment_name(configs, form,
+                                              st.session_state.setdefault(PENDING_EXPERIMENT, new_experiment_name()))
     return Plan(form, base, configs, setup_form.form_problems(form, base, configs, data_check(base), path_roots()))
 
 
@@ -178,11 +183,12 @@ def path_widgets(plan: Plan) -> None:
     """A folder's, table's or .npz file's path, its data options, and 'Check data', which reads it once
     (cached) and shows what was made of it: the summary and one image per class."""
     source = st.session_state[key("source")]
-    st.text_input(PATH_LABELS[source], key=key("path"), placeholder=EXAMPLE_FOLDER,
+    st.text_input(PATH_LABELS[source], key=key("path"), placeholder=setup_form.example_folder(path_roots()),
                   help="A folder with two class folders (optionally under train/ val/ test/; images or DICOM at any "
                        "depth), a label table with one row per image, or a MedMNIST-style .npz file. With the human "
                        "oracle, also a folder of images without class folders (they join the pool unlabeled).")
     flag(plan.problems, "data")
+    st.caption(DATA_ORIGIN.format(roots=", ".join(f"`{root}`" for root in path_roots()) or "none (see the README)"))
     data_options(plan, source)
     facts = checked_facts(plan.base)
     if isinstance(facts, setup_form.PoolFacts):
@@ -258,8 +264,12 @@ def model_section(problems: dict[str, str]) -> None:
     cols[0].number_input("Epochs (finetune)", step=1, key=key("epochs"))
     cols[1].number_input("Head steps (frozen)", step=50, key=key("head_steps"))
     cols[2].number_input("Batch size", step=8, key=key("batch_size"))
-    cols[3].number_input("Learning rate", step=1e-4, format="%.5f", key=key("lr"))
-    cols[4].number_input("Weight decay", step=1e-4, format="%.5f", key=key("weight_decay"))
+    optimised = setup_form.uses_optimizer({name: st.session_state[key(name)] for name in ("regime", "head")})
+    not_used = "Used by fine-tuning and the AdamW head; the logistic head has no learning rate."
+    cols[3].number_input("Learning rate", step=1e-4, format="%.5f", key=key("lr"), disabled=not optimised,
+                         help=None if optimised else not_used)
+    cols[4].number_input("Weight decay", step=1e-4, format="%.5f", key=key("weight_decay"), disabled=not optimised,
+                         help=None if optimised else not_used)
     cols[5].checkbox("Class-weighted loss", key=key("class_weighted"))
     flag_row(problems, cols, ("epochs", "head_steps", "batch_size", "lr", "weight_decay", "class_weighted"))
     cols = st.columns(2)
@@ -281,8 +291,9 @@ def training_section(problems: dict[str, str]) -> None:
     cols[1].number_input("Validation share (finetune)", step=0.05, format="%.2f", key=key("val_share"),
                          help="Share of the labeled images held out (by patient) for early stopping and the "
                               "decision threshold; 0: none (threshold 0.5).")
-    cols[2].checkbox("Augment (finetune)", key=key("augment"),
-                     help="Light augmentation: rotation ±5°, scale ±5 %, shift ±4 %, brightness and contrast ±10 %.")
+    cols[2].checkbox("Augment", key=key("augment"),  # "(finetune)" was cut at 1440 px: it is in the help
+                     help="Fine-tuning: light augmentation: rotation ±5°, scale ±5 %, shift ±4 %, brightness and "
+                          "contrast ±10 %.")
     cols[3].checkbox("Horizontal flips", key=key("hflip"), help="Off by default: a flip moves the heart to the right.")
     cols[4].selectbox("Threshold rule", THRESHOLD_RULES, key=key("threshold_rule"),
                       help="cv: the threshold maximising balanced accuracy on out-of-fold (or validation) "
@@ -410,6 +421,7 @@ def launch_runs(plan: Plan, target: Target, race_them: bool, pause: bool) -> Non
         st.rerun()  # the data's problems are now flagged next to their fields
     if target.parallel is not None:
         jobs().executor().parallel = target.parallel
+    st.session_state.pop(PENDING_EXPERIMENT, None)  # the next launch is another experiment
     run_ids: list[str] = []
     try:
         if race_them:

@@ -135,7 +135,6 @@ def live_page(root: Path, run_id: str, monkeypatch):
 
 
 def test_a_run_killed_mid_round_reads_interrupted_everywhere_and_resumes_to_the_same_numbers(tmp_path, monkeypatch):
-    from alcore.jobs import JobManager
     from alcore.viewmodels import progress_view
     cfg = tiny(synthetic_size=600, rounds=4, budget=20, epochs=3)
     store = RunStore(tmp_path / "results")
@@ -158,7 +157,7 @@ def test_a_run_killed_mid_round_reads_interrupted_everywhere_and_resumes_to_the_
     listed = [line for line in cli(store.root, "list").splitlines() if line.startswith(run_id)]
     assert listed and listed[0].split()[1] == "interrupted"
     assert "state: interrupted" in cli(store.root, "show", run_id)
-    progress = progress_view.run_progress(store, JobManager(store), run_id)
+    progress = progress_view.run_progress(store, run_id)
     assert progress.state == "interrupted" and progress.resumable
     page = live_page(store.root, run_id, monkeypatch)
     assert any("State: **interrupted**" in c.value for c in page.caption)

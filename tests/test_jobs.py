@@ -1,4 +1,4 @@
-"""The job manager without Streamlit: runs in worker processes, snapshots from their folders, cancel,
+"""The job manager without Streamlit: runs in worker processes, statuses from their folders, cancel,
 parallel runs, a bounded queue, interrupted runs."""
 from __future__ import annotations
 
@@ -28,37 +28,37 @@ def store(tmp_path) -> RunStore:
 def jobs(store) -> JobManager:
     manager = JobManager(store)
     yield manager
-    for run_id in manager.live_ids():
+    for run_id in manager.active_ids():
         manager.cancel(run_id)
         manager.wait(run_id, TIMEOUT)
 
 
 def wait_for_round(jobs: JobManager, run_id: str) -> None:
     deadline = time.monotonic() + TIMEOUT
-    while jobs.snapshot(run_id).round < 0 and jobs.snapshot(run_id).running:
+    while jobs.store.load_status(run_id).round < 0 and jobs.store.load_status(run_id).active:
         assert time.monotonic() < deadline, "no round finished in time"
         time.sleep(0.05)
 
 
 def test_a_launched_run_works_in_the_background_and_ends_done(jobs, store):
     run_id = jobs.launch(tiny())
-    first = jobs.snapshot(run_id)
-    assert first.state in ("queued", "running") and first.running and first.rounds_total == 3
+    first = jobs.store.load_status(run_id)
+    assert first.state in ("queued", "running") and first.active and first.rounds_total == 3
     assert store.load_status(run_id).state in ("queued", "running")  # the folder exists at once, for a page to follow
     final = jobs.wait(run_id, TIMEOUT)
     assert (final.state, final.round, final.n_labeled, final.error) == ("done", 2, 40, "")
-    assert final.progress == 1.0 and final.eta_seconds is None and len(final.finished_round_seconds) == 3
+    assert final.progress == 1.0 and final.eta_seconds is None and len(final.round_seconds) == 3
     assert [r.n_labeled for r in store.load_rounds(run_id)] == [20, 30, 40]
-    assert not jobs.is_live(run_id) and run_id not in jobs.live_ids()
+    assert not store.load_status(run_id).active and run_id not in jobs.active_ids()
 
 
-def test_snapshots_are_copies_that_a_reader_cannot_change(jobs):
+def test_a_status_read_is_a_copy_that_a_reader_cannot_change_for_others(jobs):
     run_id = jobs.launch(tiny())
-    snap = jobs.snapshot(run_id)
-    with pytest.raises(AttributeError):
-        snap.state = "done"  # frozen
+    status = jobs.store.load_status(run_id)
+    status.message = "changed by a reader"
+    assert jobs.store.load_status(run_id).message != "changed by a reader"
     jobs.wait(run_id, TIMEOUT)
-    assert snap.state in ("queued", "running")  # an old snapshot does not move
+    assert status.state in ("queued", "running")  # a status read earlier does not move
 
 
 def test_cancel_stops_after_the_current_step_and_keeps_finished_rounds(jobs, store):
@@ -88,13 +88,13 @@ def test_two_runs_compute_at_once_and_a_third_waits_for_a_slot(store):
     jobs = JobManager(store, max_parallel=2)
     run_ids = [jobs.launch(tiny(seed=s)) for s in range(3)]
     most_running, saw_queued = 0, False
-    while any(jobs.snapshot(r).running for r in run_ids):
-        states = [jobs.snapshot(r).state for r in run_ids]
+    while any(jobs.store.load_status(r).active for r in run_ids):
+        states = [jobs.store.load_status(r).state for r in run_ids]
         most_running = max(most_running, states.count("running"))
         saw_queued = saw_queued or (states.count("running") == 2 and "queued" in states)
         time.sleep(0.01)
     assert most_running == 2 and saw_queued
-    assert [jobs.snapshot(r).state for r in run_ids] == ["done"] * 3
+    assert [jobs.store.load_status(r).state for r in run_ids] == ["done"] * 3
     assert all(len(store.load_rounds(r)) == 3 for r in run_ids)
 
 
@@ -102,9 +102,9 @@ def test_a_queued_run_cancelled_ends_at_once_without_waiting_for_a_slot(store):
     jobs = JobManager(store, max_parallel=1)
     busy = jobs.launch(tiny(synthetic_size=1000, rounds=90))
     waiting = jobs.launch(tiny())
-    assert jobs.snapshot(waiting).state == "queued"
+    assert jobs.store.load_status(waiting).state == "queued"
     assert jobs.cancel(waiting)
-    assert jobs.wait(waiting, 5).state == "cancelled" and jobs.snapshot(busy).running
+    assert jobs.wait(waiting, 5).state == "cancelled" and jobs.store.load_status(busy).active
     assert store.load_status(waiting).state == "cancelled" and not store.load_rounds(waiting)
     jobs.cancel(busy)
     jobs.wait(busy, TIMEOUT)
@@ -165,7 +165,6 @@ def test_runs_left_running_by_a_dead_process_are_marked_interrupted(store):
     status = store.load_status(run_id)
     assert status.state == "interrupted" and status.round == 1 and status.ended_at
     assert store.load_status(done).state == "done"
-    assert jobs.snapshot(run_id) is None  # no job of this process owns it
 
 
 def test_a_full_queue_refuses_a_launch_with_a_message(store):

@@ -115,12 +115,17 @@ def test_no_private_streamlit_torch_or_ray_api():
     assert offenders == []
 
 
+def long_defs(path: Path) -> list[str]:
+    """Functions (and methods) over MAX_LINES lines."""
+    return [f"{path.relative_to(REPO)}:{node.lineno} {node.name}() has {node.end_lineno - node.lineno + 1} lines"
+            for node in ast.walk(parse(path)) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.end_lineno - node.lineno + 1 > MAX_LINES]
+
+
 def long_functions(path: Path) -> list[str]:
     """Functions over MAX_LINES lines, and a page's script (its statements outside functions) over MAX_LINES."""
     tree = parse(path)
-    found = [f"{path.relative_to(REPO)}:{node.lineno} {node.name}() has {node.end_lineno - node.lineno + 1} lines"
-             for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-             and node.end_lineno - node.lineno + 1 > MAX_LINES]
+    found = long_defs(path)
     script = sum(node.end_lineno - node.lineno + 1 for node in tree.body[1:]  # [0]: the docstring
                  if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import,
                                           ast.ImportFrom)))
@@ -131,4 +136,10 @@ def long_functions(path: Path) -> list[str]:
 
 def test_no_long_functions_in_pages():
     offenders = [f for path in [REPO / "dashboard.py", *python_files(PAGES, UI)] for f in long_functions(path)]
+    assert offenders == []
+
+
+def test_no_long_functions_in_alcore():
+    """Every function of the engine and the view models reads in one screen (benchmarks are exempt)."""
+    offenders = [f for path in python_files(ALCORE) for f in long_defs(path)]
     assert offenders == []

@@ -68,7 +68,7 @@ def test_a_paused_run_waits_after_its_query_through_stop_and_resume(store):
 
     wait_until(lambda: paused_after(0), "the pause after round 0")
     assert len(store.load_rounds(run_id)) == 1 and store.load_rounds(run_id)[0].queried_ids  # picks are shown
-    assert jobs.snapshot(run_id).running and jobs.is_live(run_id)
+    assert jobs.store.load_status(run_id).active
     restarted = JobManager(store)  # a restarted dashboard: the run is still paused, and Next works from there
     assert run_id not in restarted.interrupted_at_start and store.load_status(run_id).state == "paused"
     assert restarted.next_round([run_id]) == [run_id]

@@ -34,7 +34,7 @@ def step_controls(run_ids: list[str], key: str) -> None:
 
 def race_section(race_id: str) -> None:
     """The whole race on one page: progress, curves, step mode and the side-by-side picks."""
-    racers = race_view.race_racers(store(), jobs(), race_id)
+    racers = race_view.race_racers(store(), race_id)
     if not racers:
         st.warning(f"There is no race '{race_id}' in {run_list.results_root()}/: start one on Home or Setup.",
                    icon=":material/search_off:")
@@ -52,7 +52,7 @@ def race_section(race_id: str) -> None:
 
     @st.fragment(run_every=REFRESH_S if live else None)
     def progress() -> None:
-        now = race_view.race_racers(store(), jobs(), race_id)
+        now = race_view.race_racers(store(), race_id)
         if tuple(len(r.records) for r in now) != rounds_seen or tuple(r.progress.state for r in now) != states_seen:
             st.rerun()
         for column, racer in zip(st.columns(len(now)), now):

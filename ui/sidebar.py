@@ -65,11 +65,11 @@ def run_picker() -> None:
 
 
 def run_state(run_id: str) -> None:
-    live = progress_view.run_progress(store(), jobs(), run_id).live
+    live = progress_view.run_progress(store(), run_id).live
 
     @st.fragment(run_every=REFRESH_S if live else None)
     def show() -> None:
-        progress = progress_view.run_progress(store(), jobs(), run_id)
+        progress = progress_view.run_progress(store(), run_id)
         if progress.live != live:  # started or ended: a full rerun turns the timer on or off
             st.rerun()
         st.progress(progress.fraction, text=f"{progress.state} · {progress.text}")

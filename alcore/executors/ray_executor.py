@@ -18,6 +18,7 @@ Only this module imports ray, and only the Ray executor imports this module.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import tempfile
 import threading

@@ -1,14 +1,10 @@
-"""A run's progress as the pages show it: from its live job, else from status.json. No streamlit."""
+"""A run's progress as the pages show it, from its status.json (runs.RunStatus). No streamlit."""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from alcore.runs import RunState, RunStore
-
-if TYPE_CHECKING:
-    from alcore.jobs import JobManager
 
 FEATURES = "features "  # the frozen regime's first phase, one split after the other: "features train", ...
 
@@ -58,20 +54,17 @@ class RunProgress:
         return " · ".join(parts)
 
 
-def run_progress(store: RunStore, jobs: JobManager, run_id: str) -> RunProgress:
-    snap = jobs.snapshot(run_id)
+def run_progress(store: RunStore, run_id: str) -> RunProgress:
+    """The run's status.json as every reader sees it (runs.RunStatus: progress and ETA are computed there),
+    with what the pages add: what it does now, and the feature extraction's own bar."""
     status = store.load_status(run_id)
-    if snap is None or not snap.running:  # status.json holds the rounds; a finished job knows how it ended
-        state, error = (status.state, status.error) if snap is None else (snap.state, snap.error or status.error)
-        return RunProgress(state, status.round, status.rounds_total, status.n_labeled, status.progress,
-                           None, status.message, error, attached=False)
-    detail = snap.message
-    if snap.phase_total:
-        detail = f"{snap.phase} {snap.phase_done}/{snap.phase_total}"
-    return RunProgress(snap.state, snap.round, snap.rounds_total, max(snap.n_labeled, status.n_labeled),
-                       snap.progress, None if snap.state.waiting else snap.eta_seconds, detail,
-                       snap.error, attached=True,  # a person's pace is not the machine's: no ETA while waiting
-                       phase=feature_progress(run_id, snap.phase, snap.phase_done, snap.phase_total,
+    if not status.active:
+        return RunProgress(status.state, status.round, status.rounds_total, status.n_labeled, status.progress,
+                           None, status.message, status.error, attached=False)
+    detail = f"{status.phase} {status.phase_done}/{status.phase_total}" if status.phase_total else status.message
+    return RunProgress(status.state, status.round, status.rounds_total, status.n_labeled, status.progress,
+                       status.eta_seconds, detail, status.error, attached=True,
+                       phase=feature_progress(run_id, status.phase, status.phase_done, status.phase_total,
                                               store.load_resolved(run_id).get("split_sizes", {})))
 
 

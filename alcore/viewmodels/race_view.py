@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,8 +22,6 @@ from alcore.viewmodels import image_view, progress_view, round_view
 from alcore.plots import layout, run_styles, strategy_label, transparent
 from alcore.viewmodels.figures import LABELED_X, STATUS_COLORS, WAITING
 
-if TYPE_CHECKING:
-    from alcore.jobs import JobManager
 
 PICKED = "picked this round"
 
@@ -43,13 +40,13 @@ class Racer:
         return self.sampler == BASELINE
 
 
-def race_racers(store: RunStore, jobs: JobManager, race_id: str) -> list[Racer]:
+def race_racers(store: RunStore, race_id: str) -> list[Racer]:
     """The race's runs, random first, each with its progress and finished rounds."""
     run_ids = racers(store, race_id)
     configs = {run_id: store.load_config(run_id) for run_id in run_ids}
     several_seeds = len({c.seed for c in configs.values()}) > 1
     return [Racer(run_id, strategy_label(c) + (f" s{c.seed}" if several_seeds else ""),
-                  c.sampler, progress_view.run_progress(store, jobs, run_id), tuple(store.load_rounds(run_id)),
+                  c.sampler, progress_view.run_progress(store, run_id), tuple(store.load_rounds(run_id)),
                   _pool_class_counts(store.load_resolved(run_id)))
             for run_id, c in configs.items()]
 

@@ -192,6 +192,21 @@ def in_page_words(problems: dict[str, str], cfg: ExperimentConfig, pool: int | N
     return worded
 
 
+def keep_experiment_name(configs: list[ExperimentConfig], form: dict[str, object],
+                         name: str) -> list[ExperimentConfig]:
+    """The runs under `name` where the form leaves the experiment's name to the app: the name the page
+    announced before Launch is the one the runs get (every rerun would draw a new one)."""
+    if str(form["experiment"]).strip() or not configs or not configs[0].experiment:
+        return configs
+    return [replace(cfg, experiment=name) for cfg in configs]
+
+
+def uses_optimizer(form: dict[str, object]) -> bool:
+    """Whether learning rate and weight decay apply: fine-tuning, or the frozen AdamW head (the
+    logistic head has no optimiser)."""
+    return form["regime"] == "finetune" or form["head"] == "adamw"
+
+
 def form_problems(form: dict[str, object], base: ExperimentConfig, configs: list[ExperimentConfig],
                   data_check: int | str | None, roots: tuple[Path, ...]) -> dict[str, str]:
     """{field: message}, in the page's words, for everything that stops a launch. `data_check` is a

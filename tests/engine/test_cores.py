@@ -5,8 +5,10 @@ fine-tuned config that makes every kind of draw (augmentation, dropout, BALD's M
 validation slice)."""
 from __future__ import annotations
 
+import json
 import os
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,13 +17,14 @@ import torch
 from alcore.config import ExperimentConfig
 from alcore.cores import CORES_ENV, run_cores, workers
 from alcore.executors.local import LocalExecutor
+from alcore.records import Timings
 from alcore.runner import create_run, execute_run
 from alcore.runs import RunStore
 
 CORES = (1, 2, 4)
-COMPARED = ("n_labeled", "accuracy", "balanced_accuracy", "f1", "roc_auc", "threshold", "queried_ids")
+
 CONFIGS = {
-    "frozen default": ExperimentConfig(synthetic_size=300, resolution=64, init_size=20, budget=20, rounds=2, seed=1),
+    "frozen default": ExperimentConfig(synthetic_size=200, resolution=64, init_size=20, budget=20, rounds=2, seed=1),
     "tiny finetune": ExperimentConfig(model="tiny_cnn", regime="finetune", resolution=32, synthetic_size=200,
                                       init_size=24, budget=10, rounds=2, epochs=2, batch_size=16, sampler="bald",
                                       augment=True, val_share=0.25, seed=5),
@@ -30,11 +33,12 @@ TIMEOUT_S = 600
 
 
 def outcome(store: RunStore, run_id: str) -> list[tuple]:
-    """Each round's metrics and picks, and its pool and test probabilities."""
+    """Each round's record (its timings aside) and its pool and test probabilities."""
     rounds = []
     for record in store.load_rounds(run_id):
-        arrays = store.load_round_arrays(run_id, record["round"])
-        rounds.append(({key: record[key] for key in COMPARED}, arrays["prob"].tobytes(), arrays["test_prob"].tobytes()))
+        arrays = store.load_round_arrays(run_id, record.round)
+        line = json.dumps(replace(record, seconds=Timings()).to_dict(), sort_keys=True)  # NaN reads equal here
+        rounds.append((line, record.queried_ids, arrays["prob"].tobytes(), arrays["test_prob"].tobytes()))
     return rounds
 
 
@@ -42,10 +46,10 @@ def alone(cfg: ExperimentConfig, cores: int, root, monkeypatch) -> list[tuple]:
     """The run computed in this process on `cores` cores, with a cache of its own (features extracted anew)."""
     monkeypatch.setenv("ALCORE_CACHE", str(root / "cache"))
     store = RunStore(root / "results")
-    run_id = create_run(ExperimentConfig(**{**cfg.to_dict(), "threads": cores}), store)
+    run_id = create_run(replace(cfg, threads=cores), store)
     status = execute_run(store, run_id)
     assert status.state == "done", status.error
-    assert store.load_config(run_id)["resolved"]["threads"] == cores
+    assert store.load_resolved(run_id)["threads"] == cores
     return outcome(store, run_id)
 
 
@@ -62,14 +66,14 @@ def computed(request, tmp_path_factory) -> tuple[ExperimentConfig, dict[int, lis
 
 def test_one_two_and_four_cores_give_the_same_numbers(computed):
     _, results = computed
-    assert len(results[1]) == 3 and any(metrics["queried_ids"] for metrics, _, _ in results[1])
+    assert len(results[1]) == 3 and any(picks for _, picks, _, _ in results[1])
     assert results[2] == results[1] and results[4] == results[1]
 
 
 def test_four_at_once_through_the_local_executor_give_the_numbers_of_one_alone(computed, tmp_path):
     cfg, results = computed
     store = RunStore(tmp_path)
-    run_ids = [create_run(ExperimentConfig(**{**cfg.to_dict(), "threads": cores}), store) for cores in (*CORES, 0)]
+    run_ids = [create_run(replace(cfg, threads=cores), store) for cores in (*CORES, 0)]
     LocalExecutor(store, parallel=4).submit_together(run_ids)
     deadline = time.monotonic() + TIMEOUT_S
     while any(store.load_status(run_id).active for run_id in run_ids):
@@ -78,7 +82,7 @@ def test_four_at_once_through_the_local_executor_give_the_numbers_of_one_alone(c
     for run_id in run_ids:
         assert store.load_status(run_id).state == "done", store.read_log(run_id)
         assert outcome(store, run_id) == results[1]
-    shares = [store.load_config(run_id)["resolved"]["threads"] for run_id in run_ids]
+    shares = [store.load_resolved(run_id)["threads"] for run_id in run_ids]
     assert shares[:3] == list(CORES) and shares[3] >= 1  # threads 0: the executor's share
 
 

@@ -39,7 +39,7 @@ def store(tmp_path, monkeypatch) -> RunStore:
 def jobs(store) -> JobManager:
     manager = manager_for(store.root)
     yield manager
-    for run_id in manager.live_ids():  # never leave a worker thread behind
+    for run_id in manager.active_ids():  # never leave a worker thread behind
         manager.cancel(run_id)
         manager.wait(run_id, timeout=60)
 

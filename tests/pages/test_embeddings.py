@@ -1,6 +1,9 @@
 """Embeddings: round slider, PCA / UMAP, colouring."""
 from __future__ import annotations
 
+import base64
+import json
+
 import numpy as np
 import pytest
 
@@ -57,3 +60,25 @@ def test_the_last_round_has_no_scores_and_says_so_instead_of_greying_every_point
     assert "nan" not in at.get("plotly_chart")[0].proto.spec
     at.select_slider(key="emb_round").set_value(1).run()  # a round that queried: scores, coloured by them
     assert at.get("plotly_chart")[0].key == "emb_chart_1_PCA_score" and not at.info
+
+
+def test_a_large_pool_draws_a_thinned_scatter_with_every_labeled_and_queried_image(open_page, make_run, monkeypatch):
+    """Issue 28: a pool larger than the drawing cap shows a stratified sample plus every labeled / queried image."""
+    from alcore.viewmodels import scatter
+    monkeypatch.setattr(scatter, "MAX_DRAWN", 30)
+    run_id = make_run(rounds=3)
+    at = open_page("pages/embeddings.py", run=run_id)
+    at.select_slider(key="emb_round").set_value(0).run()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    drawn = [row for trace in spec["data"] for row in plotly_array(trace["customdata"])]
+    assert len(drawn) == 30 == len(set(drawn))
+    assert "30 of 60 images drawn (every labeled and queried one)" in spec["layout"]["title"]["text"]
+    queried = next(trace for trace in spec["data"] if trace["name"] == "queried this round")
+    assert len(plotly_array(queried["customdata"])) == 10
+
+
+def plotly_array(value) -> list:
+    """A figure's array as a list: plotly sends numeric arrays base64-encoded with their dtype."""
+    if isinstance(value, dict):
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"]).tolist()
+    return list(value)

@@ -55,7 +55,7 @@ def test_a_batch_answered_with_the_buttons_lands_in_labels_csv_and_the_next_roun
 
     rows = book.rows()  # the worker may have moved on already: the queue was read before
     assert [r["sample_id"] for r in rows] == list(queue.ids) and [r["label"] for r in rows] == clicks
-    assert {(r["who"], r.round) for r in rows} == {("Dr. Lee", "0")}
+    assert {(r["who"], r["round"]) for r in rows} == {("Dr. Lee", "0")}
     assert rows[0]["file"] == queue.files[0]
     waiter(queued(book, 1))
     at.run()
@@ -99,7 +99,7 @@ def test_after_a_restart_only_the_unanswered_images_are_asked_and_resume_goes_on
     assert progress_text(at) == "Picked by the model trained on 6 labels · image 3 of 4"
     at.button(key="label_resume").click().run()
     fresh = alcore.jobs.manager_for(store.root)
-    assert fresh.is_live(run_id)
+    assert fresh.store.load_status(run_id).active
     click(at, "NORMAL", "PNEUMONIA")
     waiter(queued(book, 2))
     at.run()
@@ -194,7 +194,7 @@ def test_resume_after_stop_asks_only_for_the_images_not_labeled_yet(open_page, j
     assert jobs.wait(run_id, timeout=120).state == "cancelled"
     at.run()
     at.button(key="live_resume").click().run()
-    waiter(lambda: jobs.snapshot(run_id).state == "waiting_for_labels")
+    waiter(lambda: jobs.store.load_status(run_id).state == "waiting_for_labels")
     assert len(book.queue().ids) == 4 and book.pending() == list(book.queue().ids)
     at.switch_page("pages/label.py").run()
     assert progress_text(at) == "Picked by the model trained on 6 labels · image 1 of 4"

@@ -42,8 +42,8 @@ def test_an_unknown_run_in_the_url_is_reported(open_page, make_run):
 def paused_after_its_first_round(jobs, waiter, run_id: str) -> None:
     """Wait until a run launched in step mode waits after its first round: live, with a round, until stopped
     (no assumption on how long a run takes)."""
-    waiter(lambda: jobs.snapshot(run_id).state not in ("queued", "running"))
-    assert jobs.snapshot(run_id).state == "paused", jobs.store.read_log(run_id)
+    waiter(lambda: jobs.store.load_status(run_id).state not in ("queued", "running"))
+    assert jobs.store.load_status(run_id).state == "paused", jobs.store.read_log(run_id)
 
 
 def test_a_running_job_shows_its_rounds_on_rerun_and_can_be_stopped(open_page, jobs, tiny_config, waiter):
@@ -109,7 +109,7 @@ def test_rounds_are_named_by_their_labels_on_every_page_and_in_the_log(open_page
         at.switch_page(page).run()
         assert not at.exception and not ROUND_INDEX.findall(texts(at)), (page, ROUND_INDEX.findall(texts(at)))
     log = "\n".join(jobs.store.read_log(run_id))
-    assert not ROUND_INDEX.findall(log) and f"at {records[0]['n_labeled']} labels: threshold" in log, log
+    assert not ROUND_INDEX.findall(log) and f"at {records[0].n_labeled} labels: threshold" in log, log
 
 
 def test_a_run_waiting_for_a_person_shows_no_eta_and_feature_extraction_is_logged(
@@ -123,7 +123,7 @@ def test_a_run_waiting_for_a_person_shows_no_eta_and_feature_extraction_is_logge
     for k, (sample_id, file) in enumerate(zip(book.queue().ids, book.queue().files)):
         book.add(sample_id, file, ("NORMAL", "PNEUMONIA")[k % 2], "Dr. Lee", 0)
     waiter(lambda: (queue := book.queue()) is not None and queue.round == 1
-           and jobs.snapshot(run_id).state == "waiting_for_labels")
+           and jobs.store.load_status(run_id).state == "waiting_for_labels")
     at = open_page("pages/live.py", run=run_id)
     text = at.main.get("progress")[0].proto.text
     assert "waiting for your labels" in text and "left" not in text, text
@@ -169,9 +169,8 @@ def test_feature_extraction_shows_in_a_bar_of_its_own(open_page, make_run, store
     from alcore.runs import RunStatus
 
     run_id = make_run(state="running", rounds=1)
-    config = store.load_config(run_id)
-    config["resolved"]["split_sizes"] = {"train": 5000, "val": 100, "test": 900}
-    store.write_config(run_id, config)
+    resolved = {**store.load_resolved(run_id), "split_sizes": {"train": 5000, "val": 100, "test": 900}}
+    store.write_config(run_id, store.load_config(run_id), resolved)
     store.write_status(run_id, RunStatus("running", round=-1, rounds_total=11, phase="features train",
                                          phase_done=50, phase_total=100))
     at = open_page("pages/live.py", run=run_id)

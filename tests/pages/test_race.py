@@ -10,7 +10,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from alcore import plots
-from alcore.jobs import JobManager
 from alcore.records import RoundRecord
 from alcore.runs import RunStore
 from alcore.viewmodels import race_view
@@ -131,8 +130,8 @@ def test_random_is_drawn_over_its_interval_so_above_random_shows_at_a_glance():
 def test_the_band_has_no_markers_and_each_strategy_its_own_colour_as_on_every_chart():
     """Issue 29, items 2 and 10: the band's corners were drawn as markers (plotly's default for a short
     trace), as if they were data; racers took palette colours by position."""
-    records = tuple({"round": r, "n_labeled": 10 * (r + 1), "roc_auc": 0.6 + 0.1 * r,
-                     "ci": {"roc_auc": [0.5 + 0.1 * r, 0.7 + 0.1 * r]}} for r in range(3))
+    records = tuple(RoundRecord.from_dict({"round": r, "n_labeled": 10 * (r + 1), "roc_auc": 0.6 + 0.1 * r,
+                                           "ci": {"roc_auc": [0.5 + 0.1 * r, 0.7 + 0.1 * r]}}) for r in range(3))
     racers = [race_view.Racer(s, s, s, None, records) for s in ("random", "coreset", "entropy")]
     band, random, coreset, entropy = race_view.race_curves_figure(racers).data
     assert band.mode == "lines"
@@ -153,7 +152,7 @@ def test_before_the_first_round_the_curves_frame_spans_the_whole_race_and_says_i
 def test_the_curves_need_no_random_racer_and_the_step_state_reads_the_run_folders(make_run, store):
     run_ids = [make_run(sampler="entropy", experiment=RACE, state="paused"),
                make_run(sampler="coreset", experiment=RACE)]
-    racers = race_view.race_racers(store, JobManager(store), RACE)
+    racers = race_view.race_racers(store, RACE)
     fig = race_view.race_curves_figure(racers)
     assert [t.name for t in fig.data] == ["entropy", "coreset"]
     state = race_view.step_state(store, run_ids)
@@ -163,8 +162,10 @@ def test_the_curves_need_no_random_racer_and_the_step_state_reads_the_run_folder
 
 
 def lesson_racer(sampler: str, found: list[int], auc: list[float], counts=(570, 30)) -> race_view.Racer:
-    records = tuple({"round": r, "n_labeled": 30 * (r + 1), "roc_auc": a, "n_labeled_per_class": {"PNEUMONIA": k},
-                     "ci": {"roc_auc": [a - 0.03, a + 0.03]}} for r, (k, a) in enumerate(zip(found, auc)))
+    records = tuple(RoundRecord.from_dict({"round": r, "n_labeled": 30 * (r + 1), "roc_auc": a,
+                                           "n_labeled_per_class": {"PNEUMONIA": k},
+                                           "ci": {"roc_auc": [a - 0.03, a + 0.03]}})
+                    for r, (k, a) in enumerate(zip(found, auc)))
     return race_view.Racer(sampler, sampler, sampler, None, records, counts)
 
 
@@ -204,9 +205,8 @@ def test_a_rare_finding_race_draws_the_pneumonia_each_strategy_found():
 def test_the_race_page_states_the_lesson_and_draws_the_rare_finding(make_run, store):
     """Issue 29, item 3: the race page never said what the race showed."""
     for run_id in make_race(make_run):
-        config = store.load_config(run_id)
-        config["resolved"]["train_class_counts"] = [57, 3]  # PNEUMONIA rare in the pool: 5 %
-        store.write_config(run_id, config)
+        resolved = {**store.load_resolved(run_id), "train_class_counts": [57, 3]}  # PNEUMONIA rare: 5 %
+        store.write_config(run_id, store.load_config(run_id), resolved)
     at = open_race(RACE)
     assert any(m.value.startswith("**PNEUMONIA is rare here** (5% of the pool: 3 of 60 images).") for m in at.markdown)
     assert "race_found" in [c.key for c in at.get("plotly_chart")]

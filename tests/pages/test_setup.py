@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import fields
 
 import pytest
@@ -72,9 +73,8 @@ def test_the_cores_per_run_default_to_the_runs_share_and_go_down_to_zero(open_pa
 
 def test_invalid_values_are_flagged_and_block_the_launch(open_page):
     at = open_page("pages/setup.py")
-    at.number_input(key="setup_lr").set_value(0.0).run()
-    assert not errors(at)  # issue 29, item 9: the frozen logistic head has no learning rate to check
-    at.radio(key="setup_regime").set_value("finetune")
+    at.radio(key="setup_regime").set_value("finetune").run()  # the frozen logistic head has no learning rate
+    at.number_input(key="setup_lr").set_value(0.0)
     at.number_input(key="setup_budget").set_value(500)
     at.multiselect(key="setup_samplers").set_value([])
     at.run()
@@ -251,10 +251,12 @@ def test_several_samplers_and_a_baseline_launch_one_experiment_to_compare(open_p
     set_tiny_run(at, synthetic_size=200, resolution=32, init_size=20, budget=10, rounds=1, epochs=1)
     at.multiselect(key="setup_samplers").set_value(["entropy", "random"])
     at.checkbox(key="setup_baseline").check().run()
-    assert any("Launching starts 3 runs in experiment 'exp-" in c.value for c in at.caption)
+    announced = next(re.search(r"in experiment '(exp-[^']+)'", c.value) for c in at.caption if "in experiment" in c.value)
     at.button(key="setup_launch").click().run()
     run_ids = store.run_ids()
     assert len(run_ids) == 3 and at.query_params["run"] in run_ids
+    # issue 29, item 5: the caption announced one experiment, the runs got another
+    assert {store.load_config(r)["experiment"] for r in run_ids} == {announced.group(1)}
     assert all(jobs.wait(r, timeout=120).state == "done" for r in run_ids)
     at.switch_page("pages/compare.py").run()
     assert sorted(at.multiselect(key="compare_runs").value) == sorted(run_ids)
@@ -287,3 +289,22 @@ def test_several_samplers_can_be_raced_in_step_mode(open_page, jobs, store):
     assert all(store.step_control(r).pause for r in run_ids)
     jobs.set_pause(run_ids, False)
     assert all(jobs.wait(r, timeout=120).state == "done" for r in run_ids)
+
+
+def test_the_folder_field_says_where_the_data_comes_from_and_offers_a_path_it_accepts(open_page, tmp_path):
+    """Issue 29, item 6: the placeholder was a path the dashboard refused; nothing said where X-rays come from."""
+    (tmp_path / "chest_xray" / "train").mkdir(parents=True)
+    at = open_page("pages/setup.py")
+    at.radio(key="setup_source").set_value("folder").run()
+    assert at.text_input(key="setup_path").placeholder == str(tmp_path / "chest_xray")
+    assert any("Chest X-Ray Images (Pneumonia)" in c.value and "Kermany" in c.value for c in at.caption)
+    at.text_input(key="setup_path").set_value(at.text_input(key="setup_path").placeholder).run()
+    assert not any("outside the folders" in m for m in errors(at))
+
+
+def test_learning_rate_is_offered_only_where_it_applies(open_page):
+    """Issue 29, item 9: Learning rate was flagged although the frozen logistic head does not use it."""
+    at = open_page("pages/setup.py")
+    assert at.number_input(key="setup_lr").disabled and at.number_input(key="setup_weight_decay").disabled
+    at.radio(key="setup_regime").set_value("finetune").run()
+    assert not at.number_input(key="setup_lr").disabled

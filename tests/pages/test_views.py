@@ -10,7 +10,6 @@ from alcore.viewmodels import (compare_view, diagnostics_view, image_view, progr
                                run_list, setup_form)
 from alcore.summary import final_table
 from alcore.config import ConfigError, ExperimentConfig, experiment_configs
-from alcore.jobs import JobManager
 
 EVERYWHERE = (Path("/"),)  # allowed roots that refuse no path
 
@@ -26,7 +25,7 @@ def test_runs_table_lists_each_run_with_its_best_metrics(store, make_run):
 
 def test_progress_of_a_run_without_a_job_comes_from_its_status(store, make_run):
     run_id = make_run(state="cancelled")
-    progress = progress_view.run_progress(store, JobManager(store), run_id)
+    progress = progress_view.run_progress(store, run_id)
     assert (progress.state, progress.round, progress.rounds_total, progress.n_labeled) == ("cancelled", 2, 3, 30)
     assert progress.resumable and not progress.live and not progress.attached
     assert progress.text.startswith("30 labels used · 2 of 2 rounds done")
