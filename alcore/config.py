@@ -151,7 +151,8 @@ class ConfigError(ValueError):
         super().__init__("; ".join(f"{k}: {v}" for k, v in problems.items()))
 
 
-def _positive_int(value: Any) -> bool:
+def positive_int(value: Any) -> bool:
+    """A whole number above 0 (not a bool)."""
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
@@ -207,8 +208,8 @@ def _number_problems(cfg: ExperimentConfig) -> dict[str, str]:
     """Counts, sizes, rates and switches out of their range or of the wrong type."""
     problems = {name: f"{name} must be a whole number above 0 (got {getattr(cfg, name)!r})"
                 for name in ("synthetic_size", "resolution", "init_size", "budget", "rounds", "epochs", "head_steps",
-                             "batch_size") if not _positive_int(getattr(cfg, name))}
-    if not (_positive_int(cfg.threads) or (type(cfg.threads) is int and cfg.threads == 0)):
+                             "batch_size") if not positive_int(getattr(cfg, name))}
+    if not (positive_int(cfg.threads) or (type(cfg.threads) is int and cfg.threads == 0)):
         problems["threads"] = (f"threads must be 0 (every core the run is given) or a whole number of cores "
                                f"(got {cfg.threads!r})")
     problems.update(_resolution_problems(cfg))
@@ -237,14 +238,14 @@ def _number(value: Any) -> bool:
 
 def _resolution_problems(cfg: ExperimentConfig) -> dict[str, str]:
     problems = {}
-    if cfg.second_resolution != 0 and not (_positive_int(cfg.second_resolution) and 16 <= cfg.second_resolution <= 1024):
+    if cfg.second_resolution != 0 and not (positive_int(cfg.second_resolution) and 16 <= cfg.second_resolution <= 1024):
         problems["second_resolution"] = (f"second_resolution must be 0 (off) or between 16 and 1024 pixels "
                                          f"(got {cfg.second_resolution!r})")
     elif cfg.second_resolution and cfg.regime != "frozen":
         problems["second_resolution"] = "second_resolution is for the frozen regime (its features are cached); use 0"
-    if _positive_int(cfg.resolution) and not 16 <= cfg.resolution <= 1024:
+    if positive_int(cfg.resolution) and not 16 <= cfg.resolution <= 1024:
         problems["resolution"] = f"resolution must be between 16 and 1024 pixels (got {cfg.resolution})"
-    elif cfg.model == "vgg16" and _positive_int(cfg.resolution) and cfg.resolution < 32:
+    elif cfg.model == "vgg16" and positive_int(cfg.resolution) and cfg.resolution < 32:
         problems["resolution"] = f"vgg16 halves the image five times: it needs 32 pixels or more (got {cfg.resolution})"
     return problems
 
@@ -292,7 +293,7 @@ def _stopping_problems(cfg: ExperimentConfig) -> dict[str, str]:
         problems["stop_set_size"] = f"stop_set_size must be a whole number, 0 (off) or more (got {cfg.stop_set_size!r})"
     if not isinstance(cfg.stop_kappa, (int, float)) or isinstance(cfg.stop_kappa, bool) or not 0 < cfg.stop_kappa <= 1:
         problems["stop_kappa"] = f"stop_kappa must be a number in (0, 1], e.g. 0.99 (got {cfg.stop_kappa!r})"
-    if not _positive_int(cfg.stop_window):
+    if not positive_int(cfg.stop_window):
         problems["stop_window"] = f"stop_window must be a whole number above 0 (got {cfg.stop_window!r})"
     if not isinstance(cfg.stop_when_stable, bool):
         problems["stop_when_stable"] = f"stop_when_stable must be true or false (got {cfg.stop_when_stable!r})"

@@ -1,9 +1,10 @@
 """The one way a run starts and is waited for: check -> create -> submit, then follow its folder.
 
 The CLI (`run`, `sweep`), the Python API and the dashboard's JobManager all launch through `launch`:
-every config is checked (with the train pool's size, read from the data when `scan_pool`) before any
-run folder is written, so a refused sweep or race leaves nothing behind; step mode is set before the
-executor can start a run; a race's runs are queued to start at the same moment.
+every config is checked once (config.validate, then the pool size: read from the data with
+`read_data`) before any run folder is written, so a refused sweep or race leaves nothing behind; step
+mode is set before the executor can start a run; a race's runs are queued to start at the same moment.
+The worker checks again only what depends on the data it reads (config.pool_problems).
 """
 from __future__ import annotations
 

@@ -178,7 +178,9 @@ class _Rounds:
         """rounds/round_XXX.npz: the pool's state, the test probabilities, and the display layout."""
         queried = np.zeros(len(self.train), dtype=bool)
         queried[found.picked] = True
-        arrays = {"ids": self.train.ids.astype(str), "prob": found.probs, "score": found.scores, "queried": queried,
+        # scores are only shown (float32 is plenty); probabilities stay exact: a resume's stop-set signal reads them
+        arrays = {"ids": self.train.ids.astype(str), "prob": found.probs, "score": found.scores.astype(np.float32),
+                  "queried": queried,
                   "labeled": self.labeled.copy(), "label": self.train.labels.astype(np.int8),
                   "test_prob": test_probs.astype(np.float32), "test_label": self.test.labels.astype(np.int8)}
         if self.cfg.record_embeddings:
@@ -201,7 +203,8 @@ class _Rounds:
 def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_label: np.ndarray,
                oracle: Oracle, start_round: int = 0,
                on_phase: Callable[[int, str], None] | None = None,
-               done_rounds: Sequence[RoundRecord] = (), previous_probs: np.ndarray | None = None) -> Iterator[RoundResult]:
+               done_rounds: Sequence[RoundRecord] = (),
+               previous_probs: np.ndarray | None = None) -> Iterator[RoundResult]:
     """Run rounds start_round..cfg.rounds. `to_label` (train rows) go to the oracle before the
     first of them is trained: the initial set, or on resume every row labeled so far. On resume,
     `done_rounds` and the last done round's pool `previous_probs` continue the stopping signal.

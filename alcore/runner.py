@@ -41,7 +41,7 @@ from alcore.modelio import keep_round_model
 from alcore.tracking import log_after_run
 from alcore.oracle import HumanOracle, LabelBook, StepGate
 from alcore.records import RoundRecord
-from alcore.runs import HEARTBEAT_S, HOST, RunState, RunStatus, RunStore, StoreError, now_iso
+from alcore.runs import HOST, RunState, RunStatus, RunStore, RunWatch, StoreError, now_iso
 from alcore.strategies import registry
 from alcore.train import Cancelled, TrainSettings
 
@@ -123,31 +123,14 @@ def new_run_folder(cfg: ExperimentConfig, store: RunStore) -> str:
     run_id = store.create_run_dir(cfg.sampler, cfg.seed)
     try:
         store.write_config(run_id, cfg, {"created_at": now_iso()})
-        store.write_status(run_id, RunStatus(RunState.QUEUED, rounds_total=cfg.n_evaluations, message="waiting to start",
+        store.write_status(run_id, RunStatus(RunState.QUEUED, rounds_total=cfg.n_evaluations,
+                                             message="waiting to start",
                                              pid=os.getpid(), host=HOST))
         store.append_log(run_id, f"created run {run_id}: {cfg.sampler} on {cfg.data}, seed {cfg.seed}")
     except OSError as exc:
         shutil.rmtree(store.run_dir(run_id), ignore_errors=True)  # no half-written run in the list
         raise StoreError.writing(store.root, exc) from exc
     return run_id
-
-
-class _Watch(threading.Thread):
-    """Touches the run's heartbeat every HEARTBEAT_S and turns its `cancel` file into `cancel`."""
-
-    def __init__(self, store: RunStore, run_id: str, cancel: threading.Event):
-        super().__init__(name=f"alcore-watch-{run_id}", daemon=True)
-        self.store, self.run_id, self.cancel = store, run_id, cancel
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        last_beat = 0.0
-        while not self.stopped.wait(CANCEL_POLL_S):
-            if self.store.cancel_requested(self.run_id):
-                self.cancel.set()
-            if time.monotonic() - last_beat >= HEARTBEAT_S:
-                self.store.beat(self.run_id)
-                last_beat = time.monotonic()
 
 
 def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = None,
@@ -157,13 +140,8 @@ def execute_run(store: RunStore, run_id: str, cancel: threading.Event | None = N
     Raises RunBusy when another process computes the run."""
     cancel = cancel or threading.Event()
     with store.claim(run_id):
-        store.beat(run_id)
-        watch = _Watch(store, run_id, cancel)
-        watch.start()
-        try:
+        with RunWatch(store, run_id, cancel.set, CANCEL_POLL_S):
             return _execute(store, run_id, cancel, on_event or (lambda event: None), dataset)
-        finally:
-            watch.stopped.set()
 
 
 def _execute(store: RunStore, run_id: str, cancel: threading.Event, emit: EventFn,

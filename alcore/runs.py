@@ -20,13 +20,14 @@ import os
 import secrets
 import socket
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -66,8 +67,42 @@ class RunState(StrEnum):
         return self in (RunState.INTERRUPTED, RunState.CANCELLED, RunState.FAILED)
 
 
+class RunWatch(threading.Thread):
+    """While a run computes (a `with` block): its heartbeat touched now and every HEARTBEAT_S, and
+    `on_cancel` called once when its cancel file appears (checked every `poll` seconds). The one watch
+    of a computing run, in the process that computes it or in the Ray driver that follows it."""
+
+    def __init__(self, store: RunStore, run_id: str, on_cancel: Callable[[], object], poll: float):
+        super().__init__(name=f"alcore-watch-{run_id}", daemon=True)
+        self.store, self.run_id, self.on_cancel, self.poll = store, run_id, on_cancel, poll
+        self.stopped = threading.Event()
+
+    def __enter__(self) -> RunWatch:
+        self.store.beat(self.run_id)
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopped.set()
+
+    def run(self) -> None:
+        cancelled, last_beat = False, time.monotonic()
+        while not self.stopped.wait(self.poll):
+            if time.monotonic() - last_beat >= HEARTBEAT_S:
+                self.store.beat(self.run_id)
+                last_beat = time.monotonic()
+            if not cancelled and self.store.cancel_requested(self.run_id):
+                self.on_cancel()
+                cancelled = True
+
+
 class RunBusy(RuntimeError):
     """Another process already computes this run (it holds the run folder's worker.lock)."""
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 def now_iso() -> str:
@@ -148,6 +183,27 @@ class RunStatus:
         """How far the run is, 0..1: its finished rounds, plus 0.9 of the current phase's batches while active."""
         within = self.phase_done / self.phase_total if self.phase_total and self.active else 0.0
         return min(1.0, (self.round + 1 + 0.9 * within) / max(1, self.rounds_total))
+
+    @property
+    def resumable(self) -> bool:
+        return self.state.resumable
+
+    @property
+    def detail(self) -> str:
+        """What it does now: its phase and the phase's batches while active, else its last message."""
+        return f"{self.phase} {self.phase_done}/{self.phase_total}" if self.active and self.phase_total else self.message
+
+    @property
+    def text(self) -> str:
+        """The progress in words; rounds counted as the user set them (the query rounds after the initial model)."""
+        parts = [f"{self.n_labeled} labels used", f"{max(self.round, 0)} of {self.rounds_total - 1} rounds done"]
+        if self.state == RunState.WAITING_FOR_LABELS:
+            parts.append("waiting for your labels")
+        elif self.state == RunState.PAUSED:
+            parts.append("paused after its query: Next round goes on")
+        elif self.eta_seconds is not None:
+            parts.append(f"about {format_duration(self.eta_seconds)} left")
+        return " · ".join(parts)
 
     @property
     def eta_seconds(self) -> float | None:

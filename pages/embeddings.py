@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
 
-from alcore.viewmodels import figures, progress_view, projections, round_view, scatter
+from alcore.viewmodels import figures, projections, round_view, scatter
 from ui.state import REFRESH_S, jobs, require_run, reveal_prediction, rounds, store
 from ui.widgets import thumbnails
 
@@ -14,7 +14,7 @@ page_frame()
 MAX_SELECTED_SHOWN = 48
 run_id = require_run()
 st.title("Embeddings")
-live = progress_view.run_progress(store(), run_id).live
+live = store().load_status(run_id).active
 
 
 def follow_latest(latest: int) -> None:
@@ -32,7 +32,7 @@ records = list(rounds(run_id))
 @st.fragment(run_every=REFRESH_S if live else None)
 def watch() -> None:
     """Draws nothing: ticks while the run is live and reruns the page when a round lands or it ends."""
-    if len(rounds(run_id)) != len(records) or progress_view.run_progress(store(), run_id).live != live:
+    if len(rounds(run_id)) != len(records) or store().load_status(run_id).active != live:
         st.rerun()
 
 

@@ -14,7 +14,7 @@ from alcore import export, plots
 from alcore.oracle import LabelBook, LabelQueue
 from alcore.paths import PathRefused, allowed_path
 from alcore.summary import strategy_curves
-from alcore.viewmodels import compare_view, figures, image_view, label_view, progress_view, round_view, run_list
+from alcore.viewmodels import compare_view, figures, image_view, label_view, round_view, run_list
 from ui import navigation
 from ui.state import REFRESH_S, SHOW_PREDICTION, jobs, path_roots, require_run, reveal_prediction, rounds, store
 from ui.widgets import resume_button
@@ -27,7 +27,7 @@ CURVE_METRIC = "accuracy"
 run_id = require_run()
 config = store().load_config(run_id)
 book = LabelBook(store(), run_id)
-progress = progress_view.run_progress(store(), run_id)
+progress = store().load_status(run_id)
 
 st.title("Label X-rays")
 st.caption(f"`{run_id}` · {plots.strategy_label(config)} on {run_list.data_label(config)} · "
@@ -115,8 +115,8 @@ def label_one(queue: LabelQueue, pending: list[str]) -> None:
 @st.fragment(run_every=REFRESH_S)
 def wait_for_batch() -> None:
     """Ticks while the run trains; the next batch, or the run's end, reruns the page."""
-    now = progress_view.run_progress(store(), run_id)
-    if book.pending() or not now.live:
+    now = store().load_status(run_id)
+    if book.pending() or not now.active:
         st.rerun()
     waiting = "Training on your labels…" if book.rows() else "Preparing the run (data, model)…"
     st.info(f"{waiting} The next images to label appear here by themselves.", icon=":material/hourglass_top:")
@@ -179,7 +179,7 @@ if progress.error:
     st.error(f"The run failed: {progress.error}")
 if queue is not None and pending:
     label_one(queue, pending)
-elif progress.live:
+elif progress.active:
     wait_for_batch()
 elif progress.state == "done":
     st.success(f"The run is finished: {progress.n_labeled} images labeled.", icon=":material/check:")

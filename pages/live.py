@@ -27,7 +27,7 @@ if st.query_params.get(RACE_KEY):
     st.stop()
 run_id = require_run()
 config = store().load_config(run_id)
-progress = progress_view.run_progress(store(), run_id)
+progress = store().load_status(run_id)
 
 st.title("Live run")
 labels = ("every label of the train pool" if config.full_data else
@@ -36,10 +36,10 @@ st.caption(f"`{run_id}` · {plots.strategy_label(config)} on {run_list.data_labe
            f"({config.regime}, {config.resolution} px) · {labels} · seed {config.seed}"
            + (f" · experiment {config.experiment}" if config.experiment else ""))
 
-if progress.live:
-    if st.button("Stop", key="live_stop", icon=":material/stop:", disabled=not progress.attached,
+if progress.active:
+    if st.button("Stop", key="live_stop", icon=":material/stop:", disabled=not progress.active,
                  help="Stops after the current step; finished rounds are kept and the run can be resumed."
-                 if progress.attached else "Another process runs this job; stop it there."):
+                 if progress.active else "Another process runs this job; stop it there."):
         jobs().cancel(run_id)
         st.toast("Stopping after the current step; finished rounds are kept.")
 elif progress.resumable:
@@ -53,15 +53,15 @@ step_controls([run_id], "live_step")
 records = list(rounds(run_id))
 
 
-@st.fragment(run_every=REFRESH_S if progress.live else None)
+@st.fragment(run_every=REFRESH_S if progress.active else None)
 def live_progress() -> None:
     """Ticks while the run is live; a new round or a new state reruns the page (charts redraw per round)."""
-    now = progress_view.run_progress(store(), run_id)
+    now = store().load_status(run_id)
     if now.state != progress.state or len(rounds(run_id)) != len(records):
         st.rerun()
-    st.progress(now.fraction, text=now.text)
-    if now.phase is not None:  # minutes of feature extraction on real data: a bar of its own, with its ETA
-        st.progress(now.phase.fraction, text=now.phase.text)
+    st.progress(now.progress, text=now.text)
+    if (phase := progress_view.phase_bar(store(), run_id, now)) is not None:  # minutes of feature extraction
+        st.progress(phase.fraction, text=phase.text)  # on real data: a bar of its own, with its ETA
     st.caption(f"State: **{now.state}** · {now.detail}")
     if now.state == "waiting_for_labels":
         st.page_link(navigation.LABEL, label="Label the waiting X-rays", icon=":material/label:",
@@ -72,7 +72,7 @@ live_progress()
 if progress.error:
     st.error(f"The run failed: {progress.error}")
 if not records:
-    st.info("Waiting for the first round: loading data, preparing the model, training." if progress.live
+    st.info("Waiting for the first round: loading data, preparing the model, training." if progress.active
             else "This run has no finished round.")
 else:
     curves, confusion = st.columns([3, 2])

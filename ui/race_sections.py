@@ -40,7 +40,7 @@ def race_section(race_id: str) -> None:
                    icon=":material/search_off:")
         return
     run_ids = [r.run_id for r in racers]
-    live = any(r.progress.live for r in racers)
+    live = any(r.progress.active for r in racers)
     first = store().load_config(run_ids[0])
     st.title("Live race")
     st.caption(f"`{race_id}` · {len(racers)} strategies on {run_list.data_label(first)} · {first.model} "
@@ -56,7 +56,7 @@ def race_section(race_id: str) -> None:
         if tuple(len(r.records) for r in now) != rounds_seen or tuple(r.progress.state for r in now) != states_seen:
             st.rerun()
         for column, racer in zip(st.columns(len(now)), now):
-            column.progress(racer.progress.fraction, text=f"**{racer.name}** · {racer.progress.state}")
+            column.progress(racer.progress.progress, text=f"**{racer.name}** · {racer.progress.state}")
             column.caption(racer.progress.text)
             if racer.progress.error:
                 column.error(racer.progress.error)

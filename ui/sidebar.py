@@ -14,7 +14,7 @@ from alcore.executors.zygote import zygote
 # (torch & co, ~5 CPU s) then run while the page's imports and its first render go on.
 zygote().start()
 
-from alcore.viewmodels import progress_view, run_list  # noqa: E402
+from alcore.viewmodels import run_list  # noqa: E402
 from ui.navigation import NAVIGATION  # noqa: E402
 from ui.state import REFRESH_S, RUN_KEY, jobs, store  # noqa: E402
 
@@ -65,12 +65,12 @@ def run_picker() -> None:
 
 
 def run_state(run_id: str) -> None:
-    live = progress_view.run_progress(store(), run_id).live
+    live = store().load_status(run_id).active
 
     @st.fragment(run_every=REFRESH_S if live else None)
     def show() -> None:
-        progress = progress_view.run_progress(store(), run_id)
-        if progress.live != live:  # started or ended: a full rerun turns the timer on or off
+        progress = store().load_status(run_id)
+        if progress.active != live:  # started or ended: a full rerun turns the timer on or off
             st.rerun()
-        st.progress(progress.fraction, text=f"{progress.state} · {progress.text}")
+        st.progress(progress.progress, text=f"{progress.state} · {progress.text}")
     show()

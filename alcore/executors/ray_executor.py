@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -33,7 +34,7 @@ from alcore.config import ConfigError, ExperimentConfig
 from alcore.cores import CORES_ENV
 from alcore.executors import MAX_WAITING, QueueFull, cancel_before_start, mark_queued, queue_full_message
 from alcore.records import RoundRecord
-from alcore.runs import HEARTBEAT_S, RunBusy, RunState, RunStatus, RunStore, now_iso
+from alcore.runs import RunBusy, RunState, RunStatus, RunStore, RunWatch, now_iso
 
 PACKAGE = Path(__file__).resolve().parents[1]  # alcore/
 LOCAL_CPUS = 2  # `--ray local`: a two-CPU instance on this machine, no Ray dashboard
@@ -326,10 +327,9 @@ class RayExecutor:
 
     def _follow(self, run_id: str) -> None:
         """Compute the run on an actor and replay its writes into the run folder until it ends."""
-        done = threading.Event()
         try:
-            with self.store.claim(run_id):
-                threading.Thread(target=self._watch, args=(run_id, done), daemon=True).start()
+            forward_stop = partial(self._stops.stop.remote, run_id)
+            with self.store.claim(run_id), RunWatch(self.store, run_id, forward_stop, POLL_S):
                 cfg = self.store.load_config(run_id)
                 if cfg.oracle == "human":
                     raise ConfigError({"oracle": "human-oracle runs wait for labels on this machine: run them "
@@ -362,17 +362,5 @@ class RayExecutor:
                 self.store.write_status(run_id, status)
                 self.store.append_log(run_id, f"failed on the Ray cluster: {status.error}")
         finally:
-            done.set()
             with self._lock:
                 self._following.discard(run_id)
-
-    def _watch(self, run_id: str, done: threading.Event) -> None:
-        """While the run computes: the run's heartbeat (every HEARTBEAT_S), and its cancel file forwarded to it."""
-        forwarded, last_beat = False, time.monotonic()
-        while not done.wait(POLL_S):
-            if time.monotonic() - last_beat >= HEARTBEAT_S:
-                self.store.beat(run_id)
-                last_beat = time.monotonic()
-            if not forwarded and self.store.cancel_requested(run_id):
-                self._stops.stop.remote(run_id)
-                forwarded = True

@@ -40,8 +40,8 @@ class Zygote:
 
     def _ensure(self) -> subprocess.Popen:
         if self._process is None or self._process.poll() is not None:
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
-            self._process = subprocess.Popen([sys.executable, "-m", "alcore.executors.zygote"], cwd=REPO, env=env,
+            # `python -m` from the checkout (or an installed alcore): no PYTHONPATH needed for it or its forks
+            self._process = subprocess.Popen([sys.executable, "-m", "alcore.executors.zygote"], cwd=REPO,
                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         return self._process
 

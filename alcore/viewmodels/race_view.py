@@ -16,9 +16,9 @@ from plotly.subplots import make_subplots
 from alcore.metrics import METRIC_LABELS
 from alcore.race import BASELINE, racers
 from alcore.records import RoundRecord
-from alcore.runs import RunState, RunStore
+from alcore.runs import RunState, RunStatus, RunStore
 from alcore.strategies import registry
-from alcore.viewmodels import image_view, progress_view, round_view
+from alcore.viewmodels import image_view, round_view
 from alcore.plots import layout, run_styles, strategy_label, transparent
 from alcore.viewmodels.figures import LABELED_X, STATUS_COLORS, WAITING
 
@@ -31,7 +31,7 @@ class Racer:
     run_id: str
     name: str  # the strategy, with its seed when the race has several
     sampler: str
-    progress: progress_view.RunProgress
+    progress: RunStatus | None  # None: a racer drawn from records alone
     records: tuple[RoundRecord, ...]
     pool_class_counts: tuple[int, int] | None = None  # NORMAL, PNEUMONIA in the train pool (once the run read it)
 
@@ -46,7 +46,7 @@ def race_racers(store: RunStore, race_id: str) -> list[Racer]:
     configs = {run_id: store.load_config(run_id) for run_id in run_ids}
     several_seeds = len({c.seed for c in configs.values()}) > 1
     return [Racer(run_id, strategy_label(c) + (f" s{c.seed}" if several_seeds else ""),
-                  c.sampler, progress_view.run_progress(store, run_id), tuple(store.load_rounds(run_id)),
+                  c.sampler, store.load_status(run_id), tuple(store.load_rounds(run_id)),
                   _pool_class_counts(store.load_resolved(run_id)))
             for run_id, c in configs.items()]
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from alcore.config import (DEVICES, HEADS, INIT_MODES, KEEP_MODELS, MODELS, ORACLES, REGIMES, SYNTHETIC_PRESETS,
-                           THRESHOLD_RULES, WEIGHTS, ConfigError, ExperimentConfig, experiment_configs, new_experiment_name, validate)
+                           THRESHOLD_RULES, WEIGHTS, ConfigError, ExperimentConfig, experiment_configs, new_experiment_name,
+                           positive_int, validate)
 from alcore.data import PATIENT_SOURCES, UNCERTAIN_POLICIES
 from alcore.paths import PathRefused, allowed_path
 
@@ -158,7 +159,7 @@ def form_configs(form: dict[str, object]) -> tuple[ExperimentConfig, list[Experi
     data = "synthetic" if form["source"] == "synthetic" else str(form["path"]).strip()
     base = ExperimentConfig(data=data, sampler=first, sampler_options=samplers.get(first, {}),
                             **{name: form[name] for name in FORM_FIELDS})
-    seeds = form["seeds"] if _positive_int(form["seeds"]) else 1
+    seeds = form["seeds"] if positive_int(form["seeds"]) else 1
     return base, experiment_configs(base, samplers, seeds, bool(form["baseline"]), base.experiment.strip())
 
 
@@ -215,12 +216,12 @@ def form_problems(form: dict[str, object], base: ExperimentConfig, configs: list
     problems = path_problems(base, roots)
     if not form["samplers"]:
         problems["sampler"] = "choose at least one sampler"
-    if not _positive_int(form["seeds"]):
+    if not positive_int(form["seeds"]):
         problems["seeds"] = f"the number of seeds must be 1 or more (got {form['seeds']})"
     if isinstance(data_check, str):
         problems["data"] = data_check
     pool = data_check if isinstance(data_check, int) else None
-    if base.data == "synthetic" and _positive_int(base.synthetic_size):
+    if base.data == "synthetic" and positive_int(base.synthetic_size):
         pool = base.synthetic_size
     for cfg in configs or [base]:  # no sampler chosen: still check everything else
         for name, message in engine_problems(cfg, pool).items():
@@ -248,7 +249,3 @@ def path_problems(cfg: ExperimentConfig, roots: tuple[Path, ...]) -> dict[str, s
             except PathRefused as exc:
                 problems[name] = str(exc)
     return problems
-
-
-def _positive_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0

@@ -256,7 +256,7 @@ def test_several_samplers_and_a_baseline_launch_one_experiment_to_compare(open_p
     run_ids = store.run_ids()
     assert len(run_ids) == 3 and at.query_params["run"] in run_ids
     # issue 29, item 5: the caption announced one experiment, the runs got another
-    assert {store.load_config(r)["experiment"] for r in run_ids} == {announced.group(1)}
+    assert {store.load_config(r).experiment for r in run_ids} == {announced.group(1)}
     assert all(jobs.wait(r, timeout=120).state == "done" for r in run_ids)
     at.switch_page("pages/compare.py").run()
     assert sorted(at.multiselect(key="compare_runs").value) == sorted(run_ids)

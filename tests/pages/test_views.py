@@ -10,6 +10,7 @@ from alcore.viewmodels import (compare_view, diagnostics_view, image_view, progr
                                run_list, setup_form)
 from alcore.summary import final_table
 from alcore.config import ConfigError, ExperimentConfig, experiment_configs
+from alcore.runs import RunStatus
 
 EVERYWHERE = (Path("/"),)  # allowed roots that refuse no path
 
@@ -23,11 +24,11 @@ def test_runs_table_lists_each_run_with_its_best_metrics(store, make_run):
     assert table.loc[done, "data"] == "synthetic (60)" and table.loc[done, "strategy"] == "entropy"
 
 
-def test_progress_of_a_run_without_a_job_comes_from_its_status(store, make_run):
+def test_the_progress_of_a_stopped_run_comes_from_its_status(store, make_run):
     run_id = make_run(state="cancelled")
-    progress = progress_view.run_progress(store, run_id)
+    progress = store.load_status(run_id)
     assert (progress.state, progress.round, progress.rounds_total, progress.n_labeled) == ("cancelled", 2, 3, 30)
-    assert progress.resumable and not progress.live and not progress.attached
+    assert progress.resumable and not progress.active and progress.eta_seconds is None
     assert progress.text.startswith("30 labels used · 2 of 2 rounds done")
 
 
@@ -123,7 +124,7 @@ def test_form_problems_check_the_pool_and_every_run_of_the_experiment():
 def test_rounds_are_counted_as_the_user_set_them():
     """Issue 29, item 7: 'Rounds 3' read '4 of 4 rounds done' (the initial model counted as a round)."""
     def text(last_round: int) -> str:
-        return progress_view.RunProgress("running", last_round, 4, 30, 0.5, None, "", "", False).text
+        return RunStatus("running", round=last_round, rounds_total=4, n_labeled=30).text
 
     assert [text(r).split(" · ")[1] for r in (-1, 0, 1, 3)] == [
         "0 of 3 rounds done", "0 of 3 rounds done", "1 of 3 rounds done", "3 of 3 rounds done"]
