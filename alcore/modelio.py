@@ -233,8 +233,8 @@ def model_card(run_id: str, cfg: ExperimentConfig, resolved: dict, record: Round
         "classes": classes, "positive_class": classes[-1], "threshold": record.threshold,
         "threshold_rule": cfg.threshold_rule,
         "input": {"dtype": "uint8", "shape": ["batch", cfg.resolution, cfg.resolution], "grayscale": True,
-                  "decoding": "the data layer's: DICOM VOI/Modality LUT, MONOCHROME1 inverted, 16-bit windowed "
-                              "on robust percentiles; resized to resolution x resolution (Lanczos)"},
+                  "decoding": "DICOM: Modality and VOI LUT, MONOCHROME1 inverted; 16-bit images windowed on "
+                              "robust percentiles; resized to resolution x resolution (Lanczos)"},
         "preprocessing": {"resolution": cfg.resolution, "second_resolution": cfg.second_resolution,
                           "channels": "grayscale repeated into 3", "scale": "x / 255", "mean": mean, "std": std},
         "output": "probabilities (batch, classes) in the order of `classes`; the positive class is last",
