@@ -22,6 +22,7 @@ from torch import nn
 import alcore
 from alcore import CLASS_NAMES
 from alcore.config import ExperimentConfig
+from alcore.inference import inference_network
 from alcore.models import BinaryClassifier, build_classifier
 from alcore.records import RoundRecord
 from alcore.runs import RunStore
@@ -131,19 +132,27 @@ class LinearHead(nn.Module):
 
 
 class ExportedClassifier(nn.Module):
-    """uint8 grayscale (batch, H, W) -> probabilities (batch, 2): [p(negative), p(positive)]."""
+    """uint8 grayscale (batch, H, W) -> probabilities (batch, 2): [p(negative), p(positive)]. The features
+    come from the same inference network the run computed them with (alcore.inference: BatchNorms
+    folded, grayscale stem), so the run's probabilities are reproduced to float rounding."""
 
-    def __init__(self, network: BinaryClassifier, head: nn.Module, second_resolution: int = 0):
+    def __init__(self, network: BinaryClassifier, head: nn.Module, resolution: int, second_resolution: int = 0):
         super().__init__()
-        self.preprocess, self.backbone, self.head = network.preprocess, network.backbone, head
-        self.second_resolution = second_resolution
+        example = torch.randint(0, 256, (2, resolution, resolution), dtype=torch.uint8,
+                                generator=torch.Generator().manual_seed(0))
+        self.preprocess = network.preprocess  # its mean and std describe the model (model.json)
+        self.feature_network = inference_network(network.preprocess, network.backbone, example).to(
+            memory_format=torch.channels_last)  # as the run computed them (alcore.train.FeatureExtractor)
+        self.head, self.second_resolution = head, second_resolution
+        with torch.no_grad():  # the grayscale stem caches its padding offsets per size: before any export
+            self.features(example)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        features = self.backbone(self.preprocess(images))
+        features = self.feature_network(images)
         if self.second_resolution:  # the second scale, resized as alcore.train.ResizedImages does
             resized = nn.functional.interpolate(images.float().unsqueeze(1), size=(self.second_resolution,) * 2,
                                                 mode="bilinear", align_corners=False).squeeze(1)
-            features = torch.cat([features, self.backbone(self.preprocess(resized))], 1)
+            features = torch.cat([features, self.feature_network(resized)], 1)
         return features
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -208,14 +217,14 @@ def _network(cfg: ExperimentConfig, path: Path, run_dir: Path) -> tuple[Exported
     state = _load(path)
     if cfg.regime == "finetune":
         classifier.load_state_dict({k.removeprefix("network."): v for k, v in state.items()})
-        return ExportedClassifier(classifier, LinearHead(classifier.head)), weights.used
+        return ExportedClassifier(classifier, LinearHead(classifier.head), cfg.resolution), weights.used
     frozen = _load(run_dir / MODELS_DIR / FROZEN_FILE)
     if cfg.head == "logistic":
         head = LogisticHead(frozen["mean"], frozen["std"], frozen["directions"], state["weight"], state["bias"])
     else:
         classifier.head.load_state_dict({k.removeprefix("head."): v for k, v in state.items()})
         head = LinearHead(classifier.head, frozen["mean"], frozen["std"])
-    return ExportedClassifier(classifier, head, cfg.second_resolution), weights.used
+    return ExportedClassifier(classifier, head, cfg.resolution, cfg.second_resolution), weights.used
 
 
 # --- the model card ----------------------------------------------------------------------------
@@ -233,8 +242,8 @@ def model_card(run_id: str, cfg: ExperimentConfig, resolved: dict, record: Round
         "classes": classes, "positive_class": classes[-1], "threshold": record.threshold,
         "threshold_rule": cfg.threshold_rule,
         "input": {"dtype": "uint8", "shape": ["batch", cfg.resolution, cfg.resolution], "grayscale": True,
-                  "decoding": "the data layer's: DICOM VOI/Modality LUT, MONOCHROME1 inverted, 16-bit windowed "
-                              "on robust percentiles; resized to resolution x resolution (Lanczos)"},
+                  "decoding": "DICOM: Modality and VOI LUT, MONOCHROME1 inverted; 16-bit images windowed on "
+                              "robust percentiles; resized to resolution x resolution (Lanczos)"},
         "preprocessing": {"resolution": cfg.resolution, "second_resolution": cfg.second_resolution,
                           "channels": "grayscale repeated into 3", "scale": "x / 255", "mean": mean, "std": std},
         "output": "probabilities (batch, classes) in the order of `classes`; the positive class is last",

@@ -68,6 +68,7 @@ def test_a_local_ray_instance_gives_the_same_numbers(tmp_path, reference):
     pytest.importorskip("ray")
     import ray
     from alcore.executors import ray_executor
+    from alcore.modelio import kept_rounds
     store = RunStore(tmp_path)
     try:
         executor = ray_executor.connect(store, "local")  # loopback, 2 CPUs, no Ray dashboard
@@ -78,6 +79,7 @@ def test_a_local_ray_instance_gives_the_same_numbers(tmp_path, reference):
         for run_id in run_ids:
             assert numbers(store, run_id) == reference
             assert store.load_status(run_id).executor == "ray local"
+            assert kept_rounds(store.run_dir(run_id)), "the worker's kept models reached the driver's results folder"
         # two CPUs: two long-lived actors computed the four runs (a worker imports torch once, not per run)
         assert len({store.load_status(run_id).pid for run_id in run_ids}) == 2
 
