@@ -243,6 +243,9 @@ def _resolution_problems(cfg: ExperimentConfig) -> dict[str, str]:
                                          f"(got {cfg.second_resolution!r})")
     elif cfg.second_resolution and cfg.regime != "frozen":
         problems["second_resolution"] = "second_resolution is for the frozen regime (its features are cached); use 0"
+    elif cfg.second_resolution and cfg.head != "logistic":
+        problems["second_resolution"] = ("second_resolution needs the logistic head (the AdamW head is sized for "
+                                         "one scale of features); use head logistic, or 0")
     if positive_int(cfg.resolution) and not 16 <= cfg.resolution <= 1024:
         problems["resolution"] = f"resolution must be between 16 and 1024 pixels (got {cfg.resolution})"
     elif cfg.model == "vgg16" and positive_int(cfg.resolution) and cfg.resolution < 32:

@@ -26,6 +26,7 @@ def test_default_config_is_valid():
     ({"threshold_rule": "youden"}, "threshold_rule", "unknown threshold_rule 'youden'; choose one of: cv, prior"),
     ({"second_resolution": 8}, "second_resolution", "0 (off) or between 16 and 1024"),
     ({"second_resolution": 288, "regime": "finetune"}, "second_resolution", "for the frozen regime"),
+    ({"second_resolution": 288, "head": "adamw"}, "second_resolution", "needs the logistic head"),
     ({"data": "/no/such/folder"}, "data", "not found"),
     ({"weights": "/no/such.pth"}, "weights", "was not found"),
     ({"sampler": "pca_kmeans", "sampler_options": {"bogus": 1}}, "sampler_options", "'bogus' is not an option"),
