@@ -114,6 +114,7 @@ class Target:
     """Where Launch sends the runs: this machine, `parallel` at once, or the Ray cluster at `ray_address`."""
     parallel: int | None
     ray_address: str | None
+    problem: str = ""  # what is wrong with the runs at once: it stops a launch
 
     def describe(self) -> str:
         return f"on the Ray cluster at {self.ray_address}" if self.ray_address else \
@@ -379,9 +380,13 @@ def run_on_section() -> Target:
                          help="This machine: each run in its own process, the rest queued. A Ray cluster: each "
                               "run a Ray task; the results still come here.") == RUN_ON[0]
     if here:
-        return Target(int(cols[1].number_input("Runs at once", min_value=1, value=jobs().executor().parallel,
-                                               step=1, key=key("parallel"),
-                                               help=f"Default: one per core ({default_parallel()}).")), None)
+        text = cols[1].text_input("Runs at once", value=str(jobs().executor().parallel), key=key("parallel"),
+                                  help=f"Default: one per core ({default_parallel()}).")
+        try:
+            return Target(setup_form.runs_at_once(text), None)
+        except ValueError as exc:
+            cols[1].error(str(exc), icon=":material/error:")
+            return Target(None, None, str(exc))
     address = cols[2].text_input("Ray address", value=os.environ.get("RAY_ADDRESS", "local"), key=key("ray_address"),
                                  help="HOST:PORT of the cluster's head (`ray start --head` prints it), or 'local' "
                                       "to start a two-CPU Ray instance on this machine.")
@@ -404,10 +409,11 @@ def launch_section(plan: Plan, target: Target) -> None:
                + (f" in experiment '{plan.configs[0].experiment}'" if n > 1 and not race_them else "")
                + f". Runs {'all at once, as a race' if race_them else target.describe()}."
                + (" Each pauses after its query." if pause else ""))
-    if plan.problems:
-        st.error(f"Fix the {len(plan.problems)} setting{'s' if len(plan.problems) > 1 else ''} marked above to launch.")
+    blocking = len(plan.problems) + bool(target.problem)
+    if blocking:
+        st.error(f"Fix the {blocking} setting{'s' if blocking > 1 else ''} marked above to launch.")
     launch, save, load = st.columns([1, 1, 2])
-    if launch.button("Launch", type="primary", key=key("launch"), disabled=bool(plan.problems),
+    if launch.button("Launch", type="primary", key=key("launch"), disabled=bool(blocking),
                      icon=":material/rocket_launch:", help="Checks the data first when it has not been checked."):
         launch_runs(plan, target, race_them, pause)
     save_and_load(plan, save, load)

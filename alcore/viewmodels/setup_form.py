@@ -215,6 +215,18 @@ def read_numbers(form: dict[str, object]) -> tuple[dict[str, int | float], dict[
     return values, problems
 
 
+def runs_at_once(text: str) -> int:
+    """'Runs at once' (this machine's runs in parallel, not a run's setting): a whole number of 1 or more.
+    Raises ValueError with the page's message."""
+    try:
+        count = parse_number(text, 1)
+    except ValueError:
+        raise ValueError(f"Runs at once must be a whole number, e.g. 2 (got {str(text).strip()!r})") from None
+    if count < 1:
+        raise ValueError(f"Runs at once must be 1 or more (got {count})")
+    return count
+
+
 # The Setup page's names of the settings: its messages name a setting as its field does, not as the config does.
 FIELD_LABELS = {"synthetic_size": "Synthetic pool size", "synthetic_pneumonia_share": "PNEUMONIA share",
                 "model": "Model", "resolution": "Resolution", "weights": "Weights", "epochs": "Epochs",

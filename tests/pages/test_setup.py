@@ -110,6 +110,17 @@ def test_text_that_is_not_a_number_is_refused_next_to_its_field(open_page, field
     assert not errors(at) and not at.button(key="setup_launch").disabled
 
 
+@pytest.mark.parametrize("text, message", [("two", "Runs at once must be a whole number, e.g. 2 (got 'two')"),
+                                           ("0", "Runs at once must be 1 or more (got 0)")])
+def test_runs_at_once_is_a_whole_number_of_one_or_more(open_page, text, message):
+    at = open_page("pages/setup.py")
+    at.text_input(key="setup_parallel").set_value(text).run()
+    assert message in errors(at) and "Fix the 1 setting marked above to launch." in errors(at)
+    assert at.button(key="setup_launch").disabled
+    at.text_input(key="setup_parallel").set_value("2").run()
+    assert not errors(at) and not at.button(key="setup_launch").disabled
+
+
 def test_a_field_that_cannot_be_edited_does_not_block_the_launch(open_page):
     """Text left in the learning rate once the logistic head disables it, or in an unchosen sampler's option."""
     at = open_page("pages/setup.py")
