@@ -364,8 +364,8 @@ def seeds_and_device_section(problems: dict[str, str]) -> None:
     cols[1].text_input("Cores per run", key=key("threads"),
                          help="The CPU cores each run may use. 0: its share of this machine (all of them for a "
                               "run alone). Its numbers are the same on any number of cores.")
-    cols[2].checkbox("Record embeddings (for the Embeddings page)", key=key("record_embeddings"),
-                     help="Off: each round infers only the images its strategy reads and the last round infers "
+    cols[2].checkbox("Record embeddings", key=key("record_embeddings"),  # whole at 1440 px; its use in the help
+                     help="For the Embeddings page. Off: each round infers only the images its strategy reads and the last round infers "
                           "none, so finetune runs take about a quarter less time; the metrics and picks are the "
                           "same, but the Embeddings page has nothing to show.")
     flag_row(problems, cols, ("device", "threads", "record_embeddings"))
