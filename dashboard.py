@@ -50,14 +50,19 @@ else:
         table, key="home_runs", hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
         column_order=["run_id", "state", "strategy", "oracle", "data", "labels", "best_accuracy", "best_auc",
                       "experiment"],  # the run id starts with the date and time
-        column_config={  # short headers: every column fits a laptop screen beside the sidebar
-            "run_id": "Run", "state": "State", "strategy": "Strategy",
-            "oracle": st.column_config.TextColumn("Oracle", help="Who answered the queries: the true labels "
-                                                  "(simulated) or a person (human)"),
-            "data": "Data", "labels": st.column_config.NumberColumn("Labels", format="%d", help="Labels used"),
-            "best_accuracy": st.column_config.NumberColumn("Best acc.", format="%.3f", help="Best test accuracy"),
-            "best_auc": st.column_config.NumberColumn("Best AUC", format="%.3f", help="Best test ROC-AUC"),
-            "experiment": "Experiment",
+        column_config={  # short headers and widths: at 1440 px every column shows whole beside the sidebar
+            "run_id": st.column_config.TextColumn("Run", width=270),
+            "state": st.column_config.TextColumn("State", width=62),
+            "strategy": st.column_config.TextColumn("Strategy", width=112),
+            "oracle": st.column_config.TextColumn("Oracle", width=70, help="Who answered the queries: the true "
+                                                  "labels (simulated) or a person (human)"),
+            "data": st.column_config.TextColumn("Data", width=100),
+            "labels": st.column_config.NumberColumn("Labels", format="%d", help="Labels used", width=52),
+            "best_accuracy": st.column_config.NumberColumn("Acc.", format="%.3f", width=50,
+                                                           help="The best test accuracy of its rounds"),
+            "best_auc": st.column_config.NumberColumn("AUC", format="%.3f", width=50,
+                                                      help="The best test ROC-AUC of its rounds"),
+            "experiment": st.column_config.TextColumn("Experiment", width=180),
         })
     st.caption("Tick a row to open that run's Live page.")
     rows = picked.selection.rows

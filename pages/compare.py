@@ -35,6 +35,14 @@ def watch() -> None:
         st.rerun()
 
 
+def short_header(title: str) -> str:
+    """A final-table header that fits its column: 'Final balanced accuracy' -> 'Balanced accuracy' (the section
+    says final), "Labels to 95 % of the baseline's accuracy (seeds reaching it)" -> 'Labels to 95 % of baseline'."""
+    if title.startswith("Labels to 95 %"):
+        return "Labels to 95 % of baseline"
+    return title.removeprefix("Final ")[:1].upper() + title.removeprefix("Final ")[1:]
+
+
 def pick_experiment() -> None:
     st.session_state["compare_runs"] = groups.get(st.session_state["compare_experiment"], [])
     st.session_state["compare_synced"] = st.session_state["compare_runs"]
@@ -82,8 +90,12 @@ table = final_table(frame)
 if table.empty:
     st.info("Only full-data baseline runs are selected; their metric is the dashed line.")
 else:
-    st.dataframe(compare_view.readable_table(table), key="compare_table", hide_index=True, width="stretch",
-                 column_config={"Series": st.column_config.TextColumn(width="large", pinned=True)})
+    shown = compare_view.readable_table(table)  # headers short enough to show whole at 1440 px, in full as help
+    st.dataframe(shown, key="compare_table", hide_index=True, width="stretch",
+                 column_config={"Series": st.column_config.TextColumn(  # a series named by its settings is long
+                     width="large" if shown.Series.str.len().max() > 24 else "medium", pinned=True),
+                                **{title: st.column_config.Column(short_header(title), help=title)
+                                   for title in shown.columns if short_header(title) != title}})
     st.caption("Metrics are at each round's threshold, chosen on its labeled images (never the test set). "
                "*AULC of … − random*: the strategy's AULC minus random's on the same seeds (the same initial "
                "labels), with its 95 % interval across seeds: a low end above 0 means it beats random. "

@@ -2,7 +2,8 @@
 (started together, one Live view); step mode (pause after each round) for any launch.
 
 Widget values live under "setup_<field>" keys (alcore.viewmodels.setup_form maps that form to configs), mirrored
-in "setup_saved" so they survive a visit to another page (Streamlit drops undrawn widgets' state).
+in "setup_saved" so they survive a visit to another page (Streamlit drops undrawn widgets' state). Numbers are typed
+as text and parsed strictly by setup_form: st.number_input turns "abc" into 0 and "1e3" into 1 without a word.
 """
 from __future__ import annotations
 
@@ -113,6 +114,7 @@ class Target:
     """Where Launch sends the runs: this machine, `parallel` at once, or the Ray cluster at `ray_address`."""
     parallel: int | None
     ray_address: str | None
+    problem: str = ""  # what is wrong with the runs at once: it stops a launch
 
     def describe(self) -> str:
         return f"on the Ray cluster at {self.ray_address}" if self.ray_address else \
@@ -167,7 +169,7 @@ def data_section(plan: Plan) -> None:
 
 
 def synthetic_widgets(problems: dict[str, str]) -> None:
-    st.number_input("Synthetic pool size (images)", step=100, key=key("synthetic_size"),
+    st.text_input("Synthetic pool size (images)", key=key("synthetic_size"),
                     help="Train-pool size; validation and test sets scale with it.")
     flag(problems, "synthetic_size")
     st.slider("PNEUMONIA share", 0.05, 0.95, step=0.05, key=key("synthetic_pneumonia_share"))
@@ -257,18 +259,18 @@ def model_section(problems: dict[str, str]) -> None:
     cols[2].selectbox("Head (frozen)", HEADS, key=key("head"),
                       help="logistic: L2 logistic regression, its C and threshold cross-validated on the labeled "
                            "images; adamw: the earlier dropout + linear head trained for 'Head steps'.")
-    cols[3].number_input("Resolution (px)", step=16, key=key("resolution"))
+    cols[3].text_input("Resolution (px)", key=key("resolution"))
     cols[4].text_input("Weights", key=key("weights"), help="auto, imagenet, none, or a path to a state-dict file.")
     flag_row(problems, cols, ("model", "regime", "head", "resolution", "weights"))
     cols = st.columns(6)
-    cols[0].number_input("Epochs (finetune)", step=1, key=key("epochs"))
-    cols[1].number_input("Head steps (frozen)", step=50, key=key("head_steps"))
-    cols[2].number_input("Batch size", step=8, key=key("batch_size"))
+    cols[0].text_input("Epochs (finetune)", key=key("epochs"))
+    cols[1].text_input("Head steps (frozen)", key=key("head_steps"))
+    cols[2].text_input("Batch size", key=key("batch_size"))
     optimised = setup_form.uses_optimizer({name: st.session_state[key(name)] for name in ("regime", "head")})
     not_used = "Used by fine-tuning and the AdamW head; the logistic head has no learning rate."
-    cols[3].number_input("Learning rate", step=1e-4, format="%.5f", key=key("lr"), disabled=not optimised,
+    cols[3].text_input("Learning rate", key=key("lr"), disabled=not optimised,
                          help=None if optimised else not_used)
-    cols[4].number_input("Weight decay", step=1e-4, format="%.5f", key=key("weight_decay"), disabled=not optimised,
+    cols[4].text_input("Weight decay", key=key("weight_decay"), disabled=not optimised,
                          help=None if optimised else not_used)
     cols[5].checkbox("Class-weighted loss", key=key("class_weighted"))
     flag_row(problems, cols, ("epochs", "head_steps", "batch_size", "lr", "weight_decay", "class_weighted"))
@@ -285,10 +287,10 @@ def model_section(problems: dict[str, str]) -> None:
 def training_section(problems: dict[str, str]) -> None:
     """The finer training settings: steps per round, validation share, augmentation, threshold, two scales."""
     cols = st.columns(6)
-    cols[0].number_input("Fine-tune steps per round", step=10, key=key("finetune_steps"), min_value=0,
+    cols[0].text_input("Fine-tune steps per round", key=key("finetune_steps"),
                          help="0: 'Epochs' passes over the labeled set; N: exactly N optimiser steps every round, "
                               "so later rounds are not simply trained longer.")
-    cols[1].number_input("Validation share (finetune)", step=0.05, format="%.2f", key=key("val_share"),
+    cols[1].text_input("Validation share (finetune)", key=key("val_share"),
                          help="Share of the labeled images held out (by patient) for early stopping and the "
                               "decision threshold; 0: none (threshold 0.5).")
     cols[2].checkbox("Augment", key=key("augment"),  # "(finetune)" was cut at 1440 px: it is in the help
@@ -299,7 +301,7 @@ def training_section(problems: dict[str, str]) -> None:
                       help="cv: the threshold maximising balanced accuracy on out-of-fold (or validation) "
                            "probabilities of the labeled images, shrunk towards their PNEUMONIA share when a "
                            "class has few images; prior: that share itself.")
-    cols[5].number_input("Second resolution (frozen)", step=32, min_value=0, key=key("second_resolution"),
+    cols[5].text_input("Second resolution (frozen)", key=key("second_resolution"),
                          help="0: off. N: features also of the images resized to N px, side by side with those at "
                               "'Resolution' (two scales; one more feature pass, cached).")
     flag_row(problems, cols, ("finetune_steps", "val_share", "augment", "hflip", "threshold_rule",
@@ -317,17 +319,17 @@ def sampler_section(plan: Plan) -> None:
         st.caption(f"**{name}**: {info.help}")
         if info.options:
             for col, option in zip(st.columns(len(info.options) + 1), info.options):
-                col.number_input(f"{name}: {option.name}", key=key(setup_form.option_field(name, option.name)),
+                col.text_input(f"{name}: {option.name}", key=key(setup_form.option_field(name, option.name)),
                                  help=option.help)
             flag(plan.problems, f"sampler_options.{name}")
     with st.expander("What each sampler does"):
         st.markdown("\n".join(f"- **{info.name}** ({info.family}): {info.help}" for info in registry.all_strategies()))
     cols = st.columns(4)
-    cols[0].number_input("Initial labeled images", step=10, key=key("init_size"))
+    cols[0].text_input("Initial labeled images", key=key("init_size"))
     cols[1].radio("Initial set", INIT_MODES, key=key("init_mode"), horizontal=True,
                   help="random, or stratified to the pool's class ratio.")
-    cols[2].number_input("Budget per round (images)", step=10, key=key("budget"))
-    cols[3].number_input("Rounds", step=1, key=key("rounds"))
+    cols[2].text_input("Budget per round (images)", key=key("budget"))
+    cols[3].text_input("Rounds", key=key("rounds"))
     flag_row(plan.problems, cols, ("init_size", "init_mode", "budget", "rounds"))
     if not {"budget", "init_size", "rounds"} & set(plan.problems):
         base = plan.base
@@ -337,11 +339,11 @@ def sampler_section(plan: Plan) -> None:
 def stopping_section(problems: dict[str, str]) -> None:
     st.subheader("When to stop labeling")
     cols = st.columns(4)
-    cols[0].number_input("Stop set (images)", step=100, key=key("stop_set_size"),
+    cols[0].text_input("Stop set (images)", key=key("stop_set_size"),
                          help="Unlabeled pool images predicted every round for the stopping signal; 0 turns it off.")
-    cols[1].number_input("Stable at κ ≥", step=0.005, format="%.3f", key=key("stop_kappa"),
+    cols[1].text_input("Stable at κ ≥", key=key("stop_kappa"),
                          help="Cohen's kappa between successive rounds' predictions on the stop set.")
-    cols[2].number_input("For rounds", step=1, key=key("stop_window"))
+    cols[2].text_input("For rounds", key=key("stop_window"))
     cols[3].checkbox("End the run when stable", key=key("stop_when_stable"),
                      help="Stopping rule (Bloodgood & Vijay-Shanker 2009): no more labels are asked for once the "
                           "predictions have stopped changing.")
@@ -351,19 +353,19 @@ def stopping_section(problems: dict[str, str]) -> None:
 def seeds_and_device_section(problems: dict[str, str]) -> None:
     st.subheader("Seeds, baseline and device")
     cols = st.columns(4)
-    cols[0].number_input("First seed", step=1, key=key("seed"))
-    cols[1].number_input("Seeds per sampler", step=1, key=key("seeds"), help="Seeds first, first + 1, …")
+    cols[0].text_input("First seed", key=key("seed"))
+    cols[1].text_input("Seeds per sampler", key=key("seeds"), help="Seeds first, first + 1, …")
     cols[2].checkbox("Add a full-data baseline run", key=key("baseline"),
                      help="One more run trained on every label of the train pool: the reference line on Compare.")
     cols[3].text_input("Experiment name", key=key("experiment"), placeholder="automatic when several runs")
     flag_row(problems, cols, ("seed", "seeds", "full_data", "experiment"))
     cols = st.columns(3)
     cols[0].selectbox("Device", DEVICES, key=key("device"), help="auto uses the GPU when there is one.")
-    cols[1].number_input("Cores per run", min_value=0, step=1, key=key("threads"),
+    cols[1].text_input("Cores per run", key=key("threads"),
                          help="The CPU cores each run may use. 0: its share of this machine (all of them for a "
                               "run alone). Its numbers are the same on any number of cores.")
-    cols[2].checkbox("Record embeddings (for the Embeddings page)", key=key("record_embeddings"),
-                     help="Off: each round infers only the images its strategy reads and the last round infers "
+    cols[2].checkbox("Record embeddings", key=key("record_embeddings"),  # whole at 1440 px; its use in the help
+                     help="For the Embeddings page. Off: each round infers only the images its strategy reads and the last round infers "
                           "none, so finetune runs take about a quarter less time; the metrics and picks are the "
                           "same, but the Embeddings page has nothing to show.")
     flag_row(problems, cols, ("device", "threads", "record_embeddings"))
@@ -378,9 +380,13 @@ def run_on_section() -> Target:
                          help="This machine: each run in its own process, the rest queued. A Ray cluster: each "
                               "run a Ray task; the results still come here.") == RUN_ON[0]
     if here:
-        return Target(int(cols[1].number_input("Runs at once", min_value=1, value=jobs().executor().parallel,
-                                               step=1, key=key("parallel"),
-                                               help=f"Default: one per core ({default_parallel()}).")), None)
+        text = cols[1].text_input("Runs at once", value=str(jobs().executor().parallel), key=key("parallel"),
+                                  help=f"Default: one per core ({default_parallel()}).")
+        try:
+            return Target(setup_form.runs_at_once(text), None)
+        except ValueError as exc:
+            cols[1].error(str(exc), icon=":material/error:")
+            return Target(None, None, str(exc))
     address = cols[2].text_input("Ray address", value=os.environ.get("RAY_ADDRESS", "local"), key=key("ray_address"),
                                  help="HOST:PORT of the cluster's head (`ray start --head` prints it), or 'local' "
                                       "to start a two-CPU Ray instance on this machine.")
@@ -403,10 +409,11 @@ def launch_section(plan: Plan, target: Target) -> None:
                + (f" in experiment '{plan.configs[0].experiment}'" if n > 1 and not race_them else "")
                + f". Runs {'all at once, as a race' if race_them else target.describe()}."
                + (" Each pauses after its query." if pause else ""))
-    if plan.problems:
-        st.error(f"Fix the {len(plan.problems)} setting{'s' if len(plan.problems) > 1 else ''} marked above to launch.")
+    blocking = len(plan.problems) + bool(target.problem)
+    if blocking:
+        st.error(f"Fix the {blocking} setting{'s' if blocking > 1 else ''} marked above to launch.")
     launch, save, load = st.columns([1, 1, 2])
-    if launch.button("Launch", type="primary", key=key("launch"), disabled=bool(plan.problems),
+    if launch.button("Launch", type="primary", key=key("launch"), disabled=bool(blocking),
                      icon=":material/rocket_launch:", help="Checks the data first when it has not been checked."):
         launch_runs(plan, target, race_them, pause)
     save_and_load(plan, save, load)

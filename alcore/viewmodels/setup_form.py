@@ -2,6 +2,8 @@
 before a launch (pool size, labels, GPU). No streamlit."""
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -99,13 +101,13 @@ def form_values(cfg: ExperimentConfig) -> dict[str, object]:
     sampler = registry.canonical(cfg.sampler)
     source = source_of(cfg.data)
     form = {name: _widget_value(getattr(cfg, name), getattr(FORM_DEFAULTS, name)) for name in FORM_FIELDS}
-    form.update(source=source, path="" if source == "synthetic" else cfg.data, samplers=[sampler], seeds=1,
+    form.update(source=source, path="" if source == "synthetic" else cfg.data, samplers=[sampler], seeds="1",
                 baseline=False, twin=True)
     for info in registry.all_strategies():
         given = cfg.sampler_options if info.name == sampler else {}
         form.update({option_field(info.name, o.name): _widget_value(given.get(o.name, o.default), o.default)
                      for o in info.options})
-    return form
+    return {name: str(value) if name in typed_numbers(form) else value for name, value in form.items()}
 
 
 def unshowable_settings(cfg: ExperimentConfig) -> dict[str, str]:
@@ -152,6 +154,7 @@ def form_configs(form: dict[str, object]) -> tuple[ExperimentConfig, list[Experi
     """The form's own config (its first sampler and seed: what Save writes) and the runs Launch starts."""
     from alcore.strategies import registry
 
+    form = {**form, **read_numbers(form)[0]}
     samplers = {name: {o.name: form[option_field(name, o.name)] for o in registry.get(name).options
                        if form[option_field(name, o.name)] != o.default}
                 for name in form["samplers"]}
@@ -163,6 +166,67 @@ def form_configs(form: dict[str, object]) -> tuple[ExperimentConfig, list[Experi
     return base, experiment_configs(base, samplers, seeds, bool(form["baseline"]), base.experiment.strip())
 
 
+# --- numbers typed as text: Streamlit's number_input turns "abc" into 0 and "1e3" into 1 without a word ---
+SLIDERS = ("synthetic_pneumonia_share",)  # a number the page draws as a slider, not as typed text
+
+
+def typed_numbers(form: dict[str, object]) -> dict[str, tuple[int | float, str, str]]:
+    """{form field: (its default, its label, where its problem shows)} for the numbers the page lets the user
+    type: the config's whole numbers and rates, the seeds per sampler, and every sampler option."""
+    from alcore.strategies import registry
+
+    numbers = {name: (getattr(FORM_DEFAULTS, name), FIELD_LABELS.get(name, name), name) for name in FORM_FIELDS
+               if type(getattr(FORM_DEFAULTS, name)) in (int, float) and name not in SLIDERS}
+    numbers["seeds"] = (1, FIELD_LABELS["seeds"], "seeds")
+    numbers.update({option_field(info.name, o.name): (o.default, f"{info.name}: {o.name}",
+                                                      f"sampler_options.{info.name}")
+                    for info in registry.all_strategies() for o in info.options if type(o.default) in (int, float)})
+    return {name: number for name, number in numbers.items() if name in form}
+
+
+def parse_number(text: object, default: int | float) -> int | float:
+    """The number `text` holds, strictly of the default's kind: a whole number ("90", "-1") for a count, any
+    finite decimal ("0.001", "1e-3") for a rate. Raises ValueError for anything else ("abc", "1e3" as a count)."""
+    text = str(text).strip()
+    if isinstance(default, int):
+        if not re.fullmatch(r"[+-]?\d+", text):
+            raise ValueError(text)
+        return int(text)
+    value = float(text)  # ValueError for "fast"
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def read_numbers(form: dict[str, object]) -> tuple[dict[str, int | float], dict[str, str]]:
+    """The typed numbers of the form, parsed, and {field: message in the page's words} for those that are not
+    numbers of their kind (a sampler option's under 'sampler_options.<sampler>'); such a field reads as its
+    default, so that the engine's checks of the rest still run."""
+    values, problems = {}, {}
+    for name, (default, label, shown_at) in typed_numbers(form).items():
+        try:
+            values[name] = parse_number(form[name], default)
+        except ValueError:
+            values[name] = default
+            text = str(form[name]).strip()
+            kind = "a whole number" if isinstance(default, int) else "a number"
+            problems[shown_at] = f"{label} is empty: give {kind}, e.g. {default}" if not text else \
+                f"{label} must be {kind}, e.g. {default} (got {text!r})"
+    return values, problems
+
+
+def runs_at_once(text: str) -> int:
+    """'Runs at once' (this machine's runs in parallel, not a run's setting): a whole number of 1 or more.
+    Raises ValueError with the page's message."""
+    try:
+        count = parse_number(text, 1)
+    except ValueError:
+        raise ValueError(f"Runs at once must be a whole number, e.g. 2 (got {str(text).strip()!r})") from None
+    if count < 1:
+        raise ValueError(f"Runs at once must be 1 or more (got {count})")
+    return count
+
+
 # The Setup page's names of the settings: its messages name a setting as its field does, not as the config does.
 FIELD_LABELS = {"synthetic_size": "Synthetic pool size", "synthetic_pneumonia_share": "PNEUMONIA share",
                 "model": "Model", "resolution": "Resolution", "weights": "Weights", "epochs": "Epochs",
@@ -171,7 +235,7 @@ FIELD_LABELS = {"synthetic_size": "Synthetic pool size", "synthetic_pneumonia_sh
                 "val_share": "Validation share", "second_resolution": "Second resolution",
                 "init_size": "Initial labeled images", "budget": "Budget per round", "rounds": "Rounds",
                 "stop_set_size": "Stop set", "stop_kappa": "Stable at κ", "stop_window": "For rounds",
-                "seed": "First seed", "seeds": "Seeds per sampler", "threads": "Threads per run"}
+                "seed": "First seed", "seeds": "Seeds per sampler", "threads": "Cores per run"}
 
 
 def in_page_words(problems: dict[str, str], cfg: ExperimentConfig, pool: int | None) -> dict[str, str]:
@@ -213,11 +277,13 @@ def form_problems(form: dict[str, object], base: ExperimentConfig, configs: list
     """{field: message}, in the page's words, for everything that stops a launch. `data_check` is a
     folder's or .npz's pool size, or what is wrong with it, once checked; a sampler's options are
     'sampler_options.<name>'. A data or weights path outside `roots` is refused before anything looks at it."""
-    problems = path_problems(base, roots)
+    numbers, problems = read_numbers(form)
+    problems = {name: message for name, message in problems.items() if _drawn(name, form)}
+    problems.update(path_problems(base, roots))
     if not form["samplers"]:
         problems["sampler"] = "choose at least one sampler"
-    if not positive_int(form["seeds"]):
-        problems["seeds"] = f"the number of seeds must be 1 or more (got {form['seeds']})"
+    if "seeds" not in problems and not positive_int(numbers["seeds"]):
+        problems["seeds"] = f"the number of seeds must be 1 or more (got {numbers['seeds']})"
     if isinstance(data_check, str):
         problems["data"] = data_check
     pool = data_check if isinstance(data_check, int) else None
@@ -227,6 +293,13 @@ def form_problems(form: dict[str, object], base: ExperimentConfig, configs: list
         for name, message in engine_problems(cfg, pool).items():
             problems.setdefault(f"sampler_options.{cfg.sampler}" if name == "sampler_options" else name, message)
     return in_page_words(problems, base, pool)
+
+
+def _drawn(name: str, form: dict[str, object]) -> bool:
+    """Whether the field can be edited: a chosen sampler's options; lr and weight decay where they apply."""
+    if name.startswith("sampler_options."):
+        return name.removeprefix("sampler_options.") in form["samplers"]
+    return uses_optimizer(form) or name not in ("lr", "weight_decay")
 
 
 def example_folder(roots: tuple[Path, ...]) -> str:

@@ -60,6 +60,8 @@ def test_runs_of_different_settings_have_short_names_a_clear_table_and_a_legend_
     cells = table.drop(columns=["Series"]).astype(str).to_numpy().ravel().tolist()
     assert not [c for c in cells if c in ("None", "nan", "NaN") or "±" in c]  # one seed: no std to show
     assert json.loads(at.dataframe[0].proto.columns)["Series"]["width"] == "large"
+    headers = {c: v.get("label") for c, v in json.loads(at.dataframe[0].proto.columns).items()}
+    assert headers["Final balanced accuracy"] == "Balanced accuracy"  # fits its column at 1440 px (item 10)
 
     added = make_run(sampler="entropy", seed=1, experiment="mixed")  # a third run of the experiment lands
     at.run()

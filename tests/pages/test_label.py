@@ -119,8 +119,8 @@ def test_a_folder_without_class_folders_is_accepted_for_the_human_oracle_only(op
     at = open_page("pages/setup.py")
     at.radio(key="setup_source").set_value("folder").run()
     at.text_input(key="setup_path").set_value(str(folder))
-    for key, value in {"setup_init_size": 4, "setup_budget": 1, "setup_rounds": 2}.items():
-        at.number_input(key=key).set_value(value)
+    for key, value in {"setup_init_size": "4", "setup_budget": "1", "setup_rounds": "2"}.items():
+        at.text_input(key=key).set_value(value)
     at.run()
     at.button(key="setup_check").click().run()
     assert any("no class folders" in e.value.lower() for e in at.error)

@@ -18,7 +18,7 @@ WIDGETS_OF = {
     "full_data": ("setup_baseline",),  # the full-data baseline is one more run beside the samplers' runs
 }
 NOT_SETTINGS: dict[str, str] = {}  # {field: why it has no widget}; every field is a setting today
-WIDGET_KINDS = ("number_input", "slider", "selectbox", "radio", "text_input", "checkbox", "multiselect")
+WIDGET_KINDS = ("slider", "selectbox", "radio", "text_input", "checkbox", "multiselect")
 
 
 def widget_labels(at) -> dict[str, str]:
@@ -30,9 +30,9 @@ def errors(at) -> list[str]:
 
 
 def set_tiny_run(at, **numbers) -> None:
-    """A tiny_cnn finetune run, small enough for a test; `numbers` set further number fields."""
+    """A tiny_cnn finetune run, small enough for a test; `numbers` set further number fields (typed as text)."""
     for key, value in numbers.items():
-        at.number_input(key=f"setup_{key}").set_value(value)
+        at.text_input(key=f"setup_{key}").set_value(str(value))
     at.selectbox(key="setup_model").set_value("tiny_cnn")
     at.radio(key="setup_regime").set_value("finetune")
 
@@ -65,17 +65,19 @@ def test_every_setting_has_a_labelled_widget_and_the_default_is_valid(open_page)
 
 def test_the_cores_per_run_default_to_the_runs_share_and_go_down_to_zero(open_page):
     at = open_page("pages/setup.py")
-    cores = at.number_input(key="setup_threads")
-    assert cores.value == ExperimentConfig().threads == 0 and cores.min == 0  # 0: the run's share of the machine
-    cores.set_value(2).run()
+    cores = at.text_input(key="setup_threads")
+    assert cores.value == str(ExperimentConfig().threads) == "0"  # 0: the run's share of the machine
+    cores.set_value("2").run()
     assert not errors(at) and not at.button(key="setup_launch").disabled
+    at.text_input(key="setup_threads").set_value("-1").run()
+    assert errors(at) and at.button(key="setup_launch").disabled  # the engine's range check, next to the field
 
 
 def test_invalid_values_are_flagged_and_block_the_launch(open_page):
     at = open_page("pages/setup.py")
     at.radio(key="setup_regime").set_value("finetune").run()  # the frozen logistic head has no learning rate
-    at.number_input(key="setup_lr").set_value(0.0)
-    at.number_input(key="setup_budget").set_value(500)
+    at.text_input(key="setup_lr").set_value("0")
+    at.text_input(key="setup_budget").set_value("500")
     at.multiselect(key="setup_samplers").set_value([])
     at.run()
     messages = errors(at)
@@ -86,6 +88,50 @@ def test_invalid_values_are_flagged_and_block_the_launch(open_page):
     assert any("Fix the 3 settings" in m for m in messages)
     assert at.button(key="setup_launch").disabled
     assert not at.exception
+
+
+@pytest.mark.parametrize("field, text, message, number", [
+    ("budget", "abc", "Budget per round must be a whole number, e.g. 90 (got 'abc')", "30"),
+    ("rounds", "1e3", "Rounds must be a whole number, e.g. 10 (got '1e3')", " 3 "),
+    ("seeds", "2.5", "Seeds per sampler must be a whole number, e.g. 1 (got '2.5')", "2"),
+    ("lr", "fast", "Learning rate must be a number, e.g. 0.001 (got 'fast')", "1e-3"),
+    ("stop_kappa", "", "Stable at κ is empty: give a number, e.g. 0.99", "0.95"),
+    ("opt_bald_mc_passes", "ten", "bald: mc_passes must be a whole number, e.g. 20 (got 'ten')", "10"),
+])
+def test_text_that_is_not_a_number_is_refused_next_to_its_field(open_page, field, text, message, number):
+    """Issue 29, item 8: st.number_input turned 'abc' into 0 and '1e3' into 1 without a word."""
+    at = open_page("pages/setup.py")
+    at.radio(key="setup_regime").set_value("finetune")  # the learning rate applies
+    at.multiselect(key="setup_samplers").set_value(["entropy", "bald"]).run()
+    at.text_input(key=f"setup_{field}").set_value(text).run()
+    assert message in errors(at), errors(at)
+    assert at.button(key="setup_launch").disabled and not at.exception
+    at.text_input(key=f"setup_{field}").set_value(number).run()  # a number of the field's kind is taken
+    assert not errors(at) and not at.button(key="setup_launch").disabled
+
+
+@pytest.mark.parametrize("text, message", [("two", "Runs at once must be a whole number, e.g. 2 (got 'two')"),
+                                           ("0", "Runs at once must be 1 or more (got 0)")])
+def test_runs_at_once_is_a_whole_number_of_one_or_more(open_page, text, message):
+    at = open_page("pages/setup.py")
+    at.text_input(key="setup_parallel").set_value(text).run()
+    assert message in errors(at) and "Fix the 1 setting marked above to launch." in errors(at)
+    assert at.button(key="setup_launch").disabled
+    at.text_input(key="setup_parallel").set_value("2").run()
+    assert not errors(at) and not at.button(key="setup_launch").disabled
+
+
+def test_a_field_that_cannot_be_edited_does_not_block_the_launch(open_page):
+    """Text left in the learning rate once the logistic head disables it, or in an unchosen sampler's option."""
+    at = open_page("pages/setup.py")
+    at.radio(key="setup_regime").set_value("finetune")
+    at.multiselect(key="setup_samplers").set_value(["entropy", "bald"]).run()
+    at.text_input(key="setup_lr").set_value("fast")
+    at.text_input(key="setup_opt_bald_mc_passes").set_value("ten").run()
+    assert len(errors(at)) == 3  # the two fields and "Fix the 2 settings"
+    at.radio(key="setup_regime").set_value("frozen")
+    at.multiselect(key="setup_samplers").set_value(["entropy"]).run()
+    assert not errors(at) and not at.button(key="setup_launch").disabled
 
 
 def test_a_missing_folder_is_flagged(open_page, tmp_path):
@@ -139,7 +185,7 @@ def test_sampler_options_and_their_help_follow_the_chosen_samplers(open_page):
     at = open_page("pages/setup.py")
     at.multiselect(key="setup_samplers").set_value(["entropy", "bald"]).run()
     assert any(c.value.startswith("**bald**: Prefers images on which MC-dropout") for c in at.caption)
-    at.number_input(key="setup_opt_bald_mc_passes").set_value(1).run()
+    at.text_input(key="setup_opt_bald_mc_passes").set_value("1").run()
     assert any("mc_passes must be a number >= 2" in m for m in errors(at))
     assert any("Launching starts 2 runs" in c.value for c in at.caption)
 
@@ -152,12 +198,12 @@ def test_a_saved_config_loads_back_and_a_bad_file_is_refused(open_page):
     at.run()
     assert at.multiselect(key="setup_samplers").value == ["margin"]
     assert at.checkbox(key="setup_record_embeddings").value is False
-    assert at.number_input(key="setup_budget").value == 7 and at.number_input(key="setup_lr").value == 0.01
+    assert at.text_input(key="setup_budget").value == "7" and at.text_input(key="setup_lr").value == "0.01"
     assert at.radio(key="setup_source").value == "npz" and at.text_input(key="setup_path").value == "/tmp/some.npz"
     at.file_uploader(key="setup_upload").set_value(("bad.json", b'{"budget": 5, "colour": 1}', "application/json"))
     at.run()
     assert any("unknown setting 'colour'" in m for m in errors(at))
-    assert at.number_input(key="setup_budget").value == 7  # nothing applied
+    assert at.text_input(key="setup_budget").value == "7"  # nothing applied
     assert not at.exception
 
 
@@ -173,7 +219,7 @@ def test_a_setting_no_widget_can_hold_is_refused_with_a_message(open_page, uploa
     at.run()
     assert not at.exception
     assert any(message in m for m in errors(at)), errors(at)
-    assert at.number_input(key="setup_budget").value == ExperimentConfig().budget  # nothing applied
+    assert at.text_input(key="setup_budget").value == str(ExperimentConfig().budget)  # nothing applied
 
 
 def test_the_synthetic_preset_loads_from_a_config_and_an_unknown_one_is_refused(open_page):
@@ -240,10 +286,10 @@ def test_the_real_folder_is_checked_and_a_run_on_it_shows_its_x_rays(open_page, 
 
 def test_settings_survive_a_visit_to_another_page(open_page):
     at = open_page("pages/setup.py")
-    at.number_input(key="setup_budget").set_value(42).run()
+    at.text_input(key="setup_budget").set_value("42").run()
     at.switch_page("dashboard.py").run()
     at.switch_page("pages/setup.py").run()
-    assert at.number_input(key="setup_budget").value == 42
+    assert at.text_input(key="setup_budget").value == "42"
 
 
 def test_several_samplers_and_a_baseline_launch_one_experiment_to_compare(open_page, jobs, store):
@@ -305,6 +351,6 @@ def test_the_folder_field_says_where_the_data_comes_from_and_offers_a_path_it_ac
 def test_learning_rate_is_offered_only_where_it_applies(open_page):
     """Issue 29, item 9: Learning rate was flagged although the frozen logistic head does not use it."""
     at = open_page("pages/setup.py")
-    assert at.number_input(key="setup_lr").disabled and at.number_input(key="setup_weight_decay").disabled
+    assert at.text_input(key="setup_lr").disabled and at.text_input(key="setup_weight_decay").disabled
     at.radio(key="setup_regime").set_value("finetune").run()
-    assert not at.number_input(key="setup_lr").disabled
+    assert not at.text_input(key="setup_lr").disabled

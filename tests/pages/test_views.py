@@ -93,7 +93,7 @@ def test_the_setup_form_shows_a_config_and_gives_it_back():
                            experiment="mine")
     form = setup_form.form_values(cfg)
     assert (form["source"], form["path"], form["samplers"], form["opt_bald_mc_passes"]) == \
-        ("folder", "/data/xrays", ["bald"], 8)
+        ("folder", "/data/xrays", ["bald"], "8")
     base, configs = setup_form.form_configs(form)
     assert base == cfg and configs == [cfg]
 
@@ -103,12 +103,12 @@ def test_the_setup_form_refuses_values_no_widget_can_hold():
                 ExperimentConfig(sampler_options={"colour": 1}), ExperimentConfig(init_size=2.5)):
         with pytest.raises(ConfigError):
             setup_form.form_values(bad)
-    assert setup_form.form_values(ExperimentConfig(lr=1))["lr"] == 1.0  # an int where a float goes is fine
+    assert setup_form.form_values(ExperimentConfig(lr=1))["lr"] == "1.0"  # an int where a float goes is fine
 
 
 def test_form_problems_check_the_pool_and_every_run_of_the_experiment():
-    form = {**setup_form.form_values(ExperimentConfig()), "samplers": ["entropy", "bald"], "opt_bald_mc_passes": 1,
-            "budget": 500, "seeds": 0}
+    form = {**setup_form.form_values(ExperimentConfig()), "samplers": ["entropy", "bald"], "opt_bald_mc_passes": "1",
+            "budget": "500", "seeds": "0"}
     base, configs = setup_form.form_configs(form)
     problems = setup_form.form_problems(form, base, configs, None, EVERYWHERE)
     assert set(problems) == {"seeds", "budget", "sampler_options.bald"}
