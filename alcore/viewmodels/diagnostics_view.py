@@ -52,13 +52,13 @@ def curve_series(store: RunStore, run_ids: list[str], round_index: int | None) -
 
 def diagnostics_table(series: list[CurveSeries]) -> pd.DataFrame:
     """What a radiologist reads per model: sensitivity and specificity at the threshold, and the rest."""
-    rows = [{"model": s.name, "threshold": s.diagnostics.point.threshold,
-             "sensitivity": s.diagnostics.point.sensitivity, "specificity": s.diagnostics.point.specificity,
-             "precision": s.diagnostics.point.precision, "roc_auc": s.diagnostics.roc_auc,
-             "average_precision": s.diagnostics.average_precision, "brier": s.diagnostics.reliability.brier,
-             "ece": s.diagnostics.reliability.ece} for s in series]
-    return pd.DataFrame(rows, columns=["model", "threshold", "sensitivity", "specificity", "precision", "roc_auc",
-                                       "average_precision", "brier", "ece"])
+    rows = [{"Model": s.name, "Threshold": s.diagnostics.point.threshold,
+             "Sensitivity": s.diagnostics.point.sensitivity, "Specificity": s.diagnostics.point.specificity,
+             "Precision": s.diagnostics.point.precision, "ROC-AUC": s.diagnostics.roc_auc,
+             "Average precision": s.diagnostics.average_precision, "Brier": s.diagnostics.reliability.brier,
+             "ECE": s.diagnostics.reliability.ece} for s in series]
+    return pd.DataFrame(rows, columns=["Model", "Threshold", "Sensitivity", "Specificity", "Precision", "ROC-AUC",
+                                       "Average precision", "Brier", "ECE"])
 
 
 def stability_rule(config: ExperimentConfig) -> StabilityRule:

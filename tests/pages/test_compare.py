@@ -75,14 +75,15 @@ def test_compare_overlays_roc_pr_and_reliability_of_the_selected_runs_at_a_round
     charts = {c.key: c for c in at.get("plotly_chart")}
     assert {"compare_roc", "compare_pr", "compare_reliability"} <= set(charts)
     table = at.dataframe[1].value
-    assert len(table) == 2 and {"sensitivity", "specificity", "brier", "ece"} <= set(table.columns)
-    assert sorted(table.model) == ["entropy s0 · 30 labels", "entropy s1 · 30 labels"]  # each run's last round
+    assert len(table) == 2 and {"Sensitivity", "Specificity", "Brier", "ECE"} <= set(table.columns)
+    assert not any("_" in column for column in table.columns)  # headers in words (issue 29, item 10)
+    assert sorted(table.Model) == ["entropy s0 · 30 labels", "entropy s1 · 30 labels"]  # each run's last round
     slider = at.select_slider(key="compare_diag_round")  # rounds by labels, the last first (issue 29, item 7)
     assert slider.options == ["at 10 labels", "at 20 labels", "at 30 labels"] and slider.value == "at 30 labels"
     assert "ROC, at 30 labels" in json.loads(next(c for c in at.get("plotly_chart")
                                                   if c.key == "compare_roc").proto.spec)["layout"]["title"]["text"]
     slider.set_value("at 10 labels").run()
-    assert sorted(at.dataframe[1].value.model) == ["entropy s0 · 10 labels",
+    assert sorted(at.dataframe[1].value.Model) == ["entropy s0 · 10 labels",
                                                                           "entropy s1 · 10 labels"]
     downloads = [b.proto.label for b in at.get("download_button")]
     assert downloads.count("PNG") == 3 and downloads.count("SVG") == 3
