@@ -15,9 +15,7 @@ from alcore.runs import RunStore
 def add_model_commands(sub) -> None:
     """The subcommands, on the main parser's subparsers."""
     export = sub.add_parser("export", help="write a run's model as a self-contained model folder")
-    export.add_argument("run_id")
-    export.add_argument("--at", type=int, default=None, metavar="LABELS",
-                        help="the model trained on this many labels (default: the last kept round)")
+    _run_round(export)
     _common(export, "the model folder to write")
 
     predict = sub.add_parser("predict", help="a model's predictions for a folder, a DICOM tree or a label table")
@@ -30,15 +28,20 @@ def add_model_commands(sub) -> None:
     _common(predict, "the CSV to write (predictions.csv)")
 
     prelabels = sub.add_parser("prelabels", help="a run's model on its remaining unlabeled pool, as CSV")
-    prelabels.add_argument("run_id")
-    prelabels.add_argument("--at", type=int, default=None, metavar="LABELS",
-                           help="the model trained on this many labels (default: the last kept round)")
+    _run_round(prelabels)
     _common(prelabels, "the CSV to write (prelabels.csv)")
 
     sync = sub.add_parser("mlflow-sync", help="log the finished runs of a results folder to MLflow")
     sync.add_argument("results", metavar="RESULTS_ROOT")
     sync.add_argument("--uri", default="default", metavar="TRACKING_URI",
                       help="the MLflow store (default: an mlruns folder beside RESULTS_ROOT)")
+
+
+def _run_round(parser: argparse.ArgumentParser) -> None:
+    """A run id and, optionally, which of its kept rounds."""
+    parser.add_argument("run_id")
+    parser.add_argument("--at", type=int, default=None, metavar="LABELS",
+                        help="the model trained on this many labels (default: the last kept round)")
 
 
 def _common(parser: argparse.ArgumentParser, what: str) -> None:
