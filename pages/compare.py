@@ -55,18 +55,23 @@ def experiment_name(name: str) -> str:
     return f"{name} ({total} runs" + (f", {ready} with a finished round)" if ready < total else ")")
 
 
-if "compare_runs" not in st.session_state:  # first visit: the newest experiment, else the current run
-    newest = next(iter(groups), NO_EXPERIMENT)
-    st.session_state["compare_experiment"] = newest
-    st.session_state["compare_runs"] = groups.get(newest, [current_run()] if current_run() in names else [])
-    st.session_state["compare_synced"] = st.session_state["compare_runs"]
-chosen_group = groups.get(st.session_state.get("compare_experiment"), [])
-if chosen_group and st.session_state["compare_runs"] == st.session_state.get("compare_synced"):
-    st.session_state["compare_runs"] = st.session_state["compare_synced"] = chosen_group  # its new runs join
-st.session_state["compare_runs"] = [r for r in st.session_state["compare_runs"] if r in names]
-if st.session_state.get("compare_experiment") not in groups:
-    st.session_state["compare_experiment"] = NO_EXPERIMENT
+def sync_selection() -> None:
+    """The runs picked: on a first visit the newest experiment (else the current run); an experiment's new
+    runs join while the user has not changed its selection; runs that are gone leave it."""
+    if "compare_runs" not in st.session_state:
+        newest = next(iter(groups), NO_EXPERIMENT)
+        st.session_state["compare_experiment"] = newest
+        st.session_state["compare_runs"] = groups.get(newest, [current_run()] if current_run() in names else [])
+        st.session_state["compare_synced"] = st.session_state["compare_runs"]
+    chosen_group = groups.get(st.session_state.get("compare_experiment"), [])
+    if chosen_group and st.session_state["compare_runs"] == st.session_state.get("compare_synced"):
+        st.session_state["compare_runs"] = st.session_state["compare_synced"] = chosen_group
+    st.session_state["compare_runs"] = [r for r in st.session_state["compare_runs"] if r in names]
+    if st.session_state.get("compare_experiment") not in groups:
+        st.session_state["compare_experiment"] = NO_EXPERIMENT
 
+
+sync_selection()
 watch()
 pick_group, pick_metric = st.columns([2, 1])
 pick_group.selectbox("Experiment", [NO_EXPERIMENT, *groups], key="compare_experiment", on_change=pick_experiment,
