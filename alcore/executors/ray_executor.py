@@ -54,11 +54,10 @@ def connect(store: RunStore, address: str) -> "RayExecutor":
         # the workers get alcore from here (runtime_env), whether the package is installed or not; its
         # dependencies must be installed on the cluster's nodes
         settings = dict(runtime_env={"py_modules": [str(PACKAGE)]}, log_to_driver=False, logging_level=logging.WARNING)
+        # a local instance of LOCAL_CPUS without Ray's web dashboard, or the cluster at the address
+        where = dict(num_cpus=LOCAL_CPUS, include_dashboard=False) if address == "local" else dict(address=address)
         try:
-            if address == "local":
-                ray.init(num_cpus=LOCAL_CPUS, include_dashboard=False, **settings)
-            else:
-                ray.init(address=address, **settings)
+            ray.init(**where, **settings)
         except Exception as exc:  # unreachable address, version mismatch: a sentence, not a traceback
             raise ConfigError({"ray": f"cannot use the Ray cluster at {address}: {type(exc).__name__}: {exc}"}) \
                 from exc
