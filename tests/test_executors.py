@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from alcore import launch
 from alcore.config import ExperimentConfig
 from alcore.executors.local import LocalExecutor
 from alcore.runner import create_run, execute_run
@@ -34,12 +35,9 @@ def numbers(store: RunStore, run_id: str) -> list[dict]:
 
 
 def wait_done(store: RunStore, run_ids: list[str]) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while any(store.load_status(r).active for r in run_ids):
-        assert time.monotonic() < deadline, "the runs did not end in time"
-        time.sleep(0.2)
+    ended = launch.wait(store, run_ids, timeout=TIMEOUT)
     for run_id in run_ids:
-        assert store.load_status(run_id).state == "done", store.read_log(run_id)
+        assert ended[run_id].state == "done", store.read_log(run_id)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 
+from alcore import launch
 from alcore.config import ExperimentConfig
 from alcore.cores import CORES_ENV, run_cores, workers
 from alcore.executors.local import LocalExecutor
@@ -75,12 +76,9 @@ def test_four_at_once_through_the_local_executor_give_the_numbers_of_one_alone(c
     store = RunStore(tmp_path)
     run_ids = [create_run(replace(cfg, threads=cores), store) for cores in (*CORES, 0)]
     LocalExecutor(store, parallel=4).submit_together(run_ids)
-    deadline = time.monotonic() + TIMEOUT_S
-    while any(store.load_status(run_id).active for run_id in run_ids):
-        assert time.monotonic() < deadline, "the runs did not end in time"
-        time.sleep(0.2)
+    ended = launch.wait(store, run_ids, timeout=TIMEOUT_S)
     for run_id in run_ids:
-        assert store.load_status(run_id).state == "done", store.read_log(run_id)
+        assert ended[run_id].state == "done", store.read_log(run_id)
         assert outcome(store, run_id) == results[1]
     shares = [store.load_resolved(run_id)["threads"] for run_id in run_ids]
     assert shares[:3] == list(CORES) and shares[3] >= 1  # threads 0: the executor's share
