@@ -12,11 +12,11 @@ EPS = 1e-12
 class Pool:
     """What a strategy may look at. Rows of every per-sample array are the unlabeled pool."""
 
-    probs: np.ndarray  # (n,) mean p(PNEUMONIA) of the current model
+    probs: np.ndarray  # (n, C) class probabilities of the current model, column j = p(class j)
     features: np.ndarray  # (n, d) penultimate-layer features
     labeled_features: np.ndarray  # (m, d) features of the labeled set
     rng: np.random.Generator
-    mc_probs: np.ndarray | None = None  # (T, n) p(PNEUMONIA) of T MC-dropout passes, if asked for
+    mc_probs: np.ndarray | None = None  # (T, n, C) class probabilities of T MC-dropout passes, if asked for
 
     def __len__(self) -> int:
         return len(self.probs)
