@@ -101,3 +101,15 @@ def test_uncertain_kmeans_factor_sets_the_candidates(make_pool, factor):
     selection = registry.query("uncertain_kmeans", make_pool(probs=probs, features=features), 2, {"factor": factor})
     assert (selection.clusters >= 0).sum() == round(2 * factor)
     assert set(selection.indices.tolist()) <= set(range(9))
+
+
+def test_uncertain_kmeans_ranks_three_classes_by_their_entropy(make_pool):
+    """Three classes: the candidates are the rows of highest entropy over all three (rows 0-8, near
+    1/3 each; the others are sure of one class or another)."""
+    features, _, blob = _uncertain_blobs()
+    sure = np.eye(3)[np.random.default_rng(5).integers(3, size=30)] * 0.94 + 0.02
+    probs = np.r_[np.tile([[0.34, 0.33, 0.33], [0.36, 0.32, 0.32], [0.3, 0.4, 0.3]], (3, 1)), sure]
+    selection = registry.query("uncertain_kmeans", make_pool(probs=probs, features=features), 3, {"factor": 3})
+    assert sorted(selection.indices.tolist()) == [1, 4, 7]
+    np.testing.assert_allclose(selection.scores, -(probs * np.log(probs)).sum(axis=1), rtol=1e-12)
+    assert (selection.clusters[9:] == -1).all()
