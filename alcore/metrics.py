@@ -187,17 +187,24 @@ def _confusion_rates(confusion: np.ndarray) -> dict[str, np.ndarray]:
     recall, precision, f1 = _ratio(hits, actual), _ratio(hits, called), _ratio(2 * hits, actual + called)
     accuracy = _ratio(hits.sum(axis=1), total)
     seen = actual + called > 0  # macro-F1 over the classes in the truth or the predictions, as scikit-learn
-    chance = _ratio((actual * called).sum(axis=1), total ** 2)
     out = {"accuracy": accuracy,
            "balanced_accuracy": np.where((actual > 0).all(axis=1), recall.mean(axis=1), np.nan),
            "macro_f1": np.divide((f1 * seen).sum(axis=1), seen.sum(axis=1),
                                  out=np.full(len(total), np.nan), where=seen.any(axis=1)),
-           "kappa": np.divide(accuracy - chance, 1 - chance, out=np.full(len(total), np.nan),
-                              where=(total > 0) & (chance < 1)),
+           "kappa": kappa_from_confusion(confusion),
            "class_sensitivity": recall, "class_precision": precision}
     positive = {"sensitivity": recall[:, 1], "specificity": recall[:, 0], "precision": precision[:, 1],
                 "recall": recall[:, 1], "f1": f1[:, 1]} if n_classes == 2 else {}
     return {**out, **{name: positive.get(name, np.full(len(total), np.nan)) for name in POSITIVE_CLASS_METRICS}}
+
+
+def kappa_from_confusion(confusion: np.ndarray) -> np.ndarray:
+    """Cohen's kappa (agreement beyond chance) of (B, C, C) confusion counts; NaN where chance
+    agreement is certain (both raters say one and the same class) or there is nothing."""
+    total = confusion.sum(axis=(1, 2))
+    observed = _ratio(np.diagonal(confusion, axis1=1, axis2=2).sum(axis=1), total)
+    chance = _ratio((confusion.sum(axis=2) * confusion.sum(axis=1)).sum(axis=1), total ** 2)
+    return np.divide(observed - chance, 1 - chance, out=np.full(len(total), np.nan), where=(total > 0) & (chance < 1))
 
 
 def _confusions(labels: np.ndarray, predicted: np.ndarray, n_classes: int, weights: np.ndarray) -> np.ndarray:
