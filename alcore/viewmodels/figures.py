@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from alcore import CLASS_NAMES
 from alcore.metrics import METRIC_LABELS
 from alcore.records import RoundRecord
 from alcore.plots import PALETTE, STRATEGY_COLORS, layout, run_styles, transparent
@@ -35,12 +36,13 @@ def learning_curves_figure(rounds: Sequence[RoundRecord], metrics: Sequence[str]
     return layout(fig, "Test-set metrics vs labeled images", LABELED_X, "Score (0–1)")
 
 
-def confusion_matrix_figure(matrix: Sequence[Sequence[int]], title: str) -> go.Figure:
-    """Counts with the share of each true class; NORMAL first, PNEUMONIA second."""
+def confusion_matrix_figure(matrix: Sequence[Sequence[int]], title: str,
+                            names: Sequence[str] = CLASS_NAMES) -> go.Figure:
+    """C x C counts with the share of each true class; classes in label order (`names`)."""
     counts = np.asarray(matrix, dtype=int)
     shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    names = ["NORMAL", "PNEUMONIA"]
-    text = [[f"{counts[i, j]}<br>({shares[i, j]:.0%})" for j in range(2)] for i in range(2)]
+    names = list(names)
+    text = [[f"{counts[i, j]}<br>({shares[i, j]:.0%})" for j in range(len(names))] for i in range(len(names))]
     fig = go.Figure(go.Heatmap(z=counts, x=names, y=names, text=text, texttemplate="%{text}",
                                colorscale="Blues", showscale=False, textfont=dict(size=15),
                                hovertemplate="true %{y}, predicted %{x}: %{z} images<extra></extra>"))
