@@ -237,6 +237,34 @@ def test_the_synthetic_preset_loads_from_a_config_and_an_unknown_one_is_refused(
     assert not at.exception
 
 
+def test_three_synthetic_classes_show_their_names_and_counts_and_reach_the_config(open_page):
+    at = open_page("pages/setup.py")
+    assert at.text_input(key="setup_synthetic_classes").value == "2"
+    assert any(c.value == "Train pool: NORMAL 500 · PNEUMONIA 1,500." for c in at.caption)
+    at.text_input(key="setup_synthetic_classes").set_value("3").run()
+    assert not errors(at) and not at.button(key="setup_launch").disabled
+    assert any(c.value == "Train pool: NORMAL 500 · BACTERIAL 750 · VIRAL 750." for c in at.caption)
+    assert at.slider(key="setup_synthetic_pneumonia_share").label == "Non-normal share (the findings split evenly)"
+    at.selectbox(key="setup_synthetic_preset").set_value("teaching").run()
+    assert any(m.startswith("The teaching preset draws two classes; use the standard preset") for m in errors(at))
+    assert at.button(key="setup_launch").disabled
+    at.text_input(key="setup_synthetic_classes").set_value("9").run()
+    assert any(m.startswith("Synthetic classes must be a whole number from 2 to 8") for m in errors(at))
+
+
+def test_the_three_class_preset_fills_the_form(open_page):
+    from alcore.config import THREE_CLASS_DEMO_CONFIG
+    at = open_page("pages/setup.py")
+    at.selectbox(key="setup_preset").set_value("three-class demo").run()
+    at.button(key="setup_load_preset").click().run()
+    assert not at.exception and not errors(at)
+    cfg = THREE_CLASS_DEMO_CONFIG
+    assert at.text_input(key="setup_synthetic_classes").value == "3"
+    assert at.text_input(key="setup_synthetic_size").value == str(cfg.synthetic_size)
+    assert at.text_input(key="setup_resolution").value == str(cfg.resolution)
+    assert any(c.value == "Train pool: NORMAL 150 · BACTERIAL 225 · VIRAL 225." for c in at.caption)
+
+
 def test_launching_a_tiny_run_opens_its_live_page_which_shows_its_rounds(open_page, jobs, captions):
     at = open_page("pages/setup.py")
     set_tiny_run(at, synthetic_size=200, resolution=32, init_size=20, budget=10, rounds=2, epochs=1)
