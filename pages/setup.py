@@ -214,7 +214,7 @@ def path_widgets(plan: Plan) -> None:
     (cached) and shows what was made of it: the summary and one image per class."""
     source = st.session_state[key("source")]
     st.text_input(PATH_LABELS[source], key=key("path"), placeholder=setup_form.example_folder(path_roots()),
-                  help="A folder with two class folders (optionally under train/ val/ test/; images or DICOM at any "
+                  help="A folder with two or more class folders (optionally under train/ val/ test/; images or DICOM at any "
                        "depth), a label table with one row per image, or a MedMNIST-style .npz file. With the human "
                        "oracle, also a folder of images without class folders (they join the pool unlabeled).")
     flag(plan.problems, "data")
@@ -225,18 +225,23 @@ def path_widgets(plan: Plan) -> None:
         st.success(f"{facts.size} images in the train pool.", icon=":material/check:")
         show_data_summary(facts)
     if st.button("Check data", key=key("check"), disabled="data" in plan.problems and facts is None,
-                 help="Reads the images once (they are cached): the classes and which is positive, images and "
-                      "patients per split, what was dropped and why, one image per class as the model sees it."):
+                 help="Reads the images once (they are cached): the classes (of two, which is positive) and what "
+                      "each matched, images per class and patients per split, what was dropped and why, one image "
+                      "per class as the model sees it."):
         check_data(plan.base)
         st.rerun()
 
 
 def data_options(plan: Plan, source: str) -> None:
     """The user's class names (every source); a table's columns and -1 rule; a folder's patients."""
-    st.text_input("Classes, in order, the positive one last", key=key("classes"), placeholder=CLASSES_EXAMPLE[source],
-                  help="Empty: guessed when exactly one class reads as normal. NAME=VALUE|VALUE maps label values "
-                       "or findings (table), folder names or a glob below the split folder (folder) to a class. "
-                       "Two classes for now.")
+    st.text_input("Classes, in order (of two, the positive one last)", key=key("classes"),
+                  placeholder=CLASSES_EXAMPLE[source],
+                  help="Two or more. Empty: two class folders or values are guessed when exactly one reads as "
+                       "normal; three or more class folders in order, a normal-reading one first. NAME=VALUE|VALUE "
+                       "maps label values or findings (table), folder names or a glob below the split folder "
+                       "(folder) to a class, e.g. NORMAL=NORMAL/*,BACTERIAL=PNEUMONIA/*bacteria*,"
+                       "VIRAL=PNEUMONIA/*virus* on the Kaggle folder. A row or image matching two classes is "
+                       "dropped (one class per image).")
     flag(plan.problems, "classes")
     if source == "table":
         header = setup_form.table_header(st.session_state[key("path")])

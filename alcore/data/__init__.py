@@ -96,13 +96,15 @@ def _load(data: str, resolution: int, seed: int, progress: Progress | None, allo
 
 
 def _named(dataset: Dataset, rules: tuple) -> Dataset:
-    """An .npz's labels 0 / 1 under the user's two class names (names only: the labels are fixed)."""
+    """An .npz's labels 0 .. C-1 under the user's class names (names only: the labels are fixed)."""
     if not rules:
         return dataset
-    if any(rule.matches for rule in rules):
-        raise DataError("an .npz holds labels 0 and 1: give --classes names only, in that order, e.g. "
-                        "--classes \"NORMAL,PNEUMONIA\"")
-    check_count(rules, ["0", "1"], "the .npz labels are")
+    values = [str(k) for k in range(len(dataset.classes))]
+    example = ",".join(dataset.classes) if len(values) == 2 else ",".join(f"NAME{k}" for k in values)
+    if any(rule.matches for rule in rules) or len(rules) != len(values):
+        raise DataError(f"the .npz holds the labels {', '.join(values)}: give --classes {len(values)} names only, "
+                        f"in that order, e.g. --classes \"{example}\"")
+    check_count(rules, values, "the .npz labels are")
     return replace(dataset, classes=tuple(rule.name for rule in rules))
 
 

@@ -181,6 +181,28 @@ def test_check_data_on_a_label_table_shows_the_summary_and_one_image_per_class(o
     assert images == ['caption: "NORMAL"', 'caption: "PNEUMONIA"']  # one image per class, as the model sees it
 
 
+def test_check_data_on_three_classes_by_glob_shows_each_class_its_match_and_image(open_page, tmp_path, texts):
+    from PIL import Image
+    for i in range(12):
+        for folder, name in (("NORMAL", f"IM-{i:04d}-0001"), ("PNEUMONIA", f"person{i}_bacteria_1"),
+                             ("PNEUMONIA", f"person{50 + i}_virus_1")):
+            (tmp_path / "xrays" / folder).mkdir(parents=True, exist_ok=True)
+            Image.new("L", (40, 40), 10 * i).save(tmp_path / "xrays" / folder / f"{name}.jpeg")
+    at = open_page("pages/setup.py")
+    at.radio(key="setup_source").set_value("folder").run()
+    at.text_input(key="setup_path").set_value(str(tmp_path / "xrays"))
+    at.text_input(key="setup_classes").set_value("NORMAL=NORMAL/*,BACTERIAL=PNEUMONIA/*bacteria*,VIRAL=PNEUMONIA/*virus*")
+    set_tiny_run(at, init_size=5, budget=2, rounds=2)
+    at.run()
+    at.button(key="setup_check").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    summary = at.code[0].value
+    assert "classes: 0 NORMAL <- NORMAL/*, 1 BACTERIAL <- PNEUMONIA/*bacteria*, 2 VIRAL <- PNEUMONIA/*virus*" in summary
+    assert "(positive)" not in summary and re.search(r"train\s+\d+\s+\d+\s+\d+\s+\d+", summary)
+    images = [line.strip() for line in texts(at).splitlines() if line.strip().startswith("caption:")]
+    assert images == ['caption: "NORMAL"', 'caption: "BACTERIAL"', 'caption: "VIRAL"']
+
+
 def test_sampler_options_and_their_help_follow_the_chosen_samplers(open_page):
     at = open_page("pages/setup.py")
     at.multiselect(key="setup_samplers").set_value(["entropy", "bald"]).run()
