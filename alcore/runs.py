@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from alcore import CLASS_NAMES
 from alcore.config import ExperimentConfig
 from alcore.records import RoundRecord
 
@@ -426,6 +427,12 @@ class RunStore:
     def load_round_arrays(self, run_id: str, round_index: int) -> dict[str, np.ndarray]:
         return read_npz(self.round_path(run_id, round_index))
 
+    def classes(self, run_id: str) -> tuple[str, ...]:
+        """The run's class names, label index order (the positive class last when there are two):
+        from the data summary it recorded when it started; NORMAL / PNEUMONIA before that."""
+        names = self.load_resolved(run_id).get("data_summary", {}).get("classes")
+        return tuple(names) if names else CLASS_NAMES
+
     def read_log(self, run_id: str, last: int = 200) -> list[str]:
         data = read_if_changed(self.run_dir(run_id) / "log.txt")
         return data.decode("utf-8", errors="replace").splitlines()[-last:] if data is not None else []
@@ -491,6 +498,19 @@ def _epoch(iso: str) -> float:
         return datetime.fromisoformat(iso).timestamp()
     except ValueError:
         return 0.0
+
+
+def probs_for_file(probs: np.ndarray) -> np.ndarray:
+    """(n, C) class probabilities as a round file stores them: the positive column (n,) when C = 2
+    (the form every earlier run wrote), the whole (n, C) matrix otherwise."""
+    probs = np.asarray(probs, dtype=np.float32)
+    return probs[:, 1].copy() if probs.ndim == 2 and probs.shape[1] == 2 else probs
+
+
+def probs_from_file(stored: np.ndarray) -> np.ndarray:
+    """Back from `probs_for_file`: (n, C) float32 class probabilities (NaN rows stay NaN)."""
+    stored = np.asarray(stored, dtype=np.float32)
+    return np.stack([1 - stored, stored], axis=1) if stored.ndim == 1 else stored
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:

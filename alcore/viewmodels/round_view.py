@@ -80,7 +80,7 @@ def _pool_frame(path: str, mtime_ns: int) -> pd.DataFrame:
     a = cached_npz(path, mtime_ns)
     status = np.where(a["queried"], "queried", np.where(a["labeled"], "labeled", "unlabeled"))
     labels = a["label"].astype(int)
-    xy = a["embedding"] if "embedding" in a else np.full((len(a["ids"]), 2), np.nan, np.float32)
+    xy = a["embedding"].astype(np.float32) if "embedding" in a else np.full((len(a["ids"]), 2), np.nan, np.float32)
     return pd.DataFrame({
         "id": a["ids"], "x": xy[:, 0], "y": xy[:, 1], "cluster": a.get("cluster", np.full(len(a["ids"]), -1)),
         "label": np.where(labels < 0, "unknown", np.array(CLASS_NAMES)[labels.clip(0)]),
