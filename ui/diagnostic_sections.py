@@ -103,7 +103,8 @@ def round_section(run_id: str, records: list[RoundRecord]) -> None:
     chart(bottom_left, plots.reliability_figure(series, f"Reliability diagram, {where}"), "live_reliability",
           f"{stem}_reliability")
     chart(bottom_right, figures.confusion_matrix_figure(
-        point.confusion_matrix, f"Confusion matrix at threshold {point.threshold:.2f}, {where}"),
+        point.confusion_matrix, f"Confusion matrix at threshold {point.threshold:.2f}, {where}",
+        store().classes(run_id)),
         "live_round_confusion", f"{stem}_confusion")
 
 
