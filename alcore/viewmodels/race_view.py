@@ -243,7 +243,7 @@ def shared_layout(store: RunStore, racers: list[Racer]) -> np.ndarray | None:
 @lru_cache(maxsize=8)
 def _layout_of(path: str, mtime_ns: int) -> np.ndarray | None:
     arrays = round_view.cached_npz(path, mtime_ns)
-    return arrays["embedding"] if "embedding" in arrays else None
+    return arrays["embedding"].astype(np.float32) if "embedding" in arrays else None
 
 
 def picks_frame(store: RunStore, racer: Racer, round_index: int, reveal_prediction: bool = False) -> pd.DataFrame:

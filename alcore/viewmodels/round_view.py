@@ -103,7 +103,7 @@ def _pool_frame(path: str, mtime_ns: int, classes: tuple[str, ...], threshold: f
     probs = probs_from_file(a["prob"])
     predicted = predicted_labels(probs, threshold)
     names = np.array(classes, dtype=object)
-    xy = a["embedding"] if "embedding" in a else np.full((len(a["ids"]), 2), np.nan, np.float32)
+    xy = a["embedding"].astype(np.float32) if "embedding" in a else np.full((len(a["ids"]), 2), np.nan, np.float32)
     frame = pd.DataFrame({
         "id": a["ids"], "x": xy[:, 0], "y": xy[:, 1], "cluster": a.get("cluster", np.full(len(a["ids"]), -1)),
         "label": np.where(labels < 0, UNKNOWN, names[labels.clip(0)]),
