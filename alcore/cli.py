@@ -32,7 +32,7 @@ RUN_FLAGS = {
     "batch_size": int, "lr": float, "weight_decay": float, "seed": int, "device": str,
     "synthetic_size": int, "oracle": str, "stop_set_size": int, "stop_kappa": float, "stop_window": int,
     "head": str, "threshold_rule": str, "second_resolution": int, "finetune_steps": int, "val_share": float,
-    "threads": int, "synthetic_preset": str,
+    "threads": int, "synthetic_preset": str, "synthetic_classes": int, "synthetic_pneumonia_share": float,
     "classes": str, "columns": str, "uncertain": str, "patient_from": str,  # the data layer (issue 25)
     "keep_models": str,  # the model (issue 27)
 }

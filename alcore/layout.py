@@ -34,10 +34,10 @@ NEIGHBOUR_MEMORY_MIB = 64  # sklearn's working memory for the nearest-sample sea
 class RoundLayout:
     """One round's pool as the Embeddings page draws it; rows are the train pool's."""
 
-    embedding: np.ndarray  # (n, 2) float32: the first two principal components
+    embedding: np.ndarray  # (n, 2) float16 (a drawn position: 3 digits are plenty): the first two principal components
     features_pca: np.ndarray  # (n, <= 32) float16: the leading principal components
     cluster: np.ndarray  # (n,) int32: display clusters 0..7
-    umap: np.ndarray | None = None  # (n, 2) float32, when the layout was asked for UMAP
+    umap: np.ndarray | None = None  # (n, 2) float16, when the layout was asked for UMAP
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The round file's arrays (the names the pages read)."""
@@ -125,7 +125,7 @@ class PoolLayout:
             kmeans = KMeans(n_clusters=k, n_init=1, random_state=self.seed).fit(reduced[sample, :CLUSTER_DIMS])
             clusters = kmeans.predict(reduced[:, :CLUSTER_DIMS])
             umap = self._umap(features, pca, reduced) if self.with_umap else None
-        return RoundLayout(reduced[:, :2].astype(np.float32), reduced.astype(np.float16), clusters.astype(np.int32),
+        return RoundLayout(reduced[:, :2].astype(np.float16), reduced.astype(np.float16), clusters.astype(np.int32),
                            umap)
 
     def _sample(self, n: int) -> np.ndarray:

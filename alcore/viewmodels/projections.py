@@ -17,7 +17,7 @@ def projection(store: RunStore, run_id: str, round_index: int, method: str) -> n
     """(n, 2) layout of the round's train pool: PCA from the round file, or UMAP cached beside it."""
     arrays = round_arrays(store, run_id, round_index)
     if method == "PCA":
-        return arrays["embedding"]
+        return arrays["embedding"].astype(np.float32)  # stored as float16
     path = store.run_dir(run_id) / "rounds" / f"umap_{round_index:03d}.npy"
     if path.is_file():
         return np.load(path)

@@ -24,9 +24,9 @@ def test_a_small_pool_is_laid_out_as_before():
     features, _ = _blobs(300)
     layout = PoolLayout(seed=5)(features)
     before = PCA(n_components=32, random_state=5).fit_transform(features)
-    assert layout.embedding.shape == (300, 2) and layout.embedding.dtype == np.float32
+    assert layout.embedding.shape == (300, 2) and layout.embedding.dtype == np.float16  # a drawn position
     assert layout.features_pca.shape == (300, 32) and layout.features_pca.dtype == np.float16
-    np.testing.assert_allclose(np.abs(layout.embedding), np.abs(before[:, :2]), rtol=1e-3, atol=1e-3)  # up to sign
+    np.testing.assert_allclose(np.abs(layout.embedding), np.abs(before[:, :2]), rtol=2e-3, atol=1e-2)  # up to sign
     clusters_before = KMeans(n_clusters=8, n_init=1, random_state=5).fit_predict(before[:, :10])
     assert layout.cluster.dtype == np.int32 and set(layout.cluster.tolist()) == set(range(8))
     assert adjusted_rand_score(clusters_before, layout.cluster) > 0.95
@@ -40,7 +40,7 @@ def test_a_large_pool_is_fitted_on_a_fixed_sample_and_every_row_placed():
     sample = pool_layout.sample
     assert len(sample) == 400 and len(np.unique(sample)) == 400
     expected = PCA(n_components=32, random_state=1).fit(features[sample]).transform(features)[:, :2]
-    np.testing.assert_allclose(np.abs(first.embedding), np.abs(expected), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(np.abs(first.embedding), np.abs(expected), rtol=2e-3, atol=1e-2)
     assert adjusted_rand_score(blob, first.cluster) == 1.0  # eight blobs, eight clusters, every row right
     pool_layout(features + 0.01)
     np.testing.assert_array_equal(pool_layout.sample, sample)  # the same rows every round
