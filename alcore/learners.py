@@ -48,9 +48,9 @@ ProgressFn = Callable[[str, int, int], None]  # (phase, done, total)
 
 @dataclass
 class Inference:
-    probs: np.ndarray  # (n,) p(PNEUMONIA)
+    probs: np.ndarray  # (n, C) float32 class probabilities, column j = p(Dataset.classes[j])
     features: np.ndarray  # (n, d) float32 penultimate features
-    mc_probs: np.ndarray | None = None  # (T, n)
+    mc_probs: np.ndarray | None = None  # (T, n, C) of T MC-dropout (or posterior) passes
 
 
 class Learner:
@@ -120,7 +120,7 @@ class FinetuneLearner(Learner):
         # without a validation slice, 0.5: a briefly trained network is not calibrated to any prior
         self.threshold = REFERENCE_THRESHOLD
         if val is not None:
-            val_probs = self.infer("train", rows=rows[held_out]).probs[rows[held_out]]
+            val_probs = self.infer("train", rows=rows[held_out]).probs[rows[held_out], 1]
             self.threshold = operating_threshold(self.settings.threshold_rule, labels[held_out], val_probs,
                                                  self.settings.class_weighted)
             self.fit_info.update(val_images=int(held_out.sum()), best_step=report.best_step,
@@ -218,7 +218,7 @@ class FrozenLearner(Learner):
 
         def fit_predict(fit_rows: np.ndarray, predict_rows: np.ndarray) -> np.ndarray:
             self.fit_adamw(x[fit_rows], labels[fit_rows], seed)
-            return self.computing.call(head_probs, self.head, torch.from_numpy(x[predict_rows]))[0].numpy()
+            return self.computing.call(head_probs, self.head, torch.from_numpy(x[predict_rows]))[0][:, 1].numpy()
         self.threshold = out_of_fold_threshold(fit_predict, labels, seed, self.patients[rows],
                                                 self.settings.threshold_rule, self.settings.class_weighted)
         self.fit_adamw(x, labels, seed)
@@ -234,10 +234,10 @@ class FrozenLearner(Learner):
         x = self.inputs[split]
         if self.head_kind == "logistic":
             with threadpool_limits(1, user_api="blas"):
-                probs = self.logistic.probs(x).astype(np.float32)
+                probs = self.logistic.probs(x)
                 mc = (self.logistic.sample_probs(x, mc_passes, np.random.default_rng([seed, 31]))
                       if mc_passes > 0 else None)
-            return Inference(probs, x, None if mc is None else mc.astype(np.float32))
+            return Inference(probs, x, mc)
         probs, mc = self.computing.call(head_probs, self.head, torch.from_numpy(x), mc_passes, seed)
         return Inference(probs.numpy(), x, None if mc is None else mc.numpy())
 

@@ -377,13 +377,14 @@ class LogisticHead:
     posterior_factor: np.ndarray  # (d + 1, d + 1): a factor L of the posterior covariance L @ L.T
 
     def probs(self, x: np.ndarray) -> np.ndarray:
-        return expit(np.asarray(x, dtype=np.float64) @ self.weight + self.bias)
+        """(n, C) float32 class probabilities."""
+        return two_class_probs(expit(np.asarray(x, dtype=np.float64) @ self.weight + self.bias))
 
     def sample_probs(self, x: np.ndarray, passes: int, rng: np.random.Generator) -> np.ndarray:
-        """(passes, n) probabilities under weights drawn from the Laplace posterior."""
+        """(passes, n, C) float32 class probabilities under weights drawn from the Laplace posterior."""
         draws = rng.standard_normal((len(self.posterior_factor), passes))
         weights = np.r_[self.weight, self.bias][:, None] + self.posterior_factor @ draws
-        return expit(np.asarray(x, dtype=np.float64) @ weights[:-1] + weights[-1]).T
+        return two_class_probs(expit(np.asarray(x, dtype=np.float64) @ weights[:-1] + weights[-1]).T)
 
 
 def _newton_logistic(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, c: float,
@@ -578,17 +579,32 @@ class _RowView:
         return self.images[self.index[part]]
 
 
+def class_probs(logits: torch.Tensor) -> torch.Tensor:
+    """(..., C) float32 class probabilities from a head's logits (..., outputs): one logit (two
+    classes) gives [1 - p, p] with p = sigmoid(logit); C logits give their softmax."""
+    if logits.shape[-1] == 1:
+        positive = torch.sigmoid(logits.squeeze(-1).float())
+        return torch.stack([1 - positive, positive], -1)
+    return torch.softmax(logits.float(), -1)
+
+
+def two_class_probs(positive: np.ndarray) -> np.ndarray:
+    """(..., 2) float32 [1 - p, p] of probabilities p(positive class) (..., ), as class_probs makes them."""
+    positive = np.asarray(positive, dtype=np.float32)
+    return np.stack([1 - positive, positive], -1)
+
+
 @torch.inference_mode()
 def head_probs(head: nn.Module, features: torch.Tensor, mc_passes: int = 0,
                generator_seed: int = 0) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """p(PNEUMONIA) with dropout off, and optionally (T, n) probabilities of T MC-dropout passes,
-    their masks drawn from a generator seeded by `generator_seed`."""
+    """(n, C) class probabilities with dropout off, and optionally (T, n, C) probabilities of T
+    MC-dropout passes, their masks drawn from a generator seeded by `generator_seed`."""
     head.eval()
-    probs = torch.sigmoid(head(features).squeeze(1).float())
+    probs = class_probs(head(features))
     if mc_passes <= 0:
         return probs, None
     head.train()  # dropout on: each pass samples a different sub-network
     with dropout_generator(head, torch.Generator().manual_seed(generator_seed)):
-        mc = torch.stack([torch.sigmoid(head(features).squeeze(1).float()) for _ in range(mc_passes)])
+        mc = torch.stack([class_probs(head(features)) for _ in range(mc_passes)])
     head.eval()
     return probs, mc

@@ -12,11 +12,20 @@ EPS = 1e-12
 class Pool:
     """What a strategy may look at. Rows of every per-sample array are the unlabeled pool."""
 
-    probs: np.ndarray  # (n,) mean p(PNEUMONIA) of the current model
+    probs: np.ndarray  # (n, C) class probabilities of the current model; column j = p(class j)
     features: np.ndarray  # (n, d) penultimate-layer features
     labeled_features: np.ndarray  # (m, d) features of the labeled set
     rng: np.random.Generator
-    mc_probs: np.ndarray | None = None  # (T, n) p(PNEUMONIA) of T MC-dropout passes, if asked for
+    mc_probs: np.ndarray | None = None  # (T, n, C) class probabilities of T MC-dropout passes, if asked for
+
+    def __post_init__(self) -> None:
+        shape = np.shape(self.probs)
+        if len(shape) != 2 or shape[1] < 2:
+            raise ValueError(f"Pool.probs must be (pool size, classes) with at least two class columns "
+                             f"(two classes: [1 - p, p]); got shape {shape}")
+        if self.mc_probs is not None and (np.ndim(self.mc_probs) != 3 or np.shape(self.mc_probs)[1:] != shape):
+            raise ValueError(f"Pool.mc_probs must be (passes, {shape[0]}, {shape[1]}), one (pool size, classes) "
+                             f"matrix per MC-dropout pass; got shape {np.shape(self.mc_probs)}")
 
     def __len__(self) -> int:
         return len(self.probs)

@@ -9,7 +9,7 @@ from alcore.strategies._geometry import (as_f32, d2_sampler, greedy_centers, kme
                                          subsample_option, subsampled)
 from alcore.strategies.base import Pool, Selection
 from alcore.strategies.registry import option, register
-from alcore.strategies.uncertainty import binary_entropy
+from alcore.strategies.uncertainty import entropy_scores
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class BadgeOptions:
 @register("badge", "Prefers images with large and mutually different last-layer gradient embeddings "
           "(BADGE): uncertain images, spread out by k-means++ seeding.",
           options=BadgeOptions, family="hybrid",
-          reason="a large gradient embedding unlike the other picks (norm {score}): p = {p}")
+          reason="a large gradient embedding unlike the other picks (norm {score}): {p}")
 @subsampled
 def badge(pool: Pool, budget: int, options: BadgeOptions) -> Selection:
     """BADGE, k-means++ seeding on gradient embeddings (Ash et al., ICLR 2020).
@@ -33,14 +33,22 @@ def badge(pool: Pool, budget: int, options: BadgeOptions) -> Selection:
 
 
 def gradient_embedding(probs: np.ndarray, features: np.ndarray) -> np.ndarray:
-    """(n, d + 1) gradient of the BCE loss w.r.t. a single-logit linear last layer (weights, bias),
-    taking the predicted label y = 1[p > 0.5] as the target: (p - y) * [features, 1].
+    """Gradient of the loss w.r.t. the last layer (weights, bias), the predicted class y as target.
+
+    C > 2 classes (softmax over C logits, cross-entropy): (p - onehot(y)) outer [features, 1], one
+    block of d + 1 per class, (n, C (d + 1)). Two classes are one logit (sigmoid, binary
+    cross-entropy): (p - 1[p > 0.5]) * [features, 1] of the positive column p, (n, d + 1).
 
     `features` must be the last layer's own input (the loop's Pool.features are: the learner
     returns what its head reads), else this is the gradient of some other model."""
-    p = np.asarray(probs, dtype=np.float32)
-    with_bias = np.hstack([as_f32(features), np.ones((len(p), 1), dtype=np.float32)])
-    return with_bias * (p - (p > 0.5))[:, None]
+    probs = np.asarray(probs, dtype=np.float32)
+    with_bias = np.hstack([as_f32(features), np.ones((len(probs), 1), dtype=np.float32)])
+    if probs.shape[1] == 2:
+        p = probs[:, 1]
+        return with_bias * (p - (p > 0.5))[:, None]
+    residual = probs.copy()
+    residual[np.arange(len(probs)), probs.argmax(axis=1)] -= 1
+    return (residual[:, :, None] * with_bias[:, None, :]).reshape(len(probs), -1)
 
 
 @dataclass(frozen=True)
@@ -51,12 +59,12 @@ class UncertainKmeansOptions:
 @register("uncertain_kmeans", "Prefers uncertain images that are unlike each other: K-Means on the "
           "factor x budget highest-entropy images, then the image nearest each centroid.",
           options=UncertainKmeansOptions, family="hybrid",
-          reason="uncertain (p = {p}, entropy {score}) and central among the uncertain images")
+          reason="uncertain ({p}, entropy {score}) and central among the uncertain images")
 def uncertain_kmeans(pool: Pool, budget: int, options: UncertainKmeansOptions) -> Selection:
     """Diverse mini-batch active learning: K-Means on the most uncertain images (Zhdanov 2019, arXiv:1901.05954).
 
     Scores are entropies; clusters are -1 outside the candidates."""
-    scores = binary_entropy(pool.probs)
+    scores = entropy_scores(pool.probs)
     n_candidates = min(len(pool), max(budget, round(options.factor * budget)))
     candidates = Selection.top_k(scores, n_candidates).indices
     features = as_f32(pool.features[candidates])

@@ -41,7 +41,7 @@ class StrategyInfo:
     name: str
     fn: StrategyFn
     help: str  # one line: what the strategy prefers and why
-    reason: str  # why it picked an image, with {p} (the model's p(PNEUMONIA)) and {score} (its score)
+    reason: str  # why it picked an image, with {p} (a class probability: 'p(VIRAL) = 0.61') and {score}
     options_type: type | None = None  # the frozen dataclass of its options, if it has any
     aliases: tuple[str, ...] = ()
     needs_mc: bool = False  # asks the loop for MC-dropout passes (Pool.mc_probs)
@@ -121,12 +121,15 @@ def all_strategies() -> list[StrategyInfo]:
     return list(_REGISTRY.values())
 
 
-def reason(name: str, prob: float, score: float) -> str:
-    """The strategy's one-line reason for a pick, with the model's p(PNEUMONIA) and the pick's score
-    ('–' where there is none)."""
+def reason(name: str, prob: float, score: float, class_name: str | None = None) -> str:
+    """The strategy's one-line reason for a pick, with a probability the model gives it and the pick's
+    score ('–' where there is none). The caller names the class `prob` is for (e.g. the predicted
+    class: 'p(VIRAL) = 0.61'); unnamed, it reads 'p = 0.61'."""
     def shown(value: float, spec: str) -> str:
         return "–" if value is None or not math.isfinite(value) else format(value, spec)
-    return get(name).reason.format(p=shown(prob, ".2f"), score=shown(score, ".3g"))
+    p = shown(prob, ".2f")
+    return get(name).reason.format(p=f"p({class_name}) = {p}" if class_name else f"p = {p}",
+                                   score=shown(score, ".3g"))
 
 
 def validate_options(name: str, given: dict[str, Any]) -> dict[str, str]:

@@ -35,7 +35,7 @@ class RunImages:
         return str(self.dataset.splits[split].sources[row])
 
     def label(self, sample_id: str) -> int:
-        """The true label: 0 NORMAL, 1 PNEUMONIA, -1 unknown (an unlabeled folder)."""
+        """The true label index (the run's class order), -1 unknown (an unlabeled folder)."""
         split, row = self.rows[sample_id]
         return int(self.dataset.splits[split].labels[row])
 

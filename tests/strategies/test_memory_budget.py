@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from alcore.strategies import Pool, _geometry, registry
+from tests.strategies.conftest import two_class
 
 GEOMETRIC = ["coreset", "typiclust", "badge", "pca_kmeans", "uncertain_kmeans"]
 ONE_BLOCK = 2**40  # bytes: every distance matrix in one piece, as unchunked code would hold it
@@ -22,7 +23,7 @@ def _pool(n: int, m: int, whole_numbers: bool, seed: int = 0) -> Pool:
     features = centres[data.integers(5, size=n + m)] + data.normal(0, 1.5, (n + m, 6))
     features = (np.round(features) if whole_numbers else features).astype(np.float32)
     probs = data.choice([0.25, 0.75], n) if whole_numbers else data.random(n)
-    return Pool(probs, features[:n], features[n:], np.random.default_rng(seed + 1))
+    return Pool(two_class(probs), features[:n], features[n:], np.random.default_rng(seed + 1))
 
 
 def _query(monkeypatch, budget_bytes: int, name: str, pool: Pool, budget: int, **options):

@@ -71,7 +71,7 @@ def test_config_validation_reaches_the_strategy_options():
 
 
 def test_query_refuses_a_budget_above_the_pool():
-    pool = Pool(np.full(3, 0.5), np.zeros((3, 1), np.float32), np.zeros((0, 1), np.float32),
+    pool = Pool(np.full((3, 2), 0.5), np.zeros((3, 1), np.float32), np.zeros((0, 1), np.float32),
                 np.random.default_rng(0))
     with pytest.raises(ValueError, match="budget 4 is larger than the unlabeled pool"):
         registry.query("entropy", pool, 4)
