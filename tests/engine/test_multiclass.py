@@ -1,14 +1,20 @@
-"""More than two classes in the learners: (n, C) probabilities, a multinomial logistic head and a
-C-way head with cross-entropy, no threshold (argmax); the logistic fit is scikit-learn's."""
+"""More than two classes: the learners give (n, C) probabilities (a multinomial logistic head, a C-way
+head with cross-entropy; the logistic fit is scikit-learn's) and no threshold (argmax); a three-class
+synthetic run end to end, and resumed."""
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import pytest
 import torch
 
+from alcore.config import ExperimentConfig
 from alcore.data.base import Dataset, Split
 from alcore.learners import make_learner
 from alcore.models import build_classifier
+from alcore.runner import create_run, execute_run
+from alcore.runs import RunStore, probs_from_file
 from alcore.train import TrainSettings, fit_logistic, fit_logistic_head, log_loss
 
 CLASSES = ("NORMAL", "BACTERIAL", "VIRAL")
@@ -100,3 +106,54 @@ def test_a_class_with_no_label_gets_almost_no_probability_and_one_class_a_consta
     constant = fit_logistic_head(x, np.zeros(60, int), False, 0, n_classes=3)
     np.testing.assert_allclose(constant.probs(x[:2]), constant.probs(x[2:4]))
     assert constant.probs(x[:1]).argmax() == 0 and constant.threshold is None
+
+
+TINY3 = dict(model="tiny_cnn", resolution=32, synthetic_size=150, synthetic_classes=3, init_size=24, budget=12,
+             rounds=2, epochs=1, batch_size=16, seed=3)
+ROUND_KEYS = ("n_labeled", "accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "kappa", "queried_ids",
+              "n_labeled_per_class", "stop_kappa", "threshold")
+
+
+def _finished(store: RunStore, **changes) -> str:
+    run_id = create_run(ExperimentConfig(**{**TINY3, **changes}), store)
+    status = execute_run(store, run_id)
+    assert status.state == "done", status.error
+    return run_id
+
+
+@pytest.mark.parametrize("changes", [dict(regime="frozen", sampler="margin"),
+                                     dict(regime="frozen", head="adamw", sampler="badge"),
+                                     dict(regime="finetune", sampler="bald", sampler_options={"mc_passes": 3})],
+                         ids=["frozen-logistic", "frozen-adamw", "finetune"])
+def test_a_three_class_run_records_its_classes_and_predicts_by_argmax(tmp_path, changes):
+    store = RunStore(tmp_path)
+    run_id = _finished(store, **changes)
+    assert store.classes(run_id) == CLASSES
+    rounds = store.load_rounds(run_id)
+    assert [r.n_labeled for r in rounds] == [24, 36, 48]
+    for record in rounds:
+        assert record.threshold is None and record.metrics_at_0_5 is None  # argmax: no operating point
+        assert list(record.n_labeled_per_class) == list(CLASSES)
+        assert sum(record.n_labeled_per_class.values()) == record.n_labeled
+        assert 0 <= record.metrics.balanced_accuracy <= 1 and 0 <= record.metrics.roc_auc <= 1
+        assert np.array(record.metrics.confusion_matrix).shape == (3, 3)
+    arrays = store.load_round_arrays(run_id, 1)
+    train, test = len(arrays["ids"]), len(arrays["test_label"])
+    assert arrays["prob"].shape == (train, 3) and arrays["test_prob"].shape == (test, 3)
+    np.testing.assert_allclose(probs_from_file(arrays["test_prob"]).sum(1), 1.0, atol=1e-5)
+    assert set(np.unique(arrays["label"])) == {0, 1, 2}
+
+
+def test_a_resumed_three_class_run_repeats_the_uninterrupted_one(tmp_path):
+    store = RunStore(tmp_path)
+    reference = store.load_rounds(_finished(store, regime="frozen", sampler="entropy"))
+    run_id = create_run(ExperimentConfig(**TINY3, regime="frozen", sampler="entropy"), store)
+    cancel = threading.Event()
+    status = execute_run(store, run_id, cancel, on_event=lambda e: e.kind == "round" and e.round == 0 and cancel.set())
+    assert status.state == "cancelled" and len(store.load_rounds(run_id)) == 1
+    assert execute_run(store, run_id).state == "done"
+    resumed = store.load_rounds(run_id)
+    for a, b in zip(reference, resumed, strict=True):
+        a, b = a.to_dict(), b.to_dict()
+        for key in ROUND_KEYS:  # the stop-set kappa of round 1 reads round 0's (n, 3) pool back from its file
+            assert a[key] == (pytest.approx(b[key], abs=1e-9) if isinstance(a[key], float) else b[key]), key
