@@ -325,9 +325,13 @@ def round_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float | None
 
 
 def _known(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    labels = np.asarray(labels).astype(int)
+    """The labeled rows; a label past the probability columns is refused (a caller's mismatch)."""
+    labels, probs = np.asarray(labels).astype(int), class_probabilities(probs)
+    if len(labels) and labels.max() >= probs.shape[1]:
+        raise ValueError(f"labels go up to class {labels.max()} but the probabilities have {probs.shape[1]} "
+                         "columns: pass one column per class, (n, C)")
     known = labels >= 0  # an unlabeled test image (human mode on unlabeled data) counts for nothing
-    return labels[known], class_probabilities(probs)[known]
+    return labels[known], probs[known]
 
 
 def area_under_curve(n_labeled: np.ndarray, values: np.ndarray) -> float:
