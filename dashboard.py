@@ -24,7 +24,8 @@ page_frame()
 
 st.title("Active learning for chest X-rays")
 st.markdown(
-    "This tool trains a NORMAL-vs-PNEUMONIA classifier from a few labeled X-rays and lets a query strategy "
+    "This tool trains a chest X-ray classifier (NORMAL vs PNEUMONIA, or as many classes as your data has, "
+    "e.g. normal / bacterial / viral) from a few labeled X-rays and lets a query strategy "
     "pick which images to label next, round after round. "
     "It records test accuracy, F1 and ROC-AUC after every round, so you can see how many labels each "
     "strategy needs compared with random picks or a model trained on every label. "

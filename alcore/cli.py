@@ -32,7 +32,7 @@ RUN_FLAGS = {
     "batch_size": int, "lr": float, "weight_decay": float, "seed": int, "device": str,
     "synthetic_size": int, "oracle": str, "stop_set_size": int, "stop_kappa": float, "stop_window": int,
     "head": str, "threshold_rule": str, "second_resolution": int, "finetune_steps": int, "val_share": float,
-    "threads": int, "synthetic_preset": str,
+    "threads": int, "synthetic_preset": str, "synthetic_classes": int, "synthetic_pneumonia_share": float,
     "classes": str, "columns": str, "uncertain": str, "patient_from": str,  # the data layer (issue 25)
     "keep_models": str,  # the model (issue 27)
 }
@@ -173,6 +173,7 @@ def _data_parser(sub) -> None:
     data.add_argument("--resolution", type=int, default=None, help="decode at this size (default: the run default)")
     data.add_argument("--seed", type=int, default=None, help="the seed carving missing val/test splits")
     data.add_argument("--oracle", default=None, help="human: unlabeled images join the pool")
+    data.add_argument("--synthetic-classes", type=int, default=None, help="synthetic data: its classes (2 to 8)")
     data.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
@@ -374,7 +375,8 @@ def _data_summary(cfg: ExperimentConfig, quiet: bool = False):
 
 
 def cmd_data(args, store: RunStore) -> int:
-    settings = {name: getattr(args, name) for name in (*DATA_FLAG_HELP, "resolution", "seed", "oracle")
+    settings = {name: getattr(args, name)
+                for name in (*DATA_FLAG_HELP, "resolution", "seed", "oracle", "synthetic_classes")
                 if getattr(args, name) is not None}
     cfg = ExperimentConfig.from_dict({"data": args.path, **settings})
     check(cfg)

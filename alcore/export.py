@@ -1,4 +1,5 @@
-"""A person's labels out of the tool: labels.csv rows -> a Kaggle-style tree <dest>/{NORMAL,PNEUMONIA}/<file>.
+"""A person's labels out of the tool: labels.csv rows -> a Kaggle-style tree <dest>/<class>/<file>, a folder
+per class of the run (NORMAL/ and PNEUMONIA/ for the two-class default).
 
 Original image files are copied (or symlinked); images that exist only as arrays (synthetic, .npz)
 are written as PNG. The tree is built in a hidden sibling folder and renamed into place, so a
@@ -11,12 +12,10 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from PIL import Image
-
-from alcore import CLASS_NAMES
 
 MODES = ("copy", "symlink")
 
@@ -32,28 +31,29 @@ class Exported:
     from_files: int  # copied or linked originals; the others are PNGs of the decoded arrays
 
 
-def final_labels(rows: Iterable[dict]) -> dict[str, tuple[str, str]]:
-    """sample id -> (class, file): each image's latest NORMAL / PNEUMONIA answer; skips are left out."""
-    return {row["sample_id"]: (row["label"], row["file"]) for row in rows if row["label"] in CLASS_NAMES}
+def final_labels(rows: Iterable[dict], classes: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """sample id -> (class, file): each image's latest answer among `classes`; skips are left out."""
+    return {row["sample_id"]: (row["label"], row["file"]) for row in rows if row["label"] in classes}
 
 
 def export_tree(rows: Iterable[dict], dest: str | Path, image_of: Callable[[str], np.ndarray],
-                mode: str = "copy") -> Exported:
-    """Write every labeled image under dest/<class>/. `image_of(sample_id)` gives the (H, W) uint8
-    array of an image whose file is not on disk; `mode` says how original files get there."""
+                classes: Sequence[str], mode: str = "copy") -> Exported:
+    """Write every labeled image under dest/<class>/, a folder per name in `classes` (the run's).
+    `image_of(sample_id)` gives the (H, W) uint8 array of an image whose file is not on disk; `mode`
+    says how original files get there."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-    labels = final_labels(rows)
+    labels = final_labels(rows, classes)
     if not labels:
-        raise ExportError("no image has a NORMAL or PNEUMONIA label yet: there is nothing to export")
+        raise ExportError(f"no image has a class label ({' / '.join(classes)}) yet: there is nothing to export")
     dest = _destination(dest)
     try:
         staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
     except OSError as exc:
         raise ExportError(f"cannot write in {dest.parent}: {exc.strerror}; choose a folder you can write to") from None
     try:
-        counts, from_files = dict.fromkeys(CLASS_NAMES, 0), 0
-        for name in CLASS_NAMES:
+        counts, from_files = dict.fromkeys(classes, 0), 0
+        for name in classes:
             (staging / name).mkdir()
         for sample_id, (label, file) in labels.items():
             source = Path(file)

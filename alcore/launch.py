@@ -51,7 +51,7 @@ def launch(store: RunStore, executor: Executor, configs: list[ExperimentConfig],
 def _data_key(cfg: ExperimentConfig) -> tuple:
     """The settings that decide a run's data set (runs of a sweep share it)."""
     return (cfg.data, cfg.resolution, cfg.seed, cfg.synthetic_size, cfg.synthetic_pneumonia_share,
-            cfg.synthetic_preset, cfg.classes, cfg.columns, cfg.uncertain, cfg.patient_from, cfg.oracle)
+            cfg.synthetic_preset, cfg.synthetic_classes, cfg.classes, cfg.columns, cfg.uncertain, cfg.patient_from, cfg.oracle)
 
 
 def follow(store: RunStore, run_ids: list[str], poll: float = POLL_S) -> Iterator[tuple[str, RunStatus]]:

@@ -7,7 +7,8 @@ round r comes from (seed, r), so a resumed run repeats an uninterrupted one.
 With `record_embeddings` off, a round infers only what its query reads (the unlabeled rows, plus
 the labeled ones for strategies that measure distances to them) and the stop set, and the final
 round infers only the stop set; probabilities of rows not inferred are stored as NaN, and no
-display layout is stored. The stop set (alcore.stopping) is predicted every round for the
+display layout is stored. Probabilities are (n, C), column j = p(Dataset.classes[j]); a round file
+stores them through runs.probs_for_file (the positive column when C = 2, as every earlier run). The stop set (alcore.stopping) is predicted every round for the
 stopping signal: Cohen's kappa with the previous round's predictions.
 
 Each record holds the test metrics at the learner's threshold (chosen on the labeled set), the same
@@ -16,7 +17,7 @@ at 0.5 (keys ending `_at_0_5`) and `ci`: 95 % bootstrap intervals over test imag
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -28,6 +29,7 @@ from alcore.layout import PoolLayout
 from alcore.learners import Learner
 from alcore.metrics import RoundMetrics, round_metrics
 from alcore.records import RoundRecord, Timings
+from alcore.runs import probs_for_file
 from alcore.stopping import StabilityRule, round_kappa, stop_set_rows
 from alcore.strategies import Pool, registry
 from alcore.train import LossNotFinite
@@ -78,7 +80,7 @@ def layout_arrays(layout: PoolLayout, features: np.ndarray) -> dict[str, np.ndar
 class _Query:
     """What a round's pool pass and query found (arrays over the train pool)."""
 
-    probs: np.ndarray  # p(PNEUMONIA); NaN where not inferred
+    probs: np.ndarray  # (n, C) class probabilities; NaN rows where not inferred
     scores: np.ndarray  # the strategy's scores of the unlabeled rows; NaN elsewhere
     picked: np.ndarray  # the rows queried (empty: the last round, or the stopping rule ended the run)
     clusters: np.ndarray | None  # the strategy's clusters, when it has some
@@ -95,6 +97,7 @@ class _Rounds:
                  on_phase: Callable[[int, str], None] | None, done_rounds: Sequence[RoundRecord],
                  previous_probs: np.ndarray | None):
         self.cfg, self.train, self.test, self.learner, self.oracle = cfg, dataset.train, dataset.test, learner, oracle
+        self.classes = dataset.classes
         initial = initial_rows(self.train.labels, cfg.init_size, cfg.init_mode, cfg.seed)
         self.stop_rows = stop_set_rows(len(self.train), initial, cfg.stop_set_size, cfg.seed)
         self.rule = StabilityRule(cfg.stop_kappa, cfg.stop_window)
@@ -117,7 +120,7 @@ class _Rounds:
             self.known_labels[pending] = self.oracle(pending, r)
             self.labeled[pending[self.known_labels[pending] >= 0]] = True
         if not self.labeled.any():
-            raise ValueError("no image has a label yet: label at least one NORMAL and one PNEUMONIA image")
+            raise ValueError(f"no image has a label yet: label at least {_one_of_each(self.classes)} image")
         return np.flatnonzero(self.labeled)
 
     def diverged(self, r: int) -> TrainingDiverged:
@@ -136,14 +139,14 @@ class _Rounds:
         test_probs = self.learner.infer("test").probs
         if not np.isfinite(test_probs).all():  # finite weights whose activations overflow: diverged too
             raise self.diverged(r)
-        return test_probs, round_metrics(self.test.labels, test_probs, self.learner.threshold, seed)
+        return test_probs, round_metrics(self.test.labels, _metric_probs(test_probs), self.learner.threshold, seed)
 
     def query(self, r: int, seed: int, rows: np.ndarray) -> _Query:
         """The pool pass (what the query, the stop set and the display need), the stopping signal, the picks."""
         cfg, n = self.cfg, len(self.train)
         querying = r < cfg.rounds
         unlabeled = np.flatnonzero(~self.labeled)
-        probs, pool = np.full(n, np.nan, dtype=np.float32), None
+        probs, pool = np.full((n, len(self.classes)), np.nan, dtype=np.float32), None
         whole_pool = cfg.record_embeddings or (querying and self.strategy.needs_labeled_features)
         needed = np.union1d(unlabeled, self.stop_rows) if querying else self.stop_rows
         if whole_pool or len(needed):
@@ -164,9 +167,10 @@ class _Rounds:
         return found
 
     def _pick(self, found: _Query, pool, unlabeled: np.ndarray, labeled_rows, r: int) -> None:
-        view = Pool(probs=pool.probs[unlabeled], features=pool.features[unlabeled],
-                    labeled_features=pool.features[labeled_rows], rng=np.random.default_rng([self.cfg.seed, r]),
-                    mc_probs=None if pool.mc_probs is None else pool.mc_probs[:, unlabeled])
+        view = _strategy_pool(Pool(probs=pool.probs[unlabeled], features=pool.features[unlabeled],
+                                   labeled_features=pool.features[labeled_rows],
+                                   rng=np.random.default_rng([self.cfg.seed, r]),
+                                   mc_probs=None if pool.mc_probs is None else pool.mc_probs[:, unlabeled]))
         selection = registry.query(self.cfg.sampler, view, self.cfg.budget, self.cfg.sampler_options)
         found.picked = unlabeled[selection.indices]
         found.scores[unlabeled] = selection.scores
@@ -179,10 +183,10 @@ class _Rounds:
         queried = np.zeros(len(self.train), dtype=bool)
         queried[found.picked] = True
         # scores are only shown (float32 is plenty); probabilities stay exact: a resume's stop-set signal reads them
-        arrays = {"ids": self.train.ids.astype(str), "prob": found.probs, "score": found.scores.astype(np.float32),
-                  "queried": queried,
+        arrays = {"ids": self.train.ids.astype(str), "prob": probs_for_file(found.probs),
+                  "score": found.scores.astype(np.float32), "queried": queried,
                   "labeled": self.labeled.copy(), "label": self.train.labels.astype(np.int8),
-                  "test_prob": test_probs.astype(np.float32), "test_label": self.test.labels.astype(np.int8)}
+                  "test_prob": probs_for_file(test_probs), "test_label": self.test.labels.astype(np.int8)}
         if self.cfg.record_embeddings:
             arrays.update(layout_arrays(self.layout, found.features))
         if found.clusters is not None:
@@ -190,14 +194,34 @@ class _Rounds:
         return arrays
 
     def record(self, r: int, rows: np.ndarray, metrics: RoundMetrics, found: _Query, seconds: Timings) -> RoundRecord:
-        per_class = np.bincount(self.known_labels[rows].clip(0), minlength=2)
+        per_class = np.bincount(self.known_labels[rows], minlength=len(self.classes))
         return RoundRecord(
             round=r, n_labeled=int(self.labeled.sum()), metrics=metrics.at_threshold, threshold=metrics.threshold,
             metrics_at_0_5=metrics.at_0_5, ci=metrics.ci,
-            n_labeled_per_class={"NORMAL": int(per_class[0]), "PNEUMONIA": int(per_class[1])},
+            n_labeled_per_class={name: int(count) for name, count in zip(self.classes, per_class)},
             fit=dict(self.learner.fit_info), queried_ids=tuple(self.train.ids[found.picked].astype(str).tolist()),
             seconds=seconds, stop_kappa=found.kappa, predictions_stable=found.stable,
             stopped_by_rule=found.stopped_by_rule)
+
+
+def _one_of_each(classes: Sequence[str]) -> str:
+    """'one NORMAL and one PNEUMONIA', 'one NORMAL, one BACTERIAL and one VIRAL'."""
+    ones = [f"one {name}" for name in classes]
+    return f"{', '.join(ones[:-1])} and {ones[-1]}"
+
+
+def _metric_probs(probs: np.ndarray) -> np.ndarray:
+    """What metrics.round_metrics reads: the positive column with two classes.
+    TODO(issue 26): pass the (n, C) matrix once the metrics helper's round_metrics takes it (NEWS.md)."""
+    return probs[:, 1] if probs.shape[1] == 2 else probs
+
+
+def _strategy_pool(pool: Pool) -> Pool:
+    """The pool as the strategy functions read it: a two-class pool as its positive column.
+    TODO(issue 26): return `pool` unchanged once the strategies helper's (n, C) functions land (NEWS.md)."""
+    if pool.probs.shape[1] != 2:
+        return pool
+    return replace(pool, probs=pool.probs[:, 1], mc_probs=None if pool.mc_probs is None else pool.mc_probs[..., 1])
 
 
 def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_label: np.ndarray,
@@ -207,7 +231,8 @@ def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_lab
                previous_probs: np.ndarray | None = None) -> Iterator[RoundResult]:
     """Run rounds start_round..cfg.rounds. `to_label` (train rows) go to the oracle before the
     first of them is trained: the initial set, or on resume every row labeled so far. On resume,
-    `done_rounds` and the last done round's pool `previous_probs` continue the stopping signal.
+    `done_rounds` and the last done round's pool probabilities `previous_probs` ((n, C), read back
+    with runs.probs_from_file) continue the stopping signal.
 
     With `stop_when_stable`, the round where predictions have become stable queries nothing and
     is the last."""

@@ -1,7 +1,7 @@
 """Who labels the queried images: the known truth (simulated) or a person (human mode).
 
 Human labels live in results/<run_id>/labels.csv (sample_id, file, label, who, time, round), one
-row per answer, rewritten atomically on each answer: closing a tab or a crash loses nothing. The
+row per answer (a class name of the run, or skip), rewritten atomically on each answer: closing a tab or a crash loses nothing. The
 images waiting for a person are in queue.json; the run blocks until each has an answer.
 
 Step mode waits for a person the same way (`wait_for`): `StepGate` holds a round's picks back from
@@ -20,12 +20,11 @@ from typing import Callable
 
 import numpy as np
 
-from alcore import CLASS_NAMES
 from alcore.runs import RunStore, atomic_write_bytes, atomic_write_json
 from alcore.train import Cancelled
 
 LABEL_COLUMNS = ("sample_id", "file", "label", "who", "time", "round")
-ANSWERS = (*CLASS_NAMES, "skip")  # a skipped image stays unlabeled and may be queried again
+SKIP = "skip"  # the answer that leaves an image unlabeled: it may be queried again
 POLL_SECONDS = 0.5
 
 
@@ -42,8 +41,15 @@ class LabelBook:
     _lock = threading.Lock()  # one writer at a time within a process (pages of several sessions)
 
     def __init__(self, store: RunStore, run_id: str):
+        self.store, self.run_id = store, run_id
         self.folder = store.run_dir(run_id)
         self.path = self.folder / "labels.csv"
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """The run's class names, the answers besides skip (read when asked: a run records them once it has
+        read its data)."""
+        return self.store.classes(self.run_id)
 
     def rows(self) -> list[dict]:
         if not self.path.is_file():
@@ -51,12 +57,13 @@ class LabelBook:
         return list(csv.DictReader(io.StringIO(self.path.read_text(encoding="utf-8"))))
 
     def answers(self) -> dict[str, tuple[str, int]]:
-        """sample id -> (its latest answer: NORMAL / PNEUMONIA / skip, the round it was given in)."""
+        """sample id -> (its latest answer: a class name or skip, the round it was given in)."""
         return {row["sample_id"]: (row["label"], int(row["round"])) for row in self.rows()}
 
     def add(self, sample_id: str, file: str, label: str, who: str, round_index: int) -> None:
-        if label not in ANSWERS:
-            raise ValueError(f"a label must be one of {', '.join(ANSWERS)}, not {label!r}")
+        answers = (*self.classes, SKIP)
+        if label not in answers:
+            raise ValueError(f"a label must be one of {', '.join(answers)}, not {label!r}")
         with self._lock:
             rows = self.rows()
             rows.append({"sample_id": sample_id, "file": file, "label": label, "who": who.strip() or "anonymous",
@@ -90,11 +97,12 @@ class LabelBook:
 def answered(answers: dict[str, tuple[str, int]], sample_id: str, round_index: int) -> bool:
     """A class label counts for good; a skip only for the round it was given in."""
     answer = answers.get(sample_id)
-    return answer is not None and (answer[0] != "skip" or answer[1] == round_index)
+    return answer is not None and (answer[0] != SKIP or answer[1] == round_index)
 
 
-def answer_to_label(answer: tuple[str, int] | None) -> int:
-    return CLASS_NAMES.index(answer[0]) if answer is not None and answer[0] in CLASS_NAMES else -1
+def answer_to_label(answer: tuple[str, int] | None, classes: tuple[str, ...]) -> int:
+    """A class name's label index; -1 for a skip or no answer."""
+    return classes.index(answer[0]) if answer is not None and answer[0] in classes else -1
 
 
 def wait_for(ready: Callable[[], bool], cancel: threading.Event | None) -> None:
@@ -128,7 +136,8 @@ class HumanOracle:
                 return not waiting()
             wait_for(all_answered, self.cancel)
             self.book.set_queue(None)
-        return np.array([answer_to_label(answers.get(self.ids[r])) for r in rows], dtype=np.int64)
+        classes = self.book.classes
+        return np.array([answer_to_label(answers.get(self.ids[r]), classes) for r in rows], dtype=np.int64)
 
 
 class StepGate:

@@ -20,9 +20,10 @@ import plotly.io as pio
 from plotly.colors import qualitative
 
 from alcore.config import ExperimentConfig
-from alcore.diagnostics import Diagnostics, diagnostics
+from alcore.diagnostics import ClassCurves, Diagnostics, diagnostics
+from alcore.metrics import class_key
 from alcore.records import RoundRecord
-from alcore.runs import RunStore
+from alcore.runs import RunStore, probs_from_file
 
 PALETTE = qualitative.Plotly
 # One colour per strategy in every chart of the product (learning curves, race, ROC / PR / reliability):
@@ -83,14 +84,52 @@ def transparent(hex_color: str, alpha: float) -> str:
 @dataclass(frozen=True)
 class CurveSeries:
     """One run's round as the diagnostic figures draw it; `ci` holds the round record's bootstrap
-    intervals ({metric: (low, high)}) when the run has them."""
+    intervals ({metric: (low, high)}) when the run has them; `only` draws one class's one-vs-rest
+    curves (Compare: one class across runs) instead of every class's."""
 
     name: str
     diagnostics: Diagnostics
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)
+    only: int | None = None
+
+    def curves(self) -> tuple[ClassCurves, ...]:
+        return tuple(c for c in self.diagnostics.curves if self.only is None or c.index == self.only)
 
 
-def _interval(ci: dict[str, tuple[float, float]], *metrics: str) -> tuple[float, float] | None:
+@dataclass(frozen=True)
+class _Line:
+    """One drawn curve: a series' class (two classes: the positive one, named by the series alone)."""
+
+    series: CurveSeries
+    curve: ClassCurves
+    name: str
+    style: dict
+
+    @property
+    def auc_keys(self) -> tuple[str, ...]:  # where the record keeps this curve's AUC interval
+        if self.series.diagnostics.argmax:
+            return (class_key("class_roc_auc", self.curve.index),)
+        return ("roc_auc",)
+
+
+def _lines(series: Sequence[CurveSeries]) -> list[_Line]:
+    """Every curve to draw: one run's several classes in class colours, several runs in their styles."""
+    by_class = len(series) == 1 and len(series[0].curves()) > 1
+    lines = []
+    for s, style in zip(series, run_styles([s.name for s in series])):
+        for curve in s.curves():
+            name = f"{s.name} · {curve.name}" if s.diagnostics.argmax else s.name
+            lines.append(_Line(s, curve, name, dict(color=class_color(curve.index), dash="solid") if by_class else style))
+    return lines
+
+
+def class_color(index: int) -> str:
+    """The colour of a class's one-vs-rest curves, by its label."""
+    return PALETTE[index % len(PALETTE)]
+
+
+def interval(ci: dict[str, tuple[float, float]], *metrics: str) -> tuple[float, float] | None:
+    """The first of `metrics` whose 95 % interval the round recorded (defined at both ends), or None."""
     for metric in metrics:
         bounds = ci.get(metric)
         if bounds and not any(math.isnan(b) for b in bounds):
@@ -98,9 +137,12 @@ def _interval(ci: dict[str, tuple[float, float]], *metrics: str) -> tuple[float,
     return None
 
 
-def _with_interval(text: str, value: float, ci: dict, *metrics: str) -> str:
-    bounds = _interval(ci, *metrics)
-    return f"{text} {value:.3f}" + (f" [{bounds[0]:.3f}, {bounds[1]:.3f}]" if bounds else "")
+def with_interval(value: float, ci: dict, *metrics: str) -> str:
+    """'0.812 [0.750, 0.870]': a value with its interval when the round recorded one; 'n/a' for NaN."""
+    if math.isnan(value):
+        return "n/a"
+    bounds = interval(ci, *metrics)
+    return f"{value:.3f}" + (f" [{bounds[0]:.3f}, {bounds[1]:.3f}]" if bounds else "")
 
 
 def _error_bars(value: float, bounds: tuple[float, float] | None) -> dict:
@@ -119,9 +161,9 @@ def _unit_square(fig: go.Figure) -> go.Figure:
     return fig
 
 
-def _reference_line(fig: go.Figure, x: list[float], y: list[float], name: str) -> None:
+def _reference_line(fig: go.Figure, x: list[float], y: list[float], name: str, color: str = "#888") -> None:
     fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, hoverinfo="skip",
-                             line=dict(dash="dash", color="#888", width=1)))
+                             line=dict(dash="dash", color=color, width=1)))
 
 
 def _operating_point(fig: go.Figure, x: float, y: float, color: str, group: str, hover: str,
@@ -133,63 +175,83 @@ def _operating_point(fig: go.Figure, x: float, y: float, color: str, group: str,
 
 
 def roc_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
-    """ROC curves; the dot is each model's operating point at its threshold, its whiskers the
-    sensitivity / specificity intervals when the round has them."""
+    """ROC curves (more than two classes: one class against the rest each); with two classes the dot
+    is each model's operating point at its threshold, its whiskers the sensitivity / specificity
+    intervals when the round has them."""
     fig = go.Figure()
     _reference_line(fig, [0, 1], [0, 1], "chance")
-    for s, line in zip(series, run_styles([s.name for s in series])):
-        d, color = s.diagnostics, line["color"]
-        fig.add_trace(go.Scatter(x=d.roc_fpr, y=d.roc_tpr, mode="lines", legendgroup=s.name, line=line,
-                                 name=_with_interval(f"{s.name} · AUC", d.roc_auc, s.ci, "roc_auc"),
-                                 hovertemplate="FPR %{x:.3f}, TPR %{y:.3f}<extra>" + s.name + "</extra>"))
-        p = d.point
-        specificity = _interval(s.ci, "specificity")
-        _operating_point(fig, p.false_positive_rate, p.sensitivity, color, s.name,
+    for line in _lines(series):
+        c, s, color = line.curve, line.series, line.style["color"]
+        fig.add_trace(go.Scatter(x=c.roc_fpr, y=c.roc_tpr, mode="lines", legendgroup=line.name, line=line.style,
+                                 name=f"{line.name} · AUC " + with_interval(c.roc_auc, s.ci, *line.auc_keys),
+                                 hovertemplate="FPR %{x:.3f}, TPR %{y:.3f}<extra>" + line.name + "</extra>"))
+        p = s.diagnostics.point
+        if p is None:
+            continue
+        specificity = interval(s.ci, "specificity")
+        _operating_point(fig, p.false_positive_rate, p.sensitivity, color, line.name,
                          f"threshold {p.threshold:.2f}: sensitivity {p.sensitivity:.3f}, specificity {p.specificity:.3f}",
                          _error_bars(p.false_positive_rate, None if specificity is None else
                                      (1 - specificity[1], 1 - specificity[0])),
-                         _error_bars(p.sensitivity, _interval(s.ci, "sensitivity", "recall")))
+                         _error_bars(p.sensitivity, interval(s.ci, "sensitivity", "recall")))
     return _unit_square(layout(fig, title, "False-positive rate (1 − specificity)", "True-positive rate (sensitivity)",
                                 height=540, legend_below=-0.16))
 
 
 def pr_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
-    """Precision-recall curves (steps, as average precision sums them); the dashed line is the
-    precision of guessing (the PNEUMONIA share); the dot is the operating point."""
+    """Precision-recall curves (steps, as average precision sums them; more than two classes: one
+    class against the rest each); the dashed line is the precision of guessing (the class's share);
+    with two classes the dot is the operating point."""
     fig = go.Figure()
-    if series:
-        prevalence = series[0].diagnostics.prevalence
-        _reference_line(fig, [0, 1], [prevalence, prevalence], f"guessing (PNEUMONIA share {prevalence:.2f})")
-    for s, line in zip(series, run_styles([s.name for s in series])):
-        d, color = s.diagnostics, line["color"]
-        fig.add_trace(go.Scatter(x=d.pr_recall, y=d.pr_precision, mode="lines", line=dict(line, shape="hv"),
-                                 legendgroup=s.name, name=f"{s.name} · AP {d.average_precision:.3f}",
-                                 hovertemplate="recall %{x:.3f}, precision %{y:.3f}<extra>" + s.name + "</extra>"))
-        p = d.point
-        _operating_point(fig, p.sensitivity, p.precision, color, s.name,
+    lines = _lines(series)
+    per_class: dict[int, _Line] = {}
+    for line in lines:
+        per_class.setdefault(line.curve.index, line)
+    for line in per_class.values():  # guessing: precision = the class's share
+        share = line.curve.prevalence
+        _reference_line(fig, [0, 1], [share, share], f"guessing ({line.curve.name} share {share:.2f})",
+                        line.style["color"] if len(per_class) > 1 else "#888")
+    for line in lines:
+        c, s, color = line.curve, line.series, line.style["color"]
+        fig.add_trace(go.Scatter(x=c.pr_recall, y=c.pr_precision, mode="lines", line=dict(line.style, shape="hv"),
+                                 legendgroup=line.name, name=f"{line.name} · AP {c.average_precision:.3f}",
+                                 hovertemplate="recall %{x:.3f}, precision %{y:.3f}<extra>" + line.name + "</extra>"))
+        p = s.diagnostics.point
+        if p is None:
+            continue
+        _operating_point(fig, p.sensitivity, p.precision, color, line.name,
                          f"threshold {p.threshold:.2f}: recall {p.sensitivity:.3f}, precision {p.precision:.3f}",
-                         _error_bars(p.sensitivity, _interval(s.ci, "sensitivity", "recall")),
-                         _error_bars(p.precision, _interval(s.ci, "precision")))
+                         _error_bars(p.sensitivity, interval(s.ci, "sensitivity", "recall")),
+                         _error_bars(p.precision, interval(s.ci, "precision")))
     return _unit_square(layout(fig, title, "Recall (sensitivity)", "Precision (positive predictive value)", height=540,
                                 legend_below=-0.16))
 
 
+def _reliability_words(d: Diagnostics) -> tuple[str, str, str]:
+    """The reliability diagram's x title, y title and hover outcome: of p(positive), or top-label."""
+    if d.reliability.top_label:
+        return ("Mean probability of the predicted class in the bin", "Observed share predicted right", "right")
+    positive = d.classes[1]
+    return f"Mean predicted p({positive}) in the bin", f"Observed share of {positive}", positive
+
+
 def reliability_figure(series: Sequence[CurveSeries], title: str) -> go.Figure:
-    """Reliability diagram: per bin of p(PNEUMONIA) (tenths), the observed PNEUMONIA share against
-    the mean prediction; on the diagonal the probabilities mean what they say. Dot area ~ images."""
+    """Reliability diagram: per bin (tenths) of p(positive) - more than two classes: of the predicted
+    class's probability (top-label) - the observed share of the positive class (of right predictions)
+    against the mean probability; on the diagonal the probabilities mean what they say. Dot area ~ images."""
     fig = go.Figure()
     _reference_line(fig, [0, 1], [0, 1], "perfectly calibrated")
+    x_title, y_title, outcome = _reliability_words(series[0].diagnostics) if series else ("", "", "")
     for s, line in zip(series, run_styles([s.name for s in series])):
         r, color = s.diagnostics.reliability, line["color"]
-        name = (_with_interval(f"{s.name} · Brier", r.brier, s.ci, "brier")
-                + " · " + _with_interval("ECE", r.ece, s.ci, "ece"))
+        name = (f"{s.name} · Brier {s.diagnostics.brier:.3f} · "
+                + "ECE " + with_interval(r.ece, s.ci if r.top_label else {}, "top_label_ece"))
         size = 6 + 22 * np.sqrt(r.counts / max(int(r.counts.max()), 1))
         fig.add_trace(go.Scatter(x=r.mean_predicted, y=r.fraction_positive, mode="lines+markers", name=name,
                                  legendgroup=s.name, line=line, marker=dict(size=size, color=color),
-                                 customdata=r.counts, hovertemplate="mean p %{x:.2f}: %{y:.2f} PNEUMONIA "
+                                 customdata=r.counts, hovertemplate=f"mean p %{{x:.2f}}: %{{y:.2f}} {outcome} "
                                  "(%{customdata} images)<extra>" + s.name + "</extra>"))
-    return _unit_square(layout(fig, title, "Mean predicted p(PNEUMONIA) in the bin", "Observed share of PNEUMONIA",
-                                height=540, legend_below=-0.16))
+    return _unit_square(layout(fig, title, x_title, y_title, height=540, legend_below=-0.16))
 
 
 def strategy_label(config: ExperimentConfig) -> str:
@@ -202,15 +264,16 @@ def at_labels(record: RoundRecord) -> str:
     return f"at {record.n_labeled} labels"
 
 
-def diagnostics_from_arrays(record: RoundRecord, arrays: dict[str, np.ndarray]) -> Diagnostics | None:
-    """The round's test-set curves at its operating threshold (the record's, else 0.5), from its
-    arrays; None when the round stores no test probabilities (runs from before they were kept) or
-    one class only."""
+def diagnostics_from_arrays(record: RoundRecord, arrays: dict[str, np.ndarray],
+                            classes: Sequence[str]) -> Diagnostics | None:
+    """The round's test-set curves at its operating threshold (two classes: the record's, else 0.5;
+    more: argmax), from its arrays; None when the round stores no test probabilities (runs from
+    before they were kept) or one class only."""
     if "test_prob" not in arrays:
         return None
     threshold = 0.5 if record.threshold is None else record.threshold
     try:
-        return diagnostics(arrays["test_label"], arrays["test_prob"], threshold)
+        return diagnostics(arrays["test_label"], probs_from_file(arrays["test_prob"]), threshold, classes)
     except ValueError:
         return None
 
@@ -250,7 +313,7 @@ def round_figures(store: RunStore, run_id: str) -> dict[str, go.Figure]:
     config = store.load_config(run_id)
     out = {}
     for record in store.load_rounds(run_id):
-        found = diagnostics_from_arrays(record, store.load_round_arrays(run_id, record.round))
+        found = diagnostics_from_arrays(record, store.load_round_arrays(run_id, record.round), store.classes(run_id))
         if found is None:
             continue
         series = [CurveSeries(strategy_label(config), found, record.ci)]

@@ -55,7 +55,7 @@ class RoundRecord:
     def from_dict(cls, values: dict[str, Any]) -> RoundRecord:
         """A line of rounds.jsonl, of this version or an earlier one (absent fields: their defaults)."""
         metrics = Metrics.from_dict(values)
-        at_0_5 = (Metrics.from_dict(values, AT_REFERENCE, roc_auc=metrics.roc_auc)
+        at_0_5 = (Metrics.from_dict(values, AT_REFERENCE)
                   if "accuracy" + AT_REFERENCE in values else None)
         threshold = values.get("threshold")
         kappa = values.get("stop_kappa")

@@ -41,7 +41,7 @@ from alcore.modelio import keep_round_model
 from alcore.tracking import log_after_run
 from alcore.oracle import HumanOracle, LabelBook, StepGate
 from alcore.records import RoundRecord
-from alcore.runs import HOST, RunState, RunStatus, RunStore, RunWatch, StoreError, now_iso
+from alcore.runs import HOST, RunState, RunStatus, RunStore, RunWatch, StoreError, now_iso, probs_from_file
 from alcore.strategies import registry
 from alcore.train import Cancelled, TrainSettings
 
@@ -218,7 +218,7 @@ class _Execution:
         dataset = self.load_data(preloaded)
         cfg = self.cfg  # the baseline's recipe, once the pool is known
         device = resolve_device(cfg.device)
-        model, weights = build_classifier(cfg.model, cfg.weights, cfg.resolution, cfg.seed)
+        model, weights = build_classifier(cfg.model, cfg.weights, cfg.resolution, cfg.seed, len(dataset.classes))
         if weights.notice:
             self.note(weights.notice)
         rows = self.resolve(dataset, device, weights, cores)
@@ -268,7 +268,8 @@ class _Execution:
                 "dataset": dataset.name, "data_fingerprint": dataset.fingerprint, "data_notes": dataset.notes,
                 "data_summary": summarize(dataset, cfg.data).to_dict(),
                 "split_sizes": {k: len(v) for k, v in dataset.splits.items()},
-                "train_class_counts": np.bincount(dataset.train.labels.clip(0), minlength=2).tolist(),
+                "train_class_counts": np.bincount(dataset.train.labels[dataset.train.labels >= 0],
+                                                  minlength=len(dataset.classes)).tolist(),
                 "initial_ids": dataset.train.ids[rows].tolist(), "threads": cores, "versions": _versions(),
             })
         self.store.write_config(self.run_id, self.stored, resolved)
@@ -298,7 +299,7 @@ class _Execution:
             self.note(f"resuming after the round at {self.done_rounds[-1].n_labeled} labels: "
                       f"{len(rows)} images labeled or queried so far")
         self.round_started = time.monotonic()
-        previous_probs = self.store.load_round_arrays(self.run_id, start - 1)["prob"] if start else None
+        previous_probs = probs_from_file(self.store.load_round_arrays(self.run_id, start - 1)["prob"]) if start else None
         finished = "finished"
         for result in run_rounds(self.cfg, dataset, learner, rows, self.oracle(dataset), start,
                                  on_phase=self.on_phase, done_rounds=self.done_rounds, previous_probs=previous_probs):
@@ -310,7 +311,8 @@ class _Execution:
 
     def round_done(self, rec: RoundRecord) -> bool:
         """Log, status and event of a stored round; whether the stopping rule ended the run there."""
-        self.note(f"at {rec.n_labeled} labels: threshold {rec.threshold:.3f}, accuracy {rec.metrics.accuracy:.3f}, "
+        decision = "argmax" if rec.threshold is None else f"threshold {rec.threshold:.3f}"
+        self.note(f"at {rec.n_labeled} labels: {decision}, accuracy {rec.metrics.accuracy:.3f}, "
                   f"AUC {rec.metrics.roc_auc:.3f}, train {rec.seconds.train:.1f}s, query {rec.seconds.query:.1f}s"
                   + ("" if rec.stop_kappa is None else f", stop-set kappa {rec.stop_kappa:.4f}")
                   + (f"; fit {rec.fit}" if rec.fit else ""))

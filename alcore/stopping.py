@@ -1,8 +1,8 @@
 """When can labeling stop? Stabilizing predictions (Bloodgood & Vijay-Shanker, CoNLL 2009).
 
 A fixed stop set of train-pool images, unlabeled at the start and drawn with the run's seed, is
-predicted every round; Cohen's kappa between successive rounds' predicted classes measures how
-much the model still changes. When kappa stays at or above a threshold for `window` successive
+predicted every round; Cohen's kappa between successive rounds' predicted classes (p >= 0.5 of the
+positive class with two classes, the most probable of C > 2) measures how much the model still changes. When kappa stays at or above a threshold for `window` successive
 comparisons (3), the model has stopped changing: more labels are unlikely to change what it
 predicts. The stop set needs no labels. The default threshold is the paper's, 0.99, set for
 deterministic learners like the frozen regime's logistic head; a head retrained with dropout
@@ -60,7 +60,13 @@ def _at_least(kappa: float | None, threshold: float) -> bool:
 
 
 def round_kappa(previous: np.ndarray | None, current: np.ndarray) -> float | None:
-    """Kappa between two rounds' predicted classes (p >= 0.5) on the stop set; None at the first round."""
+    """Kappa between two rounds' predicted classes on the stop set, from their (m, C) class
+    probabilities; None at the first round."""
     if previous is None or len(current) == 0:
         return None
-    return cohen_kappa(previous >= 0.5, current >= 0.5)
+    return cohen_kappa(predicted_classes(previous), predicted_classes(current))
+
+
+def predicted_classes(probs: np.ndarray) -> np.ndarray:
+    """The stop set's predicted classes: p(positive) >= 0.5 with two classes, the most probable of C > 2."""
+    return probs[:, 1] >= 0.5 if probs.shape[1] == 2 else probs.argmax(1)

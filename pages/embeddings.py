@@ -64,8 +64,9 @@ def embedding_view() -> None:
     projection = pick_projection.radio("Projection", projections.PROJECTIONS, key="emb_projection", horizontal=True,
                                        help="PCA is stored with each round; UMAP is computed once per round "
                                             "and cached in the run folder.")
-    color_by = pick_color.selectbox("Colour by", list(figures.COLOR_BY), format_func=figures.COLOR_BY.get,
-                                    key="emb_color")
+    classes = store().classes(run_id)
+    options = figures.color_options(classes)
+    color_by = pick_color.selectbox("Colour by", list(options), format_func=options.get, key="emb_color")
     frame = round_view.round_frame(store(), run_id, round_index, reveal_prediction())
     if color_by == "score" and not figures.has_scores(frame):
         st.info(f"The model trained on {labels_at[round_index]} labels queried nothing (the last round only "
@@ -77,7 +78,7 @@ def embedding_view() -> None:
             "the next ones take seconds." if first_umap else "")):
         xy = projections.projection(store(), run_id, round_index, projection)
     drawn = scatter.thin(frame, xy, scatter.MAX_DRAWN)  # a 100k pool: every labeled and queried image, a stratified sample of the rest
-    fig = scatter.thinned_figure(drawn, color_by, projection)
+    fig = scatter.thinned_figure(drawn, color_by, projection, classes)
     event = st.plotly_chart(fig, key=f"emb_chart_{round_index}_{projection}_{color_by}", on_select="rerun",
                             selection_mode=("box", "lasso"), width="stretch")
     counts = frame.status.value_counts()

@@ -1,7 +1,8 @@
 """Label: a human-oracle run's queued X-rays, one at a time; every answer is written to labels.csv at once.
 
 The run's worker waits until each queued image has an answer, then trains by itself; meanwhile this
-page polls for the next batch (a fragment that ticks only while it waits). Keys N, P and S answer.
+page polls for the next batch (a fragment that ticks only while it waits). One button per class of the
+run and Skip, each with a key (label_view.answer_keys: N / P / S for NORMAL / PNEUMONIA, else 1..C and S).
 File names stay hidden: in a labeled folder they can give the class away.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ import streamlit as st
 from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
 
 from alcore import export, plots
-from alcore.oracle import LabelBook, LabelQueue
+from alcore.oracle import SKIP, LabelBook, LabelQueue
 from alcore.paths import PathRefused, allowed_path
 from alcore.summary import strategy_curves
 from alcore.viewmodels import compare_view, figures, image_view, label_view, round_view, run_list
@@ -21,11 +22,11 @@ from ui.widgets import resume_button
 
 page_frame()
 
-ANSWERS = {"NORMAL": "N", "PNEUMONIA": "P", "skip": "S"}  # answer -> keyboard shortcut
 CURVE_METRIC = "accuracy"
 
 run_id = require_run()
 config = store().load_config(run_id)
+classes = store().classes(run_id)
 book = LabelBook(store(), run_id)
 progress = store().load_status(run_id)
 
@@ -62,7 +63,7 @@ def set_labeler() -> None:
 
 def ask_name() -> None:
     """Before the first answer: a name for labels.csv. Enter starts; the field then goes away, so the
-    N / P / S keys answer instead of typing into it."""
+    answer keys answer instead of typing into it."""
     with st.form("label_name", border=False):
         st.text_input("Your name", key="label_who", placeholder="e.g. Dr. Lee",
                       help="Saved with each label (the 'who' column of labels.csv). Leave it empty to label "
@@ -82,9 +83,10 @@ def label_one(queue: LabelQueue, pending: list[str]) -> None:
         if who is None:
             ask_name()
         else:
-            for column, (label, key) in zip(st.columns(3), ANSWERS.items()):
-                column.button(label.capitalize() if label == "skip" else label, key=f"label_{label.lower()}",
-                              shortcut=key, width="stretch", type="secondary" if label == "skip" else "primary",
+            answers = label_view.answer_keys(classes)
+            for column, (label, key) in zip(st.columns(len(answers)), answers.items()):
+                column.button(label.capitalize() if label == SKIP else label, key=f"label_{label.lower()}",
+                              shortcut=key, width="stretch", type="secondary" if label == SKIP else "primary",
                               on_click=answer, args=(sample_id, queue.files[queue.ids.index(sample_id)], label,
                                                      queue.round))
             name, change = st.columns([3, 1], vertical_alignment="center")
@@ -107,7 +109,7 @@ def label_one(queue: LabelQueue, pending: list[str]) -> None:
         if shown:
             view = label_view.model_view(store(), run_id, queue.round, sample_id)
             st.markdown("No model yet: the initial images are labeled before the first training." if view is None
-                        else f"p(PNEUMONIA) = **{view[0]:.2f}** · {config.sampler} score **{view[1]:.3g}**")
+                        else f"{view.text} · {config.sampler} score **{view.score:.3g}**")
     image = label_view.adjust_image(label_view.label_image(store(), run_id, sample_id), zoom, centre, level, width)
     picture.image(image, width=720, alt="X-ray to label")
 
@@ -137,7 +139,7 @@ def agreement_and_curves() -> None:
     if agreement is not None:
         share, table = st.columns([1, 2])
         share.metric("Agreement with the true labels", f"{agreement.share:.0%}",
-                     help="Over your NORMAL / PNEUMONIA labels of images whose true label is known.")
+                     help=f"Over your {' / '.join(classes)} labels of images whose true label is known.")
         share.caption(f"{agreement.agreeing} of {agreement.n} labels match.")
         table.dataframe(agreement.table, key="label_agreement")
     twin = label_view.simulated_twin(store(), run_id)
@@ -156,20 +158,22 @@ def export_section() -> None:
                        "text/csv", key="label_download", disabled=not rows, icon=":material/download:")
     dest, mode = st.columns([3, 1])
     dest.text_input("Destination folder", key="label_dest", placeholder="/path/to/new/folder",
-                    help="A new or empty folder; it gets NORMAL/ and PNEUMONIA/ with your labeled images.")
+                    help=f"A new or empty folder; it gets a folder per class ({', '.join(c + '/' for c in classes)}) "
+                         "with your labeled images.")
     mode.radio("Original files", export.MODES, key="label_export_mode", horizontal=True,
                help="Copied or symlinked. Synthetic and .npz images are written as PNG files.")
     if st.button("Write folder tree", key="label_export", disabled=not rows, icon=":material/folder_copy:"):
         try:
             dest = st.session_state["label_dest"]
             done = export.export_tree(rows, allowed_path(dest, path_roots()) if dest.strip() else dest,
-                                      image_view.run_images(store(), run_id).image,
+                                      image_view.run_images(store(), run_id).image, classes,
                                       st.session_state["label_export_mode"])
         except (PathRefused, export.ExportError) as exc:
             st.error(f"Nothing was written: {exc}.")
         else:
-            st.success(f"Wrote {done.counts['NORMAL']} NORMAL and {done.counts['PNEUMONIA']} PNEUMONIA images to "
-                       f"{done.dest} ({done.from_files} from the original files).")
+            counts = [f"{n} {name}" for name, n in done.counts.items()]
+            st.success(f"Wrote {', '.join(counts[:-1])} and {counts[-1]} images to {done.dest} "
+                       f"({done.from_files} from the original files).")
 
 
 queue, pending = book.queue(), book.pending()

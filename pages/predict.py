@@ -1,5 +1,6 @@
-"""Predict: the current run's model on X-rays you upload (PNG, JPEG, DICOM): p per class, the decision at
-the model's threshold, where it looked (Grad-CAM), and the table as CSV."""
+"""Predict: the current run's model on X-rays you upload (PNG, JPEG, DICOM): p per class, the decision (at
+the model's threshold with two classes, the most probable class with more), where it looked (Grad-CAM), and
+the table as CSV."""
 from __future__ import annotations
 
 import streamlit as st
@@ -38,13 +39,15 @@ st.dataframe(predict_view.table(result), hide_index=True, width="stretch", key="
 for row in result.rows:
     if row.error:
         st.warning(f"{row.name}: {row.error}")
-st.caption(f"Decision threshold {result.threshold:.3f} on p({result.classes[-1]}); heat maps: Grad-CAM for the "
-           "predicted class on the last convolution (bright: where the evidence for it sits).")
+decision = (f"Decision threshold {result.threshold:.3f} on p({result.classes[-1]})" if len(result.classes) == 2
+            else "Decision: the most probable class (argmax)")
+st.caption(f"{decision}; heat maps: Grad-CAM for the predicted class on the last convolution (bright: where the "
+           "evidence for it sits).")
 PAIRS_PER_ROW = 2  # each upload: its image as the model saw it, then its heat map
 for start in range(0, len(result.shown), PAIRS_PER_ROW):
     columns = st.columns(2 * PAIRS_PER_ROW)
     for slot, shown in enumerate(result.shown[start:start + PAIRS_PER_ROW]):
         p = shown.prediction
-        columns[2 * slot].image(shown.image, width="stretch",
-                                caption=f"{p.name}: {p.predicted} (p({result.classes[-1]}) = {p.probabilities[-1]:.3f})")
+        chance = p.probabilities[result.classes.index(p.predicted)]
+        columns[2 * slot].image(shown.image, width="stretch", caption=f"{p.name}: {p.predicted} (p = {chance:.3f})")
         columns[2 * slot + 1].image(shown.heatmap, caption="where it looked", width="stretch")

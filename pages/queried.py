@@ -25,14 +25,16 @@ chosen = pick_round.selectbox("Picked by the model trained on", [*reversed(queri
                               key="queried_round", format_func=lambda r: "any number of labels" if r == ALL_ROUNDS
                               else f"{queried_rounds[r].n_labeled} labels")
 human = store().load_config(run_id).oracle == "human"  # its labels are the person's, never the truth
-classes = pick_class.multiselect("Your label" if human else "True class", round_view.CLASS_NAMES,
-                                 default=list(round_view.CLASS_NAMES), key="queried_classes")
+run_classes = store().classes(run_id)
+classes = pick_class.multiselect("Your label" if human else "True class", run_classes, default=list(run_classes),
+                                 key="queried_classes")
 samples = round_view.queried_frame(store(), run_id, list(queried_rounds.values()) if chosen == ALL_ROUNDS
                               else [queried_rounds[chosen]], reveal_prediction())
 samples = samples[samples.label.isin(classes) | samples.secret]  # a hidden label is in no class: always shown
 counts = samples.label.value_counts()
-st.caption(f"{len(samples)} images · " + " · ".join(f"{name} {counts.get(name, 0)}" for name in round_view.CLASS_NAMES)
-           + " · highest strategy score first within a batch · p = predicted p(PNEUMONIA) when queried")
+st.caption(f"{len(samples)} images · " + " · ".join(f"{name} {counts.get(name, 0)}" for name in run_classes)
+           + " · highest strategy score first within a batch · predicted: the class the model gave it when it "
+           "was queried, p its probability")
 if samples.empty:
     st.info("No queried image matches these filters.")
     st.stop()

@@ -15,8 +15,8 @@ import streamlit as st
 
 from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
 
-from alcore.config import (DEVICES, HEADS, INIT_MODES, KEEP_MODELS, MODELS, ORACLES, REGIMES, SYNTHETIC_PRESETS,
-                           THRESHOLD_RULES, ConfigError, ExperimentConfig, new_experiment_name)
+from alcore.config import (CONFIG_PRESETS, DEVICES, HEADS, INIT_MODES, KEEP_MODELS, MODELS, ORACLES, REGIMES,
+                           SYNTHETIC_PRESETS, THRESHOLD_RULES, ConfigError, ExperimentConfig, new_experiment_name)
 from alcore.data import PATIENT_SOURCES, UNCERTAIN_POLICIES, DataError, parse_columns
 from alcore.executors import QueueFull, default_parallel
 from alcore.runs import StoreError
@@ -56,14 +56,31 @@ def load_uploaded() -> None:
         values = json.loads(upload.getvalue())
         if not isinstance(values, dict):
             raise ConfigError({"config": "the file must hold a JSON object of settings"})
-        loaded = setup_form.form_values(ExperimentConfig.from_dict(
-            {k: v for k, v in values.items() if k not in ("run_id", "resolved")}))
-        st.session_state[key("saved")].update(loaded)
-        st.session_state.update({key(name): value for name, value in loaded.items()})
+        show_config(ExperimentConfig.from_dict({k: v for k, v in values.items() if k not in ("run_id", "resolved")}))
     except json.JSONDecodeError as exc:
         st.session_state[key("load_error")] = f"{upload.name} is not valid JSON ({exc.msg}, line {exc.lineno})."
     except ConfigError as exc:
         st.session_state[key("load_error")] = f"{upload.name} cannot be loaded: {exc}"
+
+
+def show_config(cfg: ExperimentConfig) -> None:
+    """Fill the form with `cfg` (a loaded file, a preset). Raises ConfigError for a setting no widget can hold."""
+    loaded = setup_form.form_values(cfg)
+    st.session_state[key("saved")].update(loaded)
+    st.session_state.update({key(name): value for name, value in loaded.items()})
+
+
+def load_preset() -> None:
+    """'Load preset' callback: the chosen ready-made config in the form."""
+    show_config(CONFIG_PRESETS[st.session_state[key("preset")]])
+
+
+def preset_picker() -> None:
+    left, right = st.columns([3, 1], vertical_alignment="bottom")
+    left.selectbox("Start from a preset", list(CONFIG_PRESETS), key=key("preset"),
+                   help="A ready-made config: the one-click demo (two classes, a rare finding), or the three-class "
+                        "demo (NORMAL / BACTERIAL / VIRAL synthetic X-rays, where the uncertainty strategies differ).")
+    right.button("Load preset", key=key("load_preset"), on_click=load_preset, icon=":material/tune:")
 
 
 def current_form() -> dict:
@@ -163,17 +180,28 @@ def data_section(plan: Plan) -> None:
             left.caption("No twin: some images of this data have no true label.")
     with right:
         if st.session_state[key("source")] == "synthetic":
-            synthetic_widgets(plan.problems)
+            synthetic_widgets(plan)
         else:
             path_widgets(plan)
 
 
-def synthetic_widgets(problems: dict[str, str]) -> None:
-    st.text_input("Synthetic pool size (images)", key=key("synthetic_size"),
+def synthetic_widgets(plan: Plan) -> None:
+    problems = plan.problems
+    size, classes = st.columns(2)
+    size.text_input("Synthetic pool size (images)", key=key("synthetic_size"),
                     help="Train-pool size; validation and test sets scale with it.")
-    flag(problems, "synthetic_size")
-    st.slider("PNEUMONIA share", 0.05, 0.95, step=0.05, key=key("synthetic_pneumonia_share"))
+    classes.text_input("Synthetic classes", key=key("synthetic_classes"),
+                       help="2: NORMAL and PNEUMONIA. 3: NORMAL, BACTERIAL (a dense lobar consolidation) and VIRAL "
+                            "(bilateral perihilar haze). Up to 8: NORMAL, FINDING_1, … (one finding each; the "
+                            "standard preset).")
+    flag_row(problems, [size, classes], ("synthetic_size", "synthetic_classes"))
+    several = plan.base.synthetic_classes != 2
+    st.slider("Non-normal share (the findings split evenly)" if several else "PNEUMONIA share", 0.05, 0.95,
+              step=0.05, key=key("synthetic_pneumonia_share"))
     flag(problems, "synthetic_pneumonia_share")
+    counts = setup_form.synthetic_classes_text(plan.base)
+    if counts:
+        st.caption(f"Train pool: {counts}.")
     st.selectbox("Synthetic preset", SYNTHETIC_PRESETS, key=key("synthetic_preset"),
                  help="standard: a hard set with a fifth of deliberately ambiguous images. teaching: "
                       "sub-populations of unequal size, a borderline band and clear lesions, where the "
@@ -186,9 +214,9 @@ def path_widgets(plan: Plan) -> None:
     (cached) and shows what was made of it: the summary and one image per class."""
     source = st.session_state[key("source")]
     st.text_input(PATH_LABELS[source], key=key("path"), placeholder=setup_form.example_folder(path_roots()),
-                  help="A folder with two class folders (optionally under train/ val/ test/; images or DICOM at any "
-                       "depth), a label table with one row per image, or a MedMNIST-style .npz file. With the human "
-                       "oracle, also a folder of images without class folders (they join the pool unlabeled).")
+                  help="A folder with two or more class folders (optionally under train/ val/ test/; images or DICOM "
+                       "at any depth), a label table with one row per image, or a MedMNIST-style .npz file. With the "
+                       "human oracle, also a folder of images without class folders (they join the pool unlabeled).")
     flag(plan.problems, "data")
     st.caption(DATA_ORIGIN.format(roots=", ".join(f"`{root}`" for root in path_roots()) or "none (see the README)"))
     data_options(plan, source)
@@ -197,18 +225,23 @@ def path_widgets(plan: Plan) -> None:
         st.success(f"{facts.size} images in the train pool.", icon=":material/check:")
         show_data_summary(facts)
     if st.button("Check data", key=key("check"), disabled="data" in plan.problems and facts is None,
-                 help="Reads the images once (they are cached): the classes and which is positive, images and "
-                      "patients per split, what was dropped and why, one image per class as the model sees it."):
+                 help="Reads the images once (they are cached): the classes (of two, which is positive) and what "
+                      "each matched, images per class and patients per split, what was dropped and why, one image "
+                      "per class as the model sees it."):
         check_data(plan.base)
         st.rerun()
 
 
 def data_options(plan: Plan, source: str) -> None:
     """The user's class names (every source); a table's columns and -1 rule; a folder's patients."""
-    st.text_input("Classes, in order, the positive one last", key=key("classes"), placeholder=CLASSES_EXAMPLE[source],
-                  help="Empty: guessed when exactly one class reads as normal. NAME=VALUE|VALUE maps label values "
-                       "or findings (table), folder names or a glob below the split folder (folder) to a class. "
-                       "Two classes for now.")
+    st.text_input("Classes, in order (of two, the positive one last)", key=key("classes"),
+                  placeholder=CLASSES_EXAMPLE[source],
+                  help="Two or more. Empty: two class folders or values are guessed when exactly one reads as "
+                       "normal; three or more class folders in order, a normal-reading one first. NAME=VALUE|VALUE "
+                       "maps label values or findings (table), folder names or a glob below the split folder "
+                       "(folder) to a class, e.g. NORMAL=NORMAL/*,BACTERIAL=PNEUMONIA/*bacteria*,"
+                       "VIRAL=PNEUMONIA/*virus* on the Kaggle folder. A row or image matching two classes is "
+                       "dropped (one class per image).")
     flag(plan.problems, "classes")
     if source == "table":
         header = setup_form.table_header(st.session_state[key("path")])
@@ -455,6 +488,7 @@ def save_and_load(plan: Plan, save, load) -> None:
 
 plan = make_plan()
 st.title("Set up a run")
+preset_picker()
 data_section(plan)
 model_section(plan.problems)
 training_section(plan.problems)

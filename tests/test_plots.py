@@ -84,3 +84,41 @@ def test_overlays_draw_one_curve_per_run_in_its_own_colour():
         fig = build(two, "overlay")
         curves = [t for t in fig.data if (t.name or "")[:1] in ("a", "b")]
         assert len(curves) == 2 and curves[0].line.color != curves[1].line.color
+
+
+THREE = ("NORMAL", "BACTERIAL", "VIRAL")
+LABELS_3 = np.array([0, 0, 0, 1, 1, 1, 2, 2, 2, 1, 0, 2])
+PROBS_3 = np.array([[0.7, 0.2, 0.1], [0.5, 0.3, 0.2], [0.3, 0.5, 0.2], [0.1, 0.8, 0.1], [0.2, 0.6, 0.2],
+                    [0.3, 0.3, 0.4], [0.1, 0.2, 0.7], [0.2, 0.5, 0.3], [0.1, 0.3, 0.6], [0.4, 0.4, 0.2],
+                    [0.6, 0.1, 0.3], [0.2, 0.2, 0.6]])
+
+
+def three_class_series(name: str = "entropy", probs: np.ndarray = PROBS_3, **kwargs) -> plots.CurveSeries:
+    from alcore.diagnostics import diagnostics
+    return plots.CurveSeries(name, diagnostics(LABELS_3, probs, None, THREE), **kwargs)
+
+
+def test_three_classes_draw_one_vs_rest_curves_per_class_without_an_operating_point():
+    from sklearn.metrics import roc_auc_score, roc_curve
+    ci = {"class_roc_auc_2": (0.61, 0.99)}
+    fig = plots.roc_figure([three_class_series(ci=ci)], "ROC")
+    curves = [t for t in fig.data if (t.name or "").startswith("entropy")]
+    assert [c.name.split(" · ")[1] for c in curves] == list(THREE)
+    assert len({c.line.color for c in curves}) == 3  # one run: a colour per class
+    fpr, tpr, _ = roc_curve(LABELS_3 == 2, PROBS_3[:, 2])
+    np.testing.assert_allclose(curves[2].x, fpr)
+    assert f"AUC {roc_auc_score(LABELS_3 == 2, PROBS_3[:, 2]):.3f} [0.610, 0.990]" in curves[2].name
+    assert not any(t.showlegend is False for t in fig.data)  # argmax: no threshold, no dot
+    pr = plots.pr_figure([three_class_series()], "PR")
+    assert len([t for t in pr.data if t.name.startswith("guessing")]) == 3
+
+
+def test_compare_overlays_one_class_across_runs_and_top_label_reliability():
+    two = [three_class_series("a", only=2), three_class_series("b", PROBS_3[::-1], only=2)]
+    fig = plots.roc_figure(two, "ROC")
+    curves = [t for t in fig.data if (t.name or "")[:1] in ("a", "b")]
+    assert [c.name.split(" · ")[1] for c in curves] == ["VIRAL", "VIRAL"] and curves[0].line.color != curves[1].line.color
+    reliability = plots.reliability_figure(two, "Reliability")
+    assert reliability.layout.xaxis.title.text == "Mean probability of the predicted class in the bin"
+    binary = plots.reliability_figure(series(), "Reliability")
+    assert binary.layout.yaxis.title.text == "Observed share of PNEUMONIA"

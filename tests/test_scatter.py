@@ -18,7 +18,8 @@ def pool_frame(n: int, labeled: int, queried: int, seed: int = 0) -> tuple[pd.Da
     label = np.where(rng.random(n) < 0.27, "PNEUMONIA", "NORMAL")
     xy = rng.normal(0, 1, (n, 2)).astype(np.float32) + np.where(label == "PNEUMONIA", 3, 0)[:, None]
     frame = pd.DataFrame({"id": [f"img-{i:06d}" for i in range(n)], "x": xy[:, 0], "y": xy[:, 1],
-                          "cluster": rng.integers(0, 8, n), "label": label, "prob": rng.random(n),
+                          "cluster": rng.integers(0, 8, n), "label": label, "predicted": label,
+                          "prob": rng.random(n), "confidence": rng.random(n),
                           "score": rng.random(n), "status": status})
     return frame, xy
 
@@ -33,7 +34,7 @@ def points_in_box(fig: go.Figure, low: float, high: float) -> list[dict]:
 def test_a_large_pool_draws_a_thinned_scatter_whose_selection_maps_to_the_right_images():
     frame, xy = pool_frame(100_000, labeled=5_100, queried=1_000)
     drawn = scatter.thin(frame, xy, max_drawn=20_000, seed=1)
-    fig = scatter.thinned_figure(drawn, "label", "PCA")
+    fig = scatter.thinned_figure(drawn, "label", "PCA", ("NORMAL", "PNEUMONIA"))
     assert sum(len(t.x) for t in fig.data) == 20_000 and all(isinstance(t, go.Scattergl) for t in fig.data)
     assert "20,000 of 100,000 images drawn" in fig.layout.title.text
     must = np.flatnonzero(frame.status.isin(["labeled", "queried"]))
@@ -72,7 +73,7 @@ def test_the_same_seed_draws_the_same_points_and_a_small_pool_is_drawn_whole():
     assert not np.array_equal(a.pool_rows, c.pool_rows)
     small = scatter.thin(*pool_frame(2_000, labeled=100, queried=10))
     assert not small.thinned and small.pool_rows.tolist() == list(range(2_000))
-    assert "drawn" not in scatter.thinned_figure(small, "status", "UMAP").layout.title.text
+    assert "drawn" not in scatter.thinned_figure(small, "status", "UMAP", ("NORMAL", "PNEUMONIA")).layout.title.text
 
 
 def test_more_labeled_images_than_the_cap_are_all_drawn():

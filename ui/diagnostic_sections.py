@@ -10,6 +10,7 @@ import streamlit as st
 
 from alcore import plots
 from alcore.config import ExperimentConfig
+from alcore.diagnostics import Diagnostics
 from alcore.records import RoundRecord
 from alcore.viewmodels import diagnostics_view, figures
 from ui.state import store
@@ -35,13 +36,11 @@ def chart(container, fig: go.Figure, key: str, stem: str) -> None:
         figure_downloads(fig, stem, key)
 
 
-def _value(value: float, ci: dict, metric: str) -> tuple[str, str]:
+def _tile(value: float, bounds: tuple[float, float] | None) -> tuple[str, str]:
     """The value for st.metric, and its 95 % interval for a caption under it (a metric tile cuts long text)."""
     if value is None or math.isnan(value):
         return "n/a", ""
-    bounds = ci.get(metric)
-    shown = bounds and not any(math.isnan(b) for b in bounds)
-    return f"{value:.3f}", (f"95 % CI [{bounds[0]:.3f}, {bounds[1]:.3f}]" if shown else "")
+    return f"{value:.3f}", (f"95 % CI [{bounds[0]:.3f}, {bounds[1]:.3f}]" if bounds else "")
 
 
 def stopping_section(run_id: str, records: list[RoundRecord], config: ExperimentConfig) -> None:
@@ -79,32 +78,38 @@ def round_section(run_id: str, records: list[RoundRecord]) -> None:
     if found is None:
         st.info(NO_CURVES)
         return
-    point, ci = found.point, record.ci
-    st.caption(f"The model trained on {record.n_labeled} labels: {found.n} test images, PNEUMONIA positive, "
-               f"operating threshold {point.threshold:.2f}"
-               + ("" if record.threshold is not None else " (the default: this run chose none)")
+    ci, classes = record.ci, found.classes
+    rule = ("each image called its most probable class (argmax, no threshold)" if found.argmax else
+            f"{classes[1]} positive, operating threshold {found.point.threshold:.2f}"
+            + ("" if record.threshold is not None else " (the default: this run chose none)"))
+    st.caption(f"The model trained on {record.n_labeled} labels: {found.n} test images, {rule}"
                + (" · [low, high]: bootstrap intervals" if ci else ""))
-    values = {"Sensitivity": _value(point.sensitivity, ci, "sensitivity"),
-              "Specificity": _value(point.specificity, ci, "specificity"),
-              "Precision": _value(point.precision, ci, "precision"),
-              "ROC-AUC": _value(found.roc_auc, ci, "roc_auc"),
-              "Brier score": (f"{found.reliability.brier:.3f}", ""), "ECE": (f"{found.reliability.ece:.3f}", "")}
-    for column, (label, (value, interval)) in zip(st.columns(len(values)), values.items()):
-        column.metric(label, value)
+    tiles = diagnostics_view.round_tiles(found, ci)
+    for column, (label, (value, bounds)) in zip(st.columns(len(tiles)), tiles.items()):
+        shown, interval = _tile(value, bounds)
+        column.metric(label, shown)
         if interval:
             column.caption(interval)
-    series = [plots.CurveSeries(plots.strategy_label(store().load_config(run_id)), found, ci)]
+    if found.argmax:
+        st.dataframe(diagnostics_view.class_table(found, ci), key="live_class_table", hide_index=True, width="stretch")
+    round_charts(run_id, record, found)
+
+
+def round_charts(run_id: str, record: RoundRecord, found: Diagnostics) -> None:
+    """The round's ROC, precision-recall (one-vs-rest per class with more than two), reliability and confusion."""
+    series = [plots.CurveSeries(plots.strategy_label(store().load_config(run_id)), found, record.ci)]
     where = plots.at_labels(record)
     stem = f"{run_id}_round_{record.round:03d}"
+    kind = " (each class against the rest)" if found.argmax else ""
+    decided = "by argmax" if found.argmax else f"at threshold {found.point.threshold:.2f}"
     top_left, top_right = st.columns(2)
-    chart(top_left, plots.roc_figure(series, f"ROC curve, {where}"), "live_roc", f"{stem}_roc")
-    chart(top_right, plots.pr_figure(series, f"Precision-recall curve, {where}"), "live_pr", f"{stem}_pr")
+    chart(top_left, plots.roc_figure(series, f"ROC curve{kind}, {where}"), "live_roc", f"{stem}_roc")
+    chart(top_right, plots.pr_figure(series, f"Precision-recall curve{kind}, {where}"), "live_pr", f"{stem}_pr")
     bottom_left, bottom_right = st.columns(2)
     chart(bottom_left, plots.reliability_figure(series, f"Reliability diagram, {where}"), "live_reliability",
           f"{stem}_reliability")
-    chart(bottom_right, figures.confusion_matrix_figure(
-        point.confusion_matrix, f"Confusion matrix at threshold {point.threshold:.2f}, {where}"),
-        "live_round_confusion", f"{stem}_confusion")
+    chart(bottom_right, figures.confusion_matrix_figure(found.confusion_matrix, f"Confusion matrix {decided}, {where}",
+                                                        found.classes), "live_round_confusion", f"{stem}_confusion")
 
 
 def compare_section(run_ids: list[str]) -> None:
@@ -124,8 +129,14 @@ def compare_section(run_ids: list[str]) -> None:
         st.info(NO_CURVES)
         return
     st.dataframe(diagnostics_view.diagnostics_table(series).round(4), key="compare_diag_table", hide_index=True, width="stretch")
-    st.caption("Sensitivity, specificity and precision at each run's operating threshold (dots on the curves). "
-               "Brier score and ECE: lower is better calibrated.")
+    st.caption("Two classes: sensitivity, specificity and precision at each run's operating threshold (dots on the "
+               "curves). More: each image called its most probable class (argmax). Brier score and ECE: lower is "
+               "better calibrated.")
+    classes = diagnostics_view.overlay_classes(series)
+    if classes:
+        shown = st.selectbox("Class (its curves against the rest)", range(len(classes)), format_func=classes.__getitem__,
+                             key="compare_diag_class")
+        series = diagnostics_view.one_class(series, shown)
     stem = f"compare_{where.replace(' ', '_')}"
     left, right = st.columns(2)
     chart(left, plots.roc_figure(series, f"ROC, {where}"), "compare_roc", f"{stem}_roc")

@@ -103,7 +103,7 @@ def picks_section(racers: list[race_view.Racer]) -> None:
     st.plotly_chart(race_view.picks_figure(frames, [r.name for r in racers], xy, title), key="race_picks",
                     width="stretch")
     st.caption("Grey: unlabeled; blue: labeled; orange diamonds: picked this round. Hover a pick for its score, "
-               "the model's p(PNEUMONIA) and why the strategy chose it.")
+               "the class the model predicts with its probability, and why the strategy chose it.")
     for column, racer, frame in zip(st.columns(len(racers)), racers, frames):
         picked = race_view.picked_samples(frame).head(RACE_THUMBNAILS)
         if picked.empty:
@@ -113,4 +113,5 @@ def picks_section(racers: list[race_view.Racer]) -> None:
         except (OSError, KeyError, ValueError) as exc:  # DataError is a ValueError
             column.warning(f"The images of {racer.name} cannot be shown: {exc}")
             continue
-        column.image(images, width=64, caption=[f"p={p:.2f}" if p == p else "p=–" for p in picked.prob])
+        column.image(images, width=64, caption=[race_view.short_prediction(c, p)
+                                                for c, p in zip(picked.predicted, picked.confidence)])

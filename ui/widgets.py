@@ -9,10 +9,10 @@ from alcore import plots
 from alcore.config import ConfigError
 from alcore.executors import QueueFull
 from alcore.runs import RunStore
-from alcore.viewmodels import figures, image_view, round_view
+from alcore.viewmodels import figures, image_view
 from ui.state import jobs, store
 
-CLASS_COLOR = {"NORMAL": "green", "PNEUMONIA": "red", "unknown": "gray", round_view.HIDDEN: "gray"}
+TEXT_COLORS = ("green", "red", "blue", "orange", "violet")  # Markdown's colours, in figures.CLASS_PALETTE's order
 
 
 def resume_button(run_id: str, key: str, help: str | None = None) -> None:
@@ -30,10 +30,12 @@ def resume_button(run_id: str, key: str, help: str | None = None) -> None:
 def run_charts(root: str, run_id: str, n_rounds: int) -> tuple[go.Figure, go.Figure]:
     """The learning curves and the last confusion matrix of a run's first `n_rounds` rounds: built once
     per new round for every session following the run (a class of browsers), read-only afterwards."""
-    records = RunStore(root).load_rounds(run_id)[:n_rounds]
+    runs = RunStore(root)
+    records, classes = runs.load_rounds(run_id)[:n_rounds], runs.classes(run_id)
     last = records[-1]
     title = f"Confusion matrix, test set, {plots.at_labels(last)}"
-    return figures.learning_curves_figure(records), figures.confusion_matrix_figure(last.metrics.confusion_matrix, title)
+    confusion = figures.confusion_matrix_figure(last.metrics.confusion_matrix, title, classes)
+    return figures.learning_curves_figure(records, figures.live_metrics(len(classes))), confusion
 
 
 def thumbnails(run_id: str, samples: pd.DataFrame, key: str, per_row: int = 6, enlarge: bool = False) -> None:
@@ -45,6 +47,7 @@ def thumbnails(run_id: str, samples: pd.DataFrame, key: str, per_row: int = 6, e
         st.warning(f"The images of this run cannot be shown: {exc}")
         return
     several_rounds = "labels" in samples and samples["labels"].nunique() > 1
+    classes = store().classes(run_id)
     with st.container(key=key):
         for start in range(0, len(samples), per_row):
             for column, sample, image in zip(st.columns(per_row), samples.iloc[start:start + per_row].itertuples(),
@@ -52,18 +55,20 @@ def thumbnails(run_id: str, samples: pd.DataFrame, key: str, per_row: int = 6, e
                 with column:
                     name = figures.WAITING if sample.secret else image_view.short_id(sample.id)
                     st.image(image, caption=name, width="stretch", alt=f"X-ray {name}")
-                    st.markdown(describe(sample) + (f" · picked at {sample.labels} labels" if several_rounds else ""))
+                    st.markdown(describe(sample, classes)
+                                + (f" · picked at {sample.labels} labels" if several_rounds else ""))
                     # the row, not the id, in the key: a widget key reaches the browser, an id may be a file name
                     if enlarge and st.button("Enlarge", key=f"{key}-{sample.Index}", icon=":material/zoom_in:"):
                         large_image(run_id, sample)
 
 
-def describe(sample) -> str:
-    """True label in its colour, then p(PNEUMONIA) and the strategy score (a dash where hidden or none)."""
+def describe(sample, classes: tuple[str, ...]) -> str:
+    """True label in its class's colour, then the predicted class with its probability and the strategy
+    score (a dash where hidden or none)."""
     score = "–" if pd.isna(sample.score) else f"{sample.score:.3g}"
-    prob = "–" if pd.isna(sample.prob) else f"{sample.prob:.2f}"
     label = "label hidden until it is labeled" if sample.secret else sample.label
-    return f":{CLASS_COLOR[sample.label]}[**{label}**] · p={prob} · score {score}"
+    color = TEXT_COLORS[classes.index(sample.label) % len(TEXT_COLORS)] if sample.label in classes else "gray"
+    return f":{color}[**{label}**] · {figures.prediction_text(sample.predicted, sample.confidence)} · score {score}"
 
 
 @st.dialog("X-ray", width="large")
@@ -72,7 +77,7 @@ def large_image(run_id: str, sample) -> None:
     image = str(original) if original else image_view.images_by_id(store(), run_id, [sample.id])[0]
     name = figures.WAITING if sample.secret else sample.id
     st.image(image, width="stretch", alt=f"X-ray {name}, large")
-    st.markdown(f"`{name}` · {describe(sample)}")
+    st.markdown(f"`{name}` · {describe(sample, store().classes(run_id))}")
     if original and not sample.secret:
         st.caption(f"original file: {original}")
     else:

@@ -32,6 +32,7 @@ def load_run_data(cfg: ExperimentConfig, progress: Progress | None = None) -> Da
     dataset = load_dataset(cfg.data, cfg.resolution, seed=cfg.seed, synthetic_size=cfg.synthetic_size,
                            pneumonia_share=cfg.synthetic_pneumonia_share, progress=progress,
                            allow_unlabeled=cfg.oracle == "human", synthetic_preset=cfg.synthetic_preset,
+                           synthetic_classes=cfg.synthetic_classes,
                            classes=cfg.classes, columns=cfg.columns, uncertain=cfg.uncertain,
                            patient_from=cfg.patient_from)
     if cfg.oracle == "human" and (dataset.train.labels != UNKNOWN_LABEL).any():
@@ -48,27 +49,30 @@ def run_data_summary(cfg: ExperimentConfig, progress: Progress | None = None) ->
 def load_dataset(data: str, resolution: int, seed: int = 0, synthetic_size: int = 2000,
                  pneumonia_share: float = 0.75, progress: Progress | None = None,
                  allow_unlabeled: bool = False, synthetic_preset: str = "standard", classes: str = "",
-                 columns: str = "", uncertain: str = "drop", patient_from: str = "auto") -> Dataset:
+                 columns: str = "", uncertain: str = "drop", patient_from: str = "auto",
+                 synthetic_classes: int = 2) -> Dataset:
     """The data set named by `data`, decoded once and then read from the disk cache.
 
     `seed` only matters for sources lacking val/test splits (they are carved with it);
     the synthetic set is the same for every seed. `progress(done, total)` reports decoding.
     `allow_unlabeled` accepts a folder without class folders (labels UNKNOWN_LABEL).
-    `synthetic_preset` picks the synthetic generator: "standard" or "teaching".
+    `synthetic_preset` picks the synthetic generator: "standard" or "teaching"; `synthetic_classes`
+    its number of classes (2..8, standard preset; `pneumonia_share` is then all non-normal classes').
     `classes`, `columns`, `uncertain`, `patient_from`: the --classes / --columns / --uncertain /
     --patient-from settings (README, data). The notes end with the split warnings.
     """
-    dataset = _load(str(data), resolution, seed, synthetic_size, pneumonia_share, progress, allow_unlabeled,
-                    synthetic_preset, classes, columns, uncertain, patient_from)
+    if data == "synthetic":
+        dataset = load_synthetic(synthetic_size, pneumonia_share, resolution, progress, synthetic_preset,
+                                 synthetic_classes)
+    else:
+        dataset = _load(str(data), resolution, seed, progress, allow_unlabeled, classes, columns, uncertain,
+                        patient_from)
     dataset.notes = [*dataset.notes, *split_warnings(dataset)]
     return dataset
 
 
-def _load(data: str, resolution: int, seed: int, synthetic_size: int, pneumonia_share: float,
-          progress: Progress | None, allow_unlabeled: bool, synthetic_preset: str, classes: str, columns: str,
-          uncertain: str, patient_from: str) -> Dataset:
-    if data == "synthetic":
-        return load_synthetic(synthetic_size, pneumonia_share, resolution, progress, synthetic_preset)
+def _load(data: str, resolution: int, seed: int, progress: Progress | None, allow_unlabeled: bool, classes: str,
+          columns: str, uncertain: str, patient_from: str) -> Dataset:
     if uncertain not in UNCERTAIN_POLICIES:
         raise DataError(f"--uncertain {uncertain}: choose one of {', '.join(UNCERTAIN_POLICIES)}")
     if patient_from not in PATIENT_SOURCES:
@@ -92,13 +96,15 @@ def _load(data: str, resolution: int, seed: int, synthetic_size: int, pneumonia_
 
 
 def _named(dataset: Dataset, rules: tuple) -> Dataset:
-    """An .npz's labels 0 / 1 under the user's two class names (names only: the labels are fixed)."""
+    """An .npz's labels 0 .. C-1 under the user's class names (names only: the labels are fixed)."""
     if not rules:
         return dataset
-    if any(rule.matches for rule in rules):
-        raise DataError("an .npz holds labels 0 and 1: give --classes names only, in that order, e.g. "
-                        "--classes \"NORMAL,PNEUMONIA\"")
-    check_count(rules, ["0", "1"], "the .npz labels are")
+    values = [str(k) for k in range(len(dataset.classes))]
+    example = ",".join(dataset.classes) if len(values) == 2 else ",".join(f"NAME{k}" for k in values)
+    if any(rule.matches for rule in rules) or len(rules) != len(values):
+        raise DataError(f"the .npz holds the labels {', '.join(values)}: give --classes {len(values)} names only, "
+                        f"in that order, e.g. --classes \"{example}\"")
+    check_count(rules, values, "the .npz labels are")
     return replace(dataset, classes=tuple(rule.name for rule in rules))
 
 

@@ -2,9 +2,10 @@
 
 Order is the label index; with two classes the last is the positive one. A right-hand side lists
 label values / findings (tables) or folder names / globs on the path below the split folder
-(folders), several separated by `|`; without one the class name itself is matched. Without
-`--classes` two classes are guessed only when exactly one reads as normal. Two classes for now:
-C > 2 needs only `check_count` lifted (labels are indices into the names everywhere here).
+(folders), several separated by `|`; without one the class name itself is matched. Any number of
+classes from two. Without `--classes`: two are guessed only when exactly one reads as normal;
+three or more only from class folders (a normal-reading one first, the others alphabetical), never
+from a table's values (often a finding vocabulary, several per row: name the classes).
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 
 from alcore.data.base import DataError
 
-MAX_CLASSES = 2  # multi-class runs (issue 26) lift this
 NORMAL_WORDS = frozenset({"normal", "healthy", "negative"})
 NORMAL_PHRASES = frozenset({"no finding", "no findings", "0"})
 GLOB_CHARS = frozenset("*?[/")
@@ -54,26 +54,26 @@ def reads_normal(name: str) -> bool:
 
 def hint(found: list[str], what: str) -> str:
     """The advice that ends every refusal to guess: the values found and the flag."""
-    example = ",".join(found[:2]) if len(found) >= 2 else "NORMAL,PNEUMONIA"
-    return (f"{what[:1].upper()}{what[1:]}: {', '.join(found) or 'none'}. Name two classes with --classes, the positive one last, "
-            f"e.g. --classes \"{example}\" (a class may match several values: NAME=VALUE|VALUE)")
+    example = ",".join(found[:3]) if len(found) >= 2 else "NORMAL,PNEUMONIA"
+    return (f"{what[:1].upper()}{what[1:]}: {', '.join(found) or 'none'}. Name the classes with --classes, in order "
+            f"(with two, the positive one last), e.g. --classes \"{example}\" (a class may match several values: "
+            "NAME=VALUE|VALUE)")
 
 
 def check_count(rules: tuple[ClassRule, ...], found: list[str], what: str) -> None:
-    """Refuse anything but two classes (for now), and a normal-reading class as the positive one."""
-    if len(rules) > MAX_CLASSES:
-        raise DataError(f"{len(rules)} classes ({', '.join(r.name for r in rules)}): only two-class runs are "
-                        f"supported for now. " + hint(found, what))
+    """Refuse fewer than two classes, and of two a normal-reading class as the positive one."""
     if len(rules) < 2:
         raise DataError(f"one class ({', '.join(r.name for r in rules) or 'none'}) is not enough. " + hint(found, what))
-    if reads_normal(rules[-1].name) and not reads_normal(rules[0].name):
+    if len(rules) == 2 and reads_normal(rules[-1].name) and not reads_normal(rules[0].name):
         raise DataError(f"--classes puts '{rules[-1].name}' last, which would make it the positive class; "
                         f"put it first: --classes \"{rules[-1].name},{rules[0].name}\"")
 
 
-def resolve(given: tuple[ClassRule, ...], found: list[str], what: str) -> tuple[tuple[ClassRule, ...], bool]:
-    """(the rules, whether they were guessed): the given ones checked, or two guessed from `found`
-    (folder names / label values) when exactly one of them reads as normal; else DataError."""
+def resolve(given: tuple[ClassRule, ...], found: list[str], what: str,
+            guess_many: bool = False) -> tuple[tuple[ClassRule, ...], bool]:
+    """(the rules, whether they were guessed): the given ones checked, or guessed from `found` (folder
+    names / label values): two when exactly one of them reads as normal; three or more with
+    `guess_many` (class folders), normal-reading ones first, the others alphabetical; else DataError."""
     if given:
         check_count(given, found, what)
         return given, False
@@ -84,8 +84,11 @@ def resolve(given: tuple[ClassRule, ...], found: list[str], what: str) -> tuple[
             return (ClassRule(normal[0]), ClassRule(other)), True
         reason = ("both read as normal" if normal else "neither reads as normal")
         raise DataError(f"cannot tell which class is positive ({reason}). " + hint(found, what))
-    if len(found) > MAX_CLASSES:
-        raise DataError(f"{len(found)} classes found; only two-class runs are supported for now. " + hint(found, what))
+    if len(found) > 2 and guess_many:
+        return tuple(ClassRule(name) for name in sorted(found, key=lambda n: (not reads_normal(n), n.lower()))), True
+    if len(found) > 2:
+        raise DataError(f"{len(found)} values found: which are classes, and in which order, is not guessed. "
+                        + hint(found, what))
     if not found:
         raise DataError("no class folders (or label values) found; two are needed. " + hint(found, what))
     raise DataError(f"one class ({found[0]}) found; two are needed. " + hint(found, what))

@@ -1,4 +1,4 @@
-"""Image-folder sources: the Kaggle layout, any two-class folder tree, or unlabeled images.
+"""Image-folder sources: the Kaggle layout, any tree of two or more class folders, or unlabeled images.
 
 Accepted layouts (class folder names matched case-insensitively):
   root/{train,val,test}/<class folders>/...   (the Kaggle `chest_xray` folder, or its parent)
@@ -7,9 +7,10 @@ Accepted layouts (class folder names matched case-insensitively):
 Images may sit deeper (CLASS/patient/study/image); symlinked folders are followed (no loops).
 JPEG, PNG, TIFF... and DICOM (by suffix or the DICM magic, so files without an extension too).
 Classes: the user's `--classes` rules (folder names or globs on the path below the split folder),
-else two class folders of which exactly one reads as normal. With allow_unlabeled=True, images
-outside the class folders join the train pool unlabeled. The decoded folder ("pool") is cached
-without the seed; carving missing splits is cheap and happens on every load.
+else the class folders: two of which exactly one reads as normal, or three or more (classes.resolve).
+With allow_unlabeled=True, images outside the class folders join the train pool unlabeled. The
+decoded folder ("pool") is cached without the seed; carving missing splits is cheap and happens on
+every load.
 """
 from __future__ import annotations
 
@@ -208,7 +209,7 @@ def _scan(root: Path, allow_unlabeled: bool, given: tuple[ClassRule, ...], patie
         entries = [Entry(p.relative_to(root).as_posix(), p, UNKNOWN_LABEL, p.relative_to(root).as_posix())
                    for _, p, _ in sorted(images, key=lambda item: item[1])]
         return _Listing(root, {"train": entries, "val": [], "test": []}, (), (), notes)
-    rules, guessed = resolve(given, folders, f"the class folders in {root} are")
+    rules, guessed = resolve(given, folders, f"the class folders in {root} are", guess_many=True)
     files: dict[str, list[Entry]] = {s: [] for s in SPLITS}
     unmatched, ambiguous, loose = [], [], []
     for split, path, below in images:
@@ -226,11 +227,22 @@ def _scan(root: Path, allow_unlabeled: bool, given: tuple[ClassRule, ...], patie
     elif loose:
         dropped.append(Dropped("images outside the class folders", len(loose),
                                tuple(rel for _, _, rel in loose[:SHOWN])))
-    if guessed and tuple(r.name.upper() for r in rules) != ("NORMAL", "PNEUMONIA"):
-        notes.append(f"class folders '{rules[0].name}' and '{rules[1].name}': '{rules[1].name}' is the positive "
-                     "class (label 1); --classes sets it")
+    if guessed:
+        notes += _guess_note(rules)
     files = {s: sorted(f, key=lambda e: e.id) for s, f in files.items()}
     return _Listing(root, files, tuple(r.name for r in rules), matches_text(rules), notes, dropped)
+
+
+def _guess_note(rules: tuple[ClassRule, ...]) -> list[str]:
+    """What a guess of the classes decided, unless it is the Kaggle pair."""
+    names = [rule.name for rule in rules]
+    if len(names) > 2:
+        return [f"{len(names)} class folders, labels in this order: {', '.join(names)} (a normal-reading one first, "
+                "the others alphabetical); --classes sets the order"]
+    if tuple(name.upper() for name in names) == ("NORMAL", "PNEUMONIA"):
+        return []
+    return [f"class folders '{names[0]}' and '{names[1]}': '{names[1]}' is the positive class (label 1); "
+            "--classes sets it"]
 
 
 def _patient(below: str, rel: str, patient_from: str) -> str:

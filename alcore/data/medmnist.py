@@ -1,8 +1,9 @@
 """MedMNIST-style .npz files (PneumoniaMNIST at 28, 64, 128 or 224 px).
 
 Keys: {train,val,test}_images (n, h, w) [or (n, h, w, c)] and {train,val,test}_labels
-(n,) or (n, 1) with 0 = normal, 1 = pneumonia. A missing official file is fetched with
-the `medmnist` package when the network allows.
+(n,) or (n, 1): class indices 0 .. C-1, C >= 2 the largest label + 1 (PneumoniaMNIST: 0 = normal,
+1 = pneumonia; named NORMAL / PNEUMONIA, more classes 'label 0', 'label 1', ... unless --classes
+names them). A missing official file is fetched with the `medmnist` package when the network allows.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from alcore import CLASS_NAMES
 from alcore.data import cache
 from alcore.data.base import SPLITS, DataError, Dataset, Split
 from alcore.data.pixels import robust_range, scale_unit, unit_to_uint8
@@ -47,22 +49,29 @@ def _read(path: Path, resolution: int, key: str, progress: cache.Progress | None
     if missing:
         raise DataError(f"{path.name} lacks the keys {', '.join(missing)}; a MedMNIST file has "
                         f"{', '.join(KEYS)} (it holds: {', '.join(found) or 'nothing'})")
-    total, done, splits = sum(len(arrays[f"{s}_labels"]) for s in SPLITS), 0, {}
+    labels = {split: _labels(arrays[f"{split}_labels"], split) for split in SPLITS}
+    n_classes = max(2, 1 + max(int(split_labels.max(initial=0)) for split_labels in labels.values()))
+    total, done, splits = sum(len(split_labels) for split_labels in labels.values()), 0, {}
     high_bit = any(_is_high_bit(arrays[f"{s}_images"]) for s in SPLITS)
     notes = [f"{path.name} holds {arrays['train_images'].dtype} pixels beyond 0..255: each image is windowed on "
              "its robust percentiles (0.5 to 99.5 %), not clipped"] if high_bit else []
     for split in SPLITS:
-        images = _images(arrays[f"{split}_images"], split, high_bit)
-        labels = _labels(arrays[f"{split}_labels"], split)
-        if len(images) != len(labels):
-            raise DataError(f"{path.name}: {split} has {len(images)} images but {len(labels)} labels")
-        splits[split] = Split(_resize(images, resolution), labels,
-                              np.array([f"{split}-{i:05d}" for i in range(len(labels))]),
-                              np.array([f"npz:{split}:{i}" for i in range(len(labels))]))
-        done += len(labels)
+        images, n = _images(arrays[f"{split}_images"], split, high_bit), len(labels[split])
+        if len(images) != n:
+            raise DataError(f"{path.name}: {split} has {len(images)} images but {n} labels")
+        ids = np.array([f"{split}-{i:05d}" for i in range(n)])
+        splits[split] = Split(_resize(images, resolution), labels[split], ids,
+                              np.array([f"npz:{split}:{i}" for i in range(n)]))
+        done += n
         if progress is not None:
             progress(done, total)
-    return Dataset(name=path.name, fingerprint=key, resolution=resolution, splits=splits, kind="npz", notes=notes)
+    return Dataset(name=path.name, fingerprint=key, resolution=resolution, splits=splits, kind="npz", notes=notes,
+                   classes=default_names(n_classes))
+
+
+def default_names(n_classes: int) -> tuple[str, ...]:
+    """An .npz's class names until --classes names them: NORMAL, PNEUMONIA for two (PneumoniaMNIST)."""
+    return CLASS_NAMES if n_classes == 2 else tuple(f"label {k}" for k in range(n_classes))
 
 
 def _is_high_bit(images: np.ndarray) -> bool:
@@ -86,10 +95,13 @@ def _images(images: np.ndarray, split: str, high_bit: bool) -> np.ndarray:
 
 
 def _labels(labels: np.ndarray, split: str) -> np.ndarray:
+    """One class index (0, 1, 2, ...) per image; (n, 1) columns flattened."""
     if labels.ndim == 2 and labels.shape[1] == 1:
         labels = labels[:, 0]
-    if labels.ndim != 1 or not np.isin(labels, (0, 1)).all():
-        raise DataError(f"{split}_labels must be one 0/1 label per image (0 normal, 1 pneumonia)")
+    whole = labels.ndim == 1 and labels.dtype.kind in "iufb" and np.all(np.mod(labels, 1) == 0) and np.all(labels >= 0)
+    if not whole:
+        raise DataError(f"{split}_labels must be one class index per image: 0, 1, 2, ... (PneumoniaMNIST: 0 normal, "
+                        "1 pneumonia; a multi-label (n, k) array is not supported)")
     return labels.astype(np.int64)
 
 

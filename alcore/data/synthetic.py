@@ -8,8 +8,13 @@ inflated, with dense markings or a small benign density) so query strategies dif
 The smooth anatomy is drawn at <= ANATOMY_PX, bones and vessel texture at <= DETAIL_PX,
 both upsampled; film grain at the output resolution. The data set never depends on the run seed.
 
+With more than two classes (`n_classes`, 3..8) class 0 is NORMAL and each other class draws its
+own finding (FINDINGS, below): with three, BACTERIAL (a dense lobar consolidation) and VIRAL
+(bilateral perihilar interstitial haze). The ambiguous share applies the same way (faint findings).
+
 The teaching preset (below) draws the same anatomy with sub-populations, a clear lesion for most
 images and a borderline band, for teaching demos (docs/teaching.md); it is not realistic data.
+Two classes only.
 """
 from __future__ import annotations
 
@@ -20,16 +25,19 @@ from typing import Callable
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from alcore import CLASS_NAMES
 from alcore.data import cache
 from alcore.data.base import DataError, Dataset, Split
 
 DATA_SEED = 1234  # fixed: every run shares one synthetic data set
 VERSION = 4  # bump when the standard generator changes (it is part of the cache key)
+FINDINGS_VERSION = 1  # the same for the findings of more than two classes
 TEACHING_VERSION = 1  # the same for the teaching preset
 AMBIGUOUS_SHARE = 0.22
 ANATOMY_PX = 48  # smooth anatomy is drawn at most this size
 DETAIL_PX = 128  # bones and texture at most this size; only the film grain at the full resolution
 CHUNK_PIXELS = 64 * 128 * 128  # pixels per generator chunk: bounds memory at large resolutions
+MAX_CLASSES = 8  # NORMAL and one class per finding drawn (FINDINGS)
 
 
 def split_sizes(size: int, preset: str = "standard") -> dict[str, int]:
@@ -37,32 +45,57 @@ def split_sizes(size: int, preset: str = "standard") -> dict[str, int]:
     return {"train": size, "val": max(16, size // 10), "test": PRESETS[preset].test_size(size)}
 
 
-def load_synthetic(size: int, pneumonia_share: float, resolution: int,
-                   progress: cache.Progress | None = None, preset: str = "standard") -> Dataset:
+def class_names(n_classes: int) -> tuple[str, ...]:
+    """The synthetic classes: NORMAL, PNEUMONIA; NORMAL, BACTERIAL, VIRAL; or NORMAL, FINDING_1, ...."""
+    if n_classes == 2:
+        return CLASS_NAMES
+    if n_classes == 3:
+        return ("NORMAL", "BACTERIAL", "VIRAL")
+    return ("NORMAL", *(f"FINDING_{k}" for k in range(1, n_classes)))
+
+
+def class_counts(n: int, pneumonia_share: float, n_classes: int = 2) -> list[int]:
+    """Images per class in a split of `n`: round(share x n) abnormal, split evenly over the
+    non-normal classes (the first ones get the remainder), NORMAL the rest."""
+    abnormal = round(pneumonia_share * n)
+    each, extra = divmod(abnormal, n_classes - 1)
+    return [n - abnormal, *(each + (k < extra) for k in range(n_classes - 1))]
+
+
+def load_synthetic(size: int, pneumonia_share: float, resolution: int, progress: cache.Progress | None = None,
+                   preset: str = "standard", n_classes: int = 2) -> Dataset:
     """The synthetic data set (generated once, then read from the disk cache)."""
     if preset not in PRESETS:
         raise DataError(f"unknown synthetic preset '{preset}'; choose one of: {', '.join(PRESETS)}")
+    if n_classes != 2 and not (preset == "standard" and 3 <= n_classes <= MAX_CLASSES):
+        raise DataError(f"synthetic classes {n_classes}: the standard preset draws 2 to {MAX_CLASSES} classes, "
+                        "the teaching preset 2")
     share = round(pneumonia_share, 6)
-    key = cache.fingerprint(*PRESETS[preset].key, DATA_SEED, size, share, resolution)
+    classes = () if n_classes == 2 else ("classes", n_classes, FINDINGS_VERSION)  # two: the key as before
+    key = cache.fingerprint(*PRESETS[preset].key, DATA_SEED, size, share, resolution, *classes)
 
     def build() -> Dataset:
-        splits = generate(split_sizes(size, preset), pneumonia_share, resolution, preset, DATA_SEED, progress)
-        text = f"{pneumonia_share:.0%} PNEUMONIA"
+        splits = generate(split_sizes(size, preset), pneumonia_share, resolution, preset, DATA_SEED, progress,
+                          n_classes)
+        names = class_names(n_classes)
+        text = f"{pneumonia_share:.0%} {' / '.join(names[1:])}"
         kind = PRESETS[preset].label
+        even = ", split evenly" if n_classes > 2 else ""
         return Dataset(name=f"synthetic ({size} train, {text}{kind})", fingerprint=key, resolution=resolution,
-                       splits=splits, kind="synthetic",
-                       notes=[f"synthetic chest X-rays{kind} (fixed data seed {DATA_SEED}), {text}"])
+                       splits=splits, kind="synthetic", classes=names,
+                       notes=[f"synthetic chest X-rays{kind} (fixed data seed {DATA_SEED}), {text}{even}"])
 
     return cache.cached(key, build, progress)
 
 
 def generate(sizes: dict[str, int], pneumonia_share: float, resolution: int, preset: str, data_seed: int,
-             progress: cache.Progress | None = None) -> dict[str, Split]:
+             progress: cache.Progress | None = None, n_classes: int = 2) -> dict[str, Split]:
     """Every split's images, labels, ids and sources, drawn from `data_seed` alone."""
     splits, done, total = {}, 0, sum(sizes.values())
     for index, (name, n) in enumerate(sizes.items()):
-        labels = np.zeros(n, np.int64)
-        labels[: round(pneumonia_share * n)] = 1
+        counts = class_counts(n, pneumonia_share, n_classes)
+        # abnormal first, then NORMAL, then shuffled: two classes give the labels they always gave
+        labels = np.concatenate([np.repeat(np.arange(1, n_classes), counts[1:]), np.zeros(counts[0])]).astype(np.int64)
         np.random.default_rng([data_seed, index]).shuffle(labels)
         chunk = max(1, CHUNK_PIXELS // resolution ** 2)
         starts = range(0, n, chunk)
@@ -70,9 +103,10 @@ def generate(sizes: dict[str, int], pneumonia_share: float, resolution: int, pre
         jobs = [(labels[i:i + chunk], np.random.default_rng([data_seed, index, i])) for i in starts]
         images = np.empty((n, resolution, resolution), np.uint8)
         sources = np.array([f"synthetic:{name}:{i}" for i in range(n)], dtype=object)
+        draw = PRESETS[preset].draw
         # two chunks at a time (numpy releases the GIL); BLAS threads would only spin against them
         with ThreadPoolExecutor(2) as pool, threadpool_limits(limits=1, user_api="blas"):
-            for i, (batch, traits) in zip(starts, pool.map(lambda job: PRESETS[preset].draw(job[0], resolution, job[1]),
+            for i, (batch, traits) in zip(starts, pool.map(lambda job: draw(job[0], resolution, job[1], n_classes),
                                                           jobs)):
                 images[i:i + len(batch)] = batch
                 if traits is not None:  # the teaching preset names each image's sub-population and kind
@@ -86,9 +120,10 @@ def generate(sizes: dict[str, int], pneumonia_share: float, resolution: int, pre
     return splits
 
 
-def render(labels: np.ndarray, resolution: int, rng: np.random.Generator) -> np.ndarray:
-    """Images (b, resolution, resolution) uint8 for the given labels (1 = PNEUMONIA)."""
-    return _film(_Patients(labels, rng), resolution)
+def render(labels: np.ndarray, resolution: int, rng: np.random.Generator, n_classes: int = 2) -> np.ndarray:
+    """Images (b, resolution, resolution) uint8 for the given labels: 1 = PNEUMONIA with two classes,
+    else label k draws FINDINGS[k - 1] (class_names(n_classes)[k])."""
+    return _film(_Patients(labels, rng) if n_classes == 2 else _FindingPatients(labels, rng), resolution)
 
 
 def render_teaching(labels: np.ndarray, resolution: int, rng: np.random.Generator) -> tuple[np.ndarray, "Traits"]:
@@ -121,9 +156,9 @@ class _Patients:
     def __init__(self, labels: np.ndarray, rng: np.random.Generator):
         b = len(labels)
         self.rng, self.labels, self.b = rng, labels, b
-        ambiguous = rng.random(b) < AMBIGUOUS_SHARE
-        self.faint = ambiguous & (labels == 1)  # small, faint opacities only
-        self.benign = ambiguous & (labels == 0)  # poor inspiration, dense markings, a benign density
+        self.ambiguous = rng.random(b) < AMBIGUOUS_SHARE
+        self.faint = self.ambiguous & (labels == 1)  # small, faint opacities only
+        self.benign = self.ambiguous & (labels == 0)  # poor inspiration, dense markings, a benign density
         hazy = self.col(self.benign)
         u = self.uniform
         self.angle, self.scale, self.dx, self.dy = u(-0.05, 0.05), u(0.9, 1.05), u(-0.05, 0.05), u(-0.05, 0.06)
@@ -210,10 +245,116 @@ def _opacities(p: _Patients, x: np.ndarray, y: np.ndarray, s: int) -> np.ndarray
     side = p.col(rng.choice((-1, 0, 1), b))  # 0: both lungs
     amount = p.col(rng.uniform(0.08, 0.16, b) * diffuse)
     total += amount * np.clip(0.6 + 0.4 * _noise(rng, b, 4, s), 0, 1) * ((side == 0) | (side * x > 0))
-    # benign look-alike: a small round density (a nipple shadow, a vessel seen end-on)
+    return total + _benign_spot(p, x, y)
+
+
+def _benign_spot(p: _Patients, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """A benign look-alike in half the ambiguous NORMALs: a small round density (a nipple shadow, a
+    vessel seen end-on)."""
+    rng, b = p.rng, p.b
     spot = p.col((p.benign & (rng.random(b) < 0.5)) * rng.uniform(0.06, 0.12, b))
     sx, sy = p.col(rng.choice((-1, 1), b) * rng.uniform(0.25, 0.5, b)), p.col(rng.uniform(0.05, 0.4, b))
-    return total + spot * np.exp(-((x - sx) ** 2 + (y - sy) ** 2) / 0.003)
+    return spot * np.exp(-((x - sx) ** 2 + (y - sy) ** 2) / 0.003)
+
+
+# --- more than two classes: one finding per class ----------------------------------------------------
+# Each finding draws its added lung density for a whole batch; (b, s, s) in body coordinates (x right,
+# y down; the lungs span about 0.1 < |x| < 0.75, -0.72 < y < 0.56). A faint (ambiguous) image draws its
+# finding at FAINT of its density; half of every class's images add a small nonspecific patch, so no
+# class is told by "any opacity at all".
+FAINT = (0.25, 0.45)
+
+
+def _lobar(p: _Patients, x: np.ndarray, y: np.ndarray, s: int) -> np.ndarray:
+    """Lobar / segmental consolidation (bacterial): one lung's upper, middle or lower zone, dense and
+    nearly homogeneous, bounded by a sloping fissure."""
+    rng, b = p.rng, p.b
+    side = p.col(rng.choice((-1, 1), b))
+    zone = rng.integers(0, 3, b)
+    top = p.col(np.array([-0.85, -0.3, 0.05])[zone] + rng.uniform(-0.05, 0.05, b))
+    bottom = p.col(np.array([-0.25, 0.15, 0.8])[zone] + rng.uniform(-0.05, 0.05, b))
+    tilt = 0.25 * (np.abs(x) - 0.4)
+    region = _soft(top - y + tilt, 0.05) * _soft(y - tilt - bottom, 0.05) * (side * x > 0)
+    return p.col(rng.uniform(0.22, 0.4, b)) * region * np.clip(0.85 + 0.25 * _noise(rng, b, 10, s), 0, 1.3)
+
+
+def _interstitial(p: _Patients, x: np.ndarray, y: np.ndarray, s: int) -> np.ndarray:
+    """Bilateral interstitial haze around the hila (viral): a fine reticular net over a diffuse haze,
+    densest beside the heart, fading to the periphery."""
+    rng, b = p.rng, p.b
+    perihilar = np.exp(-((np.abs(x) - p.col(rng.uniform(0.25, 0.35, b))) ** 2 / 0.08 + y * y / 0.25))
+    ridges = _noise(rng, b, 16, s) * 2.5
+    net = np.exp(-ridges * ridges)
+    return p.col(rng.uniform(0.15, 0.25, b)) * perihilar * (0.45 + 0.9 * net)
+
+
+def _nodules(p: _Patients, x: np.ndarray, y: np.ndarray, s: int) -> np.ndarray:
+    """Several small round nodules scattered over both lungs."""
+    rng, b = p.rng, p.b
+    total = np.zeros_like(x)
+    for k in range(6):
+        present = p.col((k < 3) | (rng.random(b) < 0.5))
+        cx = p.col(rng.choice((-1, 1), b) * rng.uniform(0.2, 0.65, b))
+        cy, r = p.col(rng.uniform(-0.55, 0.4, b)), p.col(rng.uniform(0.05, 0.08, b))
+        total += present * _soft(np.sqrt((x - cx) ** 2 + (y - cy) ** 2) - r, 0.02)
+    return p.col(rng.uniform(0.3, 0.45, b)) * np.minimum(total, 1)
+
+
+def _effusion(p: _Patients, x: np.ndarray, y: np.ndarray, s: int) -> np.ndarray:
+    """Pleural effusion: fluid filling one lung's base, its meniscus rising towards the chest wall."""
+    rng, b = p.rng, p.b
+    side = p.col(rng.choice((-1, 1), b))
+    line = p.col(rng.uniform(0.05, 0.3, b)) - 0.5 * np.clip(np.abs(x) - 0.35, 0, None)
+    return p.col(rng.uniform(0.3, 0.45, b)) * _soft(line - y, 0.04) * (side * x > 0)
+
+
+def _apical(p: _Patients, x: np.ndarray, y: np.ndarray, s: int) -> np.ndarray:
+    """Upper-zone patchy opacities with lucent holes (cavitating), one apex or both."""
+    rng, b = p.rng, p.b
+    side = p.col(rng.choice((-1, 0, 1), b))  # 0: both lungs
+    zone = _soft(y - p.col(rng.uniform(-0.45, -0.25, b)), 0.08) * ((side == 0) | (side * x > 0))
+    patch = np.clip(0.5 + 0.6 * _noise(rng, b, 12, s), 0, 1.2)
+    return p.col(rng.uniform(0.22, 0.38, b)) * zone * patch
+
+
+def _basal_lines(p: _Patients, x: np.ndarray, y: np.ndarray, s: int) -> np.ndarray:
+    """Bilateral basal linear bands (plate atelectasis / fibrotic lines) in both lower zones."""
+    rng, b = p.rng, p.b
+    phase = (y + 0.3 * x * p.col(rng.uniform(-0.5, 0.5, b))) / p.col(rng.uniform(0.15, 0.22, b))
+    bands = _bump(phase - np.floor(phase) - 0.5, 0.4)
+    return p.col(rng.uniform(0.25, 0.4, b)) * bands * _soft(p.col(rng.uniform(0.0, 0.2, b)) - y, 0.08)
+
+
+def _mass(p: _Patients, x: np.ndarray, y: np.ndarray, s: int) -> np.ndarray:
+    """One large, round, sharply bounded mass in either lung."""
+    rng, b = p.rng, p.b
+    cx = p.col(rng.choice((-1, 1), b) * rng.uniform(0.3, 0.5, b))
+    cy, r = p.col(rng.uniform(-0.45, 0.25, b)), p.col(rng.uniform(0.1, 0.16, b))
+    return p.col(rng.uniform(0.35, 0.5, b)) * _soft(np.sqrt((x - cx) ** 2 + (y - cy) ** 2) - r, 0.025)
+
+
+# class k > 0 draws FINDINGS[k - 1]: with three classes BACTERIAL (lobar) and VIRAL (interstitial)
+FINDINGS = (_lobar, _interstitial, _nodules, _effusion, _apical, _basal_lines, _mass)
+
+
+class _FindingPatients(_Patients):
+    """The standard anatomy; label k > 0 draws FINDINGS[k - 1], a faint one in the ambiguous share."""
+
+    def __init__(self, labels: np.ndarray, rng: np.random.Generator):
+        super().__init__(labels, rng)
+        self.faint = self.ambiguous & (labels > 0)
+
+    def opacities(self, x: np.ndarray, y: np.ndarray, s: int) -> np.ndarray:
+        rng, b = self.rng, self.b
+        total = np.zeros_like(x)
+        for k in range(1, int(self.labels.max(initial=0)) + 1):
+            total += self.col(self.labels == k) * FINDINGS[k - 1](self, x, y, s)
+        total *= self.col(np.where(self.faint, rng.uniform(*FAINT, b), 1.0))
+        # a small nonspecific patch in half of the images of every class
+        patch = self.col((rng.random(b) < 0.5) * rng.uniform(0.04, 0.1, b))
+        px, py = self.col(rng.choice((-1, 1), b) * rng.uniform(0.25, 0.6, b)), self.col(rng.uniform(-0.5, 0.4, b))
+        total += patch * np.exp(-((x - px) ** 2 + (y - py) ** 2) / 0.008) * np.clip(1 + _noise(rng, b, 8, s), 0, 2)
+        return total + _benign_spot(self, x, y)
 
 
 # --- the teaching preset ---------------------------------------------------------------------------
@@ -370,16 +511,22 @@ class Preset:
     key: tuple  # the standard set's key predates the presets: it names none (cached sets stay valid)
     label: str  # what the data set's name adds
     test_size: Callable[[int], int]
-    draw: Callable[[np.ndarray, int, np.random.Generator], tuple[np.ndarray, Traits | None]]
+    draw: Callable[[np.ndarray, int, np.random.Generator, int], tuple[np.ndarray, Traits | None]]
 
 
-def _draw_standard(labels: np.ndarray, resolution: int, rng: np.random.Generator) -> tuple[np.ndarray, None]:
-    return render(labels, resolution, rng), None
+def _draw_standard(labels: np.ndarray, resolution: int, rng: np.random.Generator,
+                   n_classes: int) -> tuple[np.ndarray, None]:
+    return render(labels, resolution, rng, n_classes), None
+
+
+def _draw_teaching(labels: np.ndarray, resolution: int, rng: np.random.Generator,
+                   n_classes: int) -> tuple[np.ndarray, Traits]:
+    return render_teaching(labels, resolution, rng)  # two classes (load_synthetic refuses more)
 
 
 # The one list of presets (config.SYNTHETIC_PRESETS names these keys).
 PRESETS = {
     "standard": Preset(("synthetic", VERSION), "", lambda size: max(100, size // 4), _draw_standard),
     "teaching": Preset(("synthetic", "teaching", TEACHING_VERSION), ", teaching preset", lambda size: max(200, size),
-                       render_teaching),
+                       _draw_teaching),
 }

@@ -2,10 +2,12 @@
 
 `--data labels.csv` (or .tsv). Columns are found by name, case-insensitively (`Image Index`,
 `Path`, `Finding Labels`, `Patient ID`, `split`, ...) or set with `--columns image=..,label=..`.
-A label cell may hold several findings (`Pneumonia|Effusion`); a column of 1 / 0 / -1 / blank
-(CheXpert) is a label column too, -1 resolved by `--uncertain`. Rows that cannot be used are
-dropped and counted by reason. Image paths: relative to the table's folder (or its parent), absolute,
-or a bare file name found anywhere below the table's folder.
+A label cell may hold several findings (`Pneumonia|Effusion`): a row becomes the one class its
+findings match (a row matching two classes is dropped: multi-label is not supported); a column of
+text values gives any number of classes through `--classes` (two are guessed when one reads as
+normal). A column of 1 / 0 / -1 / blank (CheXpert) is a two-class label column too, -1 resolved by
+`--uncertain`. Rows that cannot be used are dropped and counted by reason. Image paths: relative to
+the table's folder (or its parent), absolute, or a bare file name found anywhere below the table's folder.
 """
 from __future__ import annotations
 
@@ -155,6 +157,9 @@ def _rules(chosen: dict[str, str], records: list[dict[str, str]], given: tuple[C
     values take them in order); a text column its findings, guessed only when unambiguous."""
     column = chosen["label"]
     if _is_binary(records, column):
+        if len(given) > 2:
+            raise DataError(f"'{column}' holds 1 / 0 / -1 / blank: two classes, not {len(given)}; give --classes two "
+                            "names, or name a column of class values with --columns label=COLUMN")
         if not given:
             given = (ClassRule(f"no {column}", ("0",)), ClassRule(column, ("1",)))
         elif not any(r.matches for r in given) and len(given) == 2:

@@ -1,20 +1,25 @@
 """A round's test-set diagnostics and the stopping signal, as the pages show them. No streamlit."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 from alcore.config import ExperimentConfig
 from alcore.diagnostics import Diagnostics
-from alcore.plots import CurveSeries, diagnostics_from_arrays, strategy_label
+from alcore.metrics import class_key
+from alcore.plots import CurveSeries, diagnostics_from_arrays, interval, strategy_label, with_interval
 from alcore.records import RoundRecord
 from alcore.runs import RunStore
 from alcore.stopping import StabilityRule
 from alcore.viewmodels.round_view import round_arrays
 
+Interval = tuple[float, float]
+
 
 def stored_round_diagnostics(store: RunStore, run_id: str, record: RoundRecord) -> Diagnostics | None:
     """The round's test-set curves (plots.diagnostics_from_arrays) from its cached arrays."""
-    return diagnostics_from_arrays(record, round_arrays(store, run_id, record.round))
+    return diagnostics_from_arrays(record, round_arrays(store, run_id, record.round), store.classes(run_id))
 
 
 def record_at(records: list[RoundRecord], round_index: int | None) -> RoundRecord:
@@ -50,15 +55,69 @@ def curve_series(store: RunStore, run_ids: list[str], round_index: int | None) -
     return series
 
 
+def overlay_classes(series: list[CurveSeries]) -> tuple[str, ...]:
+    """The classes whose one-vs-rest curves the overlays pick one of: the runs' classes when they all
+    have the same more than two; () otherwise (two classes: the positive one's curves, as ever)."""
+    classes = {s.diagnostics.classes for s in series}
+    return next(iter(classes)) if len(classes) == 1 and all(s.diagnostics.argmax for s in series) else ()
+
+
+def one_class(series: list[CurveSeries], index: int) -> list[CurveSeries]:
+    """The series drawing class `index`'s one-vs-rest curves only."""
+    return [replace(s, only=index) for s in series]
+
+
+def _binary_row(s: CurveSeries) -> dict:
+    d, point = s.diagnostics, s.diagnostics.point
+    return {"Model": s.name, "Threshold": point.threshold, "Sensitivity": point.sensitivity,
+            "Specificity": point.specificity, "Precision": point.precision, "ROC-AUC": d.curves[0].roc_auc,
+            "Average precision": d.curves[0].average_precision, "Brier": d.brier, "ECE": d.reliability.ece}
+
+
+def _argmax_row(s: CurveSeries) -> dict:
+    m = s.diagnostics.metrics
+    return {"Model": s.name, "Accuracy": m.accuracy, "Balanced accuracy": m.balanced_accuracy,
+            "Macro-F1": m.macro_f1, "Macro ROC-AUC": m.roc_auc, "Cohen's κ": m.kappa, "Brier": s.diagnostics.brier,
+            "Top-label ECE": s.diagnostics.reliability.ece}
+
+
 def diagnostics_table(series: list[CurveSeries]) -> pd.DataFrame:
-    """What a radiologist reads per model: sensitivity and specificity at the threshold, and the rest."""
-    rows = [{"Model": s.name, "Threshold": s.diagnostics.point.threshold,
-             "Sensitivity": s.diagnostics.point.sensitivity, "Specificity": s.diagnostics.point.specificity,
-             "Precision": s.diagnostics.point.precision, "ROC-AUC": s.diagnostics.roc_auc,
-             "Average precision": s.diagnostics.average_precision, "Brier": s.diagnostics.reliability.brier,
-             "ECE": s.diagnostics.reliability.ece} for s in series]
-    return pd.DataFrame(rows, columns=["Model", "Threshold", "Sensitivity", "Specificity", "Precision", "ROC-AUC",
-                                       "Average precision", "Brier", "ECE"])
+    """What a radiologist reads per model: two classes, sensitivity and specificity at the threshold
+    and the rest; more (argmax), the macro metrics. Runs of both kinds: the columns of both."""
+    rows = [_argmax_row(s) if s.diagnostics.argmax else _binary_row(s) for s in series]
+    return pd.DataFrame(rows, columns=list(dict.fromkeys(k for row in rows for k in row)) or ["Model"])
+
+
+def round_tiles(found: Diagnostics, ci: dict[str, Interval]) -> dict[str, tuple[float, Interval | None]]:
+    """The round's headline numbers, {label: (value, its 95 % interval or None)}: two classes at the
+    operating point; more, the macro metrics of the argmax predictions."""
+    def shown(value: float, *keys: str) -> tuple[float, Interval | None]:
+        return value, interval(ci, *keys)
+
+    brier, ece = shown(found.brier), shown(found.reliability.ece, *(("top_label_ece",) if found.argmax else ()))
+    if not found.argmax:
+        point = found.point
+        return {"Sensitivity": shown(point.sensitivity, "sensitivity"),
+                "Specificity": shown(point.specificity, "specificity"), "Precision": shown(point.precision, "precision"),
+                "ROC-AUC": shown(found.curves[0].roc_auc, "roc_auc"), "Brier score": brier, "ECE": ece}
+    m = found.metrics
+    return {"Accuracy": shown(m.accuracy, "accuracy"), "Balanced accuracy": shown(m.balanced_accuracy, "balanced_accuracy"),
+            "Macro-F1": shown(m.macro_f1, "macro_f1"), "Macro ROC-AUC": shown(m.roc_auc, "roc_auc"),
+            "Cohen's κ": shown(m.kappa, "kappa"), "Brier score": brier, "Top-label ECE": ece}
+
+
+def class_table(found: Diagnostics, ci: dict[str, Interval]) -> pd.DataFrame:
+    """Per class: its test images, sensitivity and precision of the predictions, one-vs-rest ROC-AUC
+    and average precision, each '0.812 [0.750, 0.870]' where the record has the interval."""
+    curves = {c.index: c for c in found.curves}
+    m = found.metrics
+    rows = [{"Class": name, "Test images": sum(found.confusion_matrix[i]),
+             "Sensitivity": with_interval(m.class_sensitivity[i], ci, class_key("class_sensitivity", i)),
+             "Precision": with_interval(m.class_precision[i], ci, class_key("class_precision", i)),
+             "ROC-AUC (one vs rest)": with_interval(m.class_roc_auc[i], ci, class_key("class_roc_auc", i)),
+             "Average precision": f"{curves[i].average_precision:.3f}" if i in curves else "n/a"}
+            for i, name in enumerate(found.classes)]
+    return pd.DataFrame(rows)
 
 
 def stability_rule(config: ExperimentConfig) -> StabilityRule:

@@ -8,13 +8,27 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from alcore.oracle import SKIP
 from alcore.records import RoundRecord
-from alcore.runs import RunStore
+from alcore.runs import RunStore, probs_from_file
 from alcore.viewmodels.image_view import images_by_id, original_file, run_images
-from alcore.viewmodels.round_view import CLASS_NAMES, asks_for_labels, round_arrays
+from alcore.viewmodels.round_view import asks_for_labels, round_arrays
 from alcore.viewmodels.run_list import experiments, twin_settings
 
 LARGEST_SHOWN = 1024  # px: an original file is shown at most this large on the Label page
+SKIP_KEY = "S"
+RESERVED_KEYS = {"C", "R", SKIP_KEY}  # Streamlit's own shortcuts (clear cache, rerun) and skip's
+
+
+def answer_keys(classes: tuple[str, ...]) -> dict[str, str | None]:
+    """Each answer's keyboard shortcut: the class names' initials with two classes when they are distinct
+    and free (N / P for NORMAL / PNEUMONIA), else the digits 1..9 in label order; S for skip."""
+    initials = [name[:1].upper() for name in classes]
+    if len(classes) == 2 and len(set(initials)) == 2 and all(k.isalnum() and k not in RESERVED_KEYS for k in initials):
+        keys = initials
+    else:
+        keys = [str(k) if k <= 9 else None for k in range(1, len(classes) + 1)]
+    return {**dict(zip(classes, keys)), SKIP: SKIP_KEY}
 
 
 def label_image(store: RunStore, run_id: str, sample_id: str) -> np.ndarray:
@@ -61,14 +75,29 @@ def batch_name(round_index: int, records: list[RoundRecord]) -> str:
     return "Next batch" if picker is None else f"Picked by the model trained on {picker.n_labeled} labels"
 
 
-def model_view(store: RunStore, run_id: str, round_index: int, sample_id: str) -> tuple[float, float] | None:
-    """(p(PNEUMONIA), strategy score) of an image queued for round r, from round r - 1 whose model
-    picked it; None for the initial set (no model yet)."""
+@dataclass(frozen=True)
+class ModelView:
+    """What the model that picked an image thought of it."""
+
+    probabilities: dict[str, float]  # class name -> p, in label order
+    score: float  # the strategy's score of the image
+
+    @property
+    def text(self) -> str:
+        return " · ".join(f"p({name}) = **{p:.2f}**" for name, p in self.probabilities.items())
+
+
+def model_view(store: RunStore, run_id: str, round_index: int, sample_id: str) -> ModelView | None:
+    """The class probabilities and strategy score of an image queued for round r, from round r - 1 whose
+    model picked it; None for the initial set (no model yet)."""
     if round_index < 1 or not store.round_path(run_id, round_index - 1).is_file():
         return None
     arrays = round_arrays(store, run_id, round_index - 1)
     hit = np.flatnonzero(arrays["ids"] == sample_id)
-    return (float(arrays["prob"][hit[0]]), float(arrays["score"][hit[0]])) if hit.size else None
+    if not hit.size:
+        return None
+    probs = probs_from_file(arrays["prob"][hit[:1]])[0]
+    return ModelView(dict(zip(store.classes(run_id), probs.astype(float).tolist())), float(arrays["score"][hit[0]]))
 
 
 @dataclass(frozen=True)
@@ -77,7 +106,7 @@ class Agreement:
 
     n: int
     agreeing: int
-    table: pd.DataFrame  # counts: a row per true class, a column per given label
+    table: pd.DataFrame  # counts: a row per true class, a column per given label (C x C)
 
     @property
     def share(self) -> float:
@@ -89,16 +118,15 @@ def label_agreement(store: RunStore, run_id: str, answers: dict[str, tuple[str, 
     (round_view.asks_for_labels) and when no labeled image has a known one."""
     if asks_for_labels(store, run_id):
         return None
-    images = run_images(store, run_id)
-    counts = np.zeros((2, 2), dtype=int)
+    images, classes = run_images(store, run_id), store.classes(run_id)
+    counts = np.zeros((len(classes), len(classes)), dtype=int)
     for sample_id, (answer, _) in answers.items():
         truth = images.label(sample_id)
-        if answer in CLASS_NAMES and truth >= 0:
-            counts[truth, CLASS_NAMES.index(answer)] += 1
+        if answer in classes and truth >= 0:
+            counts[truth, classes.index(answer)] += 1
     if not counts.sum():
         return None
-    table = pd.DataFrame(counts, index=[f"true {c}" for c in CLASS_NAMES],
-                         columns=[f"labeled {c}" for c in CLASS_NAMES])
+    table = pd.DataFrame(counts, index=[f"true {c}" for c in classes], columns=[f"labeled {c}" for c in classes])
     return Agreement(int(counts.sum()), int(np.trace(counts)), table)
 
 

@@ -1,6 +1,6 @@
 """What the Live page shows of a race (alcore.race) and of step mode: each racer's progress, the
 racers' learning curves over the random baseline's interval, and the side-by-side picks of a round
-on one shared map of the pool, with each pick's score, p(PNEUMONIA) and the strategy's reason.
+on one shared map of the pool, with each pick's score, predicted class and the strategy's reason.
 No streamlit."""
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from alcore.runs import RunState, RunStatus, RunStore
 from alcore.strategies import registry
 from alcore.viewmodels import image_view, round_view
 from alcore.plots import layout, run_styles, strategy_label, transparent
-from alcore.viewmodels.figures import LABELED_X, STATUS_COLORS, WAITING
+from alcore.viewmodels.figures import LABELED_X, STATUS_COLORS, WAITING, prediction_text
 
 
 PICKED = "picked this round"
@@ -33,7 +33,7 @@ class Racer:
     sampler: str
     progress: RunStatus | None  # None: a racer drawn from records alone
     records: tuple[RoundRecord, ...]
-    pool_class_counts: tuple[int, int] | None = None  # NORMAL, PNEUMONIA in the train pool (once the run read it)
+    pool_class_counts: dict[str, int] | None = None  # class name -> images in the train pool (once the run read it)
 
     @property
     def is_baseline(self) -> bool:
@@ -47,13 +47,13 @@ def race_racers(store: RunStore, race_id: str) -> list[Racer]:
     several_seeds = len({c.seed for c in configs.values()}) > 1
     return [Racer(run_id, strategy_label(c) + (f" s{c.seed}" if several_seeds else ""),
                   c.sampler, store.load_status(run_id), tuple(store.load_rounds(run_id)),
-                  _pool_class_counts(store.load_resolved(run_id)))
+                  _pool_class_counts(store.load_resolved(run_id), store.classes(run_id)))
             for run_id, c in configs.items()]
 
 
-def _pool_class_counts(resolved: dict) -> tuple[int, int] | None:
+def _pool_class_counts(resolved: dict, classes: tuple[str, ...]) -> dict[str, int] | None:
     counts = resolved.get("train_class_counts")
-    return (int(counts[0]), int(counts[1])) if counts and len(counts) == 2 else None
+    return dict(zip(classes, map(int, counts))) if counts and len(counts) == len(classes) else None
 
 
 @dataclass(frozen=True)
@@ -124,13 +124,26 @@ def race_curves_figure(racers: list[Racer], metric: str = "roc_auc", final_label
 
 
 # --- the lesson -----------------------------------------------------------------------------------
-RARE_SHARE = 0.15  # PNEUMONIA below this share of the pool is a rare finding: the lesson counts it
+RARE_SHARE = 0.15  # a positive class below this share of the pool is a rare finding: the lesson counts it
+
+
+@dataclass(frozen=True)
+class RareFinding:
+    """A two-class pool's positive class when it is rare (under RARE_SHARE)."""
+
+    name: str
+    count: int  # its images in the train pool
+    pool: int  # the train pool's images
+
+    @property
+    def share(self) -> float:
+        return self.count / self.pool
 
 
 def race_lesson(racers: list[Racer], metric: str = "roc_auc") -> str:
     """What the race shows so far, in the page's words, from its rounds at the labels every racer has
-    reached: when PNEUMONIA is rare, how many of them each strategy has found; and which curves are
-    above random's 95 % band (or that none is)."""
+    reached: when the positive class of a two-class pool is rare, how many of them each strategy has
+    found; and which curves are above random's 95 % band (or that none is)."""
     started = [r for r in racers if r.records]
     if not started:
         return ""
@@ -139,26 +152,33 @@ def race_lesson(racers: list[Racer], metric: str = "roc_auc") -> str:
     return " ".join(text for text in (_found_lesson(started, at, n), _band_lesson(started, at, n, metric)) if text)
 
 
-def rare_finding(racers: list[Racer]) -> tuple[int, int] | None:
-    """The pool's (NORMAL, PNEUMONIA) counts when PNEUMONIA is rare in it (under RARE_SHARE), else None."""
+def rare_finding(racers: list[Racer]) -> RareFinding | None:
+    """The positive class of a two-class pool when it is rare in it (under RARE_SHARE), else None (with
+    more classes there is no one finding to count)."""
     counts = next((r.pool_class_counts for r in racers if r.pool_class_counts), None)
-    return counts if counts and sum(counts) and counts[1] / sum(counts) < RARE_SHARE else None
+    if not counts or len(counts) != 2 or not sum(counts.values()):
+        return None
+    name = list(counts)[-1]
+    found = RareFinding(name, counts[name], sum(counts.values()))
+    return found if found.share < RARE_SHARE else None
 
 
 def _found_lesson(racers: list[Racer], at: dict[str, RoundRecord], n: int) -> str:
-    counts = rare_finding(racers)
-    found = {r.name: at[r.name].n_labeled_per_class.get("PNEUMONIA") for r in racers}
-    if counts is None or None in found.values():
+    rare = rare_finding(racers)
+    if rare is None:
         return ""
-    share = counts[1] / sum(counts)
+    found = {r.name: at[r.name].n_labeled_per_class.get(rare.name) for r in racers}
+    if None in found.values():
+        return ""
     ranked = sorted(found.items(), key=lambda item: -item[1])
-    text = (f"**PNEUMONIA is rare here** ({share:.0%} of the pool: {counts[1]} of {sum(counts)} images). "
+    text = (f"**{rare.name} is rare here** ({rare.share:.0%} of the pool: {rare.count} of {rare.pool} images). "
             f"Found among the first {n} labels: " + ", ".join(f"{name} {k}" for name, k in ranked) + ".")
     baseline = next((r.name for r in racers if r.is_baseline), None)
     best, most = ranked[0]
     if baseline is not None and best != baseline and most > found[baseline]:
-        text += (f" Random sampling finds them at their {share:.0%} rate; {best} has found {most - found[baseline]} "
-                 "more by asking the model: a strategy that looks at the model finds a rare finding sooner.")
+        text += (f" Random sampling finds them at their {rare.share:.0%} rate; {best} has found "
+                 f"{most - found[baseline]} more by asking the model: a strategy that looks at the model finds a "
+                 "rare finding sooner.")
     return text
 
 
@@ -179,25 +199,25 @@ def _band_lesson(racers: list[Racer], at: dict[str, RoundRecord], n: int, metric
 
 
 def race_found_figure(racers: list[Racer], final_labels: int = 0) -> go.Figure | None:
-    """When PNEUMONIA is rare in the pool: the PNEUMONIA images each racer has found against its labels,
-    under the line of all of them; None otherwise (every strategy finds a common class soon)."""
-    counts = rare_finding(racers)
-    if counts is None:
+    """When the positive class of a two-class pool is rare: its images each racer has found against its
+    labels, under the line of all of them; None otherwise (every strategy finds a common class soon)."""
+    rare = rare_finding(racers)
+    if rare is None:
         return None
     fig = go.Figure()
     ordered = sorted(racers, key=lambda r: not r.is_baseline)
     for racer, line in zip(ordered, run_styles([r.name for r in ordered])):
         x = [r.n_labeled for r in racer.records]
-        y = [r.n_labeled_per_class.get("PNEUMONIA", math.nan) for r in racer.records]
+        y = [r.n_labeled_per_class.get(rare.name, math.nan) for r in racer.records]
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=racer.name, legendgroup=racer.run_id,
                                  line=dict(line, width=3, dash="dash" if racer.is_baseline else line["dash"]),
-                                 hovertemplate="%{x} labels: %{y} PNEUMONIA found<extra>" + racer.name + "</extra>"))
-    fig.add_hline(y=counts[1], line=dict(dash="dot", color="#888"), annotation_position="bottom right",
-                  annotation_text=f"all {counts[1]} PNEUMONIA images of the pool")
-    fig = layout(fig, f"PNEUMONIA images found (a rare finding: {counts[1] / sum(counts):.0%} of the pool)",
-                 LABELED_X, "PNEUMONIA among the labels", legend_below=-0.18)
+                                 hovertemplate=f"%{{x}} labels: %{{y}} {rare.name} found<extra>{racer.name}</extra>"))
+    fig.add_hline(y=rare.count, line=dict(dash="dot", color="#888"), annotation_position="bottom right",
+                  annotation_text=f"all {rare.count} {rare.name} images of the pool")
+    fig = layout(fig, f"{rare.name} images found (a rare finding: {rare.share:.0%} of the pool)",
+                 LABELED_X, f"{rare.name} among the labels", legend_below=-0.18)
     fig.update_layout(margin=dict(b=110))
-    fig.update_yaxes(range=[0, counts[1] * 1.05])
+    fig.update_yaxes(range=[0, rare.count * 1.05])
     if final_labels:
         fig.update_xaxes(range=[0, final_labels * 1.03])
     return fig
@@ -227,18 +247,20 @@ def _layout_of(path: str, mtime_ns: int) -> np.ndarray | None:
 
 
 def picks_frame(store: RunStore, racer: Racer, round_index: int, reveal_prediction: bool = False) -> pd.DataFrame:
-    """The pool at a racer's round: id, status, p, score, and for the picks the strategy's reason."""
+    """The pool at a racer's round: id, status, prediction, score, and for the picks the strategy's reason
+    (with the probability of the class the model predicts)."""
     frame = round_view.round_frame(store, racer.run_id, round_index, reveal_prediction)
     frame = frame.assign(reason="")
     picked = frame.status == "queried"
-    frame.loc[picked, "reason"] = [registry.reason(racer.sampler, p, s) if registry.is_known(racer.sampler) else ""
-                                   for p, s in zip(frame.prob[picked], frame.score[picked])]
+    frame.loc[picked, "reason"] = [
+        registry.reason(racer.sampler, p, s, None if pd.isna(p) else c) if registry.is_known(racer.sampler) else ""
+        for c, p, s in zip(frame.predicted[picked], frame.confidence[picked], frame.score[picked])]
     return frame
 
 
 def picks_figure(frames: list[pd.DataFrame], names: list[str], xy: np.ndarray, title: str) -> go.Figure:
     """Small multiples: one panel per racer on the same map, labeled / unlabeled / picked this round.
-    Hovering a pick shows its id, score, p(PNEUMONIA) and the reason its strategy gives."""
+    Hovering a pick shows its id, score, predicted class with its probability and the reason its strategy gives."""
     fig = make_subplots(rows=1, cols=len(frames), subplot_titles=names, shared_xaxes=True, shared_yaxes=True,
                         horizontal_spacing=0.02)
     for col, frame in enumerate(frames, start=1):
@@ -251,7 +273,7 @@ def picks_figure(frames: list[pd.DataFrame], names: list[str], xy: np.ndarray, t
                 marker.update(symbol="diamond", line=dict(color="black", width=1))
                 names_shown = frame.id.where(~frame.secret, WAITING)[mask]
                 hover = (names_shown.map(image_view.short_id) + "<br>score " + frame.score[mask].map(_number("{:.3g}"))
-                         + " · p(PNEUMONIA) " + frame.prob[mask].map(_number("{:.2f}"))
+                         + " · " + _predictions(frame[mask])
                          + "<br>" + frame.reason[mask]).to_numpy()
                 extra = dict(text=hover, hovertemplate="%{text}<extra></extra>")
             else:
@@ -269,6 +291,15 @@ def _number(template: str):
     return lambda value: "–" if pd.isna(value) else template.format(value)
 
 
+def _predictions(frame: pd.DataFrame) -> pd.Series:
+    return pd.Series([prediction_text(c, p) for c, p in zip(frame.predicted, frame.confidence)], index=frame.index)
+
+
 def picked_samples(frame: pd.DataFrame) -> pd.DataFrame:
     """A racer's picks of the round, highest score first (ties: pick order is the pool's)."""
     return frame[frame.status == "queried"].sort_values("score", ascending=False, na_position="last")
+
+
+def short_prediction(predicted: str, confidence: float) -> str:
+    """Under a small thumbnail: the predicted class and its probability ('p=–' where hidden or none)."""
+    return "p=–" if pd.isna(confidence) else f"{predicted} {confidence:.2f}"

@@ -12,10 +12,11 @@ import pandas as pd
 
 from alcore.oracle import LabelBook
 from alcore.records import RoundRecord
-from alcore.runs import RunState, RunStore, read_npz
+from alcore.runs import RunState, RunStore, probs_from_file, read_npz
 
-CLASS_NAMES = ("NORMAL", "PNEUMONIA")
-HIDDEN = "hidden"  # the label shown for an image waiting for a person (human oracle)
+HIDDEN = "hidden"  # the label (and prediction) shown for an image waiting for a person (human oracle)
+UNKNOWN = "unknown"  # the true label of an image in an unlabeled folder
+NOT_INFERRED = "not inferred"  # the prediction of a row the run did not infer (a labeled row without embeddings)
 
 
 def round_arrays(store: RunStore, run_id: str, round_index: int) -> dict[str, np.ndarray]:
@@ -35,7 +36,7 @@ def records_embeddings(store: RunStore, run_id: str) -> bool:
 
 
 def waiting_ids(store: RunStore, run_id: str) -> frozenset[str]:
-    """The images of a human run queued or queried and not yet labeled NORMAL or PNEUMONIA: until a person
+    """The images of a human run queued or queried and not yet given a class label: until a person
     answers them, no page shows their true label, their file name or (unless asked) the model's guess."""
     if store.load_config(run_id).oracle != "human":
         return frozenset()
@@ -43,7 +44,7 @@ def waiting_ids(store: RunStore, run_id: str) -> frozenset[str]:
     queue = book.queue()
     asked = {i for record in store.load_rounds(run_id) for i in record.queried_ids}
     asked |= set(queue.ids if queue is not None else ())
-    return frozenset(asked - {i for i, (label, _) in book.answers().items() if label in CLASS_NAMES})
+    return frozenset(asked - set(given_labels(store, run_id)))
 
 
 def asks_for_labels(store: RunStore, run_id: str) -> bool:
@@ -54,38 +55,65 @@ def asks_for_labels(store: RunStore, run_id: str) -> bool:
 
 
 def given_labels(store: RunStore, run_id: str) -> dict[str, str]:
-    """A human run's NORMAL / PNEUMONIA answers by sample id (skips left out)."""
-    return {i: label for i, (label, _) in LabelBook(store, run_id).answers().items() if label in CLASS_NAMES}
+    """A human run's class answers by sample id (skips left out)."""
+    book = LabelBook(store, run_id)
+    classes = book.classes
+    return {i: label for i, (label, _) in book.answers().items() if label in classes}
+
+
+def predicted_labels(probs: np.ndarray, threshold: float | None) -> np.ndarray:
+    """Each row's predicted label index from (n, C) probabilities: with two classes p(positive) at or above
+    the round's threshold (0.5 for runs recorded before thresholds), else the most probable class; -1 where
+    the row was not inferred (NaN)."""
+    inferred = ~np.isnan(probs).any(axis=1)
+    if probs.shape[1] == 2:
+        cut = 0.5 if threshold is None or np.isnan(threshold) else threshold
+        chosen = (np.nan_to_num(probs[:, 1]) >= cut).astype(np.int64)
+    else:
+        chosen = np.argmax(np.nan_to_num(probs, nan=-1.0), axis=1)
+    return np.where(inferred, chosen, -1)
 
 
 def round_frame(store: RunStore, run_id: str, round_index: int, reveal_prediction: bool = False) -> pd.DataFrame:
-    """The train pool at one round: id, PCA x/y, cluster, label, p(PNEUMONIA), score, status, secret.
-    x/y are NaN and cluster -1 where the run recorded no embeddings. A human run's labels are the
-    person's (never the truth; 'hidden' where none was given). `secret` rows wait for a person:
-    their prob and score are NaN unless `reveal_prediction`."""
+    """The train pool at one round: id, PCA x/y, cluster, label, predicted (class), confidence (its
+    probability), prob (p(positive), two classes only), score, status, secret. x/y are NaN and cluster -1
+    where the run recorded no embeddings. A human run's labels are the person's (never the truth; 'hidden'
+    where none was given). `secret` rows wait for a person: their prediction and score are hidden unless
+    `reveal_prediction`."""
     path = store.round_path(run_id, round_index)
-    frame = _pool_frame(str(path), path.stat().st_mtime_ns).copy()
+    record = next((r for r in store.load_rounds(run_id) if r.round == round_index), None)
+    frame = _pool_frame(str(path), path.stat().st_mtime_ns, store.classes(run_id),
+                        None if record is None else record.threshold).copy()
     frame["secret"] = frame.id.isin(waiting_ids(store, run_id))
     if store.load_config(run_id).oracle == "human":
         answers = given_labels(store, run_id)
         frame["label"] = [answers.get(sample_id, HIDDEN) for sample_id in frame.id]
     if not reveal_prediction:
-        frame.loc[frame.secret, ["prob", "score"]] = np.nan
+        frame.loc[frame.secret, [c for c in ("confidence", "prob", "score") if c in frame]] = np.nan
+        frame.loc[frame.secret, "predicted"] = HIDDEN
     return frame
 
 
 @lru_cache(maxsize=48)
-def _pool_frame(path: str, mtime_ns: int) -> pd.DataFrame:
+def _pool_frame(path: str, mtime_ns: int, classes: tuple[str, ...], threshold: float | None) -> pd.DataFrame:
     """A round file as a frame, built once per process (every session following a run reads it)."""
     a = cached_npz(path, mtime_ns)
     status = np.where(a["queried"], "queried", np.where(a["labeled"], "labeled", "unlabeled"))
     labels = a["label"].astype(int)
+    probs = probs_from_file(a["prob"])
+    predicted = predicted_labels(probs, threshold)
+    names = np.array(classes, dtype=object)
     xy = a["embedding"].astype(np.float32) if "embedding" in a else np.full((len(a["ids"]), 2), np.nan, np.float32)
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "id": a["ids"], "x": xy[:, 0], "y": xy[:, 1], "cluster": a.get("cluster", np.full(len(a["ids"]), -1)),
-        "label": np.where(labels < 0, "unknown", np.array(CLASS_NAMES)[labels.clip(0)]),
-        "prob": a["prob"].astype(float), "score": a["score"].astype(float), "status": status,
+        "label": np.where(labels < 0, UNKNOWN, names[labels.clip(0)]),
+        "predicted": np.where(predicted < 0, NOT_INFERRED, names[predicted.clip(0)]),
+        "confidence": np.where(predicted < 0, np.nan, probs[np.arange(len(probs)), predicted.clip(0)]).astype(float),
+        "score": a["score"].astype(float), "status": status,
     })
+    if len(classes) == 2:
+        frame.insert(frame.columns.get_loc("score"), "prob", probs[:, 1].astype(float))
+    return frame
 
 
 def latest_queried_round(rounds: list[RoundRecord]) -> RoundRecord | None:
@@ -102,5 +130,5 @@ def queried_frame(store: RunStore, run_id: str, rounds: list[RoundRecord], revea
         frame = round_frame(store, run_id, record.round, reveal_prediction)
         frames.append(frame[frame.status == "queried"].sort_values("score", ascending=False)
                       .assign(round=record.round, labels=record.n_labeled))
-    columns = ["round", "labels", "id", "label", "prob", "score", "secret"]
+    columns = ["round", "labels", "id", "label", "predicted", "confidence", "score", "secret"]
     return pd.concat(frames)[columns].reset_index(drop=True) if frames else pd.DataFrame(columns=columns)

@@ -73,9 +73,9 @@ def thin(frame: pd.DataFrame, xy: np.ndarray, max_drawn: int = MAX_DRAWN, seed: 
     return ThinnedScatter(frame.iloc[rows].reset_index(drop=True), np.asarray(xy)[rows], rows, len(frame))
 
 
-def thinned_figure(scatter: ThinnedScatter, color_by: str, projection: str) -> go.Figure:
+def thinned_figure(scatter: ThinnedScatter, color_by: str, projection: str, classes: Sequence[str]) -> go.Figure:
     """figures.embedding_figure of the drawn points; the title says how many of the pool are drawn."""
-    fig = figures.embedding_figure(scatter.frame, scatter.xy, color_by, projection)
+    fig = figures.embedding_figure(scatter.frame, scatter.xy, color_by, projection, classes)
     if scatter.thinned:
         fig.update_layout(title_text=f"{fig.layout.title.text}: {len(scatter.pool_rows):,} of "
                                      f"{scatter.pool_size:,} images drawn (every labeled and queried one)")

@@ -38,6 +38,16 @@ def pool_facts(cfg: ExperimentConfig) -> PoolFacts:
     return PoolFacts(len(train), bool(np.all(train.labels >= 0)), summary.text(), tuple(class_thumbnails(dataset)))
 
 
+def synthetic_classes_text(cfg: ExperimentConfig) -> str:
+    """The synthetic train pool's classes and images per class ('NORMAL 500 · BACTERIAL 750 · VIRAL 750'),
+    known before anything is drawn; "" while the settings it needs are invalid."""
+    from alcore.data.synthetic import class_counts, class_names
+    if {"synthetic_size", "synthetic_classes", "synthetic_pneumonia_share"} & set(validate(cfg)):
+        return ""
+    counts = class_counts(cfg.synthetic_size, cfg.synthetic_pneumonia_share, cfg.synthetic_classes)
+    return " · ".join(f"{name} {n:,}" for name, n in zip(class_names(cfg.synthetic_classes), counts))
+
+
 def data_check_key(cfg: ExperimentConfig) -> tuple:
     """The settings a data check depends on: a check of other settings does not stand for this one."""
     return (cfg.data, cfg.resolution, cfg.seed, cfg.oracle, cfg.classes, cfg.columns, cfg.uncertain, cfg.patient_from)
@@ -229,6 +239,7 @@ def runs_at_once(text: str) -> int:
 
 # The Setup page's names of the settings: its messages name a setting as its field does, not as the config does.
 FIELD_LABELS = {"synthetic_size": "Synthetic pool size", "synthetic_pneumonia_share": "PNEUMONIA share",
+                "synthetic_classes": "Synthetic classes",
                 "model": "Model", "resolution": "Resolution", "weights": "Weights", "epochs": "Epochs",
                 "head_steps": "Head steps", "batch_size": "Batch size", "lr": "Learning rate",
                 "weight_decay": "Weight decay", "finetune_steps": "Fine-tune steps per round",

@@ -42,9 +42,8 @@ def test_classes_flag_names_and_orders_them(tmp_path, make_image, classes):
 @pytest.mark.parametrize("folders, given, message", [
     (("COVID", "Pneumonia"), "", "neither reads as normal"),
     (("Normal", "Healthy"), "", "both read as normal"),
-    (("COVID", "Normal", "Lung Opacity"), "", "3 classes found; only two-class runs"),
     (("COVID", "Normal"), "COVID,Normal", "put it first"),
-    (("COVID", "Normal", "Viral"), "Normal,COVID,Viral", "3 classes (Normal, COVID, Viral): only two-class"),
+    (("COVID", "Normal"), "COVID", "one class (COVID) is not enough"),
 ])
 def test_refusals_name_the_folders_and_the_flag(tmp_path, make_image, folders, given, message):
     with pytest.raises(DataError) as err:
@@ -53,10 +52,23 @@ def test_refusals_name_the_folders_and_the_flag(tmp_path, make_image, folders, g
     assert all(name in str(err.value) for name in folders)
 
 
-def test_a_human_run_on_a_three_class_tree_is_refused_not_emptied(tmp_path, make_image):
+def test_three_class_folders_are_guessed_normal_first_and_any_order_can_be_given(tmp_path, make_image):
     root = make_tree(tmp_path, make_image, ("COVID", "Normal", "Lung Opacity"))
-    with pytest.raises(DataError, match="--classes"):
-        load_dataset(str(root), 16, allow_unlabeled=True)
+    data = load_dataset(str(root), 16)
+    assert data.classes == ("Normal", "COVID", "Lung Opacity")  # the normal-reading one first, then alphabetical
+    assert any("3 class folders, labels in this order: Normal, COVID, Lung Opacity" in n for n in data.notes)
+    labels = np.concatenate([s.labels for s in data.splits.values()])
+    assert np.bincount(labels).tolist() == [6, 6, 6]
+    ids = np.concatenate([s.ids for s in data.splits.values()])
+    assert {i.split("/")[0] for i in ids[labels == 2]} == {"Lung Opacity"}
+    given = load_dataset(str(root), 16, classes="Lung Opacity,COVID,Normal")  # no positive class to protect
+    assert given.classes == ("Lung Opacity", "COVID", "Normal")
+
+
+def test_a_human_run_on_a_three_class_tree_keeps_its_labels(tmp_path, make_image):
+    root = make_tree(tmp_path, make_image, ("COVID", "Normal", "Lung Opacity"))
+    data = load_dataset(str(root), 16, allow_unlabeled=True)
+    assert data.classes == ("Normal", "COVID", "Lung Opacity") and (data.train.labels >= 0).all()
     data = load_dataset(str(root), 16, allow_unlabeled=True, classes="Normal,COVID")
     assert len(data.test) and {d.reason: d.count for d in data.dropped} == {
         "images in folders that match no class": 6}

@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from alcore.data import UNKNOWN_LABEL, DataError, load_dataset, open_cached
+from alcore.data import UNKNOWN_LABEL, DataError, load_dataset, open_cached, summarize
 from alcore.data.decode import decode_image
 from alcore.data.folder import patient_id
 
@@ -102,7 +102,6 @@ def test_other_class_names_pick_the_positive_class(tmp_path, make_image):
     ("missing", "not found"),
     ("empty", "no images found"),
     ("one_class", "one class (NORMAL) found; two are needed"),
-    ("three_classes", "3 classes found; only two-class runs"),
     ("no_class_folders", "no class folders (or label values) found"),
 ])
 def test_unusable_folders_raise_a_clear_error(tmp_path, make_image, setup, message):
@@ -111,9 +110,6 @@ def test_unusable_folders_raise_a_clear_error(tmp_path, make_image, setup, messa
         root.mkdir()
     if setup == "one_class":
         make_image(root / "NORMAL" / "a.png")
-    if setup == "three_classes":
-        for name in ("NORMAL", "PNEUMONIA", "COVID"):
-            make_image(root / name / "a.png")
     if setup == "no_class_folders":
         make_image(root / "a.png")
     with pytest.raises(DataError) as err:
@@ -123,6 +119,24 @@ def test_unusable_folders_raise_a_clear_error(tmp_path, make_image, setup, messa
         assert "NORMAL" in str(err.value) and "--classes" in str(err.value)  # names the folders and the flag
     if setup == "empty":
         assert "NORMAL" in str(err.value)  # names the expected layout
+
+
+def test_a_kaggle_style_tree_with_three_class_folders_and_missing_splits(tmp_path, make_image):
+    """train/{NORMAL,BACTERIAL,VIRAL}: every class kept, val and test carved by patient from train."""
+    for cls, kind in (("NORMAL", ""), ("BACTERIAL", "bacteria"), ("VIRAL", "virus")):
+        for person in range(12):
+            for k in range(2):
+                number = person + 100 * (kind == "virus")
+                name = f"IM-{person:04d}-{k:04d}.jpeg" if not kind else f"person{number}_{kind}_{k}.jpeg"
+                make_image(tmp_path / "train" / cls / name, "L", (20, 20), value=person)
+    data = load_dataset(str(tmp_path), 16, seed=1)
+    assert data.classes == ("NORMAL", "BACTERIAL", "VIRAL") and set(data.carved) == {"val", "test"}
+    for split in data.splits.values():
+        assert set(np.unique(split.labels)) == {0, 1, 2}  # every class in every split
+    owners = [set(s.patients.tolist()) for s in data.splits.values()]
+    assert not (owners[0] & owners[1] or owners[0] & owners[2] or owners[1] & owners[2])
+    summary = summarize(data, str(tmp_path))
+    assert summary.positive is None and sum(summary.splits["train"].per_class) == len(data.train)
 
 
 def test_unlabeled_folder_only_when_allowed(tmp_path, make_image):
@@ -183,3 +197,25 @@ def test_carved_splits_keep_each_patient_on_one_side(tmp_path, make_image):
                     or owners["val"] & owners["test"]), seed
         assert set(data.test.labels) == {0, 1} and len(data.val) > 0
         assert any("grouped by patient" in n for n in data.notes)
+
+
+KAGGLE_THREE = "NORMAL=NORMAL/*,BACTERIAL=PNEUMONIA/*bacteria*,VIRAL=PNEUMONIA/*virus*"
+
+
+@pytest.mark.realdata
+@pytest.mark.slow  # decodes the 5,856 images of the Kaggle tree (at 32 px) twice
+def test_the_kaggle_tree_as_three_classes_by_file_name(shared_data):
+    """Kermany et al.'s PNEUMONIA images are bacterial or viral by file name: --classes globs make three
+    classes; with val and test carved from train alone, each patient's images stay in one split."""
+    data = load_dataset(str(shared_data / "chest_xray"), 32, classes=KAGGLE_THREE)
+    summary = summarize(data, str(shared_data / "chest_xray"))
+    assert summary.classes == ("NORMAL", "BACTERIAL", "VIRAL") and summary.positive is None
+    assert summary.matches == ("NORMAL/*", "PNEUMONIA/*bacteria*", "PNEUMONIA/*virus*")
+    assert {s: c.per_class for s, c in summary.splits.items()} == {
+        "train": (1341, 2530, 1345), "val": (8, 8, 0), "test": (234, 242, 148)}
+    assert not summary.dropped and "BACTERIAL <- PNEUMONIA/*bacteria*" in summary.text()
+    carved = load_dataset(str(shared_data / "chest_xray" / "train"), 32, seed=2, classes=KAGGLE_THREE)
+    assert set(carved.carved) == {"val", "test"} and sum(len(s) for s in carved.splits.values()) == 5216
+    owners = [set(s.patients.tolist()) for s in carved.splits.values()]
+    assert not (owners[0] & owners[1] or owners[0] & owners[2] or owners[1] & owners[2])
+    assert all(set(np.unique(s.labels)) == {0, 1, 2} for s in carved.splits.values())

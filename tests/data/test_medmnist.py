@@ -9,12 +9,12 @@ import pytest
 from alcore.data import DataError, load_dataset
 
 
-def write_npz(path, sizes=(12, 4, 6), drop: tuple[str, ...] = ()):
+def write_npz(path, sizes=(12, 4, 6), drop: tuple[str, ...] = (), n_classes: int = 2):
     rng = np.random.default_rng(0)
     arrays = {}
     for split, n in zip(("train", "val", "test"), sizes):
         arrays[f"{split}_images"] = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
-        labels = np.arange(n) % 2
+        labels = np.arange(n) % n_classes
         arrays[f"{split}_labels"] = labels[:, None] if split == "train" else labels  # both shapes occur
     np.savez(path, **{k: v for k, v in arrays.items() if k not in drop})
     return path
@@ -28,6 +28,28 @@ def test_tiny_npz_is_resized_with_ids_and_sources(tmp_path):
     assert data.train.labels.dtype == np.int64 and list(data.val.labels) == [0, 1, 0, 1]
     assert data.test.ids[5] == "test-00005" and data.test.sources[5] == "npz:test:5"
     assert load_dataset(str(path), 28).train.images.shape == (12, 28, 28)
+
+
+def test_an_npz_with_three_label_values_gives_three_classes(tmp_path):
+    path = write_npz(tmp_path / "three.npz", n_classes=3)
+    data = load_dataset(str(path), 28)
+    assert data.classes == ("label 0", "label 1", "label 2")
+    assert np.bincount(data.train.labels).tolist() == [4, 4, 4] and list(data.test.labels) == [0, 1, 2, 0, 1, 2]
+    named = load_dataset(str(path), 28, classes="NORMAL,BACTERIAL,VIRAL")
+    assert named.classes == ("NORMAL", "BACTERIAL", "VIRAL")
+    np.testing.assert_array_equal(named.train.labels, data.train.labels)  # names only: the labels stay
+    with pytest.raises(DataError, match=r"holds the labels 0, 1, 2: give --classes 3 names only"):
+        load_dataset(str(path), 28, classes="NORMAL,PNEUMONIA")
+    assert load_dataset(str(write_npz(tmp_path / "two.npz")), 28).classes == ("NORMAL", "PNEUMONIA")
+
+
+def test_labels_that_are_not_class_indices_are_refused(tmp_path):
+    path = write_npz(tmp_path / "bad.npz")
+    arrays = dict(np.load(path))
+    arrays["val_labels"] = np.array([0.0, 1.5, 1.0, 0.0])
+    np.savez(path, **arrays)
+    with pytest.raises(DataError, match="val_labels must be one class index per image: 0, 1, 2"):
+        load_dataset(str(path), 28)
 
 
 def test_missing_keys_are_listed(tmp_path):

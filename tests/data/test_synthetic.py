@@ -6,9 +6,11 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from alcore.data import cache, load_dataset
-from alcore.data.synthetic import (BAND, BORDERLINE_SHARE, GROUP_SHARES, GROUPS, THRESHOLD, render, render_teaching,
-                                   split_sizes)
+import pytest
+
+from alcore.data import DataError, cache, load_dataset, summarize
+from alcore.data.synthetic import (BAND, BORDERLINE_SHARE, GROUP_SHARES, GROUPS, THRESHOLD, class_counts,
+                                   class_names, render, render_teaching, split_sizes)
 
 
 def test_shapes_sizes_ids_and_exact_class_share():
@@ -60,6 +62,78 @@ def test_classes_are_learnable_but_not_trivially():
     model = LogisticRegression(C=0.01, max_iter=2000).fit((train - mean) / std, data.train.labels)
     auc = roc_auc_score(data.test.labels, model.predict_proba((test - mean) / std)[:, 1])
     assert 0.6 < auc < 0.95
+
+
+# --- more than two classes ----------------------------------------------------------------------
+def test_three_classes_names_counts_and_labels():
+    data = load_dataset("synthetic", 32, synthetic_size=200, pneumonia_share=0.75, synthetic_classes=3)
+    assert data.classes == ("NORMAL", "BACTERIAL", "VIRAL") == class_names(3)
+    assert {k: len(v) for k, v in data.splits.items()} == {"train": 200, "val": 20, "test": 100}
+    # 75 % non-normal, split evenly (the first finding gets the odd one)
+    assert np.bincount(data.train.labels).tolist() == [50, 75, 75]
+    assert np.bincount(data.val.labels).tolist() == [5, 8, 7] == class_counts(20, 0.75, 3)
+    assert np.bincount(data.test.labels).tolist() == [25, 38, 37]
+    assert all(s.labels.dtype == np.int64 for s in data.splits.values())
+    assert "75% BACTERIAL / VIRAL" in data.name and "split evenly" in data.notes[0]
+    summary = summarize(data, "synthetic")
+    assert summary.classes == data.classes and summary.positive is None
+    assert summary.splits["train"].per_class == (50, 75, 75)
+    assert class_names(5) == ("NORMAL", "FINDING_1", "FINDING_2", "FINDING_3", "FINDING_4")
+    assert class_counts(100, 0.5, 8) == [50, 8, 7, 7, 7, 7, 7, 7]
+
+
+def test_three_classes_are_deterministic_and_apart_from_the_binary_set(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALCORE_CACHE", str(tmp_path / "a"))
+    first = load_dataset("synthetic", 32, synthetic_size=60, synthetic_classes=3)
+    monkeypatch.setenv("ALCORE_CACHE", str(tmp_path / "b"))  # generate again, not from the cache
+    second = load_dataset("synthetic", 32, seed=5, synthetic_size=60, synthetic_classes=3)
+    binary = load_dataset("synthetic", 32, synthetic_size=60, synthetic_classes=2)
+    assert first.fingerprint == second.fingerprint != binary.fingerprint
+    assert binary.fingerprint == cache.fingerprint("synthetic", 4, 1234, 60, 0.75, 32)  # two classes: the key as before
+    for name in first.splits:
+        np.testing.assert_array_equal(first.splits[name].images, second.splits[name].images)
+        np.testing.assert_array_equal(first.splits[name].labels, second.splits[name].labels)
+
+
+def test_more_classes_are_refused_where_they_cannot_be_drawn():
+    with pytest.raises(DataError, match="the standard preset draws 2 to 8 classes, the teaching preset 2"):
+        load_dataset("synthetic", 32, synthetic_size=60, synthetic_classes=3, synthetic_preset="teaching")
+    with pytest.raises(DataError, match="synthetic classes 9"):
+        load_dataset("synthetic", 32, synthetic_size=60, synthetic_classes=9)
+
+
+def test_each_finding_draws_its_own_pattern():
+    """The same patients drawn NORMAL and with each finding (one generator seed: the same anatomy):
+    BACTERIAL makes one lung denser, VIRAL both about alike. Medians over many images."""
+    n = 120
+
+    def lungs(label: int) -> tuple[np.ndarray, np.ndarray]:
+        images = render(np.full(n, label), 64, np.random.default_rng(3), 3).astype(float)
+        return images[:, 12:44, 10:26].mean(axis=(1, 2)), images[:, 12:44, 38:54].mean(axis=(1, 2))
+
+    (left0, right0), (left1, right1), (left2, right2) = lungs(0), lungs(1), lungs(2)
+    bacterial = np.stack([left1 - left0, right1 - right0])
+    viral = np.stack([left2 - left0, right2 - right0])
+    assert np.median(bacterial.max(0)) > 10 and np.median(bacterial.min(0)) < 3  # one side only
+    assert np.median(viral.min(0)) > 5 and np.median(viral.max(0) - viral.min(0)) < np.median(viral.min(0))
+    eight = render(np.arange(8).repeat(4), 32, np.random.default_rng(0), 8)
+    assert eight.shape == (32, 32, 32) and eight.dtype == np.uint8
+
+
+def test_three_classes_are_learnable_but_not_trivially():
+    from sklearn.metrics import balanced_accuracy_score
+    data = load_dataset("synthetic", 32, synthetic_size=600, synthetic_classes=3)
+
+    def pixels(images: np.ndarray) -> np.ndarray:
+        return images.reshape(len(images), 16, 2, 16, 2).mean(axis=(2, 4)).reshape(len(images), -1) / 255
+
+    train, test = pixels(data.train.images), pixels(data.test.images)
+    mean, std = train.mean(0), train.std(0) + 1e-3
+    model = LogisticRegression(C=0.01, max_iter=2000).fit((train - mean) / std, data.train.labels)
+    probs = model.predict_proba((test - mean) / std)
+    auc = roc_auc_score(data.test.labels, probs, multi_class="ovr")
+    assert 0.6 < auc < 0.95
+    assert 0.4 < balanced_accuracy_score(data.test.labels, probs.argmax(1)) < 0.9
 
 
 # --- the teaching preset -------------------------------------------------------------------------

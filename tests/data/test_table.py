@@ -105,3 +105,34 @@ def test_split_column_shared_patients_and_a_small_test_split_are_reported(tmp_pa
     assert len(data.test) == 8 and data.carved == ("val",)
     assert any("patients are in both train and test by their identifiers" in n for n in data.notes)
     assert any("the test split is small" in n for n in data.notes)
+
+
+def test_a_text_label_column_with_three_classes(tmp_path, make_image):
+    """A 'class' column of normal / bacterial / viral: three classes in the order --classes gives; never
+    guessed (a table's values are often a finding vocabulary)."""
+    lines = ["image,class,patient"]
+    for k in range(36):
+        make_image(tmp_path / "png" / f"{k}.png", "L", (20, 20), value=k)
+        lines.append(f"png/{k}.png,{('normal', 'bacterial', 'viral')[k % 3]},p{k}")
+    (tmp_path / "labels.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match="3 values found: which are classes, and in which order, is not guessed"):
+        load_dataset(str(tmp_path / "labels.csv"), 16)
+    data = load_dataset(str(tmp_path / "labels.csv"), 16, classes="NORMAL=normal,BACTERIAL=bacterial|bacteria,VIRAL=viral")
+    assert data.classes == ("NORMAL", "BACTERIAL", "VIRAL")
+    labels = np.concatenate([s.labels for s in data.splits.values()])
+    assert np.bincount(labels).tolist() == [12, 12, 12]
+    summary = summarize(data, str(tmp_path / "labels.csv"))
+    assert summary.positive is None and summary.matches == ("normal", "bacterial | bacteria", "viral")
+    assert "classes: 0 NORMAL, 1 BACTERIAL <- bacterial | bacteria, 2 VIRAL" in summary.text()
+
+
+def test_nih_multi_finding_cells_map_to_one_class_per_row(tmp_path, make_image):
+    """Three classes from NIH findings: a 'Pneumonia|Effusion' row matches two classes and is dropped
+    (multi-label is not supported); with Effusion folded into PNEUMONIA it is one class again."""
+    table = write_nih(tmp_path / "nih", make_image)
+    data = load_dataset(str(table), 16, classes="NORMAL=No Finding,PNEUMONIA=Pneumonia,EFFUSION=Effusion")
+    labels = np.concatenate([s.labels for s in data.splits.values()])
+    assert data.classes == ("NORMAL", "PNEUMONIA", "EFFUSION") and np.bincount(labels).tolist() == [40, 16, 5]
+    assert {d.reason: d.count for d in data.dropped}["rows whose label matches two classes"] == 8 + 2
+    with pytest.raises(DataError, match="two classes, not 3"):
+        load_dataset(str(write_chexpert(tmp_path / "CheXpert-v1.0-small", make_image)), 16, classes="A,B,C")

@@ -34,11 +34,37 @@ def test_default_config_is_valid():
     ({"synthetic_preset": "easy"}, "synthetic_preset",
      "unknown synthetic_preset 'easy'; choose one of: standard, teaching"),
     ({"record_embeddings": "no"}, "record_embeddings", "true or false"),
+    ({"synthetic_classes": 1}, "synthetic_classes", "a whole number from 2 to 8"),
+    ({"synthetic_classes": 9}, "synthetic_classes", "a whole number from 2 to 8"),
+    ({"synthetic_classes": 3.0}, "synthetic_classes", "a whole number from 2 to 8"),
+    ({"synthetic_classes": 3, "synthetic_preset": "teaching"}, "synthetic_classes",
+     "the teaching preset draws two classes; use the standard preset"),
+    ({"synthetic_classes": 3, "synthetic_pneumonia_share": 0.99}, "synthetic_pneumonia_share",
+     "share of non-normal images (all findings together) must be between 0.05 and 0.95"),
+    ({"synthetic_classes": 8, "synthetic_size": 100, "synthetic_pneumonia_share": 0.2}, "synthetic_pneumonia_share",
+     "with 8 classes and a share of 0.2, the val split of 16 images gets no FINDING_4 image"),
 ])
 def test_each_bad_field_has_its_message(changes, field, words):
     problems = validate(ExperimentConfig(**changes))
     assert field in problems, problems
     assert words in problems[field]
+
+
+def test_synthetic_classes_default_to_two_and_old_configs_read_back(tmp_path):
+    assert ExperimentConfig().synthetic_classes == 2
+    old = ExperimentConfig().to_dict()
+    del old["synthetic_classes"]  # a config.json written before the setting existed
+    assert ExperimentConfig.from_dict(old).synthetic_classes == 2
+    three = ExperimentConfig(synthetic_classes=3)
+    assert validate(three) == {} and three.to_dict()["synthetic_classes"] == 3
+    assert ExperimentConfig.from_dict(three.to_dict()) == three
+
+
+def test_the_config_presets_are_valid_and_one_has_three_classes():
+    from alcore.config import CONFIG_PRESETS, THREE_CLASS_DEMO_CONFIG
+    assert all(validate(cfg) == {} for cfg in CONFIG_PRESETS.values())
+    assert CONFIG_PRESETS["three-class demo"] is THREE_CLASS_DEMO_CONFIG
+    assert THREE_CLASS_DEMO_CONFIG.synthetic_classes == 3 and THREE_CLASS_DEMO_CONFIG.synthetic_preset == "standard"
 
 
 def test_only_the_settings_that_apply_are_checked():

@@ -2,15 +2,17 @@
 bootstrap intervals on cases whose answer is known."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
 from scipy.stats import norm
-from sklearn.metrics import balanced_accuracy_score, f1_score, precision_score, recall_score, roc_auc_score
+from sklearn.metrics import (balanced_accuracy_score, cohen_kappa_score, confusion_matrix, f1_score, precision_score,
+                             recall_score, roc_auc_score)
 
-from alcore.metrics import (METRIC_NAMES, PRIOR_WEIGHT, bootstrap_intervals, choose_threshold,
-                            classification_metrics, operating_threshold, prior_threshold, round_metrics)
+from alcore.metrics import (CLASS_METRICS, METRIC_NAMES, PRIOR_WEIGHT, bootstrap_intervals, choose_threshold,
+                            class_key, classification_metrics, operating_threshold, prior_threshold, round_metrics)
 
 
 def _scored(n: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -113,6 +115,102 @@ def test_round_metrics_reports_the_threshold_the_reference_point_and_intervals()
     assert record.at_threshold.accuracy == classification_metrics(labels, probs, 0.62)["accuracy"]
     assert record.at_0_5.accuracy == classification_metrics(labels, probs, 0.5)["accuracy"]
     assert record.at_threshold.roc_auc == pytest.approx(roc_auc_score(labels, probs))
-    assert set(record.ci) == set(METRIC_NAMES)
-    for name, (low, high) in record.ci.items():
+    assert set(record.ci) == {*METRIC_NAMES, *(class_key(name, c) for name in CLASS_METRICS for c in (0, 1))}
+    for name in METRIC_NAMES:
+        low, high = record.ci[name]
         assert low <= getattr(record.at_threshold, name) <= high, name
+    # the same numbers from the (n, 2) matrix the engine passes
+    matrix = round_metrics(labels, np.stack([1 - probs, probs], axis=1), threshold=0.62, seed=0)
+    assert matrix.at_threshold == round_metrics(labels, probs, threshold=0.62, seed=0).at_threshold
+
+def _three_classes(n: int = 240, seed: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """Labels 0..2 and softmax probabilities that lean towards the truth, with ties."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 3, n)
+    logits = rng.normal(0, 1, (n, 3)) + 1.2 * np.eye(3)[labels]
+    probs = np.round(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), 2)
+    probs[:, 2] = 1 - probs[:, :2].sum(axis=1)  # rows sum to 1, as scikit-learn asks
+    return labels, probs
+
+
+def test_three_class_metrics_match_scikit_learn():
+    labels, probs = _three_classes()
+    got = classification_metrics(labels, probs, threshold=None)
+    predicted = probs.argmax(axis=1)
+    assert got["accuracy"] == pytest.approx(np.mean(predicted == labels))
+    assert got["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(labels, predicted))
+    assert got["macro_f1"] == pytest.approx(f1_score(labels, predicted, average="macro"))
+    assert got["kappa"] == pytest.approx(cohen_kappa_score(labels, predicted))
+    assert got["roc_auc"] == pytest.approx(roc_auc_score(labels, probs, multi_class="ovr", average="macro"))
+    np.testing.assert_allclose(got["class_sensitivity"], recall_score(labels, predicted, average=None))
+    np.testing.assert_allclose(got["class_precision"], precision_score(labels, predicted, average=None))
+    np.testing.assert_allclose(got["class_roc_auc"], [roc_auc_score(labels == c, probs[:, c]) for c in range(3)])
+    assert got["confusion_matrix"] == confusion_matrix(labels, predicted).tolist()
+    assert all(math.isnan(got[name]) for name in ("sensitivity", "specificity", "precision", "recall", "f1"))
+
+
+def test_top_label_ece_of_a_known_case():
+    # top-label confidences 0.6 x 4 (3 right) and 0.9 x 2 (both right): bins [0.6, 0.7) and [0.9, 1.0]:
+    # ECE = (4 |0.75 - 0.6| + 2 |1 - 0.9|) / 6 = 0.8 / 6
+    probs = np.array([[0.6, 0.3, 0.1]] * 4 + [[0.05, 0.9, 0.05]] * 2)
+    got = classification_metrics(np.array([0, 0, 0, 2, 1, 1]), probs, None)
+    assert got["top_label_ece"] == pytest.approx(0.8 / 6)
+
+
+def test_binary_fields_read_the_same_from_the_positive_column_and_the_matrix():
+    labels, probs = _scored()
+    column, matrix = classification_metrics(labels, probs, 0.62), classification_metrics(
+        labels, np.stack([1 - probs, probs], axis=1), 0.62)
+    assert column == matrix
+    predicted = probs >= 0.62
+    assert column["macro_f1"] == pytest.approx(f1_score(labels, predicted, average="macro"))
+    assert column["kappa"] == pytest.approx(cohen_kappa_score(labels, predicted))
+    assert column["class_sensitivity"] == pytest.approx([column["specificity"], column["sensitivity"]])
+    assert column["class_roc_auc"] == [column["roc_auc"]] * 2
+
+
+def test_three_class_round_metrics_predict_by_argmax_with_intervals_around_the_point():
+    labels, probs = _three_classes()
+    record = round_metrics(labels, probs, threshold=None, seed=2)
+    assert record.threshold is None and record.at_0_5 is None
+    assert record.at_threshold.confusion_matrix == tuple(map(tuple, confusion_matrix(labels, probs.argmax(1))))
+    for name in ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "kappa", "top_label_ece"):
+        low, high = record.ci[name]
+        assert low <= getattr(record.at_threshold, name) <= high and high - low < 0.3, name
+    for name in CLASS_METRICS:
+        for c, value in enumerate(getattr(record.at_threshold, name)):
+            low, high = record.ci[class_key(name, c)]
+            assert low <= value <= high, (name, c)
+    assert math.isnan(record.ci["sensitivity"][0])  # the positive class's metrics: two classes only
+
+
+def test_a_class_missing_from_the_test_set_leaves_the_macro_averages_undefined():
+    probs = np.array([[0.7, 0.2, 0.1], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1]])
+    got = classification_metrics(np.array([0, 1, 0]), probs, None)
+    assert got["accuracy"] == 1.0 and math.isnan(got["balanced_accuracy"]) and math.isnan(got["roc_auc"])
+    assert got["macro_f1"] == 1.0  # over the classes present, as scikit-learn
+    empty = classification_metrics(np.array([-1]), probs[:1], None)
+    assert math.isnan(empty["accuracy"]) and empty["confusion_matrix"] == [[0] * 3] * 3
+
+
+def test_a_three_class_round_record_round_trips_and_old_lines_read_nan():
+    from alcore.records import RoundRecord
+    labels, probs = _three_classes()
+    metrics = round_metrics(labels, probs, threshold=None, seed=0)
+    record = RoundRecord(round=0, n_labeled=30, metrics=metrics.at_threshold, threshold=metrics.threshold,
+                         metrics_at_0_5=metrics.at_0_5, ci=metrics.ci)
+    line = json.loads(json.dumps(record.to_dict()))
+    again = RoundRecord.from_dict(line)
+    assert again.to_dict() == line and again.threshold is None and again.metrics_at_0_5 is None
+    assert again.metrics.class_roc_auc == metrics.at_threshold.class_roc_auc
+    assert again.interval(class_key("class_sensitivity", 2)) == metrics.ci[class_key("class_sensitivity", 2)]
+    old = {"round": 0, "n_labeled": 20, "accuracy": 0.7, "roc_auc": 0.8, "confusion_matrix": [[1, 2], [3, 4]]}
+    read = RoundRecord.from_dict(old)
+    assert math.isnan(read.metric("macro_f1")) and read.metrics.class_sensitivity == ()
+    assert "macro_f1" not in read.to_dict() and "class_roc_auc" not in read.to_dict()
+
+
+def test_without_known_labels_every_metric_and_interval_is_nan():
+    intervals = bootstrap_intervals(np.array([-1, -1]), np.array([[0.2, 0.5, 0.3]] * 2), None, seed=0)
+    assert len(intervals) == len(METRIC_NAMES) + 3 * len(CLASS_METRICS)
+    assert all(math.isnan(low) and math.isnan(high) for low, high in intervals.values())

@@ -3,8 +3,10 @@ import csv
 import threading
 import time
 
+import numpy as np
+
 from alcore.config import ExperimentConfig
-from alcore.oracle import LabelBook
+from alcore.oracle import HumanOracle, LabelBook
 from alcore.runner import create_run, execute_run
 from alcore.runs import RunStore
 
@@ -97,3 +99,21 @@ def test_labels_must_be_known_answers(tmp_path):
         assert "NORMAL, PNEUMONIA, skip" in str(exc)
     else:
         raise AssertionError("an unknown label was accepted")
+
+
+def test_a_three_class_run_takes_its_own_class_names_and_maps_them_to_their_indices(tmp_path):
+    store = RunStore(tmp_path)
+    run_id = store.new_run_id("entropy", 0)
+    store.run_dir(run_id).mkdir(parents=True)
+    store.write_config(run_id, human(), {"data_summary": {"classes": ["NORMAL", "BACTERIAL", "VIRAL"]}})
+    book = LabelBook(store, run_id)
+    for sample_id, label in (("a", "VIRAL"), ("b", "NORMAL"), ("c", "skip"), ("d", "BACTERIAL")):
+        book.add(sample_id, f"{sample_id}.png", label, "me", 0)
+    try:
+        book.add("e", "e.png", "PNEUMONIA", "me", 0)
+    except ValueError as exc:
+        assert "NORMAL, BACTERIAL, VIRAL, skip" in str(exc)
+    else:
+        raise AssertionError("a class of another run was accepted")
+    oracle = HumanOracle(book, np.array(["a", "b", "c", "d"]), np.array(["a.png", "b.png", "c.png", "d.png"]), None)
+    assert oracle(np.arange(4), 0).tolist() == [2, 0, -1, 1]  # all answered: nothing waits

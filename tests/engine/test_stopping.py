@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from alcore.diagnostics import cohen_kappa
 from alcore.stopping import StabilityRule, round_kappa, stop_set_rows
 
 
@@ -24,10 +25,22 @@ def test_scripted_predictions_stop_where_they_stop_changing():
         nxt = probs[-1].copy()
         nxt[:flips] = 1 - nxt[:flips]  # flips the class of each of the first `flips` images (p != 0.5)
         probs.append(nxt)
+    probs = [np.stack([1 - p, p], 1) for p in probs]  # (n, C): [p(negative), p(positive)]
     kappas = [round_kappa(None, probs[0])] + [round_kappa(a, b) for a, b in zip(probs, probs[1:])]
     assert kappas[0] is None and kappas[1] < kappas[2] < kappas[3] < 1.0 and kappas[4:] == [1.0] * 4
     rule = StabilityRule(0.99, 3)
     assert rule.first_stop(kappas) == 6 and rule.stable_since(kappas) == 3
+
+
+def test_three_class_kappa_compares_the_most_probable_classes():
+    """C > 2: the predicted class is the argmax; a change of the runner-up changes nothing."""
+    before = np.array([[.6, .3, .1], [.2, .5, .3], [.1, .2, .7], [.5, .1, .4]])
+    runner_up_moved = np.array([[.6, .1, .3], [.3, .5, .2], [.2, .1, .7], [.5, .4, .1]])
+    assert round_kappa(before, runner_up_moved) == 1.0
+    one_flipped = runner_up_moved.copy()
+    one_flipped[3] = [.1, .5, .4]  # class 0 -> class 1
+    assert round_kappa(before, one_flipped) == pytest.approx(cohen_kappa([0, 1, 2, 0], [0, 1, 2, 1]))
+    assert round_kappa(before, one_flipped) < 1.0
 
 
 def test_rule_never_holds_on_a_missing_kappa():

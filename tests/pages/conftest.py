@@ -15,12 +15,14 @@ from alcore.records import RoundRecord
 from alcore.data import cache
 from alcore.data.base import Dataset, Split
 from alcore.jobs import JobManager, manager_for
-from alcore.runs import RunStatus, RunStore
+from alcore.runs import RunStatus, RunStore, probs_for_file
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # the pages import `ui.*`, as under `streamlit run`
 FAKE_FINGERPRINT = "fake-dashboard-test"
 POOL = 60
+TWO = ("NORMAL", "PNEUMONIA")
+THREE = ("NORMAL", "BACTERIAL", "VIRAL")  # what the synthetic generator names three classes
 TINY = dict(model="tiny_cnn", regime="finetune", resolution=32, synthetic_size=200, init_size=20, budget=10,
             rounds=2, epochs=1)
 
@@ -49,53 +51,70 @@ def sample_id(split: str, i: int, long_ids: bool = False) -> str:
     return f"{split}/PNEUMONIA/person{1000 + i}_bacteria_{4000 + 7 * i}.jpeg" if long_ids else f"fake-{split}-{i:03d}"
 
 
-def fake_dataset(long_ids: bool = False) -> Dataset:
+def fake_labels(n: int, classes: tuple[str, ...]) -> np.ndarray:
+    """Two classes: every fourth image NORMAL, the others PNEUMONIA; three: 0, 1, 2, 0, 1, 2, ..."""
+    return (np.arange(n) % 4 != 0).astype(np.int64) if len(classes) == 2 else np.arange(n) % len(classes)
+
+
+def fake_dataset(long_ids: bool = False, classes: tuple[str, ...] = TWO) -> Dataset:
     rng = np.random.default_rng(0)
 
     def split(name: str, n: int) -> Split:
-        labels = (np.arange(n) % 4 != 0).astype(np.int64)
-        return Split(rng.integers(0, 255, (n, 16, 16), dtype=np.uint8), labels,
+        return Split(rng.integers(0, 255, (n, 16, 16), dtype=np.uint8), fake_labels(n, classes),
                      np.array([sample_id(name, i, long_ids) for i in range(n)]),
                      np.array([f"synthetic:{name}:{i}" for i in range(n)]))
 
-    return Dataset("fake", fake_fingerprint(long_ids), 16, {"train": split("train", POOL), "val": split("val", 10),
-                                                            "test": split("test", 20)})
+    return Dataset("fake", fake_fingerprint(long_ids, classes), 16,
+                   {"train": split("train", POOL), "val": split("val", 10), "test": split("test", 20)}, classes=classes)
 
 
-def fake_fingerprint(long_ids: bool) -> str:
-    return FAKE_FINGERPRINT + ("-long-ids" if long_ids else "")
+def fake_fingerprint(long_ids: bool, classes: tuple[str, ...] = TWO) -> str:
+    return FAKE_FINGERPRINT + ("-long-ids" if long_ids else "") + ("" if classes == TWO else f"-{len(classes)}")
+
+
+def stored_probs(rng: np.random.Generator, labels: np.ndarray, n_classes: int, lean: float) -> np.ndarray:
+    """Class probabilities as a round file stores them (runs.probs_for_file), `lean` of the way towards
+    the true class: two classes, p(positive) = lean * label + (1 - lean) * uniform noise (the draws of the
+    binary tests' runs, unchanged); more classes, Dirichlet noise."""
+    if n_classes == 2:
+        return np.clip(labels * lean + rng.random(len(labels)) * (1 - lean), 0, 1).astype(np.float32)
+    noise = rng.dirichlet(np.ones(n_classes), len(labels))
+    return probs_for_file((1 - lean) * noise + lean * np.eye(n_classes)[labels])
 
 
 def write_run(store: RunStore, *, sampler: str = "entropy", seed: int = 0, rounds: int = 3, state: str = "done",
               experiment: str = "", full_data: bool = False, error: str = "", record_embeddings: bool = True,
-              long_ids: bool = False, **settings) -> str:
+              long_ids: bool = False, classes: tuple[str, ...] = TWO, **settings) -> str:
     """A run folder as the engine leaves it: `rounds` rounds (the last one only evaluates and scores
-    nothing); without embeddings, no layouts and no probabilities of labeled rows. `settings`: more config."""
-    fingerprint = fake_fingerprint(long_ids)
+    nothing); without embeddings, no layouts and no probabilities of labeled rows. `classes`: the data's
+    class names (with three, (n, 3) probabilities and no threshold). `settings`: more config."""
+    fingerprint = fake_fingerprint(long_ids, classes)
     if cache.load(fingerprint) is None:
-        cache.save(fake_dataset(long_ids))
+        cache.save(fake_dataset(long_ids, classes))
     cfg = ExperimentConfig(**{"synthetic_size": POOL, "resolution": 16, **settings}, sampler=sampler, seed=seed,
                            init_size=10, budget=10, rounds=rounds - 1, experiment=experiment, full_data=full_data,
                            record_embeddings=record_embeddings)
     run_id = store.new_run_id(sampler, seed)
     store.run_dir(run_id).mkdir(parents=True)
-    store.write_config(run_id, cfg, {"data_fingerprint": fingerprint})
+    store.write_config(run_id, cfg, {"data_fingerprint": fingerprint, "data_summary": {"classes": list(classes)}})
     rng = np.random.default_rng(seed)
-    labels, test_labels = fake_dataset().train.labels, fake_dataset().test.labels
+    labels, test_labels = fake_labels(POOL, classes), fake_labels(20, classes)
     ids = np.array([sample_id("train", i, long_ids) for i in range(POOL)])
     labeled = np.zeros(POOL, bool)
     labeled[:10] = True
     for r in range(rounds):
-        prob = rng.random(POOL).astype(np.float32)
+        prob = stored_probs(rng, labels, len(classes), lean=0.0)
         score = np.where(labeled | (r == rounds - 1), np.nan, rng.random(POOL))
         queried = np.zeros(POOL, bool)
         if r < rounds - 1:
             queried[np.flatnonzero(~labeled)[:10]] = True
         accuracy = 0.6 + 0.1 * r + 0.01 * seed
         record = {"round": r, "n_labeled": int(labeled.sum()),
-                  "n_labeled_per_class": {"NORMAL": 3, "PNEUMONIA": int(labeled.sum()) - 3},
+                  "n_labeled_per_class": {**dict.fromkeys(classes[:-1], 3),
+                                          classes[-1]: int(labeled.sum()) - 3 * (len(classes) - 1)},
                   "accuracy": accuracy, "balanced_accuracy": accuracy - 0.05, "precision": 0.8, "recall": 0.7,
-                  "f1": accuracy - 0.02, "roc_auc": min(1.0, accuracy + 0.1), "confusion_matrix": [[3, 2], [4, 11]],
+                  "f1": accuracy - 0.02, "roc_auc": min(1.0, accuracy + 0.1),
+                  "confusion_matrix": [[3, 2], [4, 11]] if len(classes) == 2 else [[5, 1, 1], [1, 5, 1], [1, 1, 4]],
                   "queried_ids": ids[queried].tolist(),
                   "train_seconds": 0.1, "query_seconds": 0.01, "eval_seconds": 0.01,
                   "stop_kappa": None if r == 0 else 0.9 + 0.05 * r, "predictions_stable": False,
@@ -105,11 +124,12 @@ def write_run(store: RunStore, *, sampler: str = "entropy", seed: int = 0, round
                   "embedding": rng.normal(size=(POOL, 2)).astype(np.float32),
                   "features_pca": rng.normal(size=(POOL, 32)).astype(np.float16),
                   "cluster": (np.arange(POOL) % 3).astype(np.int32),
-                  "test_prob": np.clip(test_labels * 0.4 + rng.random(20) * 0.6, 0, 1).astype(np.float32),
+                  "test_prob": stored_probs(rng, test_labels, len(classes), lean=0.4),
                   "test_label": test_labels.astype(np.int8)}
         if not record_embeddings:
             arrays = {k: v for k, v in arrays.items() if k not in ("embedding", "features_pca", "cluster")}
-            arrays["prob"] = np.where(labeled, np.nan, prob).astype(np.float32)
+            arrays["prob"] = prob.copy()
+            arrays["prob"][labeled] = np.nan
         store.append_round(run_id, RoundRecord.from_dict(record), arrays)  # a line as older versions wrote it
         labeled |= queried
     store.write_status(run_id, RunStatus(state, round=rounds - 1, rounds_total=rounds, n_labeled=int(labeled.sum()),

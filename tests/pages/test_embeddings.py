@@ -8,20 +8,34 @@ import numpy as np
 import pytest
 
 from alcore.viewmodels import figures, projections
+from tests.pages.conftest import THREE, TWO
 
 
-def test_embeddings_default_to_the_latest_round_and_every_colouring_draws(open_page, make_run):
-    run_id = make_run(rounds=3)
+@pytest.mark.parametrize("classes", [TWO, THREE])
+def test_embeddings_default_to_the_latest_round_and_every_colouring_draws(open_page, make_run, classes):
+    run_id = make_run(rounds=3, classes=classes)
     at = open_page("pages/embeddings.py", run=run_id)
     assert at.select_slider(key="emb_round").value == 2
     assert at.radio(key="emb_projection").options == ["PCA", "UMAP"]
-    for color_by in figures.COLOR_BY:
+    assert at.selectbox(key="emb_color").options == list(figures.color_options(classes).values())
+    for color_by in figures.color_options(classes):
         at.selectbox(key="emb_color").set_value(color_by).run()
         assert not at.exception
         shown = "status" if color_by == "score" else color_by  # the last round scores nothing
         assert at.get("plotly_chart")[0].key == f"emb_chart_2_PCA_{shown}"
     at.select_slider(key="emb_round").set_value(0).run()
     assert "At 10 labels: 60 pool images · 10 labeled · 10 queried" in at.caption[-1].value
+
+
+def test_a_three_class_pool_is_coloured_by_true_and_predicted_class_in_label_order(open_page, make_run):
+    at = open_page("pages/embeddings.py", run=make_run(rounds=2, classes=THREE))
+    at.select_slider(key="emb_round").set_value(0).run()  # the round that queried
+    for color_by in ("label", "predicted"):
+        at.selectbox(key="emb_color").set_value(color_by).run()
+        traces = json.loads(at.get("plotly_chart")[0].proto.spec)["data"]
+        assert [t["name"] for t in traces[:3]] == list(THREE) and traces[-1]["name"] == "queried this round"
+        assert [t["marker"]["color"] for t in traces[:3]] == list(figures.CLASS_PALETTE[:3])
+        assert all(" · predicted " in text and " p=0." in text for t in traces for text in t["text"])
 
 
 def test_umap_projection_is_drawn_and_cached(open_page, make_run, store, monkeypatch):

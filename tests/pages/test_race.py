@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import numpy as np
 import pytest
@@ -49,12 +50,14 @@ def test_a_race_shows_every_racer_over_the_random_baseline_and_their_picks_side_
     assert [a["text"] for a in picks["layout"]["annotations"]] == ["random", "entropy", "coreset"]
     picked = [t for t in picks["data"] if t["name"] == race_view.PICKED]
     assert len(picked) == 3 and all(len(values(t["x"])) == 10 for t in picked)
-    assert all("the model is least sure: p = " in text and "score " in text and "p(PNEUMONIA) " in text
-               for text in picked[1]["text"])  # entropy's reason, its score and p on hover
+    assert all(re.search(r"the model is least sure: p\((NORMAL|PNEUMONIA)\) = ", text) and "score " in text
+               and " · predicted " in text
+               for text in picked[1]["text"])  # entropy's reason, its score and the predicted class on hover
     assert all("far from every labeled image" in text for text in picked[2]["text"])
     assert len({(t["xaxis"]) for t in picks["data"]}) == 3  # three panels ...
     strips = at.get("image")  # ... each with its first picks' thumbnails under it
-    assert len(strips) == 3 and all(len(strip.captions) == 8 and strip.captions[0].startswith("p=") for strip in strips)
+    assert len(strips) == 3 and all(len(strip.captions) == 8 and strip.captions[0].split()[0] in ("NORMAL", "PNEUMONIA")
+                                    for strip in strips)  # the predicted class and its probability
     assert at.select_slider[0].value == 1  # the newest round that queried
 
 
@@ -161,12 +164,13 @@ def test_the_curves_need_no_random_racer_and_the_step_state_reads_the_run_folder
     assert race_view.step_state(RunStore(store.root), [run_ids[1]]).text == "Finished."
 
 
-def lesson_racer(sampler: str, found: list[int], auc: list[float], counts=(570, 30)) -> race_view.Racer:
+def lesson_racer(sampler: str, found: list[int], auc: list[float], counts=(570, 30),
+                 classes=("NORMAL", "PNEUMONIA")) -> race_view.Racer:
     records = tuple(RoundRecord.from_dict({"round": r, "n_labeled": 30 * (r + 1), "roc_auc": a,
-                                           "n_labeled_per_class": {"PNEUMONIA": k},
+                                           "n_labeled_per_class": {classes[-1]: k},
                                            "ci": {"roc_auc": [a - 0.03, a + 0.03]}})
                     for r, (k, a) in enumerate(zip(found, auc)))
-    return race_view.Racer(sampler, sampler, sampler, None, records, counts)
+    return race_view.Racer(sampler, sampler, sampler, None, records, dict(zip(classes, counts)))
 
 
 def test_the_race_states_its_lesson_from_its_rounds():
@@ -200,6 +204,16 @@ def test_a_rare_finding_race_draws_the_pneumonia_each_strategy_found():
     assert fig.layout.shapes[0].y0 == 30 and "all 30 PNEUMONIA images" in fig.layout.annotations[0].text
     common = [lesson_racer(s, [9, 18], [0.7, 0.8], counts=(70, 30)) for s in ("random", "entropy")]
     assert race_view.race_found_figure(common) is None
+
+
+def test_the_rare_finding_is_the_positive_class_of_two_and_no_class_of_three():
+    two = [lesson_racer(s, [1, 9], [0.7, 0.8], counts=(570, 30), classes=("CLEAR", "EFFUSION"))
+           for s in ("random", "entropy")]
+    assert race_view.race_lesson(two).startswith("**EFFUSION is rare here** (5% of the pool: 30 of 600 images).")
+    three = [lesson_racer(s, [1, 9], [0.7, 0.8], counts=(560, 10, 30), classes=("NORMAL", "BACTERIAL", "VIRAL"))
+             for s in ("random", "entropy")]
+    assert race_view.rare_finding(three) is None and race_view.race_found_figure(three) is None
+    assert "rare" not in race_view.race_lesson(three)
 
 
 def test_the_race_page_states_the_lesson_and_draws_the_rare_finding(make_run, store):

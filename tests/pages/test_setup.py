@@ -181,6 +181,28 @@ def test_check_data_on_a_label_table_shows_the_summary_and_one_image_per_class(o
     assert images == ['caption: "NORMAL"', 'caption: "PNEUMONIA"']  # one image per class, as the model sees it
 
 
+def test_check_data_on_three_classes_by_glob_shows_each_class_its_match_and_image(open_page, tmp_path, texts):
+    from PIL import Image
+    for i in range(12):
+        for folder, name in (("NORMAL", f"IM-{i:04d}-0001"), ("PNEUMONIA", f"person{i}_bacteria_1"),
+                             ("PNEUMONIA", f"person{50 + i}_virus_1")):
+            (tmp_path / "xrays" / folder).mkdir(parents=True, exist_ok=True)
+            Image.new("L", (40, 40), 10 * i).save(tmp_path / "xrays" / folder / f"{name}.jpeg")
+    at = open_page("pages/setup.py")
+    at.radio(key="setup_source").set_value("folder").run()
+    at.text_input(key="setup_path").set_value(str(tmp_path / "xrays"))
+    at.text_input(key="setup_classes").set_value("NORMAL=NORMAL/*,BACTERIAL=PNEUMONIA/*bacteria*,VIRAL=PNEUMONIA/*virus*")
+    set_tiny_run(at, init_size=5, budget=2, rounds=2)
+    at.run()
+    at.button(key="setup_check").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    summary = at.code[0].value
+    assert "classes: 0 NORMAL <- NORMAL/*, 1 BACTERIAL <- PNEUMONIA/*bacteria*, 2 VIRAL <- PNEUMONIA/*virus*" in summary
+    assert "(positive)" not in summary and re.search(r"train\s+\d+\s+\d+\s+\d+\s+\d+", summary)
+    images = [line.strip() for line in texts(at).splitlines() if line.strip().startswith("caption:")]
+    assert images == ['caption: "NORMAL"', 'caption: "BACTERIAL"', 'caption: "VIRAL"']
+
+
 def test_sampler_options_and_their_help_follow_the_chosen_samplers(open_page):
     at = open_page("pages/setup.py")
     at.multiselect(key="setup_samplers").set_value(["entropy", "bald"]).run()
@@ -235,6 +257,34 @@ def test_the_synthetic_preset_loads_from_a_config_and_an_unknown_one_is_refused(
     assert any("unknown synthetic_preset 'easy'; choose one of: standard, teaching" in m for m in errors(at))
     assert at.selectbox(key="setup_synthetic_preset").value == "teaching"  # nothing applied
     assert not at.exception
+
+
+def test_three_synthetic_classes_show_their_names_and_counts_and_reach_the_config(open_page):
+    at = open_page("pages/setup.py")
+    assert at.text_input(key="setup_synthetic_classes").value == "2"
+    assert any(c.value == "Train pool: NORMAL 500 · PNEUMONIA 1,500." for c in at.caption)
+    at.text_input(key="setup_synthetic_classes").set_value("3").run()
+    assert not errors(at) and not at.button(key="setup_launch").disabled
+    assert any(c.value == "Train pool: NORMAL 500 · BACTERIAL 750 · VIRAL 750." for c in at.caption)
+    assert at.slider(key="setup_synthetic_pneumonia_share").label == "Non-normal share (the findings split evenly)"
+    at.selectbox(key="setup_synthetic_preset").set_value("teaching").run()
+    assert any(m.startswith("The teaching preset draws two classes; use the standard preset") for m in errors(at))
+    assert at.button(key="setup_launch").disabled
+    at.text_input(key="setup_synthetic_classes").set_value("9").run()
+    assert any(m.startswith("Synthetic classes must be a whole number from 2 to 8") for m in errors(at))
+
+
+def test_the_three_class_preset_fills_the_form(open_page):
+    from alcore.config import THREE_CLASS_DEMO_CONFIG
+    at = open_page("pages/setup.py")
+    at.selectbox(key="setup_preset").set_value("three-class demo").run()
+    at.button(key="setup_load_preset").click().run()
+    assert not at.exception and not errors(at)
+    cfg = THREE_CLASS_DEMO_CONFIG
+    assert at.text_input(key="setup_synthetic_classes").value == "3"
+    assert at.text_input(key="setup_synthetic_size").value == str(cfg.synthetic_size)
+    assert at.text_input(key="setup_resolution").value == str(cfg.resolution)
+    assert any(c.value == "Train pool: NORMAL 150 · BACTERIAL 225 · VIRAL 225." for c in at.caption)
 
 
 def test_launching_a_tiny_run_opens_its_live_page_which_shows_its_rounds(open_page, jobs, captions):

@@ -44,7 +44,8 @@ def test_queried_frame_holds_every_round_that_queried(store, make_run):
     run_id = make_run(rounds=3)
     records = store.load_rounds(run_id)
     frame = round_view.queried_frame(store, run_id, records[:2])
-    assert len(frame) == 20 and list(frame.columns) == ["round", "labels", "id", "label", "prob", "score", "secret"]
+    assert len(frame) == 20 and list(frame.columns) == ["round", "labels", "id", "label", "predicted", "confidence",
+                                                 "score", "secret"]
     assert frame[frame["round"] == 0].score.is_monotonic_decreasing
     assert frame.groupby("round").labels.first().to_dict() == {0: 10, 1: 20}
     assert round_view.latest_queried_round(records) == records[1]
