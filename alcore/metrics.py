@@ -88,10 +88,6 @@ class Metrics:
         return {**{name + suffix: _plain(getattr(self, name)) for name in recorded},
                 "confusion_matrix" + suffix: [list(row) for row in self.confusion_matrix]}
 
-    @property
-    def n_classes(self) -> int:
-        return len(self.confusion_matrix)
-
 
 @dataclass(frozen=True)
 class RoundMetrics:
@@ -132,7 +128,7 @@ def choose_threshold(labels: np.ndarray, probs: np.ndarray) -> float:
 
 
 def prior_threshold(labels: np.ndarray, class_weighted: bool = False) -> float:
-    """The labeled rows' PNEUMONIA share (smoothed by half an image each way): for calibrated
+    """The labeled rows' positive-class share (smoothed by half an image each way): for calibrated
     probabilities, p >= prior exactly when the likelihood ratio is >= 1, the point of maximal
     expected balanced accuracy. A class-weighted fit already sees balanced classes: 0.5."""
     labels = np.asarray(labels).astype(int)

@@ -62,3 +62,13 @@ def test_compare_of_three_class_runs_tables_macro_metrics_and_overlays_one_class
     roc = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.key == "compare_roc")
     names = [t["name"] for t in roc["data"] if t["name"] != "chance"]
     assert len(names) == 4 and all(" · VIRAL · AUC" in name for name in names)
+
+
+def test_the_figures_command_draws_a_three_class_run_per_class(make_run, store):
+    from alcore import plots
+    run_id = three_class_run(store, make_run)
+    drawn = plots.round_figures(store, run_id)
+    assert set(drawn) == {f"round_{r:03d}_{kind}" for r in range(3) for kind in ("roc", "pr", "reliability")}
+    roc = [t.name for t in drawn["round_002_roc"].data if t.name != "chance"]
+    assert [name.split(" · ")[1] for name in roc] == list(THREE)
+    assert drawn["round_002_reliability"].layout.yaxis.title.text == "Observed share predicted right"
