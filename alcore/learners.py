@@ -4,13 +4,16 @@ frozen   — backbone features computed once per (data set, resolution, backbone
            (with `second_resolution`, also of the images resized to it, side by side: two scales);
            each round refits only the head. The default head is an L2 logistic regression on the
            standardised features' top HEAD_COMPONENTS principal directions (PCA of the whole train
-           pool, no label read), its C and decision threshold cross-validated on the labeled rows;
+           pool, no label read), its C and decision threshold cross-validated on the labeled rows
+           (multinomial over C > 2 classes);
            `head="adamw"` is the earlier dropout + linear head trained by AdamW for `head_steps`.
-finetune — each round restores the same initial network and retrains all of it.
+finetune — each round restores the same initial network and retrains all of it (cross-entropy over
+           the C classes' logits for C > 2).
 
 `Inference.features` are what the head reads (for the logistic head: the principal components),
 so strategies measuring distances or gradients work in the model's own space. After `fit`,
-`threshold` is the decision threshold chosen from the labeled rows alone.
+`threshold` is the decision threshold chosen from the labeled rows alone: two classes only; with
+C > 2 the prediction is the most probable class and `threshold` is None.
 """
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ from alcore.cores import workers_for
 from alcore.data import cache_dir
 from alcore.data.cache import exclusive
 from alcore.data.base import Dataset
-from alcore.models import BinaryClassifier, WeightsInfo
+from alcore.models import Classifier, WeightsInfo
 from alcore.runs import atomic_write_npz
 from alcore.metrics import REFERENCE_THRESHOLD, operating_threshold
 from alcore.train import (FeatureExtractor, ResizedImages, TrainSettings, extract_features, fit_finetune, fit_head,
@@ -56,7 +59,7 @@ class Inference:
 class Learner:
     """Shared state: the initial network, the data as uint8 tensors, the device."""
 
-    def __init__(self, model: BinaryClassifier, dataset: Dataset, settings: TrainSettings,
+    def __init__(self, model: Classifier, dataset: Dataset, settings: TrainSettings,
                  progress: ProgressFn | None = None):
         self.device = settings.device
         # channels_last: 1.3-1.8x faster convolutions with oneDNN on CPU and cuDNN on GPU
@@ -66,7 +69,9 @@ class Learner:
         self.computing = workers_for(self.device, settings.cores)  # who computes what depends on threads
         self.progress = progress or (lambda phase, done, total: None)
         self.initial_state = copy.deepcopy(self.model.state_dict())
-        self.threshold = REFERENCE_THRESHOLD  # set by fit from the labeled rows alone
+        self.n_classes = len(dataset.classes)
+        # set by fit from the labeled rows alone; None: C > 2 classes, predicted by argmax
+        self.threshold: float | None = REFERENCE_THRESHOLD if self.n_classes == 2 else None
         self.fit_info: dict = {}  # what the last fit chose (C, early-stopping step...), for the round's record
         # a patient's images stay on one side of every split of the labeled set (CV folds, the
         # validation slice): neighbours of a held-out image would flatter the choices made on it
@@ -118,11 +123,12 @@ class FinetuneLearner(Learner):
                               generator, val)
         self.fit_info = {"steps": report.steps}
         # without a validation slice, 0.5: a briefly trained network is not calibrated to any prior
-        self.threshold = REFERENCE_THRESHOLD
+        self.threshold = REFERENCE_THRESHOLD if self.n_classes == 2 else None
         if val is not None:
-            val_probs = self.infer("train", rows=rows[held_out]).probs[rows[held_out], 1]
-            self.threshold = operating_threshold(self.settings.threshold_rule, labels[held_out], val_probs,
-                                                 self.settings.class_weighted)
+            if self.n_classes == 2:
+                val_probs = self.infer("train", rows=rows[held_out]).probs[rows[held_out], 1]
+                self.threshold = operating_threshold(self.settings.threshold_rule, labels[held_out], val_probs,
+                                                     self.settings.class_weighted)
             self.fit_info.update(val_images=int(held_out.sum()), best_step=report.best_step,
                                  val_loss=round(report.val_loss, 5))
 
@@ -210,7 +216,7 @@ class FrozenLearner(Learner):
             with threadpool_limits(1, user_api="blas"):
                 self.logistic = fit_logistic_head(x, labels, self.settings.class_weighted, seed,
                                                   self.patients[rows], self.settings.cancel,
-                                                  self.settings.threshold_rule)
+                                                  self.settings.threshold_rule, self.n_classes)
             self.threshold = self.logistic.threshold
             self.fit_info = {"c": self.logistic.c}
             self.progress("train head", 1, 1)
@@ -219,8 +225,9 @@ class FrozenLearner(Learner):
         def fit_predict(fit_rows: np.ndarray, predict_rows: np.ndarray) -> np.ndarray:
             self.fit_adamw(x[fit_rows], labels[fit_rows], seed)
             return self.computing.call(head_probs, self.head, torch.from_numpy(x[predict_rows]))[0][:, 1].numpy()
-        self.threshold = out_of_fold_threshold(fit_predict, labels, seed, self.patients[rows],
-                                                self.settings.threshold_rule, self.settings.class_weighted)
+        if self.n_classes == 2:
+            self.threshold = out_of_fold_threshold(fit_predict, labels, seed, self.patients[rows],
+                                                    self.settings.threshold_rule, self.settings.class_weighted)
         self.fit_adamw(x, labels, seed)
 
     def fit_adamw(self, x: np.ndarray, labels: np.ndarray, seed: int) -> None:
@@ -268,7 +275,7 @@ def _digest(path: str, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()[:16]
 
 
-def make_learner(regime: str, model: BinaryClassifier, dataset: Dataset, settings: TrainSettings,
+def make_learner(regime: str, model: Classifier, dataset: Dataset, settings: TrainSettings,
                  weights: WeightsInfo, model_name: str, seed: int,
                  progress: ProgressFn | None = None, head: str = "logistic", second_resolution: int = 0) -> Learner:
     if regime == "finetune":

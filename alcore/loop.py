@@ -17,7 +17,7 @@ at 0.5 (keys ending `_at_0_5`) and `ci`: 95 % bootstrap intervals over test imag
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -139,7 +139,7 @@ class _Rounds:
         test_probs = self.learner.infer("test").probs
         if not np.isfinite(test_probs).all():  # finite weights whose activations overflow: diverged too
             raise self.diverged(r)
-        return test_probs, round_metrics(self.test.labels, _metric_probs(test_probs), self.learner.threshold, seed)
+        return test_probs, round_metrics(self.test.labels, test_probs, self.learner.threshold, seed)
 
     def query(self, r: int, seed: int, rows: np.ndarray) -> _Query:
         """The pool pass (what the query, the stop set and the display need), the stopping signal, the picks."""
@@ -167,10 +167,9 @@ class _Rounds:
         return found
 
     def _pick(self, found: _Query, pool, unlabeled: np.ndarray, labeled_rows, r: int) -> None:
-        view = _strategy_pool(Pool(probs=pool.probs[unlabeled], features=pool.features[unlabeled],
-                                   labeled_features=pool.features[labeled_rows],
-                                   rng=np.random.default_rng([self.cfg.seed, r]),
-                                   mc_probs=None if pool.mc_probs is None else pool.mc_probs[:, unlabeled]))
+        view = Pool(probs=pool.probs[unlabeled], features=pool.features[unlabeled],
+                    labeled_features=pool.features[labeled_rows], rng=np.random.default_rng([self.cfg.seed, r]),
+                    mc_probs=None if pool.mc_probs is None else pool.mc_probs[:, unlabeled])
         selection = registry.query(self.cfg.sampler, view, self.cfg.budget, self.cfg.sampler_options)
         found.picked = unlabeled[selection.indices]
         found.scores[unlabeled] = selection.scores
@@ -208,20 +207,6 @@ def _one_of_each(classes: Sequence[str]) -> str:
     """'one NORMAL and one PNEUMONIA', 'one NORMAL, one BACTERIAL and one VIRAL'."""
     ones = [f"one {name}" for name in classes]
     return f"{', '.join(ones[:-1])} and {ones[-1]}"
-
-
-def _metric_probs(probs: np.ndarray) -> np.ndarray:
-    """What metrics.round_metrics reads: the positive column with two classes.
-    TODO(issue 26): pass the (n, C) matrix once the metrics helper's round_metrics takes it (NEWS.md)."""
-    return probs[:, 1] if probs.shape[1] == 2 else probs
-
-
-def _strategy_pool(pool: Pool) -> Pool:
-    """The pool as the strategy functions read it: a two-class pool as its positive column.
-    TODO(issue 26): return `pool` unchanged once the strategies helper's (n, C) functions land (NEWS.md)."""
-    if pool.probs.shape[1] != 2:
-        return pool
-    return replace(pool, probs=pool.probs[:, 1], mc_probs=None if pool.mc_probs is None else pool.mc_probs[..., 1])
 
 
 def run_rounds(cfg: ExperimentConfig, dataset: Dataset, learner: Learner, to_label: np.ndarray,

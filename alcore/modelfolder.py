@@ -40,8 +40,9 @@ class LoadedModel:
         return list(self.card["classes"])
 
     @property
-    def threshold(self) -> float:
-        return float(self.card["threshold"])
+    def threshold(self) -> float | None:
+        """p(positive) at or above which a two-class model predicts the positive class; None: argmax (C > 2)."""
+        return None if self.card["threshold"] is None else float(self.card["threshold"])
 
 
 def write_model_folder(model: RunModel, out: str | Path, force: bool = False) -> list[Path]:
@@ -103,9 +104,7 @@ def card_text(card: dict) -> str:
 
 **Intended use: {card['intended_use']}**
 
-- Classes: {', '.join(card['classes'])} (positive: {card['positive_class']})
-- Decision: positive when p({card['positive_class']}) >= {card['threshold']:.4f}
-  (threshold rule `{card['threshold_rule']}`, chosen on the labeled images alone)
+{_decision(card)}
 - Input: uint8 grayscale images, {card['preprocessing']['resolution']} x {card['preprocessing']['resolution']} px,
   decoded as the data layer decodes them ({card['input']['decoding']})
 - Labels used: {card['labels_used']} ({', '.join(f'{k} {v}' for k, v in card['labels_per_class'].items())}),
@@ -128,6 +127,16 @@ probabilities = network(images_uint8)  # (batch, {card['preprocessing']['resolut
 ```
 or `python -m alcore predict THIS_FOLDER --data PATH --out predictions.csv`.
 """
+
+
+def _decision(card: dict) -> str:
+    """The card's classes and how a class is predicted: a threshold (two classes) or the argmax."""
+    if card["threshold"] is None:
+        return (f"- Classes: {', '.join(card['classes'])}\n"
+                "- Decision: the most probable class (argmax; no threshold with more than two classes)")
+    return (f"- Classes: {', '.join(card['classes'])} (positive: {card['positive_class']})\n"
+            f"- Decision: positive when p({card['positive_class']}) >= {card['threshold']:.4f}\n"
+            f"  (threshold rule `{card['threshold_rule']}`, chosen on the labeled images alone)")
 
 
 def _interval(bounds) -> str:

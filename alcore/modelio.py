@@ -5,7 +5,8 @@ and each round's head (a few KB); finetune stores the whole network of a round. 
 round's head (frozen) or the last round's network (finetune); "all", "last" and "none" say so.
 
 A model is one network: uint8 grayscale images (batch, resolution, resolution), decoded as the data
-layer decodes them, -> class probabilities (batch, classes), the positive class last. Exported with
+layer decodes them, -> class probabilities (batch, C) in the order of the run's classes (with two,
+the positive class last; with C > 2 the prediction is the most probable class). Exported with
 `torch.export` (`model.pt2`, loadable with torch alone), an ONNX file when `onnx` is importable,
 `model.json` (what it needs and what it scored) and `MODEL_CARD.md`.
 """
@@ -20,15 +21,15 @@ import torch
 from torch import nn
 
 import alcore
-from alcore import CLASS_NAMES
 from alcore.config import ExperimentConfig
 from alcore.inference import inference_network
-from alcore.models import BinaryClassifier, build_classifier
+from alcore.models import Classifier, build_classifier
 from alcore.records import RoundRecord
 from alcore.runs import RunStore
+from alcore.train import class_probs
 
 MODEL_FORMAT = "alcore-model"
-FORMAT_VERSION = 1  # bumped when model.json or the network's inputs / outputs change meaning
+FORMAT_VERSION = 1  # bumped when model.json or the network's inputs / outputs change meaning (C > 2 only adds)
 MODELS_DIR = "models"
 FROZEN_FILE = "frozen.pt"
 NETWORK_FILE = "model.pt2"
@@ -95,14 +96,15 @@ def _standardisation(learner) -> dict:
 def _head_state(learner) -> dict:
     if learner.head_kind == "logistic":
         return {"weight": torch.from_numpy(np.asarray(learner.logistic.weight, dtype=np.float64)).clone(),
-                "bias": torch.tensor(float(learner.logistic.bias), dtype=torch.float64)}
+                "bias": torch.from_numpy(np.asarray(learner.logistic.bias, dtype=np.float64)).clone()}
     return {f"head.{k}": v.detach().cpu().clone() for k, v in learner.head.state_dict().items()}
 
 
 # --- one network ------------------------------------------------------------------------------
 class LogisticHead(nn.Module):
-    """Standardised features -> principal directions -> p = sigmoid(z . weight + bias), in float64
-    as the run computed it."""
+    """Standardised features -> principal directions -> (batch, C) probabilities, in float64 as the run
+    computed them: [1 - p, p] with p = sigmoid(z . weight + bias) for two classes (weight (d,)),
+    softmax(z @ weight + bias) for C > 2 (weight (d, C))."""
 
     def __init__(self, mean, std, directions, weight, bias):
         super().__init__()
@@ -112,11 +114,16 @@ class LogisticHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         projected = ((features - self.mean) / self.std) @ self.directions
-        return torch.sigmoid(projected.double() @ self.weight + self.bias).float()
+        logits = projected.double() @ self.weight + self.bias
+        if self.weight.dim() == 2:
+            return torch.softmax(logits, 1).float()
+        positive = torch.sigmoid(logits).float()
+        return torch.stack([1.0 - positive, positive], 1)
 
 
 class LinearHead(nn.Module):
-    """(Optionally standardised) features -> the run's dropout + linear head (dropout off) -> p."""
+    """(Optionally standardised) features -> the run's dropout + linear head (dropout off) -> (batch, C)
+    probabilities (alcore.train.class_probs)."""
 
     def __init__(self, head: nn.Module, mean: torch.Tensor | None = None, std: torch.Tensor | None = None):
         super().__init__()
@@ -128,15 +135,15 @@ class LinearHead(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         if self.standardise:
             features = (features - self.mean) / self.std
-        return torch.sigmoid(self.head(features).squeeze(1).float())
+        return class_probs(self.head(features))
 
 
 class ExportedClassifier(nn.Module):
-    """uint8 grayscale (batch, H, W) -> probabilities (batch, 2): [p(negative), p(positive)]. The features
+    """uint8 grayscale (batch, H, W) -> class probabilities (batch, C), as the run's. The features
     come from the same inference network the run computed them with (alcore.inference: BatchNorms
     folded, grayscale stem), so the run's probabilities are reproduced to float rounding."""
 
-    def __init__(self, network: BinaryClassifier, head: nn.Module, resolution: int, second_resolution: int = 0):
+    def __init__(self, network: Classifier, head: nn.Module, resolution: int, second_resolution: int = 0):
         super().__init__()
         example = torch.randint(0, 256, (2, resolution, resolution), dtype=torch.uint8,
                                 generator=torch.Generator().manual_seed(0))
@@ -156,8 +163,7 @@ class ExportedClassifier(nn.Module):
         return features
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        positive = self.head(self.features(images))
-        return torch.stack([1.0 - positive, positive], 1)
+        return self.head(self.features(images))
 
 
 @dataclass(frozen=True)
@@ -177,13 +183,14 @@ def run_model(store: RunStore, run_id: str, at_labels: int | None = None) -> Run
     run_dir = store.run_dir(run_id)
     cfg = store.load_config(run_id)
     record = _round_record(store, run_id, at_labels)
-    network, weights_used = _network(cfg, round_model_path(run_dir, record.round), run_dir)
+    classes = store.classes(run_id)
+    network, weights_used = _network(cfg, round_model_path(run_dir, record.round), run_dir, len(classes))
     resolved = store.load_resolved(run_id)
     if resolved.get("weights_used", weights_used) != weights_used:
         raise ModelError(f"the run's backbone started from {resolved['weights_used']} weights, but here only "
                          f"{weights_used} weights are available: make the same weights available "
                          "(README, pretrained weights) and export again")
-    return RunModel(network.eval(), model_card(run_id, cfg, resolved, record, network.preprocess))
+    return RunModel(network.eval(), model_card(run_id, cfg, resolved, record, network.preprocess, classes))
 
 
 def _round_record(store: RunStore, run_id: str, at_labels: int | None) -> RoundRecord:
@@ -211,8 +218,8 @@ def _load(path: Path) -> dict:
                          "it is damaged: run the experiment again") from None
 
 
-def _network(cfg: ExperimentConfig, path: Path, run_dir: Path) -> tuple[ExportedClassifier, str]:
-    classifier, weights = build_classifier(cfg.model, cfg.weights, cfg.resolution, cfg.seed)
+def _network(cfg: ExperimentConfig, path: Path, run_dir: Path, n_classes: int) -> tuple[ExportedClassifier, str]:
+    classifier, weights = build_classifier(cfg.model, cfg.weights, cfg.resolution, cfg.seed, n_classes)
     classifier.eval()
     state = _load(path)
     if cfg.regime == "finetune":
@@ -228,10 +235,12 @@ def _network(cfg: ExperimentConfig, path: Path, run_dir: Path) -> tuple[Exported
 
 
 # --- the model card ----------------------------------------------------------------------------
-def model_card(run_id: str, cfg: ExperimentConfig, resolved: dict, record: RoundRecord, preprocess: nn.Module) -> dict:
-    """model.json: what the network needs, what it outputs, where it came from and what it scored."""
+def model_card(run_id: str, cfg: ExperimentConfig, resolved: dict, record: RoundRecord, preprocess: nn.Module,
+               classes: tuple[str, ...]) -> dict:
+    """model.json: what the network needs, what it outputs, where it came from and what it scored. Two
+    classes: the positive one and its threshold; C > 2: no positive class, threshold None (argmax)."""
     summary = resolved.get("data_summary", {})
-    classes = list(summary.get("classes") or CLASS_NAMES)
+    binary = len(classes) == 2
     mean = [round(v, 6) for v in (preprocess.mean.flatten() / 255.0).tolist()]
     std = [round(v, 6) for v in (1.0 / (preprocess.inv_std.flatten() * 255.0)).tolist()]
     metrics = {k: record.metric(k) for k in CARD_METRICS}
@@ -239,14 +248,16 @@ def model_card(run_id: str, cfg: ExperimentConfig, resolved: dict, record: Round
         "format": MODEL_FORMAT, "format_version": FORMAT_VERSION, "alcore_version": alcore.__version__,
         "torch_version": torch.__version__, "run_id": run_id, "round": record.round,
         "labels_used": record.n_labeled, "labels_per_class": record.n_labeled_per_class,
-        "classes": classes, "positive_class": classes[-1], "threshold": record.threshold,
+        "classes": list(classes), "positive_class": classes[-1] if binary else None,
+        "threshold": record.threshold if binary else None, "decision": "threshold" if binary else "argmax",
         "threshold_rule": cfg.threshold_rule,
         "input": {"dtype": "uint8", "shape": ["batch", cfg.resolution, cfg.resolution], "grayscale": True,
                   "decoding": "DICOM: Modality and VOI LUT, MONOCHROME1 inverted; 16-bit images windowed on "
                               "robust percentiles; resized to resolution x resolution (Lanczos)"},
         "preprocessing": {"resolution": cfg.resolution, "second_resolution": cfg.second_resolution,
                           "channels": "grayscale repeated into 3", "scale": "x / 255", "mean": mean, "std": std},
-        "output": "probabilities (batch, classes) in the order of `classes`; the positive class is last",
+        "output": "probabilities (batch, classes) in the order of `classes`"
+                  + ("; the positive class is last" if binary else "; the prediction is the most probable class"),
         "model": cfg.model, "regime": cfg.regime, "head": cfg.head if cfg.regime == "frozen" else "linear",
         "weights": resolved.get("weights_used", ""), "strategy": cfg.sampler, "seed": cfg.seed,
         "data": {"source": cfg.data, "fingerprint": resolved.get("data_fingerprint", ""),

@@ -1,4 +1,4 @@
-"""Backbones with a binary head; pretrained weights from a cache, a download, a package or a file."""
+"""Backbones with a classification head; pretrained weights from a cache, a download, a package or a file."""
 from __future__ import annotations
 
 import contextlib
@@ -41,20 +41,23 @@ class Preprocess(nn.Module):
         return (x - self.mean) * self.inv_std
 
 
-class BinaryClassifier(nn.Module):
-    """Preprocess -> backbone (features) -> dropout + linear head (one logit: PNEUMONIA)."""
+class Classifier(nn.Module):
+    """Preprocess -> backbone (features) -> dropout + linear head: one logit (the positive class) for
+    two classes, C logits for C > 2 (alcore.train.class_probs turns either into (n, C) probabilities)."""
 
-    def __init__(self, backbone: nn.Module, feature_dim: int, mean, std):
+    def __init__(self, backbone: nn.Module, feature_dim: int, mean, std, n_classes: int = 2):
         super().__init__()
         self.preprocess = Preprocess(mean, std)
         self.backbone = backbone
         self.feature_dim = feature_dim
-        self.head = make_head(feature_dim)
+        self.n_classes = n_classes
+        self.head = make_head(feature_dim, n_classes)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         return self.backbone(self.preprocess(images))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits: (B,) for two classes, (B, C) for C > 2."""
         return self.head(self.features(images)).squeeze(1)
 
 
@@ -108,8 +111,19 @@ def init_parameters(module: nn.Module, generator: torch.Generator, conv_fan_out:
             nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
 
 
-def make_head(feature_dim: int) -> nn.Sequential:
-    return nn.Sequential(FastDropout(HEAD_DROPOUT), nn.Linear(feature_dim, 1))
+def head_outputs(n_classes: int) -> int:
+    """Logits of a head over `n_classes` classes: one (the positive class's) for two, else one per class."""
+    return 1 if n_classes == 2 else n_classes
+
+
+def head_classes(head: nn.Sequential) -> int:
+    """The classes a head made by make_head scores."""
+    outputs = head[-1].out_features
+    return 2 if outputs == 1 else outputs
+
+
+def make_head(feature_dim: int, n_classes: int = 2) -> nn.Sequential:
+    return nn.Sequential(FastDropout(HEAD_DROPOUT), nn.Linear(feature_dim, head_outputs(n_classes)))
 
 
 class TinyCNN(nn.Module):
@@ -244,11 +258,12 @@ def _is_file(weights: str) -> bool:
     return weights not in ("auto", "imagenet", "none")
 
 
-def build_classifier(model: str, weights: str, resolution: int, seed: int) -> tuple[BinaryClassifier, WeightsInfo]:
-    """The run's initial network. Random parts (head, random-init backbones) come from a generator
-    seeded by `seed`, never from torch's global state."""
+def build_classifier(model: str, weights: str, resolution: int, seed: int,
+                     n_classes: int = 2) -> tuple[Classifier, WeightsInfo]:
+    """The run's initial network over `n_classes` classes. Random parts (head, random-init backbones)
+    come from a generator seeded by `seed`, never from torch's global state."""
     backbone, dim, info, mean, std = _build_backbone(model, weights, resolution)
-    classifier = BinaryClassifier(backbone, dim, mean, std)
+    classifier = Classifier(backbone, dim, mean, std, n_classes)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         if info.used == "random":

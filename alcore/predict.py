@@ -145,7 +145,7 @@ def heatmap_file(folder: Path, name: str) -> Path:
 
 
 def write_heatmaps(model: LoadedModel, names: Sequence[str], images: Sequence[np.ndarray], folder: Path) -> None:
-    """Each image's Grad-CAM overlay for the class predicted at the model's threshold."""
+    """Each image's Grad-CAM overlay for its predicted class (predicted_class: threshold or argmax)."""
     from PIL import Image
 
     from alcore.gradcam import grad_cam, overlay

@@ -218,7 +218,7 @@ class _Execution:
         dataset = self.load_data(preloaded)
         cfg = self.cfg  # the baseline's recipe, once the pool is known
         device = resolve_device(cfg.device)
-        model, weights = build_classifier(cfg.model, cfg.weights, cfg.resolution, cfg.seed)
+        model, weights = build_classifier(cfg.model, cfg.weights, cfg.resolution, cfg.seed, len(dataset.classes))
         if weights.notice:
             self.note(weights.notice)
         rows = self.resolve(dataset, device, weights, cores)

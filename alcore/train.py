@@ -13,14 +13,14 @@ from typing import Callable, Iterator
 
 import numpy as np
 import torch
-from scipy.special import expit
+from scipy.special import expit, logsumexp, softmax
 from sklearn.model_selection import StratifiedGroupKFold
 from torch import nn
 
 from alcore.cores import workers, workers_for
 from alcore.inference import GPU_BATCH, cpu_inference_batch, inference_network
 from alcore.metrics import operating_threshold
-from alcore.models import BinaryClassifier, dropout_generator
+from alcore.models import Classifier, dropout_generator, head_classes
 
 HEAD_BATCH = 256  # rows per head step in the frozen regime: bounded cost however many labels
 C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # the logistic head's inverse L2 strengths
@@ -116,12 +116,36 @@ def _autocast(device: torch.device):
     return contextlib.nullcontext()
 
 
-def _loss_fn(labels: torch.Tensor, class_weighted: bool) -> nn.BCEWithLogitsLoss:
+def training_targets(labels: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """What the loss compares the logits with: float 0/1 for the one logit of two classes, else class indices."""
+    return labels.float() if n_classes == 2 else labels.long()
+
+
+def _loss_fn(targets: torch.Tensor, class_weighted: bool, n_classes: int = 2) -> nn.Module:
+    """Two classes: binary cross-entropy of the one logit (class-weighted: the positives weighted by
+    negatives / positives). C > 2: cross-entropy over the C logits (class-weighted: each class by
+    n / (C x its count), scikit-learn's "balanced"). `targets` from training_targets."""
+    if n_classes > 2:
+        counts = torch.bincount(targets, minlength=n_classes).clamp(min=1)
+        return WeightedCrossEntropy(len(targets) / (n_classes * counts.float()) if class_weighted else None)
     if not class_weighted:
         return nn.BCEWithLogitsLoss()
-    n_pos = labels.sum().clamp(min=1)
-    n_neg = (labels.numel() - labels.sum()).clamp(min=1)
-    return nn.BCEWithLogitsLoss(pos_weight=(n_neg / n_pos).to(labels.device))
+    n_pos = targets.sum().clamp(min=1)
+    n_neg = (targets.numel() - targets.sum()).clamp(min=1)
+    return nn.BCEWithLogitsLoss(pos_weight=(n_neg / n_pos).to(targets.device))
+
+
+class WeightedCrossEntropy(nn.Module):
+    """The mean over rows of each row's cross-entropy times its class's weight. Not renormalised by
+    the weights (as BCEWithLogitsLoss's pos_weight), so a step's pieces add up to the whole batch's."""
+
+    def __init__(self, weight: torch.Tensor | None):
+        super().__init__()
+        self.weight = weight
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        losses = nn.functional.cross_entropy(logits, targets, reduction="none")
+        return losses.mean() if self.weight is None else (losses * self.weight.to(losses.device)[targets]).mean()
 
 
 @dataclass
@@ -134,7 +158,7 @@ class FitReport:
     val_loss: float | None = None
 
 
-def fit_finetune(model: BinaryClassifier, images: torch.Tensor, labels: torch.Tensor,
+def fit_finetune(model: Classifier, images: torch.Tensor, labels: torch.Tensor,
                  settings: TrainSettings, generator: torch.Generator,
                  val: tuple[torch.Tensor, torch.Tensor] | None = None) -> FitReport:
     """Train the whole network on (images, labels): `settings.steps` optimiser steps, or `epochs`
@@ -146,8 +170,8 @@ def fit_finetune(model: BinaryClassifier, images: torch.Tensor, labels: torch.Te
     device = settings.device
     model.train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    targets = labels.float().to(device)
-    loss_fn = _loss_fn(targets, settings.class_weighted)
+    targets = training_targets(labels, model.n_classes).to(device)
+    loss_fn = _loss_fn(targets, settings.class_weighted, model.n_classes)
     step = (PieceStep(model, loss_fn, optimiser, settings.cores) if device.type == "cpu"
             else WholeBatchStep(model, loss_fn, optimiser))
     n = len(labels)
@@ -185,7 +209,7 @@ def fit_finetune(model: BinaryClassifier, images: torch.Tensor, labels: torch.Te
 class WholeBatchStep:
     """A GPU training step: the whole batch in one pass, in mixed precision."""
 
-    def __init__(self, model: BinaryClassifier, loss_fn: nn.Module, optimiser: torch.optim.Optimizer):
+    def __init__(self, model: Classifier, loss_fn: nn.Module, optimiser: torch.optim.Optimizer):
         self.model, self.loss_fn, self.optimiser = model, loss_fn, optimiser
 
     def __call__(self, batch: torch.Tensor, targets: torch.Tensor, augmentation: torch.Tensor | None,
@@ -205,7 +229,7 @@ class PieceStep:
     statistics move by the pieces' mean; each piece draws its dropout masks from its own generator,
     seeded from the run's in piece order."""
 
-    def __init__(self, model: BinaryClassifier, loss_fn: nn.Module, optimiser: torch.optim.Optimizer, cores: int):
+    def __init__(self, model: Classifier, loss_fn: nn.Module, optimiser: torch.optim.Optimizer, cores: int):
         self.model, self.loss_fn, self.optimiser = model, loss_fn, optimiser
         self.params = list(model.parameters())
         self.workers = workers(cores)
@@ -280,7 +304,7 @@ def _batches(n: int, batch_size: int, generator: torch.Generator, device: torch.
                 yield idx
 
 
-def _validation_loss(model: BinaryClassifier, images: torch.Tensor, labels: torch.Tensor,
+def _validation_loss(model: Classifier, images: torch.Tensor, labels: torch.Tensor,
                      loss_fn: nn.Module, settings: TrainSettings) -> float:
     """The loss on the validation slice, in batches of VALIDATION_BATCH (the run's workers on a CPU)."""
     device, computing = settings.device, workers_for(settings.device, settings.cores)
@@ -294,7 +318,8 @@ def _validation_loss(model: BinaryClassifier, images: torch.Tensor, labels: torc
         all_logits = torch.cat(list(computing.map(logits, range(0, len(images), VALIDATION_BATCH))))
     finally:
         model.train()
-    return computing.call(lambda: float(loss_fn(all_logits, labels.float().to(device))))
+    targets = training_targets(labels, model.n_classes).to(device)
+    return computing.call(lambda: float(loss_fn(all_logits, targets)))
 
 
 def draw_augmentation(n: int, generator: torch.Generator, hflip: bool = False) -> torch.Tensor:
@@ -345,8 +370,9 @@ def fit_head(head: nn.Module, features: torch.Tensor, labels: torch.Tensor, sett
     all rows or on a random HEAD_BATCH of them; `generator` draws the rows and the dropout masks."""
     head.train()
     optimiser = torch.optim.AdamW(head.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
-    targets = labels.float()
-    loss_fn = _loss_fn(targets, settings.class_weighted)
+    n_classes = head_classes(head)
+    targets = training_targets(labels, n_classes)
+    loss_fn = _loss_fn(targets, settings.class_weighted, n_classes)
     n = len(targets)
     with single_thread(), dropout_generator(head, generator):
         for step in range(settings.head_steps):
@@ -361,50 +387,48 @@ def fit_head(head: nn.Module, features: torch.Tensor, labels: torch.Tensor, sett
 
 @dataclass
 class LogisticHead:
-    """An L2 logistic regression on standardised features, p = sigmoid(x @ weight + bias), fitted to
-    convergence (L-BFGS): deterministic, and calibrated by its log loss.
+    """An L2 logistic regression on standardised features, fitted to convergence (Newton's method):
+    deterministic, and calibrated by its log loss. Two classes: p(positive) = sigmoid(x @ weight +
+    bias), weight (d,). C > 2: multinomial, softmax(x @ weight + bias), weight (d, C), bias (C,).
 
-    `c` (inverse L2 strength) and `threshold` (maximal balanced accuracy) were chosen on
-    out-of-fold probabilities of the labeled rows: nothing else is read. `posterior_factor` is
-    the factor of the inverse Hessian at the optimum (Laplace approximation), from which
-    `sample_probs` draws the model's uncertainty for BALD.
+    `c` (inverse L2 strength) and, for two classes, `threshold` (maximal balanced accuracy) were
+    chosen on out-of-fold probabilities of the labeled rows: nothing else is read. C > 2 predicts by
+    argmax: `threshold` is None. `posterior_factor` is the factor of the inverse Hessian at the
+    optimum (Laplace approximation), from which `sample_probs` draws the model's uncertainty for BALD.
     """
 
-    weight: np.ndarray  # (d,)
-    bias: float
+    weight: np.ndarray  # (d,) two classes; (d, C) multinomial
+    bias: float | np.ndarray  # a number; (C,) multinomial
     c: float
-    threshold: float
-    posterior_factor: np.ndarray  # (d + 1, d + 1): a factor L of the posterior covariance L @ L.T
+    threshold: float | None
+    posterior_factor: np.ndarray  # (P, P), P the parameters ([w, b] flattened): L with covariance L @ L.T
 
     def probs(self, x: np.ndarray) -> np.ndarray:
         """(n, C) float32 class probabilities."""
-        return two_class_probs(expit(np.asarray(x, dtype=np.float64) @ self.weight + self.bias))
+        return self._probs(np.asarray(x, dtype=np.float64) @ self.weight + self.bias)
 
     def sample_probs(self, x: np.ndarray, passes: int, rng: np.random.Generator) -> np.ndarray:
         """(passes, n, C) float32 class probabilities under weights drawn from the Laplace posterior."""
         draws = rng.standard_normal((len(self.posterior_factor), passes))
-        weights = np.r_[self.weight, self.bias][:, None] + self.posterior_factor @ draws
-        return two_class_probs(expit(np.asarray(x, dtype=np.float64) @ weights[:-1] + weights[-1]).T)
+        x = np.asarray(x, dtype=np.float64)
+        if self.weight.ndim == 1:
+            weights = np.r_[self.weight, self.bias][:, None] + self.posterior_factor @ draws
+            return self._probs((x @ weights[:-1] + weights[-1]).T)
+        theta = np.r_[self.weight, self.bias[None]]  # (d + 1, C), flattened as the factor's rows
+        weights = (theta.reshape(-1, 1) + self.posterior_factor @ draws).reshape(*theta.shape, passes)
+        return self._probs(np.einsum("nd,dcp->pnc", x, weights[:-1]) + weights[-1].T[:, None])
+
+    def _probs(self, logits: np.ndarray) -> np.ndarray:
+        """(..., C) float32 of logits: (...) of the positive class, or (..., C) multinomial."""
+        return two_class_probs(expit(logits)) if self.weight.ndim == 1 else softmax(logits, axis=-1).astype(np.float32)
 
 
-def _newton_logistic(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, c: float,
-                     start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Minimise c * sum_i s_i * logloss_i + |w|^2 / 2 (bias unpenalised) by Newton's method with
-    step halving, to a gradient below NEWTON_TOL. Returns ([w, b], the Hessian at the optimum)."""
-    with_bias = np.c_[x, np.ones(len(x))]
-    theta = np.zeros(with_bias.shape[1]) if start is None else start.copy()
-    penalty = np.ones(with_bias.shape[1])
-    penalty[-1] = 1e-6  # the bias: a tiny prior keeps the Hessian invertible when a class is rare
-
-    def objective(t: np.ndarray) -> float:
-        z = with_bias @ t
-        return c * float(sample_weight @ (np.logaddexp(0, z) - y * z)) + 0.5 * float(penalty * t @ t)
-
+def _newton(theta: np.ndarray, objective: Callable[[np.ndarray], float],
+            derivatives: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Newton's method with step halving on a convex objective, to a gradient below NEWTON_TOL:
+    (the optimum, the Hessian there). `derivatives(theta)`: (gradient, Hessian)."""
     for _ in range(NEWTON_MAX_STEPS):
-        p = expit(with_bias @ theta)
-        gradient = c * with_bias.T @ (sample_weight * (p - y)) + penalty * theta
-        hessian = (with_bias * (c * sample_weight * p * (1 - p))[:, None]).T @ with_bias
-        hessian[np.diag_indices_from(hessian)] += penalty
+        gradient, hessian = derivatives(theta)
         if np.abs(gradient).max() < NEWTON_TOL:
             break
         step = np.linalg.solve(hessian, gradient)
@@ -415,58 +439,143 @@ def _newton_logistic(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, c:
     return theta, hessian
 
 
+def _penalty(shape: tuple[int, ...]) -> np.ndarray:
+    """The L2 penalty of each parameter of [w, b] (rows: features then the bias): 1, and a tiny prior
+    on the bias that keeps the Hessian invertible when a class is rare."""
+    penalty = np.ones(shape)
+    penalty[-1] = 1e-6
+    return penalty
+
+
+def _newton_logistic(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, c: float,
+                     start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Minimise c * sum_i s_i * logloss_i + |w|^2 / 2 (bias unpenalised) by Newton's method.
+    Returns ([w, b], the Hessian at the optimum)."""
+    with_bias = np.c_[x, np.ones(len(x))]
+    theta = np.zeros(with_bias.shape[1]) if start is None else start.copy()
+    penalty = _penalty(with_bias.shape[1])
+
+    def objective(t: np.ndarray) -> float:
+        z = with_bias @ t
+        return c * float(sample_weight @ (np.logaddexp(0, z) - y * z)) + 0.5 * float(penalty * t @ t)
+
+    def derivatives(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = expit(with_bias @ t)
+        gradient = c * with_bias.T @ (sample_weight * (p - y)) + penalty * t
+        hessian = (with_bias * (c * sample_weight * p * (1 - p))[:, None]).T @ with_bias
+        hessian[np.diag_indices_from(hessian)] += penalty
+        return gradient, hessian
+
+    return _newton(theta, objective, derivatives)
+
+
+def _newton_multinomial(x: np.ndarray, y: np.ndarray, sample_weight: np.ndarray, c: float, n_classes: int,
+                        start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The multinomial (softmax) form of _newton_logistic over `n_classes`: ([w, b] as (d + 1, C),
+    the Hessian of its flattened parameters at the optimum)."""
+    with_bias = np.c_[x, np.ones(len(x))]
+    shape = (with_bias.shape[1], n_classes)
+    onehot = np.eye(n_classes)[y]
+    penalty = _penalty(shape).ravel()
+    weighted = c * sample_weight
+
+    def objective(t: np.ndarray) -> float:
+        z = with_bias @ t.reshape(shape)
+        return float(weighted @ (logsumexp(z, axis=1) - (z * onehot).sum(1))) + 0.5 * float(penalty * t @ t)
+
+    def derivatives(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = softmax(with_bias @ t.reshape(shape), axis=1)
+        gradient = (with_bias.T @ (weighted[:, None] * (p - onehot))).ravel() + penalty * t
+        hessian = np.empty((shape[0], n_classes, shape[0], n_classes))
+        for i in range(n_classes):
+            for j in range(i, n_classes):
+                curvature = weighted * p[:, i] * ((i == j) - p[:, j])
+                hessian[:, i, :, j] = hessian[:, j, :, i] = (with_bias * curvature[:, None]).T @ with_bias
+        hessian = hessian.reshape(len(penalty), len(penalty))
+        hessian[np.diag_indices_from(hessian)] += penalty
+        return gradient, hessian
+
+    theta = np.zeros(len(penalty)) if start is None else start.ravel()
+    theta, hessian = _newton(theta, objective, derivatives)
+    return theta.reshape(shape), hessian
+
+
 def fit_logistic(x: np.ndarray, y: np.ndarray, c: float, class_weighted: bool,
-                 start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 start: np.ndarray | None = None, n_classes: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """The L2 logistic regression of strength `c` on (x, y), from `start` ([w, b]) when given:
-    ([w, b], the Hessian at the optimum); `class_weighted` weighs each class by its inverse share."""
-    counts = np.bincount(y, minlength=2)
-    sample_weight = (len(y) / (2 * counts))[y] if class_weighted else np.ones(len(y))
-    return _newton_logistic(x, y, sample_weight, c, start)
+    ([w, b], the Hessian at the optimum); `class_weighted` weighs each class by its inverse share.
+    Two classes: [w, b] (d + 1,); C > 2: multinomial, (d + 1, C)."""
+    counts = np.maximum(np.bincount(y, minlength=n_classes), 1)
+    sample_weight = (len(y) / (n_classes * counts))[y] if class_weighted else np.ones(len(y))
+    if n_classes == 2:
+        return _newton_logistic(x, y, sample_weight, c, start)
+    return _newton_multinomial(x, y, sample_weight, c, n_classes, start)
+
+
+def _fitted_probs(theta: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Probabilities of a fitted [w, b]: p(positive) (n,) for two classes, (n, C) multinomial."""
+    z = x @ theta[:-1] + theta[-1]
+    return expit(z) if theta.ndim == 1 else softmax(z, axis=1)
 
 
 def fit_logistic_head(x: np.ndarray, y: np.ndarray, class_weighted: bool, seed: int,
                       groups: np.ndarray | None = None, cancel: threading.Event | None = None,
-                      threshold_rule: str = "cv") -> LogisticHead:
+                      threshold_rule: str = "cv", n_classes: int = 2) -> LogisticHead:
     """Choose C from C_GRID by the out-of-fold log loss of stratified_folds of (x, y) (a patient's
-    images never on both sides, when `groups` says who), the threshold by `threshold_rule` (for
-    "cv", on those out-of-fold probabilities; metrics.operating_threshold), and refit on all rows.
+    images never on both sides, when `groups` says who), for two classes the threshold by
+    `threshold_rule` (for "cv", on those out-of-fold probabilities; metrics.operating_threshold), and
+    refit on all rows. C > 2 (`n_classes`): a multinomial regression, no threshold (argmax).
 
     With fewer than two rows of a class there is nothing to cross-validate: the smallest C
     (strongest regularisation) and the prior threshold are used; with one class only, a constant
     prediction."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y).astype(int)
-    counts = np.bincount(y, minlength=2)
-    if counts.min() == 0:  # one class only: a constant prediction, smoothed towards 0.5
-        share = (counts[1] + 0.5) / (len(y) + 1)
-        factor = np.zeros((x.shape[1] + 1, x.shape[1] + 1))
-        return LogisticHead(np.zeros(x.shape[1]), float(np.log(share / (1 - share))), C_GRID[0], 0.5, factor)
+    counts = np.bincount(y, minlength=n_classes)
+    if np.count_nonzero(counts) < 2:
+        return _constant_head(counts, x.shape[1])
     folds = stratified_folds(y, seed, groups)
     c, best_out_of_fold = C_GRID[0], None
     if folds:
-        out_of_fold = np.zeros((len(C_GRID), len(y)))
+        out_of_fold = np.zeros((len(C_GRID), len(y)) + (() if n_classes == 2 else (n_classes,)))
         for fit_rows, held_out in folds:
             _check_cancel(cancel)
             theta = None  # each C starts from the previous (weaker regularisation: a short way on)
             for k, candidate in enumerate(C_GRID):
-                theta, _ = fit_logistic(x[fit_rows], y[fit_rows], candidate, class_weighted, theta)
-                out_of_fold[k, held_out] = expit(x[held_out] @ theta[:-1] + theta[-1])
+                theta, _ = fit_logistic(x[fit_rows], y[fit_rows], candidate, class_weighted, theta, n_classes)
+                out_of_fold[k, held_out] = _fitted_probs(theta, x[held_out])
         best = int(np.argmin([log_loss(y, p) for p in out_of_fold]))
         c, best_out_of_fold = C_GRID[best], out_of_fold[best]
-    threshold = operating_threshold(threshold_rule, y, best_out_of_fold, class_weighted)
-    theta, hessian = fit_logistic(x, y, c, class_weighted)
+    threshold = (operating_threshold(threshold_rule, y, best_out_of_fold, class_weighted) if n_classes == 2
+                 else None)
+    theta, hessian = fit_logistic(x, y, c, class_weighted, n_classes=n_classes)
     # Laplace approximation. The objective c * loss + |w|^2 / 2 is c times the negative log posterior
     # of a logistic likelihood under a N(0, c) prior, so the posterior covariance is c H^-1 = c P^-T P^-1
     factor = np.sqrt(c) * np.linalg.inv(np.linalg.cholesky(hessian)).T
-    return LogisticHead(theta[:-1], float(theta[-1]), c, threshold, factor)
+    bias = float(theta[-1]) if n_classes == 2 else theta[-1]
+    return LogisticHead(theta[:-1], bias, c, threshold, factor)
+
+
+def _constant_head(counts: np.ndarray, d: int) -> LogisticHead:
+    """One class labeled only: a constant prediction of the labeled shares, smoothed (towards 0.5
+    with two classes), a point posterior."""
+    if len(counts) == 2:
+        share = (counts[1] + 0.5) / (counts.sum() + 1)
+        return LogisticHead(np.zeros(d), float(np.log(share / (1 - share))), C_GRID[0], 0.5, np.zeros((d + 1, d + 1)))
+    shares = (counts + 0.5) / (counts.sum() + 0.5 * len(counts))
+    size = (d + 1) * len(counts)
+    return LogisticHead(np.zeros((d, len(counts))), np.log(shares), C_GRID[0], None, np.zeros((size, size)))
 
 
 def stratified_folds(labels: np.ndarray, seed: int, groups: np.ndarray | None = None, folds: int = CV_FOLDS
                      ) -> list[tuple[np.ndarray, np.ndarray]]:
     """`folds` (fit rows, held-out rows) pairs of the labeled set, stratified by label and keeping
-    each group (patient) on one side; fewer folds when a class has fewer groups, none below two."""
+    each group (patient) on one side; fewer folds when a class has fewer groups, none below two (or
+    with one class only)."""
     groups = np.arange(len(labels)) if groups is None else np.asarray(groups)
-    groups_per_class = [len(np.unique(groups[labels == c])) for c in (0, 1)]
-    folds = min(folds, *groups_per_class)
+    present = np.unique(labels)
+    if len(present) < 2:
+        return []
+    folds = min(folds, *(len(np.unique(groups[labels == c])) for c in present))
     if folds < 2:
         return []
     splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed % 2**32)
@@ -486,11 +595,12 @@ def out_of_fold_threshold(fit_predict: Callable[[np.ndarray, np.ndarray], np.nda
 
 
 def log_loss(y: np.ndarray, p: np.ndarray) -> float:
-    """Mean binary cross-entropy of probabilities `p` for labels `y` (p clipped away from 0 and 1)."""
+    """Mean cross-entropy of probabilities for labels `y`: p(positive) (n,) for two classes, (n, C)
+    for more (p clipped away from 0 and 1)."""
     p = np.clip(p, 1e-12, 1 - 1e-12)
+    if p.ndim == 2:
+        return float(-np.mean(np.log(p[np.arange(len(y)), y])))
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log1p(-p)))
-
-
 class FeatureExtractor:
     """The model's feature path prepared once for inference on images like `example` (a few of them,
     on `device`): `inference_network` (BatchNorm folded, one-channel stem), batches sized to the
@@ -499,7 +609,7 @@ class FeatureExtractor:
     are computed by the run's `cores` workers, one intra-op thread each (alcore.cores): each batch's
     features are the same whichever worker computes it."""
 
-    def __init__(self, model: BinaryClassifier, example: torch.Tensor, device: torch.device,
+    def __init__(self, model: Classifier, example: torch.Tensor, device: torch.device,
                  batch_size: int | None = None, cores: int = 1):
         model.eval()
         self.feature_dim, self.device = model.feature_dim, device
@@ -508,7 +618,7 @@ class FeatureExtractor:
         self.network, self.batch_size = self.workers.call(self._prepare, model, example, batch_size)
 
     @torch.inference_mode()
-    def _prepare(self, model: BinaryClassifier, example: torch.Tensor, batch_size: int | None
+    def _prepare(self, model: Classifier, example: torch.Tensor, batch_size: int | None
                  ) -> tuple[nn.Module, int]:
         """(the inference network, images per batch), computed where the batches will be."""
         network = inference_network(model.preprocess, model.backbone, example)
@@ -537,7 +647,7 @@ class FeatureExtractor:
             return self.network(batch.to(self.device, non_blocking=True)).float().cpu()
 
 
-def extract_features(model: BinaryClassifier, images: torch.Tensor, device: torch.device,
+def extract_features(model: Classifier, images: torch.Tensor, device: torch.device,
                      cancel: threading.Event | None = None, batch_size: int | None = None,
                      on_batch: Callable[[int, int], None] | None = None,
                      rows: np.ndarray | None = None, cores: int = 1) -> torch.Tensor:

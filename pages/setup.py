@@ -214,9 +214,9 @@ def path_widgets(plan: Plan) -> None:
     (cached) and shows what was made of it: the summary and one image per class."""
     source = st.session_state[key("source")]
     st.text_input(PATH_LABELS[source], key=key("path"), placeholder=setup_form.example_folder(path_roots()),
-                  help="A folder with two or more class folders (optionally under train/ val/ test/; images or DICOM at any "
-                       "depth), a label table with one row per image, or a MedMNIST-style .npz file. With the human "
-                       "oracle, also a folder of images without class folders (they join the pool unlabeled).")
+                  help="A folder with two or more class folders (optionally under train/ val/ test/; images or DICOM "
+                       "at any depth), a label table with one row per image, or a MedMNIST-style .npz file. With the "
+                       "human oracle, also a folder of images without class folders (they join the pool unlabeled).")
     flag(plan.problems, "data")
     st.caption(DATA_ORIGIN.format(roots=", ".join(f"`{root}`" for root in path_roots()) or "none (see the README)"))
     data_options(plan, source)

@@ -95,8 +95,7 @@ def test_features_are_the_heads_input_and_badge_is_its_gradient():
         head.zero_grad()
         torch.nn.functional.binary_cross_entropy_with_logits(logits[i], targets[i]).backward(retain_graph=True)
         expected.append(np.r_[head.weight.grad[0].numpy(), head.bias.grad.numpy()])
-    # TODO(issue 26): the whole (n, C) matrix once the strategies helper's gradient_embedding takes it
-    np.testing.assert_allclose(gradient_embedding(pool.probs[:, 1], pool.features), np.array(expected), atol=1e-4)
+    np.testing.assert_allclose(gradient_embedding(pool.probs, pool.features), np.array(expected), atol=1e-4)
 
 
 def test_bald_draws_come_from_the_posterior_around_the_fit():
