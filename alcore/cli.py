@@ -173,6 +173,7 @@ def _data_parser(sub) -> None:
     data.add_argument("--resolution", type=int, default=None, help="decode at this size (default: the run default)")
     data.add_argument("--seed", type=int, default=None, help="the seed carving missing val/test splits")
     data.add_argument("--oracle", default=None, help="human: unlabeled images join the pool")
+    data.add_argument("--synthetic-classes", type=int, default=None, help="synthetic data: its classes (2 to 8)")
     data.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
@@ -374,7 +375,8 @@ def _data_summary(cfg: ExperimentConfig, quiet: bool = False):
 
 
 def cmd_data(args, store: RunStore) -> int:
-    settings = {name: getattr(args, name) for name in (*DATA_FLAG_HELP, "resolution", "seed", "oracle")
+    settings = {name: getattr(args, name)
+                for name in (*DATA_FLAG_HELP, "resolution", "seed", "oracle", "synthetic_classes")
                 if getattr(args, name) is not None}
     cfg = ExperimentConfig.from_dict({"data": args.path, **settings})
     check(cfg)

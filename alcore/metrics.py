@@ -88,10 +88,6 @@ class Metrics:
         return {**{name + suffix: _plain(getattr(self, name)) for name in recorded},
                 "confusion_matrix" + suffix: [list(row) for row in self.confusion_matrix]}
 
-    @property
-    def n_classes(self) -> int:
-        return len(self.confusion_matrix)
-
 
 @dataclass(frozen=True)
 class RoundMetrics:
@@ -132,7 +128,7 @@ def choose_threshold(labels: np.ndarray, probs: np.ndarray) -> float:
 
 
 def prior_threshold(labels: np.ndarray, class_weighted: bool = False) -> float:
-    """The labeled rows' PNEUMONIA share (smoothed by half an image each way): for calibrated
+    """The labeled rows' positive-class share (smoothed by half an image each way): for calibrated
     probabilities, p >= prior exactly when the likelihood ratio is >= 1, the point of maximal
     expected balanced accuracy. A class-weighted fit already sees balanced classes: 0.5."""
     labels = np.asarray(labels).astype(int)
@@ -223,7 +219,6 @@ def _weighted_auc(weights_pos: np.ndarray, weights_neg: np.ndarray) -> np.ndarra
     return np.divide(wins, pairs, out=np.full(np.shape(pairs), np.nan), where=pairs > 0)
 
 
-
 def _counts_per_score(positive: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     values, order = np.unique(scores, return_inverse=True)
     pos = np.zeros((len(weights), len(values)))
@@ -256,8 +251,10 @@ def calibration_sums(outcomes: np.ndarray, scores: np.ndarray,
 
 def calibration_error(counts: np.ndarray, score_sums: np.ndarray, outcome_sums: np.ndarray) -> np.ndarray:
     """Expected calibration error (Guo et al., ICML 2017): the count-weighted mean over bins of
-    |observed share - mean score|, from calibration_sums."""
-    return np.abs(outcome_sums - score_sums).sum(axis=-1) / counts.sum(axis=-1)
+    |observed share - mean score|, from calibration_sums; NaN without images."""
+    total = counts.sum(axis=-1)
+    return np.divide(np.abs(outcome_sums - score_sums).sum(axis=-1), total, out=np.full(np.shape(total), np.nan),
+                     where=total > 0)
 
 
 def _metric_table(labels: np.ndarray, probs: np.ndarray, threshold: float | None, weights: np.ndarray) -> dict:
@@ -299,9 +296,6 @@ def bootstrap_intervals(labels: np.ndarray, probs: np.ndarray, threshold: float 
     {metric: [low, high]} for METRIC_NAMES and class_key(name, c) for CLASS_METRICS. A metric
     undefined in some resamples (a class not drawn) uses the others."""
     labels, probs = _known(labels, probs)
-    keys = [*METRIC_NAMES, *(class_key(name, c) for name in CLASS_METRICS for c in range(probs.shape[1]))]
-    if len(labels) == 0:
-        return {key: [math.nan, math.nan] for key in keys}
     rng = np.random.default_rng([seed, 20_241])
     draws = rng.integers(len(labels), size=(samples, len(labels)))
     weights = np.zeros((samples, len(labels)))
@@ -309,7 +303,9 @@ def bootstrap_intervals(labels: np.ndarray, probs: np.ndarray, threshold: float 
     table = _metric_table(labels, probs, threshold, weights)
     columns = {**{name: table[name] for name in METRIC_NAMES},
                **{class_key(name, c): table[name][:, c] for name in CLASS_METRICS for c in range(probs.shape[1])}}
-    return {key: _percentiles(columns[key], confidence) for key in keys}
+    if len(labels) == 0:
+        return {key: [math.nan, math.nan] for key in columns}
+    return {key: _percentiles(values, confidence) for key, values in columns.items()}
 
 
 def round_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float | None, seed: int) -> RoundMetrics:
@@ -325,9 +321,13 @@ def round_metrics(labels: np.ndarray, probs: np.ndarray, threshold: float | None
 
 
 def _known(labels: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    labels = np.asarray(labels).astype(int)
+    """The labeled rows; a label past the probability columns is refused (a caller's mismatch)."""
+    labels, probs = np.asarray(labels).astype(int), class_probabilities(probs)
+    if len(labels) and labels.max() >= probs.shape[1]:
+        raise ValueError(f"labels go up to class {labels.max()} but the probabilities have {probs.shape[1]} "
+                         "columns: pass one column per class, (n, C)")
     known = labels >= 0  # an unlabeled test image (human mode on unlabeled data) counts for nothing
-    return labels[known], class_probabilities(probs)[known]
+    return labels[known], probs[known]
 
 
 def area_under_curve(n_labeled: np.ndarray, values: np.ndarray) -> float:

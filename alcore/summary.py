@@ -1,5 +1,9 @@
 """Summaries across runs: per-strategy mean +- std curves, final metrics, AULC, labels-to-target, and
-each strategy's paired AULC difference against random (same seeds, so the same initial labels)."""
+each strategy's paired AULC difference against random (same seeds, so the same initial labels).
+
+The macro metrics hold for any number of classes: ROC-AUC (the macro one-vs-rest mean; with two
+classes the positive class's AUC), balanced accuracy (macro recall) and macro-F1. Sensitivity,
+specificity and F1 are the positive class's (two classes only): a table leaves out what no run has."""
 from __future__ import annotations
 
 import math
@@ -14,8 +18,8 @@ from alcore.runs import RunStore
 
 TARGET_SHARE = 0.95  # "labels needed to reach 95 % of the full-data baseline's metric"
 REFERENCE_STRATEGY = "random"
-PAIRED_METRICS = ("roc_auc", "balanced_accuracy")  # AULCs compared with random, seed by seed
-FINAL_METRICS = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "f1", "roc_auc")
+PAIRED_METRICS = ("roc_auc", "balanced_accuracy", "macro_f1")  # AULCs compared with random, seed by seed
+FINAL_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "sensitivity", "specificity", "f1", "roc_auc")
 
 
 def rounds_frame(store: RunStore, run_ids: list[str]) -> pd.DataFrame:
@@ -149,11 +153,12 @@ def experiment_table(store: RunStore, experiment: str) -> pd.DataFrame:
 
 
 MARKDOWN_COLUMNS = {"final_accuracy": "accuracy", "final_balanced_accuracy": "balanced acc.",
-                    "final_sensitivity": "sensitivity", "final_specificity": "specificity",
-                    "final_roc_auc": "ROC-AUC", "aulc_roc_auc": "AULC AUC",
+                    "final_macro_f1": "macro-F1", "final_sensitivity": "sensitivity",
+                    "final_specificity": "specificity", "final_roc_auc": "ROC-AUC", "aulc_roc_auc": "AULC AUC",
                     "aulc_roc_auc_vs_random": "AULC AUC - random [95 % CI]",
                     "aulc_balanced_accuracy": "AULC bal. acc.",
                     "aulc_balanced_accuracy_vs_random": "AULC bal. acc. - random [95 % CI]",
+                    "aulc_macro_f1_vs_random": "AULC macro-F1 - random [95 % CI]",
                     "labels_to_target": "labels to 95 % of baseline acc. (seeds reaching)",
                     "wall_seconds": "wall s / run"}
 
@@ -177,21 +182,29 @@ def text_cell(row: pd.Series, column: str) -> str:
     return text
 
 
+def _cells(table: pd.DataFrame, columns) -> dict[str, list[str]]:
+    """text_cell of each column for every row, leaving out the columns no row has (n/a throughout: the
+    positive class's metrics of runs with more than two classes, the macro ones of older runs)."""
+    cells = {column: [text_cell(row, column) for _, row in table.iterrows()] for column in columns}
+    return {column: texts for column, texts in cells.items() if any(text != "n/a" for text in texts)}
+
+
 def text_table(table: pd.DataFrame) -> pd.DataFrame:
     """final_table for reading: strategy, seeds, labels, then one text_cell per metric."""
     shown = table[["strategy", "seeds", "final_labels"]].copy()
     metrics = list(dict.fromkeys(c.rsplit("_", 1)[0] for c in table.columns if c.endswith("_mean")))
-    for column in metrics:
-        shown[column] = [text_cell(row, column) for _, row in table.iterrows()]
+    for column, texts in _cells(table, metrics).items():
+        shown[column] = texts
     return shown
 
 
 def markdown_table(table: pd.DataFrame) -> str:
     """The experiment table as markdown (text_cell's cells)."""
-    header = ["strategy", "seeds", "labels", *MARKDOWN_COLUMNS.values()]
+    cells = _cells(table, MARKDOWN_COLUMNS)
+    header = ["strategy", "seeds", "labels", *(MARKDOWN_COLUMNS[column] for column in cells)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for _, row in table.iterrows():
-        cells = [str(row.strategy), str(int(row.seeds)), str(int(row.final_labels)),
-                 *(text_cell(row, column) for column in MARKDOWN_COLUMNS)]
-        lines.append("| " + " | ".join(cells) + " |")
+    for i, (_, row) in enumerate(table.iterrows()):
+        row_cells = [str(row.strategy), str(int(row.seeds)), str(int(row.final_labels)),
+                     *(texts[i] for texts in cells.values())]
+        lines.append("| " + " | ".join(row_cells) + " |")
     return "\n".join(lines)

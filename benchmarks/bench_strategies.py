@@ -21,6 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from alcore.strategies import Pool, registry  # noqa: E402
 from alcore.strategies._geometry import DISTANCE_BLOCK_BYTES  # noqa: E402
+from alcore.train import two_class_probs  # noqa: E402
 
 DIM, CENTRES, N_LABELED, MC_PASSES = 512, 40, 1_000, 20
 TARGET_POOL, TARGET_BUDGET, TARGET_SECONDS = 50_000, 1_000, 10.0
@@ -34,7 +35,7 @@ def synthetic(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray,
     logits = features[:n] @ rng.standard_normal(DIM, dtype=np.float32) / np.sqrt(DIM * 10)
     probs = 1 / (1 + np.exp(-logits))
     mc_logits = logits + rng.normal(0, 0.5, size=(MC_PASSES, n)).astype(np.float32)
-    return features[:n], features[n:], probs, 1 / (1 + np.exp(-mc_logits))
+    return features[:n], features[n:], two_class_probs(probs), two_class_probs(1 / (1 + np.exp(-mc_logits)))
 
 
 def measure(name: str, pool: Pool, budget: int) -> tuple[float, float]:

@@ -29,7 +29,8 @@ from alcore.data.folder import decode_image  # noqa: E402
 from alcore.data.synthetic import render  # noqa: E402
 from alcore.models import build_classifier  # noqa: E402
 from alcore.strategies import Pool, registry  # noqa: E402
-from alcore.train import FeatureExtractor, PieceStep, WholeBatchStep, fit_logistic_head, head_probs  # noqa: E402
+from alcore.train import (FeatureExtractor, PieceStep, WholeBatchStep, fit_logistic_head, head_probs,  # noqa: E402
+                         two_class_probs)
 
 SHARED_DATA = REPO.parent / "shared" / "data" / "chest_xray"
 
@@ -130,9 +131,9 @@ def strategy_phase(threads: list[int]) -> dict[str, str]:
     """registry.query under N threads (it limits BLAS and OpenMP to one thread itself since issue 30)."""
     rng = np.random.default_rng(2)
     n, d = 4000, 64
-    probs = rng.random(n).astype(np.float32)
+    probs = two_class_probs(rng.random(n).astype(np.float32))  # (n, 2): [1 - p, p]
     features = rng.standard_normal((n, d)).astype(np.float32)
-    mc = rng.random((5, n)).astype(np.float32)
+    mc = two_class_probs(rng.random((5, n)).astype(np.float32))  # (5, n, 2)
     results = {}
     for name in registry.names():
         picks = []

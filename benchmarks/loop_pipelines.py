@@ -170,7 +170,7 @@ def naive_worker(job: dict) -> dict:
     from alcore.metrics import classification_metrics
     from alcore.models import build_classifier, dropout_generator
     from alcore.strategies import Pool, registry
-    from alcore.train import TrainSettings
+    from alcore.train import TrainSettings, two_class_probs
 
     cfg, workers = job["config"], job["workers"]
     defaults = ExperimentConfig()
@@ -256,7 +256,7 @@ def naive_worker(job: dict) -> dict:
                 pool_probs = predict(Subset(train_set, unlabeled.tolist()))
                 empty = np.empty((len(unlabeled), 0), np.float32)
                 sampler = cfg["sampler"] if cfg["sampler"] in NAIVE_SAMPLERS else "entropy"
-                view = Pool(probs=pool_probs, features=empty, labeled_features=empty[:0],
+                view = Pool(probs=two_class_probs(pool_probs), features=empty, labeled_features=empty[:0],
                             rng=np.random.default_rng([cfg["seed"], r]))
                 labeled[unlabeled[registry.query(sampler, view, cfg["budget"]).indices]] = True
             t3 = time.perf_counter()

@@ -5,7 +5,7 @@ import streamlit as st
 
 from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
 
-from alcore.metrics import METRIC_LABELS, METRIC_NAMES
+from alcore.metrics import METRIC_LABELS
 from alcore.summary import baseline_value, final_table, strategy_curves
 from alcore.runs import RunState
 from alcore.viewmodels import compare_view, figures, run_list
@@ -73,17 +73,18 @@ def sync_selection() -> None:
 
 sync_selection()
 watch()
+frame = compare_view.comparison_frame(store(), st.session_state["compare_runs"])  # the multiselect's value below
 pick_group, pick_metric = st.columns([2, 1])
 pick_group.selectbox("Experiment", [NO_EXPERIMENT, *groups], key="compare_experiment", on_change=pick_experiment,
                      format_func=experiment_name,
                      help="Selects every run of an experiment (samplers × seeds, and its baseline).")
-metric = pick_metric.selectbox("Metric", METRIC_NAMES, format_func=METRIC_LABELS.get, key="compare_metric")
+metric = pick_metric.selectbox("Metric", compare_view.metric_choices(frame), format_func=METRIC_LABELS.get,
+                               key="compare_metric")
 run_ids = st.multiselect("Runs", list(names), format_func=names.get, key="compare_runs")
 if not run_ids:
     st.info("Pick one or more runs, or an experiment.")
     st.stop()
 
-frame = compare_view.comparison_frame(store(), run_ids)
 baseline = baseline_value(frame, metric)
 st.plotly_chart(figures.compare_figure(strategy_curves(frame, metric), metric, baseline), key="compare_chart",
                 width="stretch")
@@ -101,7 +102,9 @@ else:
                      width="large" if shown.Series.str.len().max() > 24 else "medium", pinned=True),
                                 **{title: st.column_config.Column(short_header(title), help=title)
                                    for title in shown.columns if short_header(title) != title}})
-    st.caption("Metrics are at each round's threshold, chosen on its labeled images (never the test set). "
+    st.caption("Metrics are at each round's threshold, chosen on its labeled images (never the test set); with "
+               "more than two classes each image is called its most probable class (argmax) and ROC-AUC is the "
+               "macro mean of the one-vs-rest AUCs. "
                "*AULC of … − random*: the strategy's AULC minus random's on the same seeds (the same initial "
                "labels), with its 95 % interval across seeds: a low end above 0 means it beats random. "
                "*Labels to 95 % of the baseline's accuracy*: the mean over the seeds that reached it "

@@ -214,9 +214,9 @@ def path_widgets(plan: Plan) -> None:
     (cached) and shows what was made of it: the summary and one image per class."""
     source = st.session_state[key("source")]
     st.text_input(PATH_LABELS[source], key=key("path"), placeholder=setup_form.example_folder(path_roots()),
-                  help="A folder with two or more class folders (optionally under train/ val/ test/; images or DICOM at any "
-                       "depth), a label table with one row per image, or a MedMNIST-style .npz file. With the human "
-                       "oracle, also a folder of images without class folders (they join the pool unlabeled).")
+                  help="A folder with two or more class folders (optionally under train/ val/ test/; images or DICOM "
+                       "at any depth), a label table with one row per image, or a MedMNIST-style .npz file. With the "
+                       "human oracle, also a folder of images without class folders (they join the pool unlabeled).")
     flag(plan.problems, "data")
     st.caption(DATA_ORIGIN.format(roots=", ".join(f"`{root}`" for root in path_roots()) or "none (see the README)"))
     data_options(plan, source)
@@ -331,9 +331,10 @@ def training_section(problems: dict[str, str]) -> None:
                           "contrast ±10 %.")
     cols[3].checkbox("Horizontal flips", key=key("hflip"), help="Off by default: a flip moves the heart to the right.")
     cols[4].selectbox("Threshold rule", THRESHOLD_RULES, key=key("threshold_rule"),
-                      help="cv: the threshold maximising balanced accuracy on out-of-fold (or validation) "
-                           "probabilities of the labeled images, shrunk towards their PNEUMONIA share when a "
-                           "class has few images; prior: that share itself.")
+                      help="Two classes: cv, the threshold maximising balanced accuracy on out-of-fold (or "
+                           "validation) probabilities of the labeled images, shrunk towards their positive-class "
+                           "share when a class has few images; prior, that share itself. More classes predict by "
+                           "argmax (no threshold).")
     cols[5].text_input("Second resolution (frozen)", key=key("second_resolution"),
                          help="0: off. N: features also of the images resized to N px, side by side with those at "
                               "'Resolution' (two scales; one more feature pass, cached).")

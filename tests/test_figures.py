@@ -33,8 +33,9 @@ def pool(n: int = 8, classes: tuple[str, ...] = TWO) -> pd.DataFrame:
 
 
 def test_learning_curves_have_a_line_per_metric_and_titled_axes():
-    fig = figures.learning_curves_figure([record(0, 20, 0.6, None), record(1, 30, 0.7)])
+    fig = figures.learning_curves_figure([record(0, 20, 0.6, None), record(1, 30, 0.7)], figures.live_metrics(2))
     assert [t.name for t in fig.data] == ["Accuracy", "F1", "ROC-AUC", "Balanced accuracy"]
+    assert figures.live_metrics(3)[1] == "macro_f1"
     assert list(fig.data[0].x) == [20, 30]
     assert math.isnan(fig.data[2].y[0])  # a missing AUC is a gap, not a crash
     assert fig.layout.xaxis.title.text == "Labeled images (count)"

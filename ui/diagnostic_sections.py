@@ -38,7 +38,7 @@ def chart(container, fig: go.Figure, key: str, stem: str) -> None:
 
 def _tile(value: float, bounds: tuple[float, float] | None) -> tuple[str, str]:
     """The value for st.metric, and its 95 % interval for a caption under it (a metric tile cuts long text)."""
-    if value is None or math.isnan(value):
+    if math.isnan(value):
         return "n/a", ""
     return f"{value:.3f}", (f"95 % CI [{bounds[0]:.3f}, {bounds[1]:.3f}]" if bounds else "")
 

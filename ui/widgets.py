@@ -31,11 +31,11 @@ def run_charts(root: str, run_id: str, n_rounds: int) -> tuple[go.Figure, go.Fig
     """The learning curves and the last confusion matrix of a run's first `n_rounds` rounds: built once
     per new round for every session following the run (a class of browsers), read-only afterwards."""
     runs = RunStore(root)
-    records = runs.load_rounds(run_id)[:n_rounds]
+    records, classes = runs.load_rounds(run_id)[:n_rounds], runs.classes(run_id)
     last = records[-1]
     title = f"Confusion matrix, test set, {plots.at_labels(last)}"
-    confusion = figures.confusion_matrix_figure(last.metrics.confusion_matrix, title, runs.classes(run_id))
-    return figures.learning_curves_figure(records), confusion
+    confusion = figures.confusion_matrix_figure(last.metrics.confusion_matrix, title, classes)
+    return figures.learning_curves_figure(records, figures.live_metrics(len(classes))), confusion
 
 
 def thumbnails(run_id: str, samples: pd.DataFrame, key: str, per_row: int = 6, enlarge: bool = False) -> None:

@@ -7,9 +7,10 @@ Accepted layouts (class folder names matched case-insensitively):
 Images may sit deeper (CLASS/patient/study/image); symlinked folders are followed (no loops).
 JPEG, PNG, TIFF... and DICOM (by suffix or the DICM magic, so files without an extension too).
 Classes: the user's `--classes` rules (folder names or globs on the path below the split folder),
-else the class folders: two of which exactly one reads as normal, or three or more (classes.resolve). With allow_unlabeled=True, images
-outside the class folders join the train pool unlabeled. The decoded folder ("pool") is cached
-without the seed; carving missing splits is cheap and happens on every load.
+else the class folders: two of which exactly one reads as normal, or three or more (classes.resolve).
+With allow_unlabeled=True, images outside the class folders join the train pool unlabeled. The
+decoded folder ("pool") is cached without the seed; carving missing splits is cheap and happens on
+every load.
 """
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Draw labelled synthetic samples into a PNG: `python -m alcore.data.make_sample_grid [out.png]`,
-or the teaching preset's: `python -m alcore.data.make_sample_grid --teaching [out.png]`."""
+the teaching preset's: `python -m alcore.data.make_sample_grid --teaching [out.png]`, or those of
+three classes (NORMAL / BACTERIAL / VIRAL): `python -m alcore.data.make_sample_grid --three [out.png]`."""
 from __future__ import annotations
 
 import sys
@@ -8,19 +9,20 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from alcore.data.synthetic import GROUPS, render, render_teaching
+from alcore.data.synthetic import GROUPS, class_names, render, render_teaching
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 TEACHING_KINDS = ((0, False, "NORMAL"), (0, True, "NORMAL, border"), (1, True, "PNEUM., border"),
                   (1, False, "PNEUMONIA"))
 
 
-def sample_grid(per_row: int = 6, resolution: int = 192, seed: int = 7) -> Image.Image:
-    """Row 1: NORMAL, row 2: PNEUMONIA; about a fifth of the images come from the ambiguous share."""
+def sample_grid(per_row: int = 6, resolution: int = 192, seed: int = 7, n_classes: int = 2) -> Image.Image:
+    """One row per class (NORMAL, PNEUMONIA; or NORMAL, BACTERIAL, VIRAL, ...); about a fifth of the
+    images come from the ambiguous share."""
     rng = np.random.default_rng(seed)
-    rows = [render(np.full(per_row, label), resolution, rng) for label in (0, 1)]
-    return _grid([[(label, image) for image in images] for label, images in zip(("NORMAL", "PNEUMONIA"), rows)],
-                 resolution)
+    names = class_names(n_classes)
+    rows = [render(np.full(per_row, label), resolution, rng, n_classes) for label in range(n_classes)]
+    return _grid([[(name, image) for image in images] for name, images in zip(names, rows)], resolution)
 
 
 def teaching_grid(resolution: int = 180, seed: int = 7) -> Image.Image:
@@ -51,10 +53,15 @@ def _grid(rows: list[list[tuple[str, np.ndarray]]], resolution: int) -> Image.Im
     return grid
 
 
+GRIDS = {"--teaching": ("teaching_samples.png", teaching_grid),
+         "--three": ("synthetic_three_classes.png", lambda: sample_grid(per_row=5, resolution=160, n_classes=3)),
+         "": ("synthetic_samples.png", sample_grid)}
+
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--teaching"]
-    teaching = "--teaching" in sys.argv[1:]
-    out = Path(args[0]) if args else DOCS / ("teaching_samples.png" if teaching else "synthetic_samples.png")
+    kind = next((a for a in sys.argv[1:] if a in GRIDS), "")
+    args = [a for a in sys.argv[1:] if a not in GRIDS]
+    name, draw = GRIDS[kind]
+    out = Path(args[0]) if args else DOCS / name
     out.parent.mkdir(parents=True, exist_ok=True)
-    (teaching_grid() if teaching else sample_grid()).save(out)
+    draw().save(out)
     print(f"wrote {out}")

@@ -59,7 +59,8 @@ def _read(path: Path, resolution: int, key: str, progress: cache.Progress | None
         images, n = _images(arrays[f"{split}_images"], split, high_bit), len(labels[split])
         if len(images) != n:
             raise DataError(f"{path.name}: {split} has {len(images)} images but {n} labels")
-        splits[split] = Split(_resize(images, resolution), labels[split], np.array([f"{split}-{i:05d}" for i in range(n)]),
+        ids = np.array([f"{split}-{i:05d}" for i in range(n)])
+        splits[split] = Split(_resize(images, resolution), labels[split], ids,
                               np.array([f"npz:{split}:{i}" for i in range(n)]))
         done += n
         if progress is not None:

@@ -80,8 +80,9 @@ def summarize(dataset: Dataset, source: str) -> DataSummary:
 
 
 def split_warnings(dataset: Dataset) -> list[str]:
-    """Patients shared by splits the user gave (carved ones never share), and a small test split."""
-    warnings = []
+    """Patients shared by splits the user gave (carved ones never share), a class without an image,
+    and a small test split."""
+    warnings = _empty_classes(dataset)
     given = [s for s in SPLITS if s not in dataset.carved and len(dataset.splits[s])]
     for i, first in enumerate(given):
         for second in given[i + 1:]:
@@ -101,6 +102,16 @@ def split_warnings(dataset: Dataset) -> list[str]:
     if len(dataset.train) and not labeled.size:
         warnings.append("no labeled test split: the runs report no test metrics")
     return warnings
+
+
+def _empty_classes(dataset: Dataset) -> list[str]:
+    """A class no image is labeled with (a --classes rule that matches nothing, a typo in a glob)."""
+    labeled = np.concatenate([split.labels for split in dataset.splits.values()])
+    if not (labeled != UNKNOWN_LABEL).any():
+        return []  # nothing labeled yet (a human oracle's folder): the classes are the answers offered
+    counts = np.bincount(labeled[labeled != UNKNOWN_LABEL], minlength=len(dataset.classes))
+    return [f"no image is labeled {name}" + (f" (it matches {dataset.matches[k]})" if dataset.matches else "")
+            + ": check --classes" for k, name in enumerate(dataset.classes) if counts[k] == 0]
 
 
 def class_thumbnails(dataset: Dataset) -> list[tuple[str, np.ndarray]]:

@@ -2,12 +2,12 @@
 
 `--data labels.csv` (or .tsv). Columns are found by name, case-insensitively (`Image Index`,
 `Path`, `Finding Labels`, `Patient ID`, `split`, ...) or set with `--columns image=..,label=..`.
-A label cell may hold several findings (`Pneumonia|Effusion`): a row becomes the one class its findings
-match (a row matching two classes is dropped: multi-label is not supported); a column of text values
-gives any number of classes through `--classes` (two are guessed when one reads as normal). A column
-of 1 / 0 / -1 / blank (CheXpert) is a two-class label column too, -1 resolved by `--uncertain`. Rows that cannot be used are
-dropped and counted by reason. Image paths: relative to the table's folder (or its parent), absolute,
-or a bare file name found anywhere below the table's folder.
+A label cell may hold several findings (`Pneumonia|Effusion`): a row becomes the one class its
+findings match (a row matching two classes is dropped: multi-label is not supported); a column of
+text values gives any number of classes through `--classes` (two are guessed when one reads as
+normal). A column of 1 / 0 / -1 / blank (CheXpert) is a two-class label column too, -1 resolved by
+`--uncertain`. Rows that cannot be used are dropped and counted by reason. Image paths: relative to
+the table's folder (or its parent), absolute, or a bare file name found anywhere below the table's folder.
 """
 from __future__ import annotations
 

@@ -1,10 +1,9 @@
 """Uncertainty sampling: label the images the current model is least sure about.
 
-Each score reads a row's class probabilities other than its most likely class: least confidence is
-their total (1 - max p), margin adds the runner-up (1 - the top-two gap), entropy spans all C
-classes. With two classes all three are increasing functions of min(p, 1 - p), so they rank the
-pool identically; with three or more they can pick different images (the tests show both). bald
-separates model uncertainty from label ambiguity.
+least_confidence (1 - max p), margin (1 - the gap between the top two classes) and entropy (over
+all C classes) read the model's class probabilities. With two classes all three are increasing
+functions of min(p, 1 - p), so they rank the pool identically; with three or more they can pick
+different images (the tests show both). bald separates model uncertainty from label ambiguity.
 """
 from __future__ import annotations
 
@@ -18,36 +17,41 @@ from alcore.strategies.registry import option, register
 _SAME_RANKING = "with two classes it ranks the pool exactly like"
 
 
-def non_top_probs(probs: np.ndarray) -> np.ndarray:
-    """(..., C - 1) float64: each row's probabilities of the classes other than its most likely one,
-    ascending, from (..., C) class probabilities.
-
-    Two classes give min(p, 1 - p) of the positive column p alone (the first column is 1 - p), as
-    before the (n, C) contract, so binary scores and picks are bit for bit what they were."""
-    probs = np.asarray(probs, dtype=np.float64)
-    if probs.shape[-1] == 2:
-        p = probs[..., 1]
-        return np.minimum(p, 1 - p)[..., None]
-    return np.sort(probs, axis=-1)[..., :-1]
+def _two_class_minority(probs: np.ndarray) -> np.ndarray | None:
+    """min(p, 1 - p) of the positive column p of two classes (None for more): the binary scores are
+    computed from it alone, as before the (n, C) contract, so binary picks stay bit for bit the same."""
+    if probs.shape[-1] != 2:
+        return None
+    p = probs[..., 1]
+    return np.minimum(p, 1 - p)
 
 
 def least_confidence_scores(probs: np.ndarray) -> np.ndarray:
-    """1 - max p, as the total of the other classes (no cancellation when the model is nearly sure)."""
-    return non_top_probs(probs).sum(axis=-1)
+    """1 - max p over the classes (last axis) of (..., C) probabilities."""
+    probs = np.asarray(probs, dtype=np.float64)
+    minority = _two_class_minority(probs)
+    return minority if minority is not None else 1 - probs.max(axis=-1)
 
 
 def margin_scores(probs: np.ndarray) -> np.ndarray:
-    """1 - (p_top - p_second), as the other classes' total plus the runner-up."""
-    others = non_top_probs(probs)
-    return others.sum(axis=-1) + others[..., -1]
+    """1 - (p_top - p_second) over the classes (last axis) of (..., C) probabilities."""
+    probs = np.asarray(probs, dtype=np.float64)
+    minority = _two_class_minority(probs)
+    if minority is not None:
+        return 2 * minority
+    top_two = -np.partition(-probs, 1, axis=-1)[..., :2]
+    return 1 - (top_two[..., 0] - top_two[..., 1])
 
 
 def entropy_scores(probs: np.ndarray) -> np.ndarray:
-    """Entropy over the C classes in nats (0 at certainty, log C when all are equal); the top class's
-    probability is taken as 1 - the others' total, which keeps a near-certain row's precision."""
-    others = np.clip(non_top_probs(probs), EPS, None)
-    rest = others.sum(axis=-1)
-    return -((others * np.log(others)).sum(axis=-1) + (1 - rest) * np.log1p(-rest))
+    """-sum p log p over the classes (last axis) of (..., C) probabilities, in nats (0 log 0 = 0)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    minority = _two_class_minority(probs)
+    if minority is not None:
+        q = np.clip(minority, EPS, 0.5)
+        return -(q * np.log(q) + (1 - q) * np.log1p(-q))
+    log_p = np.log(probs, out=np.zeros_like(probs), where=probs > 0)
+    return -(probs * log_p).sum(axis=-1)
 
 
 @register("least_confidence", "Prefers images whose most likely class has the lowest probability, "

@@ -6,7 +6,7 @@ from typing import Callable
 import pandas as pd
 
 from alcore.config import ExperimentConfig
-from alcore.metrics import METRIC_LABELS
+from alcore.metrics import METRIC_LABELS, METRIC_NAMES
 from alcore.plots import strategy_label
 from alcore.runs import RunStore
 from alcore.summary import rounds_frame, text_table
@@ -67,3 +67,10 @@ def column_title(column: str) -> str:
 def readable_table(table: pd.DataFrame) -> pd.DataFrame:
     """summary.final_table as Compare shows it: text cells, headers in words."""
     return text_table(table).rename(columns=column_title)
+
+
+def metric_choices(frame: pd.DataFrame) -> list[str]:
+    """The metrics some compared round recorded (runs with more than two classes have no positive-class
+    sensitivity or F1; older runs no macro-F1): all of them when nothing is compared yet."""
+    recorded = [m for m in METRIC_NAMES if m in frame and frame[m].notna().any()]
+    return recorded or list(METRIC_NAMES)

@@ -13,7 +13,6 @@ from alcore.records import RoundRecord
 from alcore.plots import PALETTE, STRATEGY_COLORS, layout, run_styles, transparent
 from alcore.viewmodels import round_view
 
-LIVE_METRICS = ("accuracy", "f1", "roc_auc", "balanced_accuracy")
 CLASS_PALETTE = ("#2e7d32", "#c62828", "#1565c0", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#5d4037")
 NO_CLASS_COLOR = "#9e9e9e"  # unknown, hidden, not inferred
 WAITING = "waiting for a person's label"  # in place of the id (a file name) of an image a person has not labeled
@@ -23,7 +22,13 @@ LABELED_X = "Labeled images (count)"
 MISSING_SCORE_COLOR = "#dddddd"
 
 
-def learning_curves_figure(rounds: Sequence[RoundRecord], metrics: Sequence[str] = LIVE_METRICS) -> go.Figure:
+def live_metrics(n_classes: int) -> tuple[str, ...]:
+    """The Live page's curves: the positive class's F1 with two classes, macro-F1 with more (ROC-AUC is the
+    macro one-vs-rest mean there)."""
+    return "accuracy", "f1" if n_classes == 2 else "macro_f1", "roc_auc", "balanced_accuracy"
+
+
+def learning_curves_figure(rounds: Sequence[RoundRecord], metrics: Sequence[str]) -> go.Figure:
     """Test metrics of one run against its labeled count, one line per metric."""
     fig = go.Figure()
     x = [r.n_labeled for r in rounds]

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from alcore.config import ExperimentConfig
 from alcore.data.base import Dataset
 from alcore.runs import RunStore
 
@@ -40,22 +41,25 @@ class RunImages:
         return int(self.dataset.splits[split].labels[row])
 
 
+# the settings load_run_data reads: runs that share them share one decoded data set in this process
+DATA_SETTINGS = ("data", "resolution", "seed", "synthetic_size", "synthetic_pneumonia_share", "synthetic_preset",
+                 "synthetic_classes", "oracle", "classes", "columns", "uncertain", "patient_from")
+
+
 def run_images(store: RunStore, run_id: str) -> RunImages:
     """The decoded images of a run: the cache entry named in its config, else decoded again."""
     cfg = store.load_config(run_id)
-    return _images(store.load_resolved(run_id).get("data_fingerprint", ""), cfg.data, cfg.resolution, cfg.seed,
-                   cfg.synthetic_size, cfg.synthetic_pneumonia_share, cfg.oracle == "human", cfg.synthetic_preset)
+    settings = tuple((name, getattr(cfg, name)) for name in DATA_SETTINGS)
+    return _images(store.load_resolved(run_id).get("data_fingerprint", ""), settings)
 
 
 @lru_cache(maxsize=4)
-def _images(fingerprint: str, data: str, resolution: int, seed: int, size: int, share: float,
-            allow_unlabeled: bool, preset: str) -> RunImages:
-    from alcore.data import load_dataset, open_cached
+def _images(fingerprint: str, settings: tuple[tuple[str, object], ...]) -> RunImages:
+    from alcore.data import load_run_data, open_cached
 
     dataset = open_cached(fingerprint) if fingerprint else None
     if dataset is None:
-        dataset = load_dataset(data, resolution, seed=seed, synthetic_size=size, pneumonia_share=share,
-                               allow_unlabeled=allow_unlabeled, synthetic_preset=preset)
+        dataset = load_run_data(ExperimentConfig(**dict(settings)))
     rows = {sample_id: (name, row) for name, split in dataset.splits.items()
             for row, sample_id in enumerate(split.ids.tolist())}
     return RunImages(dataset, rows)

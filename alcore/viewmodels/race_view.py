@@ -248,12 +248,13 @@ def _layout_of(path: str, mtime_ns: int) -> np.ndarray | None:
 
 def picks_frame(store: RunStore, racer: Racer, round_index: int, reveal_prediction: bool = False) -> pd.DataFrame:
     """The pool at a racer's round: id, status, prediction, score, and for the picks the strategy's reason
-    (its p: the probability of the class the model predicts)."""
+    (with the probability of the class the model predicts)."""
     frame = round_view.round_frame(store, racer.run_id, round_index, reveal_prediction)
     frame = frame.assign(reason="")
     picked = frame.status == "queried"
-    frame.loc[picked, "reason"] = [registry.reason(racer.sampler, p, s) if registry.is_known(racer.sampler) else ""
-                                   for p, s in zip(frame.confidence[picked], frame.score[picked])]
+    frame.loc[picked, "reason"] = [
+        registry.reason(racer.sampler, p, s, None if pd.isna(p) else c) if registry.is_known(racer.sampler) else ""
+        for c, p, s in zip(frame.predicted[picked], frame.confidence[picked], frame.score[picked])]
     return frame
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from alcore.metrics import REFERENCE_THRESHOLD, predicted_classes
 from alcore.oracle import LabelBook
 from alcore.records import RoundRecord
 from alcore.runs import RunState, RunStore, probs_from_file, read_npz
@@ -66,12 +67,8 @@ def predicted_labels(probs: np.ndarray, threshold: float | None) -> np.ndarray:
     the round's threshold (0.5 for runs recorded before thresholds), else the most probable class; -1 where
     the row was not inferred (NaN)."""
     inferred = ~np.isnan(probs).any(axis=1)
-    if probs.shape[1] == 2:
-        cut = 0.5 if threshold is None or np.isnan(threshold) else threshold
-        chosen = (np.nan_to_num(probs[:, 1]) >= cut).astype(np.int64)
-    else:
-        chosen = np.argmax(np.nan_to_num(probs, nan=-1.0), axis=1)
-    return np.where(inferred, chosen, -1)
+    cut = REFERENCE_THRESHOLD if threshold is None or np.isnan(threshold) else threshold
+    return np.where(inferred, predicted_classes(np.nan_to_num(probs), cut), -1)
 
 
 def round_frame(store: RunStore, run_id: str, round_index: int, reveal_prediction: bool = False) -> pd.DataFrame:

@@ -111,3 +111,11 @@ def test_rules_parse_and_normal_words():
     with pytest.raises(DataError, match="twice"):
         parse_classes("A,a")
     assert np.all([r.values for r in parse_classes("A")] == [("A",)])
+
+
+def test_a_class_that_matches_no_image_is_reported(tmp_path, make_image):
+    for name in ("person1_bacteria_1", "person2_virus_1"):
+        make_image(tmp_path / "PNEUMONIA" / f"{name}.jpeg", "L", (20, 20))
+    make_tree(tmp_path, make_image, ("NORMAL",), per_class=3)
+    data = load_dataset(str(tmp_path), 16, classes="NORMAL,BACTERIAL=PNEUMONIA/*bacteria*,VIRAL=PNEUMONIA/*viral*")
+    assert "no image is labeled VIRAL (it matches PNEUMONIA/*viral*): check --classes" in data.notes

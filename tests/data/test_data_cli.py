@@ -82,3 +82,15 @@ def test_api_config_takes_a_path_names_the_closest_setting_and_summarises(dicom_
     summary = api.data_summary(data=dicom_tree, resolution=32, classes="healthy=NORMAL,sick=PNEUMONIA")
     assert summary.classes == ("healthy", "sick") and "1 sick (positive) <- PNEUMONIA" in summary.text()
     assert len(api.data(data=dicom_tree, resolution=32).train.patients)
+
+
+def test_synthetic_classes_from_the_command_line(capsys):
+    assert cli.main(["data", "synthetic", "--synthetic-classes", "3", "--resolution", "32"]) == 0
+    text = capsys.readouterr().out
+    assert "classes: 0 NORMAL, 1 BACTERIAL, 2 VIRAL" in text and "(positive)" not in text
+    assert "train     2000          500          750          750" in text
+    assert cli.main(["data", "synthetic", "--synthetic-classes", "9"]) == 2
+    assert "synthetic_classes must be a whole number from 2 to 8" in capsys.readouterr().err
+    args = cli.build_parser().parse_args(["run", "--synthetic-classes", "3", "--synthetic-pneumonia-share", "0.6"])
+    cfg = cli.configs_from_args(args)[0]
+    assert (cfg.synthetic_classes, cfg.synthetic_pneumonia_share) == (3, 0.6)

@@ -208,3 +208,14 @@ def test_a_three_class_round_record_round_trips_and_old_lines_read_nan():
     read = RoundRecord.from_dict(old)
     assert math.isnan(read.metric("macro_f1")) and read.metrics.class_sensitivity == ()
     assert "macro_f1" not in read.to_dict() and "class_roc_auc" not in read.to_dict()
+
+
+def test_without_known_labels_every_metric_and_interval_is_nan():
+    intervals = bootstrap_intervals(np.array([-1, -1]), np.array([[0.2, 0.5, 0.3]] * 2), None, seed=0)
+    assert len(intervals) == len(METRIC_NAMES) + 3 * len(CLASS_METRICS)
+    assert all(math.isnan(low) and math.isnan(high) for low, high in intervals.values())
+
+
+def test_labels_past_the_probability_columns_are_refused_with_a_message():
+    with pytest.raises(ValueError, match="labels go up to class 2 but the probabilities have 2 columns"):
+        round_metrics(np.array([0, 1, 2]), np.array([0.2, 0.6, 0.9]), 0.5, seed=0)

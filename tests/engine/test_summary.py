@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from alcore.metrics import METRIC_NAMES
-from alcore.summary import final_table, markdown_table, paired_interval
+from alcore.summary import final_table, markdown_table, paired_interval, text_table
 
 
 def _frame(curves: dict[tuple[str, int], list[float]], baseline_accuracy: float = 0.9) -> pd.DataFrame:
@@ -53,3 +53,22 @@ def test_labels_to_target_counts_the_seeds_that_reach_it():
     assert table.loc["random"].labels_to_target_reached == 2
     assert table.loc["random"].labels_to_target_mean == pytest.approx(150)  # seeds 0 and 2: 200 and 100
     assert "150 ± 71 (2/3)" in markdown_table(table.reset_index())
+
+
+def test_three_class_tables_report_the_macro_metrics_and_leave_out_the_positive_class_ones():
+    """Runs of three classes record no sensitivity / specificity / F1 (two classes only): the tables show
+    the macro metrics and macro-F1's paired AULC difference against random, without n/a columns."""
+    curves = {**{("random", s): [0.5, 0.6, 0.7] for s in range(2)},
+              **{("entropy", s): [0.55 + 0.01 * s, 0.65, 0.75] for s in range(2)}}
+    frame = _frame(curves)
+    frame[["sensitivity", "specificity", "precision", "recall", "f1"]] = math.nan
+    table = final_table(frame)
+    markdown = markdown_table(table)
+    header = markdown.splitlines()[0]
+    assert "macro-F1" in header and "AULC macro-F1 - random [95 % CI]" in header and "ROC-AUC" in header
+    assert "sensitivity" not in header and "specificity" not in header
+    entropy = table.set_index("strategy").loc["entropy"]
+    # differences 0.05 + 0.01 s, 0.05, 0.05 at 100, 200, 300 labels: AULC 0.05 + 0.0025 s, mean over seeds 0, 1
+    assert entropy.aulc_macro_f1_vs_random_mean == pytest.approx(0.05125)
+    shown = text_table(table)
+    assert "final_macro_f1" in shown.columns and "final_sensitivity" not in shown.columns

@@ -28,8 +28,10 @@ def test_home_lists_a_three_class_run(open_page, make_run):
 
 def test_live_draws_the_three_by_three_confusion_matrix_and_the_predicted_classes(open_page, make_run):
     at = open_page("pages/live.py", run=make_run(classes=THREE))
-    matrix = json.loads(next(c for c in at.get("plotly_chart") if c.key == "live_confusion").proto.spec)["data"][0]
+    charts = {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    matrix = charts["live_confusion"]["data"][0]
     assert matrix["x"] == matrix["y"] == list(THREE) and len(matrix["z"]) == 3
+    assert [t["name"] for t in charts["live_curves"]["data"]] == ["Accuracy", "Macro-F1", "ROC-AUC", "Balanced accuracy"]
     lines = described(at)
     assert len(lines) == 10 and all(PREDICTED.search(line) for line in lines)
 
@@ -70,7 +72,10 @@ def test_a_three_class_race_shows_predicted_classes_and_no_rare_finding(open_pag
     at.run()
     assert not at.exception and at.title[0].value == "Live race"
     assert "rare" not in " ".join(m.value for m in at.markdown)  # the lesson counts a finding of two classes only
-    assert "race_found" not in [c.key for c in at.get("plotly_chart")]
+    charts = {c.key: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    assert "race_found" not in charts
+    picked = [text for t in charts["race_picks"]["data"] if t["name"] == "picked this round" for text in t["text"]]
+    assert len(picked) == 30 and all(re.search(r"p\((NORMAL|BACTERIAL|VIRAL)\) = 0\.\d\d", t) for t in picked[10:20])
     strips = at.get("image")
     assert len(strips) == 3 and all(caption.split()[0] in THREE for strip in strips for caption in strip.captions)
 
@@ -120,3 +125,27 @@ def test_a_three_class_run_waiting_for_labels_shows_no_true_class(open_page, mak
         assert len(lines) == 10 and not [line for line in lines if re.search(r"\*\*(BACTERIAL|VIRAL)\*\*", line)]
     at = open_page("pages/label.py", run=run_id)
     assert not at.metric and not at.dataframe and not at.get("toggle")[-1].key == "label_show_truth"
+
+
+def test_a_three_class_synthetic_run_through_the_engine_on_every_page_that_reads_it(open_page, store):
+    from alcore.config import ExperimentConfig
+    from alcore.runner import create_run, execute_run
+    from tests.pages.test_predict import TINY, png
+
+    run_id = create_run(ExperimentConfig(**TINY, synthetic_classes=3), store)
+    assert execute_run(store, run_id).state == "done", store.read_log(run_id)
+    assert store.classes(run_id) == THREE
+    at = open_page("pages/live.py", run=run_id)
+    matrix = json.loads(next(c for c in at.get("plotly_chart") if c.key == "live_confusion").proto.spec)["data"][0]
+    assert matrix["x"] == list(THREE) and all(PREDICTED.search(line) for line in described(at))
+    at.switch_page("pages/queried.py").run()
+    assert at.multiselect(key="queried_classes").options == list(THREE) and len(described(at)) == 10
+    at.switch_page("pages/embeddings.py").run()
+    at.selectbox(key="emb_color").set_value("predicted").run()
+    assert not at.exception
+    at.switch_page("pages/predict.py").run()
+    at.file_uploader(key="predict_files").set_value([("chest.png", png(1), "image/png")]).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert [f"p({c})" for c in THREE] == [c for c in table.columns if c.startswith("p(")]
+    assert table["predicted"][0] in THREE and any("most probable class (argmax)" in c.value for c in at.caption)

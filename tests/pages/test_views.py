@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from alcore.viewmodels import (compare_view, diagnostics_view, image_view, progress_view, projections, round_view,
-                               run_list, setup_form)
+from alcore.viewmodels import (compare_view, diagnostics_view, image_view, label_view, progress_view, projections,
+                               round_view, run_list, setup_form)
 from alcore.summary import final_table
 from alcore.config import ConfigError, ExperimentConfig, experiment_configs
 from alcore.runs import RunStatus
@@ -167,3 +167,21 @@ def test_the_folder_placeholder_is_a_path_the_dashboard_accepts(tmp_path):
     example = setup_form.example_folder(roots)
     assert example == str(shared / "chest_xray") and setup_form.allowed_path(example, roots)
     assert setup_form.example_folder((home,)) == str(home / "chest_xray")  # where the download would go
+
+
+def test_predicted_labels_use_the_rounds_threshold_with_two_classes_and_argmax_with_more():
+    two = np.array([[0.6, 0.4], [0.8, 0.2], [np.nan, np.nan]], dtype=np.float32)
+    assert round_view.predicted_labels(two, 0.3).tolist() == [1, 0, -1]
+    assert round_view.predicted_labels(two, None).tolist() == [0, 0, -1]  # before thresholds: 0.5
+    three = np.array([[0.2, 0.5, 0.3], [0.1, 0.2, 0.7], [np.nan] * 3], dtype=np.float32)
+    assert round_view.predicted_labels(three, None).tolist() == [1, 2, -1]
+
+
+def test_answer_keys_are_n_and_p_for_two_classes_and_digits_beyond():
+    assert label_view.answer_keys(("NORMAL", "PNEUMONIA")) == {"NORMAL": "N", "PNEUMONIA": "P", "skip": "S"}
+    assert label_view.answer_keys(("NORMAL", "BACTERIAL", "VIRAL")) == {"NORMAL": "1", "BACTERIAL": "2", "VIRAL": "3",
+                                                                        "skip": "S"}
+    assert label_view.answer_keys(("NO", "NODULE")) == {"NO": "1", "NODULE": "2", "skip": "S"}  # one initial
+    assert label_view.answer_keys(("CLEAR", "SPOT")) == {"CLEAR": "1", "SPOT": "2", "skip": "S"}  # C and S are taken
+    many = label_view.answer_keys(tuple(f"F{k}" for k in range(10)))
+    assert many["F8"] == "9" and many["F9"] is None

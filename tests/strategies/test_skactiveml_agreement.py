@@ -37,7 +37,10 @@ def test_same_picks_and_scores_as_scikit_activeml(make_pool, name, n_classes):
     probs = _probabilities(n_classes)
     ours = registry.query(name, make_pool(probs=probs), BUDGET)
     scores = uncertainty_scores(probs, method=METHODS[name])
-    np.testing.assert_allclose(ours.scores, scores, rtol=1e-9, atol=1e-12)
+    if n_classes > 2:  # the same arithmetic, bit for bit
+        np.testing.assert_array_equal(ours.scores, scores)
+    else:  # binary entropy keeps its log1p form (today's binary numbers): equal up to rounding
+        np.testing.assert_allclose(ours.scores, scores, rtol=1e-12)
     strategy = UncertaintySampling(method=METHODS[name], random_state=0)
     unlabeled = np.full(len(probs), np.nan)  # skactiveml's missing label: every row is a candidate
     theirs = strategy.query(probs, unlabeled, FixedProbabilities(classes=np.arange(n_classes)), fit_clf=False,
