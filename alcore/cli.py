@@ -154,7 +154,7 @@ def _reading_parsers(sub, out: argparse.ArgumentParser) -> None:
 
 
 DATA_FLAG_HELP = {
-    "classes": "class names in order, the positive one last, each with what it matches: "
+    "classes": "class names in order (with two, the positive one last), each with what it matches: "
                "\"NORMAL=No Finding,PNEUMONIA=Pneumonia\" (table values) or \"Normal,Lung Opacity\" (folders; a "
                "glob on the path below the split folder works too); default: guessed when unambiguous",
     "columns": "a label table's columns: image=...,label=...,patient=...,split=... (default: by their usual names)",
@@ -468,13 +468,18 @@ def cmd_show(args, store: RunStore) -> int:
     config, status = store.load_config(args.run_id), store.load_status(args.run_id)
     print(json.dumps({"run_id": args.run_id, **config.to_dict()}, indent=2))
     resolved = store.load_resolved(args.run_id)
+    classes = store.classes(args.run_id)
+    binary = len(classes) == 2  # C > 2: macro-F1 and macro one-vs-rest AUC, predicted by argmax
     print(f"state: {status.state} {status.error}\ndevice: {resolved.get('device')}  weights: "
-          f"{resolved.get('weights_detail')}\ndata: {resolved.get('dataset')} {resolved.get('split_sizes')}")
-    print(f"\n{'round':>5} {'labels':>6} {'acc':>6} {'bal.acc':>7} {'F1':>6} {'AUC':>6} {'train s':>8} {'query s':>8}")
+          f"{resolved.get('weights_detail')}\ndata: {resolved.get('dataset')} {resolved.get('split_sizes')}\n"
+          f"classes: {', '.join(classes)}" + (f" (positive: {classes[-1]})" if binary else " (argmax: no threshold)"))
+    print(f"\n{'round':>5} {'labels':>6} {'acc':>6} {'bal.acc':>7} {'F1' if binary else 'macroF1':>7} "
+          f"{'AUC':>6} {'train s':>8} {'query s':>8}")
     for r in store.load_rounds(args.run_id):
         m = r.metrics
         print(f"{r.round:>5} {r.n_labeled:>6} {_fmt(m.accuracy):>6} {_fmt(m.balanced_accuracy):>7} "
-              f"{_fmt(m.f1):>6} {_fmt(m.roc_auc):>6} {r.seconds.train:>8.2f} {r.seconds.query:>8.2f}")
+              f"{_fmt(m.f1 if binary else m.macro_f1):>7} {_fmt(m.roc_auc):>6} {r.seconds.train:>8.2f} "
+              f"{r.seconds.query:>8.2f}")
     return 0
 
 

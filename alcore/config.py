@@ -244,20 +244,21 @@ def _number_problems(cfg: ExperimentConfig) -> dict[str, str]:
 
 
 def _synthetic_problems(cfg: ExperimentConfig) -> dict[str, str]:
-    """The synthetic set's class count and share (checked whatever the data: a saved config keeps them)."""
+    """The synthetic set's class count and share, in range whatever the data (a saved config keeps them);
+    how they fit the preset and the pool size only for synthetic data."""
     problems = {}
     classes = cfg.synthetic_classes
     if not positive_int(classes) or not 2 <= classes <= SYNTHETIC_MAX_CLASSES:
         problems["synthetic_classes"] = (f"synthetic_classes must be a whole number from 2 to {SYNTHETIC_MAX_CLASSES} "
                                          f"(NORMAL and up to {SYNTHETIC_MAX_CLASSES - 1} findings; got {classes!r})")
-    elif classes > 2 and cfg.synthetic_preset != "standard":
+    elif classes > 2 and cfg.synthetic_preset != "standard" and cfg.data == "synthetic":
         problems["synthetic_classes"] = (f"the {cfg.synthetic_preset} preset draws two classes; use the standard "
                                          f"preset for {classes} synthetic classes, or 2 classes")
     share = cfg.synthetic_pneumonia_share
     what = "PNEUMONIA share" if classes == 2 else "share of non-normal images (all findings together)"
     if not isinstance(share, (int, float)) or not 0.05 <= share <= 0.95:
         problems["synthetic_pneumonia_share"] = f"the {what} must be between 0.05 and 0.95 (got {share!r})"
-    elif not problems and positive_int(cfg.synthetic_size) and classes > 2:
+    elif not problems and positive_int(cfg.synthetic_size) and classes > 2 and cfg.data == "synthetic":
         problems.update(_empty_synthetic_class(cfg))
     return problems
 

@@ -117,6 +117,7 @@ def card_text(card: dict) -> str:
 | metric | value | 95 % interval |
 | --- | --- | --- |
 {rows}
+{_per_class_table(card.get("test_metrics_per_class") or {})}
 
 ## Use
 
@@ -137,6 +138,19 @@ def _decision(card: dict) -> str:
     return (f"- Classes: {', '.join(card['classes'])} (positive: {card['positive_class']})\n"
             f"- Decision: positive when p({card['positive_class']}) >= {card['threshold']:.4f}\n"
             f"  (threshold rule `{card['threshold_rule']}`, chosen on the labeled images alone)")
+
+
+def _per_class_table(per_class: dict[str, dict[str, float]]) -> str:
+    """Each class's test sensitivity, precision and one-vs-rest ROC-AUC (empty for an older card)."""
+    if not per_class:
+        return ""
+    rows = "\n".join(f"| {name} | " + " | ".join("n/a" if v is None else f"{v:.3f}" for v in values.values()) + " |"
+                     for name, values in per_class.items())
+    return f"""
+| class | sensitivity | precision | ROC-AUC (one vs rest) |
+| --- | --- | --- | --- |
+{rows}
+"""
 
 
 def _interval(bounds) -> str:

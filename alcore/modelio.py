@@ -13,6 +13,7 @@ the positive class last; with C > 2 the prediction is the most probable class). 
 from __future__ import annotations
 
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,8 @@ NETWORK_FILE = "model.pt2"
 ONNX_FILE = "model.onnx"
 INTENDED_USE = ("Research only. Not a medical device: not for diagnosis, triage or any clinical decision.")
 CARD_METRICS = ("accuracy", "balanced_accuracy", "sensitivity", "specificity", "precision", "f1", "roc_auc")
+MULTICLASS_CARD_METRICS = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "kappa", "top_label_ece")
+CARD_CLASS_METRICS = {"sensitivity": "class_sensitivity", "precision": "class_precision", "roc_auc": "class_roc_auc"}
 MAX_BATCH = 4096  # the exported network takes 1..MAX_BATCH images at once
 
 
@@ -235,6 +238,19 @@ def _network(cfg: ExperimentConfig, path: Path, run_dir: Path, n_classes: int) -
 
 
 # --- the model card ----------------------------------------------------------------------------
+def _per_class(record: RoundRecord, classes: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    """{class: {sensitivity, precision, roc_auc (one-vs-rest)}}; empty for a round recorded before them."""
+    values = {name: getattr(record.metrics, field) for name, field in CARD_CLASS_METRICS.items()}
+    if any(len(v) != len(classes) for v in values.values()):
+        return {}
+    return {c: {name: _finite(v[i]) for name, v in values.items()} for i, c in enumerate(classes)}
+
+
+def _finite(value: float) -> float | None:
+    """A metric as model.json holds it: None where it is undefined (NaN: e.g. a class without test images)."""
+    return float(value) if math.isfinite(value) else None
+
+
 def model_card(run_id: str, cfg: ExperimentConfig, resolved: dict, record: RoundRecord, preprocess: nn.Module,
                classes: tuple[str, ...]) -> dict:
     """model.json: what the network needs, what it outputs, where it came from and what it scored. Two
@@ -243,7 +259,7 @@ def model_card(run_id: str, cfg: ExperimentConfig, resolved: dict, record: Round
     binary = len(classes) == 2
     mean = [round(v, 6) for v in (preprocess.mean.flatten() / 255.0).tolist()]
     std = [round(v, 6) for v in (1.0 / (preprocess.inv_std.flatten() * 255.0)).tolist()]
-    metrics = {k: record.metric(k) for k in CARD_METRICS}
+    metrics = {k: _finite(record.metric(k)) for k in (CARD_METRICS if binary else MULTICLASS_CARD_METRICS)}
     return {
         "format": MODEL_FORMAT, "format_version": FORMAT_VERSION, "alcore_version": alcore.__version__,
         "torch_version": torch.__version__, "run_id": run_id, "round": record.round,
@@ -262,7 +278,8 @@ def model_card(run_id: str, cfg: ExperimentConfig, resolved: dict, record: Round
         "weights": resolved.get("weights_used", ""), "strategy": cfg.sampler, "seed": cfg.seed,
         "data": {"source": cfg.data, "fingerprint": resolved.get("data_fingerprint", ""),
                  "kind": summary.get("kind", ""), "split_sizes": resolved.get("split_sizes", {})},
-        "test_metrics": metrics, "test_intervals_95": {k: list(v) for k, v in record.ci.items()},
+        "test_metrics": metrics, "test_intervals_95": {k: [_finite(bound) for bound in v] for k, v in record.ci.items()},
+        "test_metrics_per_class": _per_class(record, classes),
         "intended_use": INTENDED_USE,
     }
 

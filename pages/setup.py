@@ -331,9 +331,10 @@ def training_section(problems: dict[str, str]) -> None:
                           "contrast ±10 %.")
     cols[3].checkbox("Horizontal flips", key=key("hflip"), help="Off by default: a flip moves the heart to the right.")
     cols[4].selectbox("Threshold rule", THRESHOLD_RULES, key=key("threshold_rule"),
-                      help="cv: the threshold maximising balanced accuracy on out-of-fold (or validation) "
-                           "probabilities of the labeled images, shrunk towards their PNEUMONIA share when a "
-                           "class has few images; prior: that share itself.")
+                      help="Two classes: cv, the threshold maximising balanced accuracy on out-of-fold (or "
+                           "validation) probabilities of the labeled images, shrunk towards their positive-class "
+                           "share when a class has few images; prior, that share itself. More classes predict by "
+                           "argmax (no threshold).")
     cols[5].text_input("Second resolution (frozen)", key=key("second_resolution"),
                          help="0: off. N: features also of the images resized to N px, side by side with those at "
                               "'Resolution' (two scales; one more feature pass, cached).")

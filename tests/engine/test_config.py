@@ -58,6 +58,8 @@ def test_synthetic_classes_default_to_two_and_old_configs_read_back(tmp_path):
     three = ExperimentConfig(synthetic_classes=3)
     assert validate(three) == {} and three.to_dict()["synthetic_classes"] == 3
     assert ExperimentConfig.from_dict(three.to_dict()) == three
+    # on other data the synthetic settings only need to be in range (a saved config keeps them)
+    assert validate(ExperimentConfig(data="/", synthetic_classes=3, synthetic_preset="teaching")) == {}
 
 
 def test_the_config_presets_are_valid_and_one_has_three_classes():

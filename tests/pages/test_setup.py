@@ -274,6 +274,20 @@ def test_three_synthetic_classes_show_their_names_and_counts_and_reach_the_confi
     assert any(m.startswith("Synthetic classes must be a whole number from 2 to 8") for m in errors(at))
 
 
+def test_a_three_class_synthetic_run_launches_and_records_its_classes(open_page, jobs, store):
+    at = open_page("pages/setup.py")
+    set_tiny_run(at, synthetic_size=200, synthetic_classes=3, resolution=32, init_size=20, budget=10, rounds=1,
+                 epochs=1)
+    at.run()
+    at.button(key="setup_launch").click().run()
+    assert not at.exception
+    run_id = at.query_params["run"]
+    assert jobs.wait(run_id, timeout=180).state == "done", jobs.store.read_log(run_id)
+    assert store.load_config(run_id).synthetic_classes == 3
+    assert store.classes(run_id) == ("NORMAL", "BACTERIAL", "VIRAL")
+    assert store.load_resolved(run_id)["data_summary"]["splits"]["train"]["per_class"] == [50, 75, 75]
+
+
 def test_the_three_class_preset_fills_the_form(open_page):
     from alcore.config import THREE_CLASS_DEMO_CONFIG
     at = open_page("pages/setup.py")
