@@ -1,5 +1,6 @@
 """The dashboard, `streamlit run dashboard.py`, and its Home page: what the tool does, the one-click demo
-(a race of four strategies), and every run in the results folder.
+(a race of four strategies, on the two-class rare-finding data or on three classes), and every run in the
+results folder.
 
 The other pages are the files of pages/ (Streamlit's pages directory; ui/navigation.py lists them).
 Every page draws the sidebar, which holds the current run: it lives in the session and in the URL
@@ -14,7 +15,7 @@ import streamlit as st
 
 from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
 
-from alcore.config import DEMO_CONFIG
+from alcore.config import CONFIG_PRESETS
 from alcore.race import DEFAULT_RACERS, race_configs
 from alcore.viewmodels import run_list
 from ui import navigation
@@ -32,13 +33,16 @@ st.markdown(
     "Start with the synthetic demo below, or set up a run on your own images under **Setup**."
 )
 
-demo = DEMO_CONFIG
+demo = CONFIG_PRESETS[st.radio("Demo data", list(CONFIG_PRESETS), key="home_demo_data", horizontal=True,
+                               help="Two classes with a rare finding (PNEUMONIA 5 %), or NORMAL / BACTERIAL / "
+                                    "VIRAL, where the uncertainty strategies pick different images.")]
 pause = st.checkbox("Pause after each round", key="home_demo_pause",
                     help="Step mode: every racer waits after its query so the picks can be explained; "
                          "'Next round' on the Live page goes on.")
 if st.button("Start the demo race", type="primary", key="home_demo", icon=":material/play_arrow:"):
     open_race(jobs().launch_race(race_configs(replace(demo)), pause=pause))
-st.caption(f"Demo: {', '.join(DEFAULT_RACERS)} race on the same {demo.synthetic_size} synthetic X-rays, initial "
+st.caption(f"Demo: {', '.join(DEFAULT_RACERS)} race on the same {demo.synthetic_size} synthetic X-rays of "
+           f"{demo.synthetic_classes} classes, initial "
            f"set and seed, at once: {demo.model} ({demo.regime}, {demo.resolution} px), {demo.init_size} initial "
            f"labels + {demo.budget} × {demo.rounds} rounds; one Live view overlays their curves.")
 

@@ -119,16 +119,17 @@ def embeddings_figure_cost(job: dict) -> dict:
     from alcore.viewmodels import figures, round_view, scatter
 
     store = RunStore(job["results"])
-    last = len(store.load_rounds(job["run_id"])) - 2  # the last round that queried
+    last = store.load_rounds(job["run_id"])[-2]  # the last round that queried
     frame = round_view.round_frame(store, job["run_id"], last)
+    classes = store.classes(job["run_id"])
     xy = frame[["x", "y"]].to_numpy()
     cost = {}
     for kind in ("all", "thinned"):
         started = time.perf_counter()
         if kind == "all":
-            fig = figures.embedding_figure(frame, xy, "label", "PCA")
+            fig = figures.embedding_figure(frame, xy, "label", "PCA", classes)
         else:
-            fig = scatter.thinned_figure(scatter.thin(frame, xy), "label", "PCA")
+            fig = scatter.thinned_figure(scatter.thin(frame, xy), "label", "PCA", classes)
         spec = fig.to_json()
         cost[kind] = {"seconds": time.perf_counter() - started, "mib": len(spec) / 2**20,
                       "points": sum(len(t.x) for t in fig.data)}

@@ -50,6 +50,7 @@ def embedding_view() -> None:
     projections.warm_up_umap()  # in the background while the PCA view is looked at
     latest = records[-1].round
     follow_latest(latest)
+    by_round = {r.round: r for r in records}
     labels_at = {r.round: r.n_labeled for r in records}
     pick_round, pick_projection, pick_color = st.columns([3, 1, 2])
     with pick_round:
@@ -67,7 +68,7 @@ def embedding_view() -> None:
     classes = store().classes(run_id)
     options = figures.color_options(classes)
     color_by = pick_color.selectbox("Colour by", list(options), format_func=options.get, key="emb_color")
-    frame = round_view.round_frame(store(), run_id, round_index, reveal_prediction())
+    frame = round_view.round_frame(store(), run_id, by_round[round_index], reveal_prediction())
     if color_by == "score" and not figures.has_scores(frame):
         st.info(f"The model trained on {labels_at[round_index]} labels queried nothing (the last round only "
                 "tests), so no image has a strategy score: coloured by status instead.", icon=":material/info:")

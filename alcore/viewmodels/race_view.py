@@ -249,7 +249,8 @@ def _layout_of(path: str, mtime_ns: int) -> np.ndarray | None:
 def picks_frame(store: RunStore, racer: Racer, round_index: int, reveal_prediction: bool = False) -> pd.DataFrame:
     """The pool at a racer's round: id, status, prediction, score, and for the picks the strategy's reason
     (with the probability of the class the model predicts)."""
-    frame = round_view.round_frame(store, racer.run_id, round_index, reveal_prediction)
+    record = next(r for r in racer.records if r.round == round_index)  # pick_rounds: every racer has it
+    frame = round_view.round_frame(store, racer.run_id, record, reveal_prediction)
     frame = frame.assign(reason="")
     picked = frame.status == "queried"
     frame.loc[picked, "reason"] = [

@@ -71,16 +71,14 @@ def predicted_labels(probs: np.ndarray, threshold: float | None) -> np.ndarray:
     return np.where(inferred, predicted_classes(np.nan_to_num(probs), cut), -1)
 
 
-def round_frame(store: RunStore, run_id: str, round_index: int, reveal_prediction: bool = False) -> pd.DataFrame:
-    """The train pool at one round: id, PCA x/y, cluster, label, predicted (class), confidence (its
+def round_frame(store: RunStore, run_id: str, record: RoundRecord, reveal_prediction: bool = False) -> pd.DataFrame:
+    """The train pool at one round (its record: which round, and the threshold its model predicts at): id, PCA x/y, cluster, label, predicted (class), confidence (its
     probability), prob (p(positive), two classes only), score, status, secret. x/y are NaN and cluster -1
     where the run recorded no embeddings. A human run's labels are the person's (never the truth; 'hidden'
     where none was given). `secret` rows wait for a person: their prediction and score are hidden unless
     `reveal_prediction`."""
-    path = store.round_path(run_id, round_index)
-    record = next((r for r in store.load_rounds(run_id) if r.round == round_index), None)
-    frame = _pool_frame(str(path), path.stat().st_mtime_ns, store.classes(run_id),
-                        None if record is None else record.threshold).copy()
+    path = store.round_path(run_id, record.round)
+    frame = _pool_frame(str(path), path.stat().st_mtime_ns, store.classes(run_id), record.threshold).copy()
     frame["secret"] = frame.id.isin(waiting_ids(store, run_id))
     if store.load_config(run_id).oracle == "human":
         answers = given_labels(store, run_id)
@@ -124,7 +122,7 @@ def queried_frame(store: RunStore, run_id: str, rounds: list[RoundRecord], revea
     is the labeled count of the model that picked them (round_frame's `secret` marks those waiting)."""
     frames = []
     for record in rounds:
-        frame = round_frame(store, run_id, record.round, reveal_prediction)
+        frame = round_frame(store, run_id, record, reveal_prediction)
         frames.append(frame[frame.status == "queried"].sort_values("score", ascending=False)
                       .assign(round=record.round, labels=record.n_labeled))
     columns = ["round", "labels", "id", "label", "predicted", "confidence", "score", "secret"]

@@ -25,7 +25,7 @@ def test_home_without_runs_says_so(open_page):
 
 def test_demo_button_starts_a_race_of_four_strategies_and_opens_its_live_view(open_page, jobs, tiny_config,
                                                                              monkeypatch, make_run):
-    monkeypatch.setattr(config, "DEMO_CONFIG", tiny_config())
+    monkeypatch.setattr(config, "CONFIG_PRESETS", {"two": tiny_config(), "three": tiny_config(synthetic_classes=3)})
     previous = make_run()
     at = open_page("dashboard.py")
     assert at.query_params["run"] == previous
@@ -40,6 +40,20 @@ def test_demo_button_starts_a_race_of_four_strategies_and_opens_its_live_view(op
     assert all(jobs.store.step_control(r).pause for r in run_ids)  # step mode ticked on Home
     jobs.set_pause(run_ids, False)
     assert [jobs.wait(r, timeout=300).state for r in run_ids] == ["done"] * 4
+
+
+def test_the_three_class_demo_races_on_normal_bacterial_and_viral(open_page, jobs, tiny_config, monkeypatch):
+    monkeypatch.setattr(config, "CONFIG_PRESETS", {"two": tiny_config(), "three": tiny_config(synthetic_classes=3)})
+    at = open_page("dashboard.py")
+    at.radio(key="home_demo_data").set_value("three").run()
+    assert any("synthetic X-rays of 3 classes" in c.value for c in at.caption)
+    at.button(key="home_demo").click().run()
+    run_ids = racers(jobs.store, at.query_params["race"])
+    assert [jobs.wait(r, timeout=300).state for r in run_ids] == ["done"] * 4
+    assert {jobs.store.classes(r) for r in run_ids} == {("NORMAL", "BACTERIAL", "VIRAL")}
+    at.run()
+    assert not at.exception and at.title[0].value == "Live race"
+    assert len(at.get("image")) == 4  # each racer's picks under its panel
 
 
 def test_the_demo_settings_are_valid_and_fit_the_synthetic_pool():

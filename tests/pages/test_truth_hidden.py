@@ -15,7 +15,7 @@ def human_run_with_twin(make_run, store, state: str) -> tuple[str, str]:
     human = make_run(experiment="human-vs-twin", oracle="human", state=state)
     twin = make_run(experiment="human-vs-twin")
     book = LabelBook(store, human)
-    for sample_id in round_view.round_frame(store, human, 1).query("status == 'labeled'").id:
+    for sample_id in round_view.round_frame(store, human, store.load_rounds(human)[1]).query("status == 'labeled'").id:
         wrong = "PNEUMONIA" if TRUTH[sample_id] == "NORMAL" else "NORMAL"  # the person disagrees with the truth
         book.add(sample_id, "", wrong, "Dr. Lee", 0)
     return human, twin
@@ -31,8 +31,9 @@ def test_while_a_human_run_may_ask_for_labels_no_view_shows_the_truth(make_run, 
         answers = LabelBook(store, human).answers()
         assert round_view.asks_for_labels(store, human)
         person = {i: label for i, (label, _) in answers.items()}
-        for r in (0, 1, 2):  # the person's labels, 'hidden' where none was given: never the truth
-            assert given(round_view.round_frame(store, human, r)) == {i: person.get(i, round_view.HIDDEN) for i in TRUTH}
+        for record in store.load_rounds(human):  # the person's labels, 'hidden' where none was given: never the truth
+            assert given(round_view.round_frame(store, human, record)) == {i: person.get(i, round_view.HIDDEN)
+                                                                          for i in TRUTH}
         queried = round_view.queried_frame(store, human, store.load_rounds(human))
         assert given(queried) == {i: person.get(i, round_view.HIDDEN) for i in queried.id}
         assert label_view.label_agreement(store, human, answers) is None
@@ -44,7 +45,7 @@ def test_while_a_human_run_may_ask_for_labels_no_view_shows_the_truth(make_run, 
 
 def test_a_finished_human_run_shows_the_persons_labels_and_the_truth_only_in_the_agreement(make_run, store):
     human, twin = human_run_with_twin(make_run, store, "done")
-    frame = round_view.round_frame(store, human, 1)
+    frame = round_view.round_frame(store, human, store.load_rounds(human)[1])
     labeled = given(frame[frame.status == "labeled"])
     assert len(labeled) == 20 and all(label != TRUTH[i] for i, label in labeled.items())
     agreement = label_view.label_agreement(store, human, LabelBook(store, human).answers())

@@ -34,7 +34,7 @@ def test_the_progress_of_a_stopped_run_comes_from_its_status(store, make_run):
 
 def test_round_frame_marks_labeled_unlabeled_and_queried(store, make_run):
     run_id = make_run()
-    frame = round_view.round_frame(store, run_id, 0)
+    frame = round_view.round_frame(store, run_id, store.load_rounds(run_id)[0])
     assert frame.status.value_counts().to_dict() == {"unlabeled": 40, "labeled": 10, "queried": 10}
     assert set(frame.label) == {"NORMAL", "PNEUMONIA"}
     assert frame.loc[frame.status == "labeled", "score"].isna().all()
