@@ -348,12 +348,20 @@ class _RoundBars:
 
 def start(store: RunStore, configs: list[ExperimentConfig], args: argparse.Namespace) -> list[str]:
     """alcore.launch on the executor the flags name (a bad --ray is refused before any run folder is made):
-    the runs' ids. `run` reads the data first and prints its summary: every refusal comes after it, before
-    any run folder is written."""
+    the runs' ids. `run` reads the data first and prints its summary (each distinct one once): every
+    refusal comes after it, before any run folder is written."""
     executor = make_executor(store, ray_address(args), args.parallel)
-    read_data = (lambda cfg: _data_summary(cfg)[0]) if args.command == "run" else None
+    printed: set[str] = set()  # each distinct summary once (the seeds of an experiment read the data each)
+
+    def read_data(cfg: ExperimentConfig):
+        dataset, summary = _data_summary(cfg, quiet=True)
+        if (text := summary.text()) not in printed:
+            printed.add(text)
+            print(text, flush=True)
+        return dataset
+
     return launch(store, executor, configs, pause=getattr(args, "pause_each_round", False),
-                  together=getattr(args, "race", False), read_data=read_data)
+                  together=getattr(args, "race", False), read_data=read_data if args.command == "run" else None)
 
 
 def cmd_run(args, store: RunStore) -> int:

@@ -37,7 +37,7 @@ def test_run_list_show_summary(tmp_path, capsys):
     assert sorted((c["sampler"], c["seed"], c["full_data"]) for c in configs) == [
         ("entropy", 0, False), ("entropy", 1, False), ("random", 0, False), ("random", 0, True), ("random", 1, False)]
     assert {c["experiment"] for c in configs} == {"exp1"}
-    capsys.readouterr()
+    assert capsys.readouterr().out.count("classes: 0 NORMAL, 1 PNEUMONIA") == 1  # one summary for five runs
     assert main(["--out", out, "list"]) == 0
     assert capsys.readouterr().out.count("done") == 5
     assert main(["--out", out, "show", runs[0].name]) == 0
