@@ -8,8 +8,9 @@ With `record_embeddings` off, a round infers only what its query reads (the unla
 the labeled ones for strategies that measure distances to them) and the stop set, and the final
 round infers only the stop set; probabilities of rows not inferred are stored as NaN, and no
 display layout is stored. Probabilities are (n, C), column j = p(Dataset.classes[j]); a round file
-stores them through runs.probs_for_file (the positive column when C = 2, as every earlier run). The stop set (alcore.stopping) is predicted every round for the
-stopping signal: Cohen's kappa with the previous round's predictions.
+stores them through runs.probs_for_file (the positive column when C = 2, as every earlier run).
+The stop set (alcore.stopping) is predicted every round for the stopping signal: Cohen's kappa
+with the previous round's predicted classes.
 
 Each record holds the test metrics at the learner's threshold (chosen on the labeled set), the same
 at 0.5 (keys ending `_at_0_5`) and `ci`: 95 % bootstrap intervals over test images.
