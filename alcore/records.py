@@ -30,7 +30,7 @@ class RoundRecord:
     round: int
     n_labeled: int  # the labels this round's model trained on: the round's name everywhere
     metrics: Metrics  # at `threshold`
-    threshold: float | None = None  # chosen on the labeled rows; None: recorded before thresholds
+    threshold: float | None = None  # chosen on the labeled rows; None: argmax (C > 2), or recorded before thresholds
     metrics_at_0_5: Metrics | None = None  # at the reference threshold 0.5; None: recorded before it
     ci: dict[str, tuple[float, float]] = field(default_factory=dict)  # 95 % bootstrap interval per metric
     n_labeled_per_class: dict[str, int] = field(default_factory=dict)

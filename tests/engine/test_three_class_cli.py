@@ -1,11 +1,13 @@
-"""A three-class synthetic run end to end through the CLI (run, show, summary, export, predict with heat
-maps) and through the Python API."""
+"""A three-class synthetic run end to end through the CLI (run, show, summary, export with its ONNX file,
+predict with heat maps) and through the Python API."""
 from __future__ import annotations
 
 import csv
 import json
 
 import numpy as np
+import pytest
+import torch
 from PIL import Image
 
 from alcore import api
@@ -40,9 +42,14 @@ def test_three_classes_through_the_cli(tmp_path, capsys):
     assert "macro_f1" in card["test_metrics"] and "argmax" in (model / "MODEL_CARD.md").read_text()
 
     test = open_cached(store.load_resolved(run_id)["data_fingerprint"]).test
-    with_network = load_model_folder(model).network(__import__("torch").from_numpy(test.images)).detach().numpy()
+    with torch.no_grad():
+        with_network = load_model_folder(model).network(torch.from_numpy(test.images)).numpy()
     expected = probs_from_file(store.load_round_arrays(run_id, 1)["test_prob"])
     np.testing.assert_allclose(with_network, expected, atol=1e-5)  # the run's (n, 3) test probabilities
+    if card["files"].get("onnx"):  # the ONNX file has the three outputs too
+        runtime = pytest.importorskip("onnxruntime")
+        [onnx_probs] = runtime.InferenceSession(str(model / "model.onnx")).run(None, {"images": test.images})
+        np.testing.assert_allclose(onnx_probs, expected, atol=1e-5)
 
     images = tmp_path / "images"
     images.mkdir()
