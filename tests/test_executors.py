@@ -205,3 +205,28 @@ def test_runs_starting_together_decode_their_data_once(tmp_path):
     workers = [subprocess.Popen([sys.executable, str(script), str(log)], cwd=REPO, env=env) for _ in range(3)]
     assert [w.wait(TIMEOUT) for w in workers] == [0, 0, 0]
     assert len(log.read_text().splitlines()) == 1
+
+
+SLOW_ZYGOTE = """
+import json, sys, time
+for line in sys.stdin:
+    time.sleep(1.0)  # a zygote still importing torch on a loaded machine
+    print(json.dumps({"pid": 4242}), flush=True)
+"""
+
+
+def test_a_spawn_waiting_for_a_slow_zygote_keeps_calling_on_wait(monkeypatch):
+    """The launcher beats its queued runs while the zygote imports: a minute of silence would make them
+    read as interrupted (a stale heartbeat) before they ever started."""
+    from alcore.executors import zygote as zygote_module
+    monkeypatch.setattr(zygote_module, "WAIT_TICK_S", 0.1)
+    slow = zygote_module.Zygote()
+    slow._process = subprocess.Popen([sys.executable, "-c", SLOW_ZYGOTE], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, bufsize=1)
+    calls = []
+    try:
+        assert slow.spawn(Path("/nowhere"), "run", on_wait=lambda: calls.append(time.monotonic())) == 4242
+    finally:
+        slow._process.kill()
+        slow._process.wait()
+    assert len(calls) >= 3

@@ -106,11 +106,17 @@ class LocalExecutor:
                     computing = len(self._children) + len(self._adopted) + len(group)
                     share = core_share(min(max(self.parallel, len(group)), computing + len(self._queued())))
                     for run_id in group:
-                        self._start(run_id, share)
+                        self._start(run_id, share, starting=group)
 
-    def _start(self, run_id: str, cores: int) -> None:
-        """A worker for the run, told its share of the cores (used when the run's `threads` is 0)."""
-        self._children[run_id] = zygote().spawn(self.store.root.resolve(), run_id, {CORES_ENV: str(cores)})
+    def _start(self, run_id: str, cores: int, starting: list[str]) -> None:
+        """A worker for the run, told its share of the cores (used when the run's `threads` is 0). While the
+        zygote still imports, the runs still queued and those being started keep their heartbeats:
+        a run with a stale one reads as interrupted."""
+        def beat() -> None:
+            for waiting in [*self._queued(), *starting]:
+                self.store.beat(waiting)
+        self._children[run_id] = zygote().spawn(self.store.root.resolve(), run_id, {CORES_ENV: str(cores)},
+                                                on_wait=beat)
 
     def _reap(self) -> None:
         """Forget finished workers; one that died without a final status is recorded as interrupted."""

