@@ -504,7 +504,8 @@ def cmd_strategies(args, store: RunStore) -> int:
 def cmd_summary(args, store: RunStore) -> int:
     from alcore.summary import experiment_table, markdown_table
     table = experiment_table(store, args.experiment)
-    print(markdown_table(table) if args.markdown else table.to_string(index=False))
+    # the text table leaves out what no run has (sensitivity and the like with more than two classes); the CSV keeps all
+    print(markdown_table(table) if args.markdown else table.dropna(axis=1, how="all").to_string(index=False))
     if args.csv:
         table.to_csv(args.csv, index=False)
         print(f"wrote {args.csv}")

@@ -33,6 +33,9 @@ def test_three_classes_through_the_cli(tmp_path, capsys):
     assert "classes: NORMAL, BACTERIAL, VIRAL (argmax: no threshold)" in shown and "macroF1" in shown
     assert main(["--out", results, "summary", "three", "--markdown"]) == 0
     assert "margin" in capsys.readouterr().out
+    assert main(["--out", results, "summary", "three"]) == 0
+    text = capsys.readouterr().out  # the text table: macro metrics, not the two-class ones no run has
+    assert "final_macro_f1_mean" in text and "final_sensitivity_mean" not in text
 
     model = tmp_path / "model"
     assert main(["--out", results, "export", run_id, "--out", str(model)]) == 0
