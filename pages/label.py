@@ -83,8 +83,10 @@ def label_one(queue: LabelQueue, pending: list[str]) -> None:
         if who is None:
             ask_name()
         else:
-            answers = label_view.answer_keys(classes)
-            for column, (label, key) in zip(st.columns(len(answers)), answers.items()):
+            answers = list(label_view.answer_keys(classes).items())
+            per_row = len(answers) if len(answers) <= 3 else 2  # class names stay readable with more classes
+            columns = [column for start in range(0, len(answers), per_row) for column in st.columns(per_row)]
+            for column, (label, key) in zip(columns, answers):
                 column.button(label.capitalize() if label == SKIP else label, key=f"label_{label.lower()}",
                               shortcut=key, width="stretch", type="secondary" if label == SKIP else "primary",
                               on_click=answer, args=(sample_id, queue.files[queue.ids.index(sample_id)], label,
