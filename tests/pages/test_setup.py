@@ -37,6 +37,16 @@ def set_tiny_run(at, **numbers) -> None:
     at.radio(key="setup_regime").set_value("finetune")
 
 
+def checked_summary(at, classes: str, **numbers) -> str:
+    """Setup's *Check data* with these classes on a tiny run: no error, the data summary's text."""
+    at.text_input(key="setup_classes").set_value(classes)
+    set_tiny_run(at, **numbers)
+    at.run()
+    at.button(key="setup_check").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    return at.code[0].value
+
+
 def test_every_setting_has_a_labelled_widget_and_the_default_is_valid(open_page):
     """The settings come from ExperimentConfig's fields: a field added to the engine without a widget here fails."""
     from alcore.strategies import registry
@@ -170,12 +180,7 @@ def test_check_data_on_a_label_table_shows_the_summary_and_one_image_per_class(o
     assert at.selectbox(key="setup_pick_label").options[1:] == ["file", "finding", "subject"]  # from the header
     at.selectbox(key="setup_pick_label").set_value("finding").run()
     assert at.text_input(key="setup_columns").value == "label=finding"
-    at.text_input(key="setup_classes").set_value("NORMAL=No Finding,PNEUMONIA=Pneumonia")
-    set_tiny_run(at, init_size=10, budget=2, rounds=2)
-    at.run()
-    at.button(key="setup_check").click().run()
-    assert not at.exception and not errors(at), errors(at)
-    summary = at.code[0].value
+    summary = checked_summary(at, "NORMAL=No Finding,PNEUMONIA=Pneumonia", init_size=10, budget=2, rounds=2)
     assert "1 PNEUMONIA (positive)" in summary and "1 rows whose image file is missing" in summary
     images = [line.strip() for line in texts(at).splitlines() if line.strip().startswith("caption:")]
     assert images == ['caption: "NORMAL"', 'caption: "PNEUMONIA"']  # one image per class, as the model sees it
@@ -191,12 +196,8 @@ def test_check_data_on_three_classes_by_glob_shows_each_class_its_match_and_imag
     at = open_page("pages/setup.py")
     at.radio(key="setup_source").set_value("folder").run()
     at.text_input(key="setup_path").set_value(str(tmp_path / "xrays"))
-    at.text_input(key="setup_classes").set_value("NORMAL=NORMAL/*,BACTERIAL=PNEUMONIA/*bacteria*,VIRAL=PNEUMONIA/*virus*")
-    set_tiny_run(at, init_size=5, budget=2, rounds=2)
-    at.run()
-    at.button(key="setup_check").click().run()
-    assert not at.exception and not errors(at), errors(at)
-    summary = at.code[0].value
+    summary = checked_summary(at, "NORMAL=NORMAL/*,BACTERIAL=PNEUMONIA/*bacteria*,VIRAL=PNEUMONIA/*virus*",
+                              init_size=5, budget=2, rounds=2)
     assert "classes: 0 NORMAL <- NORMAL/*, 1 BACTERIAL <- PNEUMONIA/*bacteria*, 2 VIRAL <- PNEUMONIA/*virus*" in summary
     assert "(positive)" not in summary and re.search(r"train\s+\d+\s+\d+\s+\d+\s+\d+", summary)
     images = [line.strip() for line in texts(at).splitlines() if line.strip().startswith("caption:")]
