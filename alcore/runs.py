@@ -507,10 +507,16 @@ def probs_for_file(probs: np.ndarray) -> np.ndarray:
     return probs[:, 1].copy() if probs.ndim == 2 and probs.shape[1] == 2 else probs
 
 
+def two_class_probs(positive: np.ndarray) -> np.ndarray:
+    """(..., 2) float32 [1 - p, p] of probabilities p(positive class) (..., ): a one-logit model's classes."""
+    positive = np.asarray(positive, dtype=np.float32)
+    return np.stack([1 - positive, positive], -1)
+
+
 def probs_from_file(stored: np.ndarray) -> np.ndarray:
     """Back from `probs_for_file`: (n, C) float32 class probabilities (NaN rows stay NaN)."""
     stored = np.asarray(stored, dtype=np.float32)
-    return np.stack([1 - stored, stored], axis=1) if stored.ndim == 1 else stored
+    return two_class_probs(stored) if stored.ndim == 1 else stored
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:

@@ -18,6 +18,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 from torch import nn
 
 from alcore.cores import workers, workers_for
+from alcore.runs import two_class_probs
 from alcore.inference import GPU_BATCH, cpu_inference_batch, inference_network
 from alcore.metrics import operating_threshold
 from alcore.models import Classifier, dropout_generator, head_classes
@@ -698,10 +699,6 @@ def class_probs(logits: torch.Tensor) -> torch.Tensor:
     return torch.softmax(logits.float(), -1)
 
 
-def two_class_probs(positive: np.ndarray) -> np.ndarray:
-    """(..., 2) float32 [1 - p, p] of probabilities p(positive class) (..., ), as class_probs makes them."""
-    positive = np.asarray(positive, dtype=np.float32)
-    return np.stack([1 - positive, positive], -1)
 
 
 @torch.inference_mode()

@@ -21,7 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from alcore.strategies import Pool, registry  # noqa: E402
 from alcore.strategies._geometry import DISTANCE_BLOCK_BYTES  # noqa: E402
-from alcore.train import two_class_probs  # noqa: E402
+from alcore.runs import two_class_probs  # noqa: E402
 
 DIM, CENTRES, N_LABELED, MC_PASSES = 512, 40, 1_000, 20
 TARGET_POOL, TARGET_BUDGET, TARGET_SECONDS = 50_000, 1_000, 10.0

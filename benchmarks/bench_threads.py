@@ -29,8 +29,8 @@ from alcore.data.folder import decode_image  # noqa: E402
 from alcore.data.synthetic import render  # noqa: E402
 from alcore.models import build_classifier  # noqa: E402
 from alcore.strategies import Pool, registry  # noqa: E402
-from alcore.train import (FeatureExtractor, PieceStep, WholeBatchStep, fit_logistic_head, head_probs,  # noqa: E402
-                         two_class_probs)
+from alcore.runs import two_class_probs  # noqa: E402
+from alcore.train import FeatureExtractor, PieceStep, WholeBatchStep, fit_logistic_head, head_probs  # noqa: E402
 
 SHARED_DATA = REPO.parent / "shared" / "data" / "chest_xray"
 

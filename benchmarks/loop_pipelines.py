@@ -170,7 +170,8 @@ def naive_worker(job: dict) -> dict:
     from alcore.metrics import classification_metrics
     from alcore.models import build_classifier, dropout_generator
     from alcore.strategies import Pool, registry
-    from alcore.train import TrainSettings, two_class_probs
+    from alcore.runs import two_class_probs
+    from alcore.train import TrainSettings
 
     cfg, workers = job["config"], job["workers"]
     defaults = ExperimentConfig()
