@@ -6,7 +6,7 @@ import streamlit as st
 from ui.sidebar import page_frame  # first: it starts the worker launcher (ui/sidebar.py)
 
 from alcore.viewmodels import figures, projections, round_view, scatter
-from ui.state import REFRESH_S, jobs, require_run, reveal_prediction, rounds, store
+from ui.state import REFRESH_S, require_run, reveal_prediction, rounds, store
 from ui.widgets import thumbnails
 
 page_frame()

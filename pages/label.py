@@ -17,7 +17,7 @@ from alcore.paths import PathRefused, allowed_path
 from alcore.summary import strategy_curves
 from alcore.viewmodels import compare_view, figures, image_view, label_view, round_view, run_list
 from ui import navigation
-from ui.state import REFRESH_S, SHOW_PREDICTION, jobs, path_roots, require_run, reveal_prediction, rounds, store
+from ui.state import REFRESH_S, SHOW_PREDICTION, path_roots, require_run, reveal_prediction, rounds, store
 from ui.widgets import resume_button
 
 page_frame()
